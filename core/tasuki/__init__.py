@@ -1,0 +1,14 @@
+"""tasuki: a multilingual, plugin-based registry of NLP tasks.
+
+The Python API mirrors the CLI::
+
+    import tasuki
+    tasuki.list_tasks()
+    tasuki.train("sentiment", data="train.csv", output_dir="out/")
+    model = tasuki.load("out/")
+    model.predict(["What a lovely day"])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,179 @@
+"""The Task interface: everything task-specific, so that the runner has none of it.
+
+A task turns raw examples into model features, collates them into batches, builds its
+model on a backbone, and turns the model's outputs into metrics and user-facing
+predictions. The runner (:mod:`tasuki.runner`) drives these methods for every task:
+
+    examples --encode--> features --collate--> batch --model--> predict_step outputs
+                                                         |--> training_loss
+    outputs (one dict of numpy arrays per feature, in feature order)
+        --compute_metrics--> {"accuracy": ...}
+        --postprocess-->     [prediction per example]
+
+A feature may come from several examples' windows (long texts, QA contexts): a task that
+splits examples keeps an ``example_index`` column in its features to map them back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+    from tasuki.backbone import Backbone
+
+Outputs = list[dict[str, np.ndarray]]
+"""What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
+
+
+class Task(ABC):
+    """A registered NLP task (sentiment, ner, qa, ...).
+
+    Subclasses set the class attributes and implement the abstract methods. An instance
+    holds what is learnt from the training data (the label set) and the user's options;
+    :meth:`state` / :meth:`from_state` carry it into a saved model directory.
+    """
+
+    name: ClassVar[str]
+    """The registered name (``tasuki train NAME``)."""
+    description: ClassVar[str] = ""
+    languages: ClassVar[tuple[str, ...]] = ("en", "ja")
+    input_columns: ClassVar[tuple[str, ...]] = ("text",)
+    """Columns every example needs, for prediction as well as training."""
+    target_columns: ClassVar[tuple[str, ...]] = ("label",)
+    """Columns training and evaluation data need besides the inputs."""
+    auto_model: ClassVar[Any] = None
+    """The ``transformers`` Auto class of the head (e.g. ``AutoModelForSequenceClassification``)."""
+    pipeline_tag: ClassVar[str | None] = None
+    """The ``transformers.pipeline`` task that can load a saved model, if any."""
+    default_backbones: ClassVar[dict[str, str]] = {"en": "minilm", "ja": "e5-small"}
+    """Backbone spec per language when the user gives none (the embedded offline models)."""
+    training_defaults: ClassVar[dict[str, Any]] = {}
+    """Overrides of :class:`tasuki.runner.TrainingArgs` defaults that suit this task."""
+
+    def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
+        if lang not in self.languages:
+            raise DataError(f"task {self.name!r} supports languages {list(self.languages)}, not {lang!r}")
+        self.lang = lang
+        self.labels: list[str] | None = list(labels) if labels is not None else None
+        self.options = options
+
+    # --- state ---------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable state saved with a trained model (``tasuki.json``)."""
+        return {"lang": self.lang, "labels": self.labels, "options": self.options}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Task:
+        """Rebuild the task saved by :meth:`state`."""
+        return cls(lang=state.get("lang", "en"), labels=state.get("labels"), **state.get("options", {}))
+
+    # --- data ----------------------------------------------------------------------------
+
+    @classmethod
+    def readers(cls) -> dict[str, Callable[[Path, str], list[dict[str, Any]]]]:
+        """Task-specific file formats: ``{".conll": read}``; ``read(path, text)`` returns rows.
+
+        :mod:`tasuki.data` decodes the file (encoding, BOM) and calls the reader for its suffix.
+        """
+        return {}
+
+    def fit(self, train: Dataset) -> None:  # noqa: B027 - optional hook
+        """Learn what comes from the training data (e.g. the label set). Called once before training."""
+
+    def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
+        """Check every row and raise :class:`~tasuki.errors.DataError` naming source, row and column.
+
+        The default checks that input texts are non-empty strings.
+        """
+        for column in self.input_columns:
+            for row, value in enumerate(data[column], start=1):
+                if not isinstance(value, str):
+                    raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
+                if not value.strip():
+                    raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+
+    def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
+        """Turn what a user passes to ``predict`` into example rows (a str, strs, or dicts)."""
+        if isinstance(inputs, (str, dict)):
+            inputs = [inputs]
+        rows = [{self.input_columns[0]: x} if isinstance(x, str) else dict(x) for x in inputs]
+        return rows
+
+    @abstractmethod
+    def encode(
+        self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int
+    ) -> dict[str, list]:
+        """Turn a batch of examples into model features (with labels, when the batch has targets).
+
+        Called through ``datasets.Dataset.map(batched=True)``; may return more features than
+        examples (windows), each with an ``example_index`` column.
+        """
+
+    def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
+        """Pad a list of features into a batch of tensors (dynamic padding to the longest)."""
+        keep = {"input_ids", "attention_mask", "token_type_ids", "labels"}
+        rows = [{k: v for k, v in f.items() if k in keep} for f in features]
+        return tokenizer.pad(rows, return_tensors="pt")
+
+    def feature_length(self, feature: dict[str, Any]) -> int:
+        """Length used to group features of similar size into batches."""
+        return len(feature["input_ids"])
+
+    # --- model ---------------------------------------------------------------------------
+
+    def model_config(self) -> dict[str, Any]:
+        """Config overrides for building the head (``num_labels``, ``id2label``, ...)."""
+        if not self.labels:
+            return {}
+        return {
+            "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": {label: i for i, label in enumerate(self.labels)},
+        }
+
+    def build_model(self, backbone: Backbone) -> torch.nn.Module:
+        """A fresh model for training: the backbone under this task's head."""
+        return backbone.build_model(self.auto_model, **self.model_config())
+
+    def load_model(self, directory: Path) -> torch.nn.Module:
+        """Load a trained model saved by :meth:`save_model` (safetensors only)."""
+        return self.auto_model.from_pretrained(directory, use_safetensors=True)
+
+    def save_model(self, model: torch.nn.Module, directory: Path) -> None:
+        """Save weights (safetensors) and config in the Hugging Face layout."""
+        model.save_pretrained(directory, safe_serialization=True)
+
+    def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The loss to minimise on one batch."""
+        return model(**batch).loss
+
+    def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-feature tensors (first dim = batch) kept from one evaluation/prediction batch."""
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return {"logits": model(**inputs).logits}
+
+    # --- results -------------------------------------------------------------------------
+
+    @abstractmethod
+    def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
+        """Metrics over a whole evaluation set (``examples`` has the targets)."""
+
+    @abstractmethod
+    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
+        """One user-facing prediction per example (labels with scores, spans with offsets, ...)."""
+
+    def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
+        """Write the figures a person wants after evaluation (PNG); return their paths."""
+        return []

@@ -1,0 +1,84 @@
+"""Tiny, offline models for tests: a few-layer BERT with a WordPiece vocab written on the spot.
+
+No test may reach a model hub, so tests (the core's and every plugin's) build their own
+backbone in a temporary directory::
+
+    from tasuki.testing import tiny_bert
+    path = tiny_bert(tmp_path, words=["good", "bad", "movie"])
+    tasuki.train("sentiment", data=rows, backbone=str(path), output_dir=tmp_path / "out")
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from pathlib import Path
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+BASIC_WORDS = (
+    "the a an is was it this that and or not very good bad great terrible movie film food service "
+    "i you we they he she love hate like nice awful okay fine day time people place"
+).split()
+
+
+def tiny_vocab(words: Iterable[str] = (), japanese: bool = False) -> list[str]:
+    """A WordPiece vocabulary: special tokens, whole words, and every character as start and ``##`` piece."""
+    chars = set(string.ascii_lowercase + string.digits + string.punctuation)
+    words = [w.lower() for w in (*BASIC_WORDS, *words)]
+    for w in words:
+        chars.update(w)
+    if japanese:
+        chars.update(chr(c) for c in range(0x3041, 0x3097))  # hiragana
+        chars.update(chr(c) for c in range(0x30A1, 0x30FB))  # katakana
+        chars.update("。、「」ー！？日本語東京都大阪京山田太郎花子会社株式年月時人私彼女映画料理店良悪最高低")
+    vocab = list(SPECIAL_TOKENS)
+    seen = set(vocab)
+    for token in [*sorted(set(words)), *sorted(chars), *("##" + c for c in sorted(chars))]:
+        if token not in seen:
+            seen.add(token)
+            vocab.append(token)
+    return vocab
+
+
+def tiny_bert(
+    directory: str | Path,
+    words: Iterable[str] = (),
+    *,
+    japanese: bool = False,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 2,
+    max_position_embeddings: int = 128,
+    seed: int = 0,
+) -> Path:
+    """Write a randomly initialised tiny ``BertModel`` + fast WordPiece tokenizer to ``directory``.
+
+    The directory is a normal Hugging Face model directory (safetensors), usable as
+    ``--backbone``. Returns its path.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = tiny_vocab(words, japanese=japanese)
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(
+        vocab={token: i for i, token in enumerate(vocab)},
+        do_lower_case=True,
+        strip_accents=False if japanese else None,  # NFD would strip dakuten: で -> て
+        model_max_length=max_position_embeddings,
+    )
+    tokenizer.save_pretrained(directory)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=hidden_size * 2,
+        max_position_embeddings=max_position_embeddings,
+    )
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(directory, safe_serialization=True)
+    return directory
