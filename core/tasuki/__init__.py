@@ -12,3 +12,20 @@ The Python API mirrors the CLI::
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from tasuki.api import TrainedModel, evaluate, list_tasks, load, make_task, train
+from tasuki.runner import TrainingArgs, TrainResult
+from tasuki.task import Task
+
+__all__ = [
+    "Task",
+    "TrainResult",
+    "TrainedModel",
+    "TrainingArgs",
+    "__version__",
+    "evaluate",
+    "list_tasks",
+    "load",
+    "make_task",
+    "train",
+]

@@ -1,0 +1,206 @@
+"""The Python API; the CLI is a thin layer over these functions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.backbone import Backbone, resolve_backbone
+from tasuki.data import load_data
+from tasuki.errors import CheckpointError, DataError
+from tasuki.registry import get_registry
+from tasuki.runner import TrainingArgs, TrainResult, encode, make_loader, predict_outputs, run_training
+from tasuki.saving import read_metadata, save_trained
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset
+
+    from tasuki.task import Task
+
+logger = logging.getLogger(__name__)
+
+
+def list_tasks() -> dict[str, dict[str, Any]]:
+    """Registered tasks: ``{name: {"languages", "description", "plugin", "version"}}``."""
+    registry = get_registry()
+    return {
+        name: {
+            "languages": list(entry.obj.languages),
+            "description": entry.obj.description or (entry.obj.__doc__ or "").strip().split("\n")[0],
+            "plugin": entry.plugin.distribution,
+            "version": entry.plugin.version,
+        }
+        for name, entry in sorted(registry.tasks.items())
+    }
+
+
+def make_task(name: str, lang: str = "en", **options: Any) -> Task:
+    """An instance of the registered task ``name``."""
+    return get_registry().task(name)(lang=lang, **options)
+
+
+def train(
+    task: str | Task,
+    data: Any,
+    *,
+    eval_data: Any = None,
+    backbone: str | Backbone | None = None,
+    lang: str = "en",
+    output_dir: str | Path = "tasuki-model",
+    columns: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    data_config: str | None = None,
+    trust_remote_code: bool = False,
+    task_options: Mapping[str, Any] | None = None,
+    **training_args: Any,
+) -> TrainResult:
+    """Fine-tune ``backbone`` for ``task`` on ``data``; save the model into ``output_dir``.
+
+    :param data: a file, a Hub dataset name, a ``datasets.Dataset`` or a list of dicts.
+    :param eval_data: held-out data; without it ``eval_split`` of ``data`` is held out.
+    :param backbone: Hub id, local directory or registered spec; default: the task's for ``lang``.
+    :param training_args: fields of :class:`~tasuki.runner.TrainingArgs` (``epochs=2``, ...).
+    """
+    task_obj = make_task(task, lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
+    task_cls = type(task_obj)
+    args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
+    train_set, train_source = load_data(data, task_cls, columns=columns, encoding=encoding, config=data_config)
+    task_obj.validate(train_set, train_source, with_targets=True)
+    task_obj.fit(train_set)
+    if eval_data is not None:
+        eval_set, eval_source = load_data(eval_data, task_cls, columns=columns, encoding=encoding,
+                                          config=data_config, split="validation" if isinstance(eval_data, str)
+                                          and not Path(eval_data).exists() else None)
+        task_obj.validate(eval_set, eval_source, with_targets=True)
+    elif args.eval_split > 0 and len(train_set) >= 10:
+        split = train_set.train_test_split(test_size=args.eval_split, seed=args.seed)
+        train_set, eval_set = split["train"], split["test"]
+        eval_source = f"{args.eval_split:.0%} held out of {train_source}"
+    else:
+        eval_set, eval_source = None, "none"
+    spec = backbone or task_cls.default_backbones.get(lang)
+    if spec is None:
+        raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
+    backbone_obj = resolve_backbone(spec, trust_remote_code=trust_remote_code) if not isinstance(
+        spec, Backbone) else spec
+    if args.max_length is None or args.max_length > backbone_obj.max_length:
+        args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
+
+    accelerator, model, metrics, history, steps = run_training(task_obj, backbone_obj, train_set, eval_set, args)
+    output_dir = Path(output_dir)
+    figures: list[Path] = []
+    if accelerator.is_main_process:
+        entry = get_registry().tasks.get(task_obj.name)
+        save_trained(
+            output_dir,
+            task=task_obj,
+            model=accelerator.unwrap_model(model),
+            tokenizer=backbone_obj.tokenizer,
+            backbone=backbone_obj.describe(),
+            plugin={"distribution": entry.plugin.distribution, "version": entry.plugin.version} if entry else {},
+            args={k: v for k, v in asdict(args).items() if k not in ("resume", "progress")},
+            metrics=metrics,
+            data={"train": f"{train_source} ({len(train_set)} examples)",
+                  "eval": f"{eval_source} ({len(eval_set) if eval_set is not None else 0} examples)"},
+        )
+        if eval_set is not None:
+            figures = _plot(task_obj, accelerator.unwrap_model(model), backbone_obj.tokenizer, eval_set, args,
+                            output_dir)
+    accelerator.wait_for_everyone()
+    return TrainResult(output_dir, metrics, history, figures, steps)
+
+
+def _plot(task: Task, model: Any, tokenizer: Any, examples: Dataset, args: TrainingArgs, out: Path) -> list[Path]:
+    features = encode(task, examples, tokenizer, args.max_length)
+    loader, _ = make_loader(task, features, tokenizer, args.eval_batch_size or args.batch_size * 2, shuffle=False)
+    outputs = predict_outputs(task, model, loader, len(features))
+    (out / "plots").mkdir(exist_ok=True)
+    return task.plot(outputs, features, examples, out / "plots")
+
+
+class TrainedModel:
+    """A model loaded from a tasuki directory: ``predict`` and ``evaluate`` on new data."""
+
+    def __init__(self, directory: Path, task: Task, model: torch.nn.Module, tokenizer: Any,
+                 metadata: dict[str, Any]) -> None:
+        self.directory = directory
+        self.task = task
+        self.model = model
+        self.tokenizer = tokenizer
+        self.metadata = metadata
+        self.max_length = int(metadata.get("training_args", {}).get("max_length") or 512)
+
+    def __repr__(self) -> str:
+        return f"TrainedModel(task={self.task.name!r}, lang={self.task.lang!r}, directory={str(self.directory)!r})"
+
+    def _outputs(self, examples: Dataset, batch_size: int, progress: bool = False) -> tuple[Any, Dataset]:
+        features = encode(self.task, examples, self.tokenizer, self.max_length)
+        loader, _ = make_loader(self.task, features, self.tokenizer, batch_size, shuffle=False)
+        return predict_outputs(self.task, self.model, loader, len(features), progress=progress), features
+
+    def predict(self, inputs: Any = None, *, batch_size: int = 32, progress: bool = False, **fields: Any) -> Any:
+        """Predictions for one input (returns one result) or a list of inputs (returns a list).
+
+        Inputs are what the task reads: texts, or dicts such as ``{"question", "context"}``;
+        keyword fields (``predict(question=..., context=...)``) make one input.
+        """
+        from tasuki.data import rows_to_dataset
+
+        if inputs is None and fields:
+            inputs = dict(fields)
+        single = isinstance(inputs, (str, dict))
+        rows = self.task.examples_from_inputs(inputs)
+        if not rows:
+            return []
+        examples = rows_to_dataset(rows, "input")
+        self.task.validate(examples, "input", with_targets=False)
+        outputs, features = self._outputs(examples, batch_size, progress)
+        predictions = self.task.postprocess(outputs, features, examples)
+        return predictions[0] if single else predictions
+
+    def evaluate(self, data: Any, *, columns: Mapping[str, str] | None = None, encoding: str | None = None,
+                 batch_size: int = 64, plots_dir: str | Path | None = None) -> dict[str, Any]:
+        """Metrics on labelled ``data`` (a file, dataset or rows); with ``plots_dir``, also the figures."""
+        examples, source = load_data(data, type(self.task), columns=columns, encoding=encoding)
+        self.task.validate(examples, source, with_targets=True)
+        outputs, features = self._outputs(examples, batch_size, progress=True)
+        metrics = self.task.compute_metrics(outputs, features, examples)
+        if plots_dir is not None:
+            Path(plots_dir).mkdir(parents=True, exist_ok=True)
+            metrics["figures"] = [str(p) for p in self.task.plot(outputs, features, examples, Path(plots_dir))]
+        return metrics
+
+
+def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
+    """Load a model trained by tasuki (its task must be installed)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    registry = get_registry()
+    if metadata["task"] not in registry.tasks:
+        plugin = metadata.get("plugin", {})
+        raise CheckpointError(
+            f"{directory} was trained for task {metadata['task']!r} ({plugin.get('distribution', '?')} "
+            f"{plugin.get('version', '')}), which is not installed; known tasks: {', '.join(registry.tasks) or 'none'}"
+        )
+    task = registry.task(metadata["task"]).from_state(metadata["task_state"])
+    try:
+        model = task.load_model(directory)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    except Exception as exc:  # truncated weights, missing files: say which directory and why
+        raise CheckpointError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device).eval()
+    return TrainedModel(directory, task, model, tokenizer, metadata)
+
+
+def evaluate(model: str | Path | TrainedModel, data: Any, **kwargs: Any) -> dict[str, Any]:
+    """Metrics of a trained model (a directory or a loaded model) on labelled data."""
+    loaded = model if isinstance(model, TrainedModel) else load(model)
+    return loaded.evaluate(data, **kwargs)

@@ -1,0 +1,209 @@
+"""Load examples from wherever users keep them into a ``datasets.Dataset``.
+
+Sources: a ``datasets.Dataset`` (or a list of dicts), a local file (csv, tsv, jsonl,
+json, parquet, txt, or a format a task reads itself, e.g. CoNLL), or a Hub dataset name
+(``tyqiangz/multilingual-sentiments`` with ``config``/``split``). Files are decoded here,
+once: a UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, and a
+file that is not UTF-8 fails with a message naming the byte and line (pass
+``encoding="latin-1"``, or the file's real encoding, to read it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from tasuki.task import Task
+
+GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+
+
+def read_text(path: str | Path, encoding: str | None = None) -> str:
+    """Decode a text file: UTF-8 (BOM allowed) unless ``encoding`` is given; LF line ends."""
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line}: cannot decode byte 0x{raw[exc.start]:02x} as {encoding or 'UTF-8'}. "
+            f"Pass the file's encoding, e.g. encoding='latin-1' (CLI: --encoding latin-1) or 'cp932' for "
+            f"Shift-JIS Japanese"
+        ) from None
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}") from None
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_csv(path: Path, text: str, delimiter: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise DataError(f"{path}: empty file (no header row)")
+    reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    rows = []
+    for row in reader:
+        if all(value is None or not str(value).strip() for value in row.values()):
+            continue  # a whitespace-only line
+        if None in row:
+            raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
+        rows.append(row)
+    return rows
+
+
+def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
+def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        value = value["data"]
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}})")
+    return value
+
+
+def _read_lines(path: Path, text: str) -> list[dict[str, Any]]:
+    return [{"text": line.strip()} for line in text.split("\n") if line.strip()]
+
+
+GENERIC_READERS = {
+    ".csv": lambda path, text: _read_csv(path, text, ","),
+    ".tsv": lambda path, text: _read_csv(path, text, "\t"),
+    ".jsonl": _read_jsonl,
+    ".json": _read_json,
+    ".txt": _read_lines,
+}
+
+
+def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None) -> Dataset:
+    """Read one local file into a Dataset, using the task's own reader for its formats."""
+    from datasets import Dataset
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    readers = {**GENERIC_READERS, **(task_cls.readers() if task_cls else {})}
+    if suffix == ".parquet" and suffix not in readers:
+        return Dataset.from_parquet(str(path))
+    if suffix not in readers:
+        known = ", ".join(sorted({*readers, ".parquet"}))
+        raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}")
+    rows = readers[suffix](path, read_text(path, encoding))
+    if not rows:
+        raise DataError(f"{path}: no examples in file")
+    return rows_to_dataset(rows, str(path))
+
+
+def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str) -> Dataset:
+    """A Dataset from rows, with a clear error when a column mixes types."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    try:
+        return Dataset.from_list([dict(row) for row in rows])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
+
+
+def load_data(
+    source: Any,
+    task_cls: type[Task] | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    with_targets: bool = True,
+    config: str | None = None,
+    split: str | None = None,
+    encoding: str | None = None,
+) -> tuple[Dataset, str]:
+    """Load ``source`` and return ``(dataset, description)`` with columns renamed to the task's.
+
+    :param columns: ``{task_column: user_column}``, e.g. ``{"text": "review", "label": "stars"}``.
+    :param with_targets: also require the task's target columns (training and evaluation).
+    :param config, split: for Hub datasets (``split`` defaults to ``train``).
+    """
+    from datasets import Dataset, DatasetDict
+
+    if isinstance(source, DatasetDict):
+        raise DataError(f"got a DatasetDict with splits {list(source)}; pass one split, e.g. data['train']")
+    if isinstance(source, Dataset):
+        dataset, where = source, "dataset"
+    elif isinstance(source, (list, tuple)):
+        dataset, where = rows_to_dataset(source, "rows"), "rows"
+    elif Path(str(source)).expanduser().exists():
+        where = str(Path(str(source)).expanduser())
+        dataset = read_file(where, task_cls, encoding)
+    elif isinstance(source, (str, Path)) and Path(str(source)).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
+        raise DataError(f"{source}: no such file")
+    else:
+        dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
+    if task_cls is not None:
+        dataset = map_columns(dataset, task_cls, columns, where, with_targets=with_targets)
+    return dataset, where
+
+
+def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
+    import datasets
+
+    try:
+        return datasets.load_dataset(name, config, split=split or "train")
+    except Exception as exc:  # offline, unknown name, missing config: say which
+        raise DataError(
+            f"could not load {name!r} as a file or a Hub dataset ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def map_columns(
+    dataset: Dataset,
+    task_cls: type[Task],
+    columns: Mapping[str, str] | None,
+    source: str,
+    *,
+    with_targets: bool,
+) -> Dataset:
+    """Rename user columns to the task's and check that every column the task needs is there."""
+    columns = dict(columns or {})
+    for task_column, user_column in columns.items():
+        if user_column not in dataset.column_names:
+            raise DataError(
+                f"{source}: no column {user_column!r} (mapped to {task_column!r}); "
+                f"found columns: {', '.join(dataset.column_names)}"
+            )
+    renames = {user: task for task, user in columns.items() if user != task}
+    if renames:
+        clashing = [task for task in renames.values() if task in dataset.column_names]
+        dataset = dataset.remove_columns(clashing).rename_columns(renames)
+    needed = [*task_cls.input_columns, *(task_cls.target_columns if with_targets else ())]
+    missing = [name for name in needed if name not in dataset.column_names]
+    if missing:
+        raise DataError(
+            f"{source}: missing column {', '.join(map(repr, missing))} (task {task_cls.name!r} needs "
+            f"{', '.join(needed)}); found columns: {', '.join(dataset.column_names) or 'none'}. "
+            f"Map yours with columns={{'{missing[0]}': 'your_column'}} (CLI: --column {missing[0]}=your_column)"
+        )
+    return dataset

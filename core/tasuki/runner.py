@@ -1,0 +1,368 @@
+"""One Accelerate loop that trains, evaluates and predicts for every task.
+
+It reads like Accelerate's own ``complete_nlp_example.py``: ``prepare``, ``accumulate``,
+``backward``, gathering for metrics, ``save_state``/``load_state`` with
+``skip_first_batches`` for an exact resume. Everything task-specific goes through the
+:class:`~tasuki.task.Task` methods; the same code runs on one CPU, one GPU, or several
+processes (``accelerate launch`` / ``torchrun``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from tasuki import checkpoint as ckpt
+from tasuki.errors import CheckpointError, DataError
+from tasuki.sampling import LengthGroupedBatchSampler
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from datasets import Dataset
+
+    from tasuki.backbone import Backbone
+    from tasuki.task import Outputs, Task
+
+logger = logging.getLogger(__name__)
+INDEX = "_index"  # feature position, carried through batches so outputs return in feature order
+
+
+@dataclass
+class TrainingArgs:
+    """Hyper-parameters and run options. Defaults suit fine-tuning a pretrained encoder."""
+
+    output_dir: str = "tasuki-model"
+    epochs: int = 3
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (overrides ``epochs``)."""
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    eval_batch_size: int | None = None
+    gradient_accumulation_steps: int = 1
+    max_length: int | None = None
+    """Tokens per feature; ``None``: the task's default, capped by the backbone's maximum."""
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    mixed_precision: str = "auto"
+    """``no``, ``fp16``, ``bf16`` or ``auto`` (bf16 on GPUs that have it, else no)."""
+    group_by_length: bool = True
+    save_steps: int = 500
+    """Checkpoint every N optimizer steps (0: only at the end of each epoch)."""
+    save_total_limit: int = 2
+    logging_steps: int = 50
+    eval_split: float = 0.1
+    """Held-out fraction of the training data when no evaluation data is given."""
+    report_to: str = "none"
+    """``none``, ``tensorboard`` or ``wandb`` (offline unless WANDB_MODE says otherwise)."""
+    resume: bool = False
+    cpu: bool = False
+    torch_compile: bool = False
+    progress: bool = True
+
+    @classmethod
+    def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> TrainingArgs:
+        """Class defaults, then the task's ``training_defaults``, then the user's (non-None) values."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown training argument(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: where the model is and how it scored."""
+
+    output_dir: Path
+    metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    global_step: int = 0
+
+
+# --- features and batches ------------------------------------------------------------------
+
+
+def encode(task: Task, examples: Dataset, tokenizer: Any, max_length: int) -> Dataset:
+    """Examples -> features through ``task.encode`` (batched), each tagged with its position."""
+    from datasets.utils import logging as datasets_logging
+
+    quiet = len(examples) < 5000  # a progress bar only where tokenizing takes a noticeable time
+    was_enabled = datasets_logging.is_progress_bar_enabled()
+    if quiet:
+        datasets_logging.disable_progress_bar()
+    try:
+        features = examples.map(
+            task.encode,
+            batched=True,
+            fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
+            remove_columns=examples.column_names,
+            desc=f"tokenizing ({task.name})",
+        )
+    finally:
+        if quiet and was_enabled:
+            datasets_logging.enable_progress_bar()
+    if len(features) == 0:
+        raise DataError(f"task {task.name!r} produced no features from {len(examples)} examples")
+    return features.add_column(INDEX, list(range(len(features))))
+
+
+class Collator:
+    """Wraps ``task.collate`` and carries each feature's position along in the batch."""
+
+    def __init__(self, task: Task, tokenizer: Any) -> None:
+        self.task = task
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        index = torch.tensor([f[INDEX] for f in features])
+        batch = self.task.collate([{k: v for k, v in f.items() if k != INDEX} for f in features], self.tokenizer)
+        batch = dict(batch)
+        batch[INDEX] = index
+        return batch
+
+
+def make_loader(
+    task: Task, features: Dataset, tokenizer: Any, batch_size: int, *, shuffle: bool, seed: int = 0,
+    group_by_length: bool = True,
+) -> tuple[torch.utils.data.DataLoader, LengthGroupedBatchSampler]:
+    """A DataLoader with length-grouped batches and dynamic padding."""
+    lengths = [task.feature_length(f) for f in features]
+    sampler = LengthGroupedBatchSampler(
+        lengths, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length
+    )
+    loader = torch.utils.data.DataLoader(
+        features,
+        batch_sampler=sampler,
+        collate_fn=Collator(task, tokenizer),
+        # A private generator: creating an iterator must not draw from the global RNG, or a
+        # resumed run would see different dropout masks than an uninterrupted one.
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=torch.cuda.is_available(),
+    )
+    return loader, sampler
+
+
+# --- evaluation / prediction -----------------------------------------------------------------
+
+
+def predict_outputs(
+    task: Task,
+    model: torch.nn.Module,
+    loader: Iterable[dict[str, torch.Tensor]],
+    num_features: int,
+    accelerator: Accelerator | None = None,
+    progress: bool = False,
+) -> Outputs:
+    """Run ``task.predict_step`` over every batch; return one dict of arrays per feature, in order."""
+    model.eval()
+    device = accelerator.device if accelerator else next(model.parameters()).device
+    rows: dict[int, dict[str, np.ndarray]] = {}
+    show = progress and (accelerator is None or accelerator.is_local_main_process)
+    for batch in tqdm(loader, desc="predicting", disable=not show, leave=False):
+        index = batch.pop(INDEX)
+        if accelerator is None:
+            batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.inference_mode():
+            kept = task.predict_step(model, batch)
+        if accelerator is not None:
+            kept = {k: accelerator.pad_across_processes(v, dim=1) if v.ndim > 1 else v for k, v in kept.items()}
+            index, kept = accelerator.gather((index.to(device), kept))
+        arrays = {k: v.float().cpu().numpy() if v.is_floating_point() else v.cpu().numpy() for k, v in kept.items()}
+        for j, position in enumerate(index.tolist()):
+            rows[position] = {k: v[j] for k, v in arrays.items()}  # duplicates (even batches) overwrite
+    missing = num_features - len(rows)
+    if missing:
+        raise RuntimeError(f"prediction lost {missing} of {num_features} features")
+    return [rows[i] for i in range(num_features)]
+
+
+def group_by_example(features: Dataset, outputs: Outputs) -> list[list[int]]:
+    """Feature positions per example, for tasks whose features carry ``example_index``."""
+    groups: dict[int, list[int]] = {}
+    for position, example in enumerate(features["example_index"]):
+        groups.setdefault(example, []).append(position)
+    return [groups.get(i, []) for i in range(max(groups) + 1 if groups else 0)]
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def make_accelerator(args: TrainingArgs) -> Accelerator:
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    precision = args.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not args.cpu else "no"
+    log_with = None if args.report_to in ("none", "", None) else args.report_to
+    if log_with == "wandb":
+        os.environ.setdefault("WANDB_MODE", "offline")
+    return Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=precision,
+        cpu=args.cpu,
+        log_with=log_with,
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "logs")
+        ),
+    )
+
+
+def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue  # frozen parts (e.g. a backbone under a head-only run) get no optimizer state
+        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    if not decay and not no_decay:
+        raise ValueError("the model has no trainable parameters")
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=args.learning_rate)
+
+
+def _find_resume_point(accelerator: Accelerator, root: Path) -> dict[str, Any] | None:
+    """Load the newest loadable checkpoint; skip (and report) corrupt ones."""
+    for candidate in ckpt.complete_checkpoints(root):
+        try:
+            state = ckpt.read_state(candidate)
+            accelerator.load_state(str(candidate))
+        except Exception as exc:  # a truncated or damaged file: fall back to an older checkpoint
+            logger.warning("checkpoint %s is unreadable (%s); trying an older one", candidate, exc)
+            continue
+        accelerator.print(f"resuming from {candidate} (step {state['global_step']})")
+        return state
+    if any(root.glob(f"{ckpt.CHECKPOINT_PREFIX}*")) or any(root.glob(".tmp-*")):
+        raise CheckpointError(f"no readable checkpoint under {root}; remove it or train without --resume")
+    return None
+
+
+def _save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any], keep: int) -> None:
+    tmp = ckpt.temporary_dir(root, state["global_step"])
+    accelerator.save_state(str(tmp))  # every process writes its RNG state; main writes the rest
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        ckpt.publish_checkpoint(tmp, ckpt.checkpoint_dir(root, state["global_step"]), state)
+        ckpt.prune(root, keep)
+    accelerator.wait_for_everyone()
+
+
+def run_training(
+    task: Task,
+    backbone: Backbone,
+    train_examples: Dataset,
+    eval_examples: Dataset | None,
+    args: TrainingArgs,
+) -> tuple[Accelerator, torch.nn.Module, dict[str, float], list[dict[str, float]], int]:
+    """Fine-tune ``task`` on ``backbone``; return the accelerator, the trained (prepared) model,
+    the final evaluation metrics, the per-epoch history, and the number of optimizer steps."""
+    from accelerate.utils import set_seed
+    from transformers import get_linear_schedule_with_warmup
+
+    accelerator = make_accelerator(args)
+    set_seed(args.seed)
+    tokenizer = backbone.tokenizer
+    max_length = args.max_length or backbone.max_length
+    with accelerator.main_process_first():
+        train_features = encode(task, train_examples, tokenizer, max_length)
+        eval_features = encode(task, eval_examples, tokenizer, max_length) if eval_examples is not None else None
+
+    model = task.build_model(backbone)
+    if args.torch_compile:
+        model = torch.compile(model)
+    train_loader, sampler = make_loader(
+        task, train_features, tokenizer, args.batch_size, shuffle=True, seed=args.seed,
+        group_by_length=args.group_by_length,
+    )
+    eval_loader = None
+    if eval_features is not None:
+        eval_loader, _ = make_loader(task, eval_features, tokenizer, args.eval_batch_size or args.batch_size * 2,
+                                     shuffle=False)
+    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    total_steps = args.max_steps or steps_per_epoch * args.epochs
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    optimizer = _optimizer(model, args)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+    if accelerator.log_with:
+        accelerator.init_trackers("tasuki", config={k: v for k, v in asdict(args).items() if v is not None})
+
+    root = Path(args.output_dir) / "checkpoints"
+    global_step, start_epoch, skip_batches = 0, 0, 0
+    history: list[dict[str, float]] = []
+    if args.resume:
+        state = _find_resume_point(accelerator, root)
+        if state:
+            global_step, start_epoch, skip_batches = state["global_step"], state["epoch"], state["batches_in_epoch"]
+            history = state.get("history", [])
+
+    progress = tqdm(total=total_steps, initial=global_step, desc=f"training {task.name}",
+                    disable=not (args.progress and accelerator.is_local_main_process))
+    running_loss, running_count = 0.0, 0
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        sampler.set_epoch(epoch)
+        loader = accelerator.skip_first_batches(train_loader, skip_batches) if skip_batches else train_loader
+        batches_done = skip_batches
+        skip_batches = 0
+        for batch in loader:
+            batch.pop(INDEX)
+            with accelerator.accumulate(model):
+                loss = task.training_loss(model, batch)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            batches_done += 1
+            running_loss += loss.detach().float().item()
+            running_count += 1
+            if not accelerator.sync_gradients:
+                continue
+            global_step += 1
+            progress.update(1)
+            if global_step % max(args.logging_steps, 1) == 0 or global_step == total_steps:
+                mean = running_loss / max(running_count, 1)
+                progress.set_postfix(loss=f"{mean:.4f}")
+                accelerator.log({"train/loss": mean, "train/lr": scheduler.get_last_lr()[0]}, step=global_step)
+                running_loss, running_count = 0.0, 0
+            if args.save_steps and global_step % args.save_steps == 0 and global_step < total_steps:
+                _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch,
+                                                     "batches_in_epoch": batches_done, "history": history},
+                                 args.save_total_limit)
+            if global_step >= total_steps:
+                break
+        record: dict[str, float] = {"epoch": epoch + 1, "step": global_step}
+        if eval_loader is not None:
+            outputs = predict_outputs(task, model, eval_loader, len(eval_features), accelerator)
+            record.update(task.compute_metrics(outputs, eval_features, eval_examples))
+            accelerator.log({f"eval/{k}": v for k, v in record.items() if isinstance(v, (int, float))},
+                            step=global_step)
+            accelerator.print(f"epoch {epoch + 1}: " + ", ".join(
+                f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
+        history.append(record)
+        finished = global_step >= total_steps
+        _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch + 1,
+                                             "batches_in_epoch": 0, "history": history}, args.save_total_limit)
+        if finished:
+            break
+    progress.close()
+    if accelerator.log_with:
+        accelerator.end_training()
+    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "step")} if history else {}
+    return accelerator, model, final, history, global_step

@@ -1,0 +1,58 @@
+"""``toy-classify``: the smallest complete Task, driven by the core runner in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from transformers import AutoModelForSequenceClassification
+
+from tasuki.errors import DataError
+from tasuki.hookspecs import hookimpl
+from tasuki.task import Task
+
+
+class ToyClassificationTask(Task):
+    """Text classification with string labels; accuracy as the metric."""
+
+    name = "toy-classify"
+    description = "Minimal text classification for tests"
+    auto_model = AutoModelForSequenceClassification
+    pipeline_tag = "text-classification"
+    training_defaults = {"max_length": 32}
+
+    def fit(self, train: Any) -> None:
+        if self.labels is None:
+            self.labels = sorted({str(label) for label in train["label"]})
+
+    def validate(self, data: Any, source: str, *, with_targets: bool) -> None:
+        super().validate(data, source, with_targets=with_targets)
+        if with_targets and self.labels is not None:
+            for row, label in enumerate(data["label"], start=1):
+                if str(label) not in self.labels:
+                    raise DataError(f"{source}: row {row}, column 'label': unknown label {label!r}")
+
+    def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
+        features = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        if "label" in batch:
+            features["labels"] = [self.labels.index(str(label)) for label in batch["label"]]
+        return dict(features)
+
+    def compute_metrics(self, outputs: Any, features: Any, examples: Any) -> dict[str, float]:
+        predicted = np.array([row["logits"].argmax() for row in outputs])
+        gold = np.array(features["labels"])
+        return {"accuracy": float((predicted == gold).mean())}
+
+    def postprocess(self, outputs: Any, features: Any, examples: Any) -> list[dict[str, Any]]:
+        results = []
+        for row in outputs:
+            scores = np.exp(row["logits"] - row["logits"].max())
+            scores /= scores.sum()
+            best = int(scores.argmax())
+            results.append({"label": self.labels[best], "score": float(scores[best])})
+        return results
+
+
+@hookimpl
+def register_tasks(register: Any) -> None:
+    register(ToyClassificationTask)
