@@ -1,0 +1,118 @@
+"""Cosine similarity, top-k search, and an in-memory index that can be saved as one numpy file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasuki.errors import DataError
+
+INDEX_FORMAT = "tasuki-embedding-index/1"
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def cos_sim(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Cosine similarity matrix (len(a), len(b)) of two sets of vectors (``b`` defaults to ``a``)."""
+    a = normalize_rows(np.atleast_2d(a))
+    b = a if b is None else normalize_rows(np.atleast_2d(b))
+    if a.shape[1] != b.shape[1]:
+        raise DataError(f"vectors of different sizes: {a.shape[1]} and {b.shape[1]}")
+    return a @ b.T
+
+
+def top_k_indices(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the ``k`` largest entries of each row of ``scores`` (Q, N), best first."""
+    k = min(k, scores.shape[1])
+    if k <= 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64), np.zeros((scores.shape[0], 0), dtype=scores.dtype)
+    # argpartition then a sort of k entries: O(N + k log k) per query instead of a full sort.
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
+        np.arange(scores.shape[1]), (scores.shape[0], 1)
+    )
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+
+
+def search(
+    query_embeddings: np.ndarray, corpus_embeddings: np.ndarray, top_k: int = 5
+) -> list[list[dict[str, Any]]]:
+    """For each query vector, the ``top_k`` nearest corpus vectors by cosine: ``[{"index", "score"}, ...]``."""
+    if top_k < 1:
+        raise DataError(f"top_k must be at least 1, not {top_k}")
+    scores = cos_sim(query_embeddings, corpus_embeddings)  # (Q, N)
+    indices, values = top_k_indices(scores, top_k)
+    return [
+        [{"index": int(i), "score": float(s)} for i, s in zip(row_i, row_s)]
+        for row_i, row_s in zip(indices, values)
+    ]
+
+
+class EmbeddingIndex:
+    """Normalized corpus vectors (N, H) with their texts: search in memory, save once, load later.
+
+    :param embeddings: the corpus vectors (normalized here).
+    :param texts: the corpus texts, in the same order (optional).
+    :param metadata: JSON-serialisable facts saved along (e.g. the model that encoded the corpus).
+    """
+
+    def __init__(
+        self, embeddings: np.ndarray, texts: Sequence[str] | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        self.embeddings = normalize_rows(np.atleast_2d(embeddings))
+        self.texts = list(texts) if texts is not None else None
+        if self.texts is not None and len(self.texts) != len(self.embeddings):
+            raise DataError(f"index: {len(self.texts)} texts for {len(self.embeddings)} vectors")
+        self.metadata = dict(metadata or {})
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+    def search(self, query_embeddings: np.ndarray, top_k: int = 5) -> list[list[dict[str, Any]]]:
+        """The ``top_k`` nearest entries per query vector, with their text when the index has texts."""
+        hits = search(np.atleast_2d(query_embeddings), self.embeddings, top_k)
+        if self.texts is not None:
+            for row in hits:
+                for hit in row:
+                    hit["text"] = self.texts[hit["index"]]
+        return hits
+
+    def save(self, path: str | Path) -> Path:
+        """Write one ``.npz`` file (vectors, texts, metadata; no pickled objects). Returns its path."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {
+            "embeddings": self.embeddings,
+            "metadata": np.array(json.dumps({"format": INDEX_FORMAT, **self.metadata})),
+        }
+        if self.texts is not None:
+            arrays["texts"] = np.array(self.texts, dtype=np.str_)
+        np.savez(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingIndex:
+        """Read an index written by :meth:`save` (``allow_pickle=False``: loading never runs code)."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                metadata = json.loads(str(data["metadata"]))
+                texts = [str(t) for t in data["texts"]] if "texts" in data else None
+                embeddings = data["embeddings"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path}: not an embedding index saved by tasuki ({exc})") from None
+        if metadata.pop("format", None) != INDEX_FORMAT:
+            raise DataError(f"{path}: unknown index format")
+        return cls(embeddings, texts, metadata)
