@@ -1,0 +1,54 @@
+"""``tasuki attention ...``: heatmaps of attention weights and of the positional encoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("attention")
+def attention() -> None:
+    """From-scratch attention: attention and positional-encoding heatmaps."""
+
+
+@attention.command("plot")
+@click.argument("model")
+@click.argument("sentence")
+@click.option("--layer", type=int, default=None, help="Layer to show (0-based); all layers if omitted.")
+@click.option("--head", type=int, default=None, help="Head to show (0-based); all heads if omitted.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("attention.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+def plot(model: str, sentence: str, layer: int | None, head: int | None, output: Path) -> None:
+    """Attention weights of SENTENCE under MODEL (a backbone spec: minilm, a model directory, scratch:...)."""
+    from tasuki_attention.plots import plot_sentence
+
+    try:
+        path = plot_sentence(model, sentence, output, layer=layer, head=head)
+    except (ValueError, KeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}")
+
+
+@attention.command("positional")
+@click.option("--max-len", type=click.IntRange(min=1), default=128, show_default=True, help="Positions (rows).")
+@click.option("--dim", type=click.IntRange(min=1), default=384, show_default=True, help="Dimensions (columns).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("positional.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+def positional(max_len: int, dim: int, output: Path) -> None:
+    """Heatmap of the sinusoidal positional encoding (position × dimension)."""
+    from tasuki_attention.plots import plot_positional_encoding
+
+    click.echo(f"wrote {plot_positional_encoding(output, max_len=max_len, d_model=dim)}")
