@@ -1,0 +1,36 @@
+"""Shared fixtures: offline mode, a tiny backbone, and a registry holding only the toy task."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from tasuki.registry import Registry, set_registry  # noqa: E402
+from tasuki.testing import tiny_bert  # noqa: E402
+from tasuki_toy import plugin as toy_plugin  # noqa: E402
+
+POSITIVE = ["good movie", "great food", "i love this film", "nice place", "very good service", "great day"]
+NEGATIVE = ["bad movie", "terrible food", "i hate this film", "awful place", "very bad service", "terrible day"]
+
+
+@pytest.fixture(scope="session")
+def backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tiny_bert(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture
+def toy_registry() -> Registry:
+    registry = Registry([("toy", toy_plugin)], entry_points=False)
+    set_registry(registry)
+    yield registry
+    set_registry(None)
+
+
+@pytest.fixture
+def toy_rows() -> list[dict[str, str]]:
+    rows = [{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE]
+    return rows * 4

@@ -1,0 +1,82 @@
+"""Reading the files users bring, and clear errors for bad data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tasuki.data import load_data, read_text
+from tasuki.errors import DataError
+from tasuki_toy.plugin import ToyClassificationTask as Toy
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_csv_with_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "\ufefftext,label\r\ngood,pos\r\n   \r\n\r\nbad,neg\r\n".encode())
+    data, _ = load_data(path, Toy)
+    assert data["text"] == ["good", "bad"] and data["label"] == ["pos", "neg"]
+
+
+def test_jsonl_tsv_txt(tmp_path: Path) -> None:
+    jsonl = write(tmp_path / "d.jsonl", b'{"text": "good", "label": "pos"}\n\n  \n{"text": "bad", "label": "neg"}\n')
+    assert len(load_data(jsonl, Toy)[0]) == 2
+    tsv = write(tmp_path / "d.tsv", b"text\tlabel\ngood\tpos\n")
+    assert load_data(tsv, Toy)[0]["label"] == ["pos"]
+    txt = write(tmp_path / "d.txt", b"one\n\n two \n")
+    assert load_data(txt, Toy, with_targets=False)[0]["text"] == ["one", "two"]
+
+
+def test_latin1_fails_clearly_then_reads_with_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "text,label\ncaf\u00e9 ok,pos\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"d.csv: line 2: cannot decode byte 0xe9.*latin-1"):
+        load_data(path, Toy)
+    data, _ = load_data(path, Toy, encoding="latin-1")
+    assert data["text"] == ["caf\u00e9 ok"]
+
+
+def test_missing_column_names_file_and_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", b"review,label\ngood,pos\n")
+    with pytest.raises(DataError, match=r"d.csv: missing column 'text'.*found columns: review, label.*--column text="):
+        load_data(path, Toy)
+    data, _ = load_data(path, Toy, columns={"text": "review"})
+    assert data["text"] == ["good"]
+
+
+def test_empty_file_and_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="empty file"):
+        load_data(write(tmp_path / "e.csv", b""), Toy)
+    with pytest.raises(DataError, match="no examples"):
+        load_data(write(tmp_path / "e.jsonl", b"\n \n"), Toy)
+    with pytest.raises(DataError, match="unknown file type '.xlsx'"):
+        load_data(write(tmp_path / "e.xlsx", b"x"), Toy)
+    with pytest.raises(DataError, match="no such file"):
+        load_data(tmp_path / "missing.csv", Toy)
+
+
+def test_bad_json_line_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"d.jsonl: line 2: invalid JSON"):
+        load_data(write(tmp_path / "d.jsonl", b'{"text": "a", "label": "x"}\n{oops\n'), Toy)
+
+
+def test_empty_text_and_unknown_label_name_row_and_column() -> None:
+    task = Toy(labels=["neg", "pos"])
+    data, _ = load_data([{"text": "fine", "label": "pos"}, {"text": "  ", "label": "neg"}], Toy)
+    with pytest.raises(DataError, match=r"rows: row 2, column 'text': empty text"):
+        task.validate(data, "rows", with_targets=True)
+    data, _ = load_data([{"text": "fine", "label": "pos"}, {"text": "meh", "label": "mixed"}], Toy)
+    with pytest.raises(DataError, match=r"row 2, column 'label': unknown label 'mixed'"):
+        task.validate(data, "rows", with_targets=True)
+
+
+def test_mixed_types_in_a_column_fail_clearly() -> None:
+    with pytest.raises(DataError, match="one type"):
+        load_data([{"text": "a", "label": 1}, {"text": "b", "label": "pos"}], Toy)
+
+
+def test_read_text_normalises_line_ends(tmp_path: Path) -> None:
+    assert read_text(write(tmp_path / "x.txt", b"a\r\nb\rc")) == "a\nb\nc"

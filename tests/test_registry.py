@@ -1,0 +1,114 @@
+"""Plugin discovery, fault isolation, name clashes and TASUKI_PLUGINS."""
+
+from __future__ import annotations
+
+import sys
+import types
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from tasuki import registry as registry_module
+from tasuki.errors import PluginClashError, UnknownNameError
+from tasuki.hookspecs import hookimpl
+from tasuki.registry import Registry
+from tasuki_toy import plugin as toy_plugin
+
+
+def make_plugin(name: str, task_name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+
+    class OtherTask(toy_plugin.ToyClassificationTask):
+        pass
+
+    OtherTask.name = task_name
+
+    @hookimpl
+    def register_tasks(register):
+        register(OtherTask)
+
+    module.register_tasks = register_tasks
+    return module
+
+
+def test_in_test_plugin_registers_its_task() -> None:
+    registry = Registry([("toy", toy_plugin)], entry_points=False)
+    assert registry.task("toy-classify") is toy_plugin.ToyClassificationTask
+    assert registry.plugins["toy"].tasks == ["toy-classify"]
+    assert {"hf", "minilm", "e5-small"} <= set(registry.backbones)  # built-ins use the same hooks
+
+
+def test_unknown_task_lists_known_ones() -> None:
+    registry = Registry([("toy", toy_plugin)], entry_points=False)
+    with pytest.raises(UnknownNameError, match="unknown task 'nope'.*toy-classify"):
+        registry.task("nope")
+
+
+def test_clash_names_both_distributions() -> None:
+    with pytest.raises(PluginClashError, match="'toy-classify' is registered twice.*toy.*clone"):
+        Registry([("toy", toy_plugin), ("clone", make_plugin("clone_mod", "toy-classify"))], entry_points=False)
+
+
+def test_plugin_that_raises_while_registering_is_isolated() -> None:
+    broken = types.ModuleType("broken_mod")
+
+    @hookimpl
+    def register_tasks(register):
+        raise RuntimeError("boom")
+
+    broken.register_tasks = broken_hook = register_tasks  # noqa: F841
+    registry = Registry([("broken", broken), ("toy", toy_plugin)], entry_points=False)
+    assert registry.plugins["broken"].broken
+    assert "RuntimeError: boom" in registry.plugins["broken"].error
+    assert registry.task("toy-classify")  # the others keep working
+    with pytest.raises(UnknownNameError, match="broken plugins"):
+        registry.task("missing")
+
+
+def test_misspelt_hook_is_reported_not_fatal() -> None:
+    odd = types.ModuleType("odd_mod")
+
+    @hookimpl
+    def register_taks(register):  # a typo: pluggy's check_pending catches it
+        pass
+
+    odd.register_taks = register_taks
+    with pytest.raises(Exception, match="unknown hook"):
+        Registry([("odd", odd)], entry_points=False)
+
+
+def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[EntryPoint]) -> None:
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: eps if group == "tasuki" else [])
+
+
+def test_entry_point_import_error_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = EntryPoint(name="bad", value="tasuki_does_not_exist.plugin", group="tasuki")
+    good = EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki")
+    _fake_entry_points(monkeypatch, [bad, good])
+    registry = Registry()
+    assert registry.plugins["bad"].broken
+    assert "ModuleNotFoundError" in registry.plugins["bad"].error
+    assert registry.task("toy-classify") is toy_plugin.ToyClassificationTask
+
+
+def test_tasuki_plugins_restricts_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.modules["fake_other_plugin"] = make_plugin("fake_other_plugin", "other-task")
+    eps = [
+        EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki"),
+        EntryPoint(name="other", value="fake_other_plugin", group="tasuki"),
+    ]
+    _fake_entry_points(monkeypatch, eps)
+    monkeypatch.setenv("TASUKI_PLUGINS", "other")
+    registry = Registry()
+    assert set(registry.tasks) == {"other-task"}
+    monkeypatch.setenv("TASUKI_PLUGINS", "toy, other")
+    assert set(Registry().tasks) == {"toy-classify", "other-task"}
+
+
+def test_installed_toy_distribution_is_found_through_its_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tox installs tests/toyplugin as a real distribution: discovery must find it with no help."""
+    monkeypatch.delenv("TASUKI_PLUGINS", raising=False)
+    registry = Registry()
+    assert registry.plugins["toy"].distribution == "tasuki-toy"
+    assert registry.plugins["toy"].version == "0.0.1"
+    assert "toy-classify" in registry.tasks

@@ -1,0 +1,138 @@
+"""The runner: learning, exact resume, crash-safe checkpoints, save/load round trips."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import tasuki
+from tasuki.checkpoint import complete_checkpoints
+from tasuki.errors import CheckpointError
+from tasuki_toy.plugin import ToyClassificationTask
+
+FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7}
+
+
+def batch_loss(model_dir: Path, rows: list[dict]) -> float:
+    model = tasuki.load(model_dir)
+    task = model.task
+    enc = model.tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")
+    labels = torch.tensor([task.labels.index(r["label"]) for r in rows])
+    with torch.no_grad():
+        return float(model.model(**enc, labels=labels).loss)
+
+
+def test_loss_decreases_and_model_learns(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    before = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "a", max_steps=1,
+                          **{**FAST, "learning_rate": 1e-9})
+    after = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "b", epochs=8, **FAST)
+    assert after.global_step == 8 * 6 and before.global_step == 1
+    assert batch_loss(tmp_path / "b", toy_rows) < 0.5 * batch_loss(tmp_path / "a", toy_rows)
+    assert tasuki.evaluate(tmp_path / "b", toy_rows)["accuracy"] == 1.0
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_identical_weights(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    args = {**FAST, "epochs": 2, "save_steps": 4, "gradient_accumulation_steps": 1}
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "full", **args)
+
+    calls = {"n": 0}
+    original = ToyClassificationTask.training_loss
+
+    def crashing_loss(self, model, batch):
+        calls["n"] += 1
+        if calls["n"] == 10:  # mid-epoch 2, after the step-8 checkpoint
+            raise Interrupt
+        return original(self, model, batch)
+
+    monkeypatch.setattr(ToyClassificationTask, "training_loss", crashing_loss)
+    with pytest.raises(Interrupt):
+        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", **args)
+    monkeypatch.setattr(ToyClassificationTask, "training_loss", original)
+    assert [p.name for p in complete_checkpoints(tmp_path / "cut" / "checkpoints")] == ["step-00000008", "step-00000006"]
+    resumed = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", resume=True,
+                           **args)
+    assert resumed.global_step == 12
+    full = load_file(tmp_path / "full" / "model.safetensors")
+    cut = load_file(tmp_path / "cut" / "model.safetensors")
+    assert full.keys() == cut.keys()
+    for name in full:
+        assert torch.allclose(full[name], cut[name], atol=1e-6), name
+
+
+def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "run"
+    args = {**FAST, "epochs": 1, "save_steps": 2, "save_total_limit": 0}
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
+    root = out / "checkpoints"
+    newest = complete_checkpoints(root)[0]
+    # a crash mid-write leaves a hidden temporary directory: resume must ignore it
+    half = root / ".tmp-step-00000099"
+    shutil.copytree(newest, half)
+    (half / "trainer_state.json").unlink()
+    # a complete-looking but corrupt checkpoint: truncated weights
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
+    assert "unreadable" in caplog.text and newest.name in caplog.text
+    assert result.global_step == 6
+    assert half.exists() and newest.exists()  # nothing the user had is deleted
+
+
+def test_resume_with_only_broken_checkpoints_is_a_clear_error(toy_registry, backbone_dir, toy_rows, tmp_path) -> None:
+    out = tmp_path / "run"
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, epochs=1, **FAST)
+    for checkpoint in complete_checkpoints(out / "checkpoints"):
+        (checkpoint / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="no readable checkpoint"):
+        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, epochs=1, **FAST)
+
+
+def test_save_load_predict_and_transformers_pipeline_agree(toy_registry, backbone_dir, toy_rows, tmp_path) -> None:
+    from transformers import pipeline
+
+    out = tmp_path / "model"
+    tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:8], backbone=backbone_dir, output_dir=out, epochs=6,
+                 **FAST)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "tasuki.json"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob("*.bin")), "weights must be safetensors"
+    model = tasuki.load(out)
+    texts = ["good food", "terrible movie", "i love this place", "awful service"]
+    ours = model.predict(texts)
+    theirs = pipeline("text-classification", model=str(out), device="cpu")(texts)
+    assert [p["label"] for p in ours] == [p["label"] for p in theirs]
+    assert ours[0]["score"] == pytest.approx(theirs[0]["score"], abs=1e-5)
+    assert model.predict("good food") == ours[0]
+    assert "| accuracy |" in (out / "README.md").read_text()
+
+
+def test_half_written_model_directory_fails_clearly(toy_registry, tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="not a complete tasuki model"):
+        tasuki.load(tmp_path / "m")
+    with pytest.raises(CheckpointError, match="no such model directory"):
+        tasuki.load(tmp_path / "nothing")
+
+
+def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
+    (out / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="cannot load the model"):
+        tasuki.load(out)
+
+
+def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown training argument.*epoch_count"):
+        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
