@@ -7,11 +7,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytest  # noqa: E402
-
-from tasuki.registry import Registry, set_registry  # noqa: E402
-from tasuki.testing import tiny_bert  # noqa: E402
-from tasuki_toy import plugin as toy_plugin  # noqa: E402
+import pytest
+from tasuki.registry import Registry, set_registry
+from tasuki.testing import tiny_bert
+from tasuki_toy import plugin as toy_plugin
 
 POSITIVE = ["good movie", "great food", "i love this film", "nice place", "very good service", "great day"]
 NEGATIVE = ["bad movie", "terrible food", "i hate this film", "awful place", "very bad service", "terrible day"]
