@@ -1,0 +1,363 @@
+"""The ``mlm`` task: masked-language-model domain adaptation and fill-mask prediction.
+
+Features are blocks of ``max_length`` tokens cut from the concatenated corpus (or one per
+line with ``line_by_line=True``). Masking happens in :meth:`MaskedLMTask.collate`, drawn from
+torch's global RNG, so every epoch sees fresh masks and the runner's seeding and checkpoints
+make it reproducible. Evaluation re-masks each feature with an RNG seeded by its own tokens,
+so that two models (before/after, head-only/full) are scored on exactly the same masked
+positions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from tasuki.errors import DataError
+from tasuki.task import Outputs, Task
+from transformers import AutoModelForMaskedLM
+
+from tasuki_mlm.masking import IGNORE_INDEX, check_probability, mask_tokens, relabel_groups, replacement_candidates
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from tasuki.backbone import Backbone
+    from transformers import PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+FILL_MASK = "fill_mask"  # example column set by ``examples_from_inputs``: user text with [MASK], never re-masked
+GROUPS = "mask_groups"  # batch key: (B, T) word group per token, -1 = never masked
+
+
+class MaskedLMTask(Task):
+    """Masked-language modelling on an unlabelled corpus (domain adaptation), and fill-mask.
+
+    Options (``task_options`` / CLI flags):
+
+    - ``mlm_probability`` (0.15): share of tokens (or words) chosen for prediction.
+    - ``whole_word`` (False): choose whole words: English words from the fast tokenizer's word
+      ids, Japanese words from MeCab (:mod:`tasuki.japanese`) through character offsets.
+    - ``line_by_line`` (False): one feature per line/document (truncated) instead of
+      concatenating the corpus and cutting it into blocks of ``max_length`` tokens.
+    - ``freeze_backbone`` (False): train the MLM head only (the encoder, and with it the tied
+      decoder weights, stay fixed): the baseline that a freshly initialised head needs.
+    - ``top_k`` (5): candidates per ``[MASK]`` in predictions.
+    """
+
+    name = "mlm"
+    description = "Masked-language-model domain adaptation (whole-word masking incl. Japanese) and fill-mask"
+    languages = ("en", "ja")
+    input_columns = ("text",)
+    target_columns = ()
+    auto_model = AutoModelForMaskedLM
+    pipeline_tag = "fill-mask"
+    training_defaults: ClassVar[dict[str, Any]] = {
+        "max_length": 128,
+        "batch_size": 16,
+        "learning_rate": 5e-5,
+        "eval_split": 0.05,
+        "epochs": 1,
+    }
+
+    def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
+        options.setdefault("mlm_probability", 0.15)
+        options.setdefault("whole_word", False)
+        options.setdefault("line_by_line", False)
+        options.setdefault("freeze_backbone", False)
+        options.setdefault("top_k", 5)
+        check_probability(options["mlm_probability"])
+        super().__init__(lang=lang, labels=None, **options)
+        self.head_initialized: bool | None = None
+        """After :meth:`build_model`: True when the backbone had no MLM head and one was initialised."""
+        self._tokenizer: PreTrainedTokenizerBase | None = None  # kept by encode: postprocess decodes tokens
+        self._candidates: torch.Tensor | None = None
+        self._extra_weights: dict[str, torch.Tensor] = {}
+
+    # --- data ------------------------------------------------------------------------------
+
+    def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
+        """An empty corpus is an error; blank rows are errors with their row number."""
+        if len(data) == 0:
+            raise DataError(f"{source}: empty corpus: no text to train on")
+        super().validate(data, source, with_targets=with_targets)
+
+    def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
+        """Predict inputs are fill-mask queries: texts with the tokenizer's mask token."""
+        rows = super().examples_from_inputs(inputs)
+        return [{**row, FILL_MASK: True} for row in rows]
+
+    def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
+        """Blocks of ``max_length`` tokens ([CLS] ... [SEP]); documents are separated by [SEP].
+
+        Fill-mask queries and ``line_by_line`` give one truncated feature per example. With
+        ``whole_word`` each feature also carries ``word_ids`` (-1 for special tokens).
+        """
+        self._tokenizer = tokenizer
+        texts = batch["text"]
+        fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
+        if max_length < 3:
+            raise DataError(f"max_length {max_length} is too short for a block ([CLS] token [SEP])")
+        if fill or self.options["line_by_line"]:
+            return self._encode_lines(texts, tokenizer, max_length, fill)
+        return self._encode_blocks(texts, tokenizer, max_length)
+
+    def _encode_lines(self, texts: list[str], tokenizer: Any, max_length: int, fill: bool) -> dict[str, list]:
+        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=self._needs_offsets())
+        ids_list: list[list[int]] = encoded["input_ids"]
+        out: dict[str, list] = {"input_ids": ids_list}
+        if fill:
+            out[FILL_MASK] = [True] * len(texts)
+            for row, ids in enumerate(ids_list, start=1):
+                if tokenizer.mask_token_id not in ids:
+                    raise DataError(
+                        f"input {row}: no {tokenizer.mask_token} token in {texts[row - 1][:60]!r}; fill-mask "
+                        f"predicts the tokens hidden behind {tokenizer.mask_token}"
+                    )
+        elif self.options["whole_word"]:
+            special = set(tokenizer.all_special_ids)
+            out["word_ids"] = [
+                [-1 if ids[j] in special or w is None else w for j, w in enumerate(self._word_ids(encoded, i, texts[i]))]
+                for i, ids in enumerate(ids_list)
+            ]
+        return out
+
+    def _encode_blocks(self, texts: list[str], tokenizer: Any, max_length: int) -> dict[str, list]:
+        encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=self._needs_offsets())
+        whole_word = self.options["whole_word"]
+        stream: list[int] = []  # every document's tokens, each followed by [SEP]
+        words: list[int] = []  # a corpus-wide word number per token (-1: the separators)
+        next_word = 0
+        for i, ids in enumerate(encoded["input_ids"]):
+            stream.extend(ids)
+            stream.append(tokenizer.sep_token_id)
+            if whole_word:
+                local = self._word_ids(encoded, i, texts[i])
+                words.extend(next_word + w if w is not None and w >= 0 else -1 for w in local)
+                next_word += max((w for w in local if w is not None), default=-1) + 1
+                words.append(-1)
+        body = max_length - 2
+        starts = list(range(0, len(stream) - body + 1, body))
+        if not starts and stream:
+            # This map batch does not fill one block: keep what there is rather than drop the corpus.
+            starts = [0]
+        out: dict[str, list] = {"input_ids": []}
+        if whole_word:
+            out["word_ids"] = []
+        for start in starts:
+            chunk = stream[start : start + body]
+            if chunk and chunk[-1] == tokenizer.sep_token_id:
+                chunk = chunk[:-1]  # the block's own [SEP] closes it
+            out["input_ids"].append([tokenizer.cls_token_id, *chunk, tokenizer.sep_token_id])
+            if whole_word:
+                out["word_ids"].append([-1, *words[start : start + len(chunk)], -1])
+        return out
+
+    def _needs_offsets(self) -> bool:
+        return bool(self.options["whole_word"]) and self.lang == "ja"
+
+    def _word_ids(self, encoded: Any, index: int, text: str) -> list[int | None]:
+        """Word number per token of ``encoded[index]``: MeCab words for Japanese, else the tokenizer's."""
+        if self.lang != "ja":
+            if not getattr(encoded, "is_fast", False):
+                raise DataError("whole-word masking needs a fast tokenizer (tokenizer.json) for word ids")
+            return list(encoded.word_ids(index))
+        from tasuki.japanese import split_words
+
+        words = split_words(text)
+        starts = [w.start for w in words]
+        result: list[int | None] = []
+        for start, end in encoded["offset_mapping"][index]:
+            if start == end:
+                result.append(None)  # special tokens have an empty span
+                continue
+            k = bisect.bisect_right(starts, start) - 1
+            # A token inside MeCab word k gets its number; one that falls between words (none
+            # should, whitespace aside) becomes a word of its own, numbered after all real words.
+            result.append(k if k >= 0 and start < words[k].end else len(words) + len(result))
+        return result
+
+    def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
+        """Pad, then mask (except fill-mask queries): ``input_ids``, ``attention_mask``, ``labels``, groups."""
+        length = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), length), tokenizer.pad_token_id, dtype=torch.long)  # (B, T)
+        attention = torch.zeros((len(features), length), dtype=torch.long)  # (B, T)
+        for row, feature in enumerate(features):
+            ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
+            attention[row, : len(feature["input_ids"])] = 1
+        if any(f.get(FILL_MASK) for f in features):
+            return {"input_ids": ids, "attention_mask": attention}
+        groups = torch.full_like(ids, -1)  # (B, T)
+        special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        for row, feature in enumerate(features):
+            n = len(feature["input_ids"])
+            if "word_ids" in feature and feature["word_ids"] is not None:
+                groups[row, :n] = torch.tensor(relabel_groups(feature["word_ids"]))
+            else:
+                groups[row, :n] = torch.arange(n)
+        groups[torch.isin(ids, special) | (attention == 0)] = -1
+        masked, labels = mask_tokens(
+            ids, groups, probability=self.options["mlm_probability"], mask_token_id=tokenizer.mask_token_id,
+            candidates=self._replacement_candidates(tokenizer),
+        )
+        return {"input_ids": masked, "attention_mask": attention, "labels": labels, GROUPS: groups}
+
+    def _replacement_candidates(self, tokenizer: Any) -> torch.Tensor:
+        if self._candidates is None:
+            self._candidates = replacement_candidates(len(tokenizer), tokenizer.all_special_ids)
+            self._mask_token_id = tokenizer.mask_token_id
+        return self._candidates
+
+    # --- model -----------------------------------------------------------------------------
+
+    def build_model(self, backbone: Backbone) -> torch.nn.Module:
+        """The backbone under a masked-LM head (its own, or a fresh one tied to the embeddings)."""
+        from tasuki.backbone import HFBackbone
+
+        if isinstance(backbone, HFBackbone):
+            model, info = backbone.build_model(self.auto_model, output_loading_info=True)
+            prefix = model.base_model_prefix + "."
+            fresh = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix))
+            self.head_initialized = bool(fresh)
+            self._extra_weights = _pooler_weights(Path(backbone.name_or_path), prefix)
+        else:
+            model = backbone.build_model(self.auto_model)
+            self.head_initialized = True  # a from-scratch encoder has no pretrained head
+        if self.head_initialized:
+            logger.warning(
+                "backbone %s has no masked-LM head: initialised one (transform + decoder tied to the word "
+                "embeddings); a 'before' perplexity is meaningless, compare head-only with full adaptation",
+                backbone.spec,
+            )
+        model.tie_weights()
+        output = model.get_output_embeddings()
+        if output is not None and output.weight is not model.get_input_embeddings().weight:
+            logger.warning("the MLM decoder is not tied to the input embeddings (config.tie_word_embeddings is off)")
+        if self.options["freeze_backbone"]:
+            # The tied decoder weight is the embedding matrix, so it stays frozen too: only the
+            # transform and the output bias learn. The runner optimises trainable parameters only.
+            for parameter in model.base_model.parameters():
+                parameter.requires_grad = False
+        return model
+
+    def save_model(self, model: torch.nn.Module, directory: Path) -> None:
+        """Save in the HF layout, keeping the backbone's pooler so downstream tasks start from it."""
+        model.save_pretrained(directory, safe_serialization=True)
+        weights = directory / "model.safetensors"
+        if self._extra_weights and weights.is_file():
+            from safetensors.torch import load_file, save_file
+
+            tensors = load_file(str(weights))
+            missing = {k: v.contiguous() for k, v in self._extra_weights.items() if k not in tensors}
+            if missing:
+                save_file({**tensors, **missing}, str(weights), metadata={"format": "pt"})
+
+    def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy over the masked positions (the model's own loss)."""
+        inputs = {k: v for k, v in batch.items() if k != GROUPS}
+        return model(**inputs).loss
+
+    def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Evaluation: per-feature loss sum, masked count and correct count, on deterministic masks.
+
+        Fill-mask (no labels): the top-k candidates per position, (B, T, k) ids and scores.
+        """
+        if "labels" not in batch:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+            scores, ids = logits.float().softmax(-1).topk(int(self.options["top_k"]), dim=-1)  # (B, T, k)
+            return {"top_ids": ids, "top_scores": scores, "input_ids": batch["input_ids"]}
+        labels = batch["labels"]
+        original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # undo collate's random masks
+        masked, labels = self._fixed_masks(original, batch[GROUPS], batch["attention_mask"])
+        logits = model(input_ids=masked, attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
+        )  # (B, T)
+        chosen = labels != IGNORE_INDEX
+        correct = (logits.argmax(-1) == labels) & chosen
+        return {"loss_sum": loss.sum(1), "masked": chosen.sum(1), "correct": correct.sum(1)}
+
+    def _fixed_masks(
+        self, original: torch.Tensor, groups: torch.Tensor, attention: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask each row with an RNG seeded by its own tokens: the same text always gets the same masks."""
+        assert self._candidates is not None, "collate runs before predict_step"
+        masked_rows, label_rows = [], []
+        for row in range(original.shape[0]):
+            n = int(attention[row].sum())
+            tokens = original[row, :n].cpu()
+            generator = torch.Generator().manual_seed(zlib.crc32(tokens.numpy().astype(np.int64).tobytes()))
+            masked, labels = mask_tokens(
+                original[row : row + 1].cpu(), groups[row : row + 1].cpu(),
+                probability=self.options["mlm_probability"], mask_token_id=self._mask_token_id,
+                candidates=self._candidates, generator=generator,
+            )
+            masked_rows.append(masked)
+            label_rows.append(labels)
+        return torch.cat(masked_rows).to(original.device), torch.cat(label_rows).to(original.device)
+
+    # --- results ---------------------------------------------------------------------------
+
+    def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
+        """``loss`` (mean over masked tokens), ``perplexity`` = exp(loss), ``masked_accuracy``."""
+        masked = float(sum(int(o["masked"]) for o in outputs))
+        if masked == 0:
+            raise DataError("evaluation chose no masked tokens: the held-out corpus is empty")
+        loss = float(sum(float(o["loss_sum"]) for o in outputs)) / masked
+        correct = float(sum(int(o["correct"]) for o in outputs))
+        return {
+            "loss": loss,
+            "perplexity": math.exp(min(loss, 700.0)),
+            "masked_accuracy": correct / masked,
+            "masked_tokens": masked,
+        }
+
+    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
+        """Per example, like ``pipeline("fill-mask")``: a list of ``{score, token, token_str, sequence}``
+        for one mask, a list of such lists for several."""
+        tokenizer = self._tokenizer
+        assert tokenizer is not None, "encode runs before postprocess"
+        results = []
+        for feature, output in zip(features, outputs):
+            ids = list(feature["input_ids"])  # unpadded: trims the runner's padding
+            positions = [i for i, t in enumerate(ids) if t == tokenizer.mask_token_id]
+            per_mask = []
+            for position in positions:
+                candidates = []
+                for token, score in zip(output["top_ids"][position], output["top_scores"][position]):
+                    filled = list(ids)
+                    filled[position] = int(token)
+                    candidates.append({
+                        "score": float(score),
+                        "token": int(token),
+                        "token_str": tokenizer.decode([int(token)]),
+                        "sequence": tokenizer.decode(filled, skip_special_tokens=True),
+                    })
+                per_mask.append(candidates)
+            results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
+        return results
+
+
+def _pooler_weights(directory: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The backbone checkpoint's pooler tensors under the MLM model's names (``bert.pooler.*``).
+
+    A masked-LM model has no pooler, so saving it would drop the pretrained one and every
+    classifier built on the adapted directory would start from a random pooler instead.
+    """
+    weights = directory / "model.safetensors"
+    if not weights.is_file():
+        return {}
+    from safetensors import safe_open
+
+    found = {}
+    with safe_open(str(weights), framework="pt") as handle:
+        for key in handle.keys():  # noqa: SIM118 - safe_open handles are not iterable
+            local = key[len(prefix) :] if key.startswith(prefix) else key
+            if local.startswith("pooler."):
+                found[prefix + local] = handle.get_tensor(key)
+    return found
