@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-
 from tasuki.errors import DataError
+
 from tasuki_embedding.model import SentenceEncoder
 
 if TYPE_CHECKING:
@@ -94,9 +94,8 @@ class Encoder:
             if pooling is not None or normalize is not None:
                 raise DataError("pooling/normalize are fixed by a trained embedding model; load the directory instead")
             return cls(model, spec.tokenizer, **options)
-        from transformers import AutoTokenizer
-
         from tasuki.backbone import HFBackbone, resolve_backbone
+        from transformers import AutoTokenizer
 
         path = Path(str(spec)).expanduser()
         name = str(spec)

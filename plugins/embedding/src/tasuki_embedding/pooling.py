@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from tasuki.errors import DataError
+from torch import nn
 
 POOLING_MODES = ("mean", "max", "cls")
 POOLING_DIR = "1_Pooling"

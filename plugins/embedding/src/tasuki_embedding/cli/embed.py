@@ -1,0 +1,33 @@
+"""``tasuki embed MODEL --input FILE --output FILE.npy``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
+
+
+@click.command("embed")
+@click.argument("model")
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Texts: .txt (one a line) or csv/tsv/jsonl/json/parquet with --column.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Where to write the (N, H) .npy array.")
+@click.option("--column", default="text", show_default=True, help="The text column of --input.")
+@click.option("--encoding", help="Encoding of --input (default UTF-8).")
+@click.option("--long-texts", type=click.Choice(["truncate", "window"]), default="truncate", show_default=True,
+              help="Texts over the limit: keep the first tokens (with a warning) or average overlapping windows.")
+@encoder_options
+def command(model: str, input_file: str, output: str, column: str, encoding: str | None, long_texts: str,
+            pooling: str | None, normalize: bool | None, max_length: int | None, device: str | None, dtype: str,
+            batch_size: int) -> None:
+    """Encode the texts of --input with MODEL (a backbone spec or model directory) into a .npy file."""
+    texts = read_texts(input_file, column, encoding)
+    encoder = load_encoder(model, pooling, normalize, max_length, device, dtype)
+    vectors = encoder.encode(texts, batch_size=batch_size, long_texts=long_texts)
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors, allow_pickle=False)
+    click.echo(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {path}")

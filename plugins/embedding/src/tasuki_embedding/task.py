@@ -1,0 +1,270 @@
+"""The ``embedding`` task: fine-tune a sentence encoder on pairs, triplets or scored pairs.
+
+Columns (map others with ``columns={"text": "anchor", "pair": "positive"}`` / ``--column``):
+
+- ``text``: the first sentence (anchor, query, sentence1); the only column prediction needs;
+- ``pair``: the second sentence (positive, document, sentence2);
+- ``negative`` (optional): a hard negative: triplets;
+- ``score`` (optional): how similar ``text`` and ``pair`` are (any scale; 1/0 for ``contrastive``).
+
+The loss follows the data unless ``loss`` is given: ``mnrl`` for pairs and triplets,
+``cosent`` for scored pairs. Evaluation reports Spearman/Pearson on scored pairs and
+recall@k / MRR@10 on pairs (each ``text`` must find its ``pair`` among all pairs).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from tasuki.errors import DataError
+from tasuki.task import Outputs, Task
+
+from tasuki_embedding import losses
+from tasuki_embedding.model import SentenceEncoder
+from tasuki_embedding.pooling import POOLING_MODES, read_max_seq_length, read_normalize, read_pooling_config
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from tasuki.backbone import Backbone
+    from transformers import PreTrainedTokenizerBase
+
+ROLES = ("text", "pair", "negative")
+"""Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""
+PLOT_POINTS = 2000
+
+
+def _prefix(role: str) -> str:
+    return "" if role == "text" else f"{role}_"
+
+
+class EmbeddingTask(Task):
+    """Sentence embeddings: pooled, normalized encoder outputs, trained so that similar texts are close.
+
+    Options: ``pooling`` (``mean``, ``max``, ``cls``; default: the backbone's sentence-transformers
+    config, else ``mean``), ``normalize`` (default True), ``loss`` (``mnrl``, ``contrastive``,
+    ``cosent``, ``cosine``; default: from the data), ``scale`` (MNRL/CoSENT, 20), ``margin``
+    (contrastive, 0.5).
+    """
+
+    name = "embedding"
+    description = "Sentence embeddings: pooling, similarity, search; fine-tuning on pairs, triplets or scored pairs"
+    input_columns: ClassVar[tuple[str, ...]] = ("text",)
+    target_columns: ClassVar[tuple[str, ...]] = ("pair",)
+    pipeline_tag = "sentence-similarity"
+    training_defaults: ClassVar[dict[str, Any]] = {
+        "learning_rate": 2e-5,
+        "batch_size": 32,
+        "epochs": 1,
+        "max_length": 128,
+        "warmup_ratio": 0.1,
+    }
+
+    def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
+        super().__init__(lang=lang, labels=None, **options)
+        pooling = options.get("pooling")
+        if pooling is not None and pooling not in POOLING_MODES:
+            raise DataError(f"pooling must be one of {list(POOLING_MODES)}, not {pooling!r}")
+        loss = options.get("loss")
+        if loss is not None and loss not in losses.LOSSES:
+            raise DataError(f"loss must be one of {list(losses.LOSSES)}, not {loss!r}")
+
+    # --- data ----------------------------------------------------------------------------
+
+    def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
+        """Every text column holds non-empty strings; ``score``, when present, holds finite numbers."""
+        for column in ROLES:
+            if column not in data.column_names:
+                continue
+            for row, value in enumerate(data[column], start=1):
+                if not isinstance(value, str):
+                    raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
+                if not value.strip():
+                    raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+        if "score" in data.column_names:
+            for row, value in enumerate(data["score"], start=1):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    try:
+                        ok = math.isfinite(float(value))
+                    except (TypeError, ValueError):
+                        ok = False
+                    if not ok:
+                        raise DataError(f"{source}: row {row}, column 'score': expected a number, got {value!r}")
+        loss = self.options.get("loss")
+        if with_targets and loss in losses.SCORED_LOSSES and "score" not in data.column_names:
+            raise DataError(f"{source}: loss {loss!r} needs a 'score' column; found {', '.join(data.column_names)}")
+        if with_targets and loss == "contrastive":
+            bad = [i for i, s in enumerate(data["score"], start=1) if float(s) not in (0.0, 1.0)]
+            if bad:
+                raise DataError(f"{source}: row {bad[0]}, column 'score': loss 'contrastive' needs 1 or 0 labels")
+
+    def fit(self, train: Dataset) -> None:
+        """Choose the loss from the training columns when the user did not."""
+        if self.options.get("loss") is None:
+            self.options["loss"] = "cosent" if "score" in train.column_names else "mnrl"
+
+    def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
+        """Texts, or ``{"text": ..., "pair": ...}`` dicts (a pair's prediction is its cosine similarity)."""
+        if isinstance(inputs, (str, dict)):
+            inputs = [inputs]
+        return [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
+
+    def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
+        """Token ids per text column (``input_ids``, ``pair_input_ids``, ...), and ``score`` as a float."""
+        features: dict[str, list] = {}
+        truncated = 0
+        for role in ROLES:
+            if role not in batch:
+                continue
+            ids = tokenizer(
+                batch[role], truncation=True, max_length=max_length, return_attention_mask=False,
+                return_token_type_ids=False, return_overflowing_tokens=False, return_length=False,
+            )["input_ids"]
+            truncated += sum(len(x) >= max_length for x in ids)
+            features[f"{_prefix(role)}input_ids"] = ids
+        if truncated:
+            warnings.warn(f"{truncated} text(s) reached max_length={max_length} tokens and were truncated", stacklevel=2)
+        if "score" in batch:
+            features["score"] = [float(s) for s in batch["score"]]
+        return features
+
+    def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
+        """Pad each text column to its longest: ``input_ids``/``attention_mask`` (B, T) per role, ``score`` (B,)."""
+        pad_id = tokenizer.pad_token_id or 0
+        batch: dict[str, torch.Tensor] = {}
+        for role in ROLES:
+            key = f"{_prefix(role)}input_ids"
+            if key not in features[0]:
+                continue
+            rows = [f[key] for f in features]
+            width = max(len(r) for r in rows)
+            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, T)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
+            for i, r in enumerate(rows):
+                ids[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+                mask[i, : len(r)] = 1
+            batch[key] = ids
+            batch[f"{_prefix(role)}attention_mask"] = mask
+        if "score" in features[0]:
+            batch["score"] = torch.tensor([f["score"] for f in features], dtype=torch.float32)
+        return batch
+
+    def feature_length(self, feature: dict[str, Any]) -> int:
+        """The longest of the feature's texts, so that length-grouped batches pad little."""
+        return max(len(feature[f"{_prefix(r)}input_ids"]) for r in ROLES if f"{_prefix(r)}input_ids" in feature)
+
+    # --- model ---------------------------------------------------------------------------
+
+    def build_model(self, backbone: Backbone) -> torch.nn.Module:
+        """The backbone's bare encoder under mean/max/cls pooling (a sentence-transformers backbone keeps its own)."""
+        directory = getattr(backbone, "name_or_path", None)
+        local = Path(directory) if directory and Path(directory).is_dir() else None
+        pooling = self.options.get("pooling") or (read_pooling_config(local) if local else None) or "mean"
+        normalize = self.options.get("normalize")
+        if normalize is None:
+            normalize = (read_normalize(local) if local else None) is not False
+        max_seq = (read_max_seq_length(local) if local else None) or backbone.max_length
+        return SentenceEncoder(backbone.encoder(), pooling=pooling, normalize=bool(normalize), max_seq_length=max_seq)
+
+    def load_model(self, directory: Path) -> torch.nn.Module:
+        """Load the sentence-transformers layout written by :meth:`save_model`."""
+        return SentenceEncoder.load(directory)
+
+    def save_model(self, model: torch.nn.Module, directory: Path) -> None:
+        """Encoder weights (safetensors) plus modules.json, 1_Pooling/: ``SentenceTransformer(dir)`` loads it."""
+        model.save(directory)
+
+    def _embed(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Vectors (B, H) per text column, from one forward pass over all columns padded to one width."""
+        roles = [r for r in ROLES if f"{_prefix(r)}input_ids" in batch]
+        ids = [batch[f"{_prefix(r)}input_ids"] for r in roles]
+        masks = [batch[f"{_prefix(r)}attention_mask"] for r in roles]
+        width = max(x.shape[1] for x in ids)
+        # Right padding with masked positions leaves every real token's output unchanged.
+        ids = torch.cat([torch.nn.functional.pad(x, (0, width - x.shape[1])) for x in ids])  # (R*B, T)
+        masks = torch.cat([torch.nn.functional.pad(x, (0, width - x.shape[1])) for x in masks])  # (R*B, T)
+        vectors = model(input_ids=ids, attention_mask=masks)  # (R*B, H)
+        return dict(zip(roles, vectors.chunk(len(roles))))
+
+    def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The chosen loss over the batch (in-batch negatives for ``mnrl``)."""
+        vectors = self._embed(model, batch)
+        loss = self.options.get("loss") or ("cosent" if "score" in batch else "mnrl")
+        if loss == "mnrl":
+            return losses.multiple_negatives_ranking_loss(
+                vectors["text"], vectors["pair"], vectors.get("negative"), scale=self.options.get("scale", 20.0)
+            )
+        if "score" not in batch:
+            raise DataError(f"loss {loss!r} needs a 'score' column")
+        if loss == "contrastive":
+            return losses.contrastive_loss(vectors["text"], vectors["pair"], batch["score"],
+                                           margin=self.options.get("margin", 0.5))
+        if loss == "cosent":
+            return losses.cosent_loss(vectors["text"], vectors["pair"], batch["score"],
+                                      scale=self.options.get("scale", 20.0))
+        return losses.cosine_similarity_loss(vectors["text"], vectors["pair"], batch["score"])
+
+    def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``embedding`` (B, H), and ``pair_embedding`` / ``negative_embedding`` when the batch has them."""
+        vectors = self._embed(model, batch)
+        return {("embedding" if role == "text" else f"{role}_embedding"): v for role, v in vectors.items()}
+
+    # --- results -------------------------------------------------------------------------
+
+    def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
+        """Spearman/Pearson (with ``score``), recall@1/5/10 and MRR@10 (pairs), triplet accuracy (negatives)."""
+        from tasuki_embedding import metrics
+
+        text = _stack(outputs, "embedding")
+        if "pair_embedding" not in outputs[0]:
+            return {}
+        pair = _stack(outputs, "pair_embedding")
+        if "score" in examples.column_names:
+            return metrics.correlation_metrics(text, pair, examples["score"])
+        corpus_texts, corpus_vectors = list(examples["pair"]), [pair]
+        if "negative_embedding" in outputs[0]:
+            corpus_texts += list(examples["negative"])
+            corpus_vectors.append(_stack(outputs, "negative_embedding"))
+        result = metrics.retrieval_metrics(text, examples["pair"], np.concatenate(corpus_vectors), corpus_texts)
+        if "negative_embedding" in outputs[0]:
+            result["triplet_accuracy"] = metrics.triplet_accuracy(text, pair, _stack(outputs, "negative_embedding"))
+        return result
+
+    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
+        """A vector (numpy, float32) per text; for ``{"text", "pair"}`` inputs, their cosine similarity."""
+        if "pair_embedding" in outputs[0]:
+            from tasuki_embedding.metrics import pair_cosines
+
+            cosines = pair_cosines(_stack(outputs, "embedding"), _stack(outputs, "pair_embedding"))
+            return [{"score": float(c)} for c in cosines]
+        return [np.asarray(o["embedding"], dtype=np.float32) for o in outputs]
+
+    def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
+        """``embedding_pca.png`` (coloured by ``label``, else by column) and ``similarity_heatmap.png``."""
+        from tasuki_embedding.plots import HEATMAP_MAX, plot_projection, plot_similarity_heatmap
+
+        directory = Path(directory)
+        text = _stack(outputs, "embedding")[:PLOT_POINTS]
+        if "label" in examples.column_names:
+            vectors, labels = text, [str(x) for x in examples["label"][: len(text)]]
+        elif "pair_embedding" in outputs[0]:
+            pair = _stack(outputs, "pair_embedding")[:PLOT_POINTS]
+            vectors, labels = np.concatenate([text, pair]), ["text"] * len(text) + ["pair"] * len(pair)
+        else:
+            vectors, labels = text, ["text"] * len(text)
+        paths = [plot_projection(vectors, labels, directory / "embedding_pca.png")]
+        n = min(len(text), HEATMAP_MAX // 2 if "pair_embedding" in outputs[0] else HEATMAP_MAX)
+        texts = list(examples["text"][:n])
+        columns = None
+        if "pair_embedding" in outputs[0]:
+            columns = (_stack(outputs, "pair_embedding")[:n], list(examples["pair"][:n]))
+        paths.append(plot_similarity_heatmap(text[:n], texts, directory / "similarity_heatmap.png", columns=columns))
+        return paths
+
+
+def _stack(outputs: Outputs, key: str) -> np.ndarray:
+    return np.stack([o[key] for o in outputs]).astype(np.float32)  # (N, H)
