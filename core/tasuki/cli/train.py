@@ -22,6 +22,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--max-steps", type=int)
 @click.option("--learning-rate", type=float)
 @click.option("--batch-size", type=int)
+@click.option("--eval-batch-size", type=int)
 @click.option("--gradient-accumulation-steps", type=int)
 @click.option("--max-length", type=int)
 @click.option("--eval-split", type=float)
@@ -46,6 +47,10 @@ def command(task: str, data: str, eval_data: str | None, output_dir: str, backbo
         encoding=encoding, data_config=data_config, trust_remote_code=trust_remote_code,
         **{k: v for k, v in training_args.items() if v not in (None, False)},
     )
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
+        return  # under torchrun / accelerate launch, one report
     summary = {"output_dir": str(result.output_dir), "steps": result.global_step, "metrics": result.metrics,
                "figures": [str(p) for p in result.figures]}
     if as_json:
