@@ -1,0 +1,62 @@
+"""``tasuki sentiment demo`` and ``tasuki sentiment explore``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def sentiment() -> None:
+    """Sentiment: the end-to-end demo and a look at a dataset."""
+
+
+@sentiment.command()
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=Path("sentiment-demo"),
+              show_default=True, help="Directory for the model and the figures.")
+@click.option("--limit", type=int, default=-1, help="Examples of the default data (en default 4000; 0: all).")
+@click.option("--backbone", default=None, help="Backbone spec (default: minilm for en, e5-small for ja).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--cross-lingual", is_flag=True, help="Fine-tune e5-small on English, evaluate on the Japanese test set.")
+@click.option("--no-frozen-features", is_flag=True, help="Skip the frozen-encoder logistic regression.")
+def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: int | None, batch_size: int | None,
+         cross_lingual: bool, no_frozen_features: bool) -> None:
+    """Explore, baselines, fine-tune, evaluate, plot, save, reload, predict: all offline."""
+    from tasuki_sentiment.demo import run
+
+    run(lang=lang, output_dir=output_dir, limit=None if limit == 0 else limit, backbone=backbone, epochs=epochs,
+        batch_size=batch_size, cross_lingual=cross_lingual, frozen_features=not no_frozen_features, echo=click.echo)
+
+
+@sentiment.command()
+@click.argument("data", required=False)
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=Path("sentiment-explore"),
+              show_default=True)
+@click.option("--backbone", default=None, help="Show how this backbone's tokenizer splits a sentence.")
+@click.option("--example", default=None, help="The sentence to tokenize (default: the first text).")
+@click.option("--encoding", default=None, help="The file's encoding (default UTF-8).")
+def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None, example: str | None,
+            encoding: str | None) -> None:
+    """Label counts, words per text by label, and a tokenized example. DATA: a file (default: the embedded set)."""
+    from tasuki.backbone import resolve_backbone
+    from tasuki.data import load_data
+
+    from tasuki_sentiment import datasets
+    from tasuki_sentiment.explore import explore as run_explore
+    from tasuki_sentiment.task import SentimentTask
+
+    if data is None:
+        rows = datasets.load_default(lang)["train"]
+    else:
+        rows, _ = load_data(data, SentimentTask, encoding=encoding)
+    spec = backbone or SentimentTask.default_backbones[lang]
+    tokenizer = resolve_backbone(spec).tokenizer
+    found = run_explore(rows, output_dir, lang=lang, tokenizer=tokenizer, example=example)
+    click.echo(found.report())
+    click.echo("figures:")
+    for path in found.figures:
+        click.echo(f"  {path}")

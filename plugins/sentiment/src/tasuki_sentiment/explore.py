@@ -1,0 +1,89 @@
+"""Look at the data before training: label counts, text lengths per label, how the tokenizer splits text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasuki_sentiment.plots import plot_label_counts, plot_lengths_by_label
+
+
+@dataclass
+class Exploration:
+    """What :func:`explore` found and wrote."""
+
+    label_counts: dict[str, int]
+    words_per_text: dict[str, float]
+    """Median words per text, by label."""
+    tokenization: dict[str, Any] = field(default_factory=dict)
+    """``{"text", "tokens", "ids"}`` for one example sentence (when a tokenizer was given)."""
+    figures: list[Path] = field(default_factory=list)
+
+    def report(self) -> str:
+        """A few readable lines for a terminal."""
+        total = sum(self.label_counts.values())
+        lines = [f"{total} examples: " + ", ".join(
+            f"{label} {n} ({n / total:.0%})" for label, n in self.label_counts.items())]
+        lines.append("median words per text: " + ", ".join(f"{k} {v:g}" for k, v in self.words_per_text.items()))
+        if self.tokenization:
+            t = self.tokenization
+            lines.append(f"tokenizer on {t['text']!r}:")
+            lines.append(f"  tokens: {t['tokens']}")
+            lines.append(f"  ids:    {t['ids']}")
+        return "\n".join(lines)
+
+
+def count_words(text: str, lang: str) -> int:
+    """Words in ``text``: whitespace-separated for English, MeCab words for Japanese."""
+    if lang == "ja":
+        from tasuki.japanese import split_words
+
+        return len(split_words(text))
+    return len(text.split())
+
+
+def tokenization_view(tokenizer: Any, text: str) -> dict[str, Any]:
+    """How ``tokenizer`` splits ``text``: its tokens (special tokens included) and their ids."""
+    ids = tokenizer(text)["input_ids"]
+    return {"text": text, "tokens": tokenizer.convert_ids_to_tokens(ids), "ids": list(ids)}
+
+
+def explore(
+    data: Any,
+    output_dir: str | Path,
+    *,
+    lang: str = "en",
+    tokenizer: Any = None,
+    example: str | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> Exploration:
+    """Write ``label_distribution.png`` and ``words_per_text.png`` into ``output_dir``.
+
+    :param data: a ``datasets.Dataset`` or a list of ``{"text", "label"}`` rows.
+    :param tokenizer: with one, also show how it splits ``example`` (default: the first text).
+    """
+    import numpy as np
+
+    rows = data.to_list() if hasattr(data, "to_list") else list(data)
+    labels = [str(r[label_column]) for r in rows]
+    counts = dict(sorted(Counter(labels).items()))
+    lengths: dict[str, list[int]] = {label: [] for label in counts}
+    for row, label in zip(rows, labels):
+        lengths[label].append(count_words(str(row[text_column]), lang))
+    output_dir = Path(output_dir)
+    unit = "MeCab words" if lang == "ja" else "words"
+    figures = [
+        plot_label_counts(counts, output_dir / "label_distribution.png"),
+        plot_lengths_by_label(lengths, output_dir / "words_per_text.png", unit=unit),
+    ]
+    exploration = Exploration(
+        label_counts=counts,
+        words_per_text={k: float(np.median(v)) for k, v in lengths.items()},
+        figures=figures,
+    )
+    if tokenizer is not None and rows:
+        exploration.tokenization = tokenization_view(tokenizer, example or str(rows[0][text_column]))
+    return exploration

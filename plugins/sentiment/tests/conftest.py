@@ -1,0 +1,55 @@
+"""Offline mode, a registry holding only this plugin, and tiny models built on the spot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from tasuki.registry import Registry, set_registry  # noqa: E402
+from tasuki.testing import tiny_bert  # noqa: E402
+
+from tasuki_sentiment import plugin  # noqa: E402
+
+torch.set_num_threads(2)  # the machine is shared; tiny shapes need no more
+
+WORDS = ["love", "wonderful", "happy", "best", "worst", "horrible", "sad", "broken", "meeting", "monday", "report"]
+POSITIVE = ["i love this film", "what a wonderful day", "happy with the service", "the best food", "great movie"]
+NEGATIVE = ["i hate this film", "what a horrible day", "sad with the service", "the worst food", "awful movie"]
+NEUTRAL = ["the meeting is monday", "the report is a film", "it was a day", "the place is the place", "they were people"]
+
+
+@pytest.fixture(autouse=True)
+def sentiment_registry() -> Iterator[Registry]:
+    """The process-wide registry holds the core builtins and this plugin only, whatever is installed."""
+    registry = Registry([("sentiment", plugin)], entry_points=False)
+    set_registry(registry)
+    yield registry
+    set_registry(None)
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BertModel + WordPiece tokenizer (hidden 32, 2 layers, max 128 positions)."""
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), words=WORDS)
+
+
+@pytest.fixture(scope="session")
+def ja_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT whose vocabulary holds kana and a few kanji."""
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert-ja"), japanese=True)
+
+
+@pytest.fixture
+def rows() -> list[dict[str, str]]:
+    """Fifteen labelled English rows, five per label, twice over (30 rows)."""
+    data = [{"text": t, "label": "positive"} for t in POSITIVE]
+    data += [{"text": t, "label": "negative"} for t in NEGATIVE]
+    data += [{"text": t, "label": "neutral"} for t in NEUTRAL]
+    return data * 2
