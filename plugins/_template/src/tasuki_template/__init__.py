@@ -1,0 +1,1 @@
+"""tasuki-template: the plugin to copy when starting a new one."""
