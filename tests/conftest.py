@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
+
 from tasuki.registry import Registry, set_registry
 from tasuki.testing import tiny_bert
 from tasuki_toy import plugin as toy_plugin

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tasuki.data import load_data, read_text
 from tasuki.errors import DataError
 from tasuki_toy.plugin import ToyClassificationTask as Toy

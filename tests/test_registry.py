@@ -7,6 +7,7 @@ import types
 from importlib.metadata import EntryPoint
 
 import pytest
+
 from tasuki import registry as registry_module
 from tasuki.errors import PluginClashError, UnknownNameError
 from tasuki.hookspecs import hookimpl

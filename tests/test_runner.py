@@ -6,9 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import tasuki
 import torch
 from safetensors.torch import load_file
+
+import tasuki
 from tasuki.checkpoint import complete_checkpoints
 from tasuki.errors import CheckpointError
 from tasuki_toy.plugin import ToyClassificationTask

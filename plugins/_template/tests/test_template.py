@@ -6,17 +6,17 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import click  # noqa: E402
-import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+import click
+import pytest
+from click.testing import CliRunner
 
-import tasuki  # noqa: E402
-from tasuki.errors import DataError  # noqa: E402
-from tasuki.registry import Registry, set_registry  # noqa: E402
-from tasuki.testing import tiny_bert  # noqa: E402
-from tasuki_template import plugin  # noqa: E402
+import tasuki
+from tasuki.errors import DataError
+from tasuki.registry import Registry, set_registry
+from tasuki.testing import tiny_bert
+from tasuki_template import plugin
 
 ROWS = [{"text": "good movie", "label": "pos"}, {"text": "bad film", "label": "neg"},
         {"text": "great food", "label": "pos"}, {"text": "awful service", "label": "neg"}] * 6

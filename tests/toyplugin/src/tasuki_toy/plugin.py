@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from transformers import AutoModelForSequenceClassification
+
 from tasuki.errors import DataError
 from tasuki.hookspecs import hookimpl
 from tasuki.task import Task
-from transformers import AutoModelForSequenceClassification
 
 
 class ToyClassificationTask(Task):
