@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -233,6 +234,12 @@ def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimi
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=args.learning_rate)
 
 
+def _report(accelerator: Accelerator, message: str) -> None:
+    """Progress messages go to stderr (stdout stays clean for --json), once per machine."""
+    if accelerator.is_local_main_process:
+        tqdm.write(message, file=sys.stderr)
+
+
 def _find_resume_point(accelerator: Accelerator, root: Path) -> dict[str, Any] | None:
     """Load the newest loadable checkpoint; skip (and report) corrupt ones."""
     for candidate in ckpt.complete_checkpoints(root):
@@ -242,7 +249,7 @@ def _find_resume_point(accelerator: Accelerator, root: Path) -> dict[str, Any] |
         except Exception as exc:  # a truncated or damaged file: fall back to an older checkpoint
             logger.warning("checkpoint %s is unreadable (%s); trying an older one", candidate, exc)
             continue
-        accelerator.print(f"resuming from {candidate} (step {state['global_step']})")
+        _report(accelerator, f"resuming from {candidate} (step {state['global_step']})")
         return state
     if any(root.glob(f"{ckpt.CHECKPOINT_PREFIX}*")) or any(root.glob(".tmp-*")):
         raise CheckpointError(f"no readable checkpoint under {root}; remove it or train without --resume")
@@ -353,7 +360,7 @@ def run_training(
             record.update(task.compute_metrics(outputs, eval_features, eval_examples))
             accelerator.log({f"eval/{k}": v for k, v in record.items() if isinstance(v, (int, float))},
                             step=global_step)
-            accelerator.print(f"epoch {epoch + 1}: " + ", ".join(
+            _report(accelerator, f"epoch {epoch + 1}: " + ", ".join(
                 f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
         history.append(record)
         finished = global_step >= total_steps

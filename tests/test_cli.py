@@ -1,0 +1,59 @@
+"""The CLI end to end: plugins, tasks, doctor, train -> predict -> evaluate, and clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tasuki.cli import cli
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
+
+
+def test_plugins_and_tasks_list_the_toy_plugin(toy_registry) -> None:
+    code, out = run("plugins", "--json")
+    assert code == 0
+    plugins = {p["name"]: p for p in json.loads(out)}
+    assert plugins["toy"]["tasks"] == ["toy-classify"] and not plugins["toy"]["broken"]
+    assert plugins["builtin"]["backbones"] == ["hf", "minilm", "e5-small"]
+    code, out = run("tasks")
+    assert code == 0 and "toy-classify" in out
+
+
+def test_doctor_reports_each_component(toy_registry) -> None:
+    code, out = run("doctor")
+    assert code == 0, out
+    for word in ("Python", "torch", "accelerate", "MeCab", "tasks: toy-classify"):
+        assert word in out
+
+
+def test_train_predict_evaluate(toy_registry, backbone_dir: str, toy_rows: list[dict], tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("review,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in toy_rows), encoding="utf-8")
+    out = tmp_path / "model"
+    code, text = run("train", "toy-classify", "--data", str(data), "--column", "text=review", "--output", str(out),
+                     "--backbone", backbone_dir, "--epochs", "8", "--batch-size", "8", "--learning-rate", "3e-3",
+                     "--json")
+    assert code == 0, text
+    assert json.loads(text)["metrics"]["accuracy"] >= 0.0
+    code, text = run("predict", str(out), "good food", "terrible service", "--json")
+    assert code == 0
+    assert [p["label"] for p in json.loads(text)] == ["pos", "neg"]
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("good food\n\nterrible service\n", encoding="utf-8")
+    code, text = run("predict", str(out), "--input", str(inputs))
+    assert code == 0 and text.count("\n") == 2
+    code, text = run("evaluate", str(out), "--data", str(data), "--column", "text=review", "--json")
+    assert code == 0 and "accuracy" in json.loads(text)
+
+
+def test_errors_are_one_clear_line(toy_registry, tmp_path: Path) -> None:
+    code, out = run("train", "nope", "--data", "x.csv", "--output", str(tmp_path))
+    assert code == 2 and "unknown task 'nope'" in out and "Traceback" not in out
+    code, out = run("predict", str(tmp_path / "missing"), "text")
+    assert code == 2 and "no such model directory" in out
