@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import tasuki
 from datasets import Dataset
-from tasuki.errors import DataError
 
+import tasuki
+from tasuki.errors import DataError
 from tasuki_sentiment.task import SentimentTask
 
 
@@ -95,7 +95,7 @@ def test_mixed_types_in_a_column_named_by_row():
 
 def test_too_long_text_is_truncated_with_a_counting_warning(bert_dir, rows, tmp_path):
     long = " ".join(["wonderful"] * 300)
-    data = rows + [{"text": long, "label": "positive"}]
+    data = [*rows, {"text": long, "label": "positive"}]
     with pytest.warns(UserWarning, match=r"1 of \d+ texts were longer than max_length=32 tokens"):
         tasuki.train("sentiment", data=data, backbone=str(bert_dir), output_dir=tmp_path / "m", max_steps=1,
                      batch_size=8, max_length=32, eval_split=0.0, progress=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
-from tasuki.errors import DataError
 from transformers import AutoTokenizer
 
+from tasuki.errors import DataError
 from tasuki_sentiment.task import SentimentTask, TruncationWarning
 
 

@@ -72,6 +72,7 @@ def encoder_features(
         sentence encoders such as MiniLM and E5 were trained to produce).
     """
     import torch
+
     from tasuki.backbone import resolve_backbone
 
     if pooling not in ("cls", "mean"):
@@ -114,6 +115,7 @@ def frozen_features_logreg(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     from tasuki.backbone import resolve_backbone
 
     backbone = resolve_backbone(backbone)

@@ -44,7 +44,6 @@ def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None,
     """Label counts, words per text by label, and a tokenized example. DATA: a file (default: the embedded set)."""
     from tasuki.backbone import resolve_backbone
     from tasuki.data import load_data
-
     from tasuki_sentiment import datasets
     from tasuki_sentiment.explore import explore as run_explore
     from tasuki_sentiment.task import SentimentTask

@@ -21,7 +21,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from tasuki.errors import DataError, UnknownNameError
-
 from tasuki_sentiment.labels import DEFAULT_LABELS
 
 HUB_DATASET = "tyqiangz/multilingual-sentiments"

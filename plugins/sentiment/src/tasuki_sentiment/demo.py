@@ -94,7 +94,6 @@ def run(
         Japanese test split.
     """
     import tasuki
-
     from tasuki_sentiment.baselines import frozen_features_logreg, tfidf_logreg
     from tasuki_sentiment.explore import explore
 

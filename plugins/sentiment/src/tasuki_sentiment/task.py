@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from tasuki.errors import DataError
-from tasuki.task import Outputs, Task
 from transformers import AutoModelForSequenceClassification
 
+from tasuki.errors import DataError
+from tasuki.task import Outputs, Task
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
 from tasuki_sentiment.plots import plot_confusion_matrix

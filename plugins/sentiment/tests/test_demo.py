@@ -1,0 +1,50 @@
+"""The demo and the explore command, end to end on tiny models (a smoke run, not a measurement)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from tasuki_sentiment import demo
+
+
+def test_demo_runs_every_step_on_a_small_japanese_sample(tmp_path, ja_bert_dir):
+    lines: list[str] = []
+    result = demo.run(lang="ja", output_dir=tmp_path, limit=30, backbone=str(ja_bert_dir), epochs=1,
+                      batch_size=16, echo=lines.append, progress=False)
+    text = "\n".join(lines)
+    assert set(result.scores) == {"tfidf_logreg", "frozen_features_logreg", "fine_tuned"}
+    for score in result.scores.values():
+        assert 0.0 <= score["accuracy"] <= 1.0 and 0.0 <= score["f1_weighted"] <= 1.0
+    assert result.metrics["support/positive"] == 32  # evaluated on the whole shipped test split
+    names = {p.name for p in result.figures}
+    assert names == {"label_distribution.png", "words_per_text.png", "confusion_matrix.png"}
+    assert all(p.is_file() for p in result.figures)
+    assert (result.model_dir / "model.safetensors").is_file()
+    assert len(result.predictions) == len(demo.EXAMPLES["ja"])
+    assert result.pipeline_agrees is True
+    assert "TF-IDF" in text and "figures:" in text and "confusion_matrix.png" in text
+
+
+def test_explore_command_on_a_file(tmp_path, bert_dir, rows):
+    import json
+
+    from tasuki.cli import cli as tasuki_cli
+
+    data = tmp_path / "tweets.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    out = tmp_path / "explore"
+    result = CliRunner().invoke(tasuki_cli, ["sentiment", "explore", str(data), "--output", str(out),
+                                             "--backbone", str(bert_dir), "--example", "i love this film"])
+    assert result.exit_code == 0, result.output
+    assert "30 examples: negative 10 (33%), neutral 10 (33%), positive 10 (33%)" in result.output
+    assert "tokens: ['[CLS]', 'i', 'love', 'this', 'film', '[SEP]']" in result.output
+    assert (out / "label_distribution.png").is_file() and (out / "words_per_text.png").is_file()
+
+
+def test_japanese_words_per_text_uses_mecab(tmp_path):
+    from tasuki_sentiment.explore import count_words, explore
+
+    assert count_words("この映画は最高でした。", "ja") == 7  # この / 映画 / は / 最高 / でし / た / 。
+    found = explore([{"text": "この映画は最高でした。", "label": "positive"},
+                     {"text": "普通です。", "label": "neutral"}], tmp_path, lang="ja")
+    assert found.words_per_text == {"neutral": 3.0, "positive": 7.0}
