@@ -7,15 +7,15 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from tasuki.registry import Registry, set_registry  # noqa: E402
-from tasuki.testing import tiny_bert  # noqa: E402
+import pytest
+import torch
 
-from tasuki_attention import plugin  # noqa: E402
+from tasuki.registry import Registry, set_registry
+from tasuki.testing import tiny_bert
+from tasuki_attention import plugin
 
 torch.set_num_threads(2)  # the test machine is shared; 2 threads are plenty for these shapes
 

@@ -8,11 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from tasuki.backbone import resolve_backbone
-from tasuki.errors import UnknownNameError
-from tasuki.hookspecs import hookimpl
-from tasuki.registry import Registry, set_registry
-from tasuki.task import Task
 from transformers import (
     AutoModel,
     AutoModelForCausalLM,
@@ -22,6 +17,11 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
+from tasuki.backbone import resolve_backbone
+from tasuki.errors import UnknownNameError
+from tasuki.hookspecs import hookimpl
+from tasuki.registry import Registry, set_registry
+from tasuki.task import Task
 from tasuki_attention import plugin
 from tasuki_attention.backbone import ScratchBackbone, parse_scratch_arg
 from tasuki_attention.model import ScratchForSequenceClassification
@@ -33,7 +33,10 @@ def small(bert_dir: Path, extra: str = "") -> str:
 
 def test_parse_spec() -> None:
     assert parse_scratch_arg("tokenizer=minilm, layers=2,dropout=0.2,norm=pre") == {
-        "tokenizer": "minilm", "layers": 2, "dropout": 0.2, "norm": "pre"
+        "tokenizer": "minilm",
+        "layers": 2,
+        "dropout": 0.2,
+        "norm": "pre",
     }
     assert parse_scratch_arg("bert=/models/bert,seed=3") == {"bert": "/models/bert", "seed": 3}
 
@@ -76,10 +79,13 @@ def test_registered_and_resolved(bert_dir: Path) -> None:
 
 HEAD_CASES = [
     (AutoModelForSequenceClassification, {"labels": torch.tensor([0, 2])}, "logits", (2, 3)),
-    (AutoModelForTokenClassification, {"labels": torch.tensor([[0, 1, 2, -100], [1, 1, -100, -100]])}, "logits",
-     (2, 4, 3)),
-    (AutoModelForQuestionAnswering, {"start_positions": torch.tensor([1, 0]), "end_positions": torch.tensor([2, 9])},
-     "start_logits", (2, 4)),
+    (AutoModelForTokenClassification, {"labels": torch.tensor([[0, 1, 2, -100], [1, 1, -100, -100]])}, "logits", (2, 4, 3)),
+    (
+        AutoModelForQuestionAnswering,
+        {"start_positions": torch.tensor([1, 0]), "end_positions": torch.tensor([2, 9])},
+        "start_logits",
+        (2, 4),
+    ),
     (AutoModelForMaskedLM, {"labels": torch.tensor([[-100, 7, -100, -100], [8, -100, -100, -100]])}, "logits", None),
 ]
 
@@ -142,7 +148,7 @@ class TinyClassification(Task):
 
     name = "attention-test-classify"
     auto_model = AutoModelForSequenceClassification
-    training_defaults = {"max_length": 16}  # noqa: RUF012
+    training_defaults = {"max_length": 16}
 
     def fit(self, train: Any) -> None:
         self.labels = self.labels or sorted(set(train["label"]))
@@ -173,9 +179,18 @@ def test_train_and_load_a_task_on_the_scratch_backbone(tmp_path: Path, bert_dir:
     set_registry(Registry([("attention", plugin), ("tiny", TinyTaskPlugin())], entry_points=False))
     rows = [{"text": "sunny good day", "label": "pos"}, {"text": "rainy bad day", "label": "neg"}] * 8
     result = tasuki.train(
-        "attention-test-classify", data=rows, eval_data=rows[:4], backbone=small(bert_dir),
-        output_dir=tmp_path / "model", epochs=6, batch_size=8, learning_rate=3e-3, warmup_ratio=0.0,
-        cpu=True, progress=False, save_steps=0,
+        "attention-test-classify",
+        data=rows,
+        eval_data=rows[:4],
+        backbone=small(bert_dir),
+        output_dir=tmp_path / "model",
+        epochs=6,
+        batch_size=8,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        cpu=True,
+        progress=False,
+        save_steps=0,
     )
     assert result.metrics["accuracy"] == 1.0  # two fixed sentences: a working encoder separates them
     config = (tmp_path / "model" / "config.json").read_text()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from tasuki.backbone import resolve_backbone
 from transformers import AutoTokenizer, BertForMaskedLM, BertModel
 
+from tasuki.backbone import resolve_backbone
 from tasuki_attention.convert import convert_bert_state_dict, load_bert
 from tasuki_attention.model import ScratchForMaskedLM, ScratchModel
 

@@ -146,7 +146,12 @@ def test_multi_head_attention_equals_torch(dtype: torch.dtype, fused: bool, caus
     attention_mask = torch.tensor([[1] * 6, [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]])
     causal_blocked = torch.ones(6, 6, dtype=torch.bool).triu(1) if causal else None  # torch: True = blocked
     want, want_weights = theirs(
-        x, x, x, key_padding_mask=attention_mask == 0, attn_mask=causal_blocked, need_weights=True,
+        x,
+        x,
+        x,
+        key_padding_mask=attention_mask == 0,
+        attn_mask=causal_blocked,
+        need_weights=True,
         average_attn_weights=False,
     )
     got, got_weights = mine(x, mask=padding_mask(attention_mask), is_causal=causal, need_weights=not fused)
@@ -194,10 +199,17 @@ def test_encoder_layer_equals_torch(dtype: torch.dtype, norm_first: bool, activa
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_equals_torch_encoder(norm_first: bool) -> None:
     torch.manual_seed(0)
-    config = EncoderConfig(hidden_size=16, num_layers=3, num_heads=4, intermediate_size=32, dropout=0.0,
-                           attention_dropout=0.0, norm_first=norm_first, layer_norm_eps=1e-5)
-    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", batch_first=True,
-                                       norm_first=norm_first)
+    config = EncoderConfig(
+        hidden_size=16,
+        num_layers=3,
+        num_heads=4,
+        intermediate_size=32,
+        dropout=0.0,
+        attention_dropout=0.0,
+        norm_first=norm_first,
+        layer_norm_eps=1e-5,
+    )
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first)
     final = nn.LayerNorm(16) if norm_first else None
     theirs = nn.TransformerEncoder(layer, 3, norm=final, enable_nested_tensor=False)
     for i, torch_layer in enumerate(theirs.layers):  # TransformerEncoder deep-copies: give each layer its own weights

@@ -53,16 +53,17 @@ def test_cli_plot_scratch_spec_and_positional(tmp_path: Path, bert_dir: Path) ->
     spec = f"scratch:tokenizer={bert_dir},layers=2,hidden=16,heads=2,positional=sinusoidal"
     result = runner.invoke(_cli(), ["attention", "plot", spec, "hello", "--head", "1", "-o", str(tmp_path / "s.png")])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(_cli(), ["attention", "positional", "--max-len", "20", "--dim", "8", "-o",
-                                    str(tmp_path / "pe.png")])
+    result = runner.invoke(_cli(), ["attention", "positional", "--max-len", "20", "--dim", "8", "-o", str(tmp_path / "pe.png")])
     assert result.exit_code == 0, result.output
     assert _is_png(tmp_path / "pe.png")
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--layer", "2"], "layer 2 is out of range: the model has layers 0..1"),
-     (["--head", "-1"], "head -1 is out of range: the model has heads 0..1")],
+    [
+        (["--layer", "2"], "layer 2 is out of range: the model has layers 0..1"),
+        (["--head", "-1"], "head -1 is out of range: the model has heads 0..1"),
+    ],
 )
 def test_cli_plot_out_of_range(bert_dir: Path, tmp_path: Path, extra: list[str], message: str) -> None:
     result = CliRunner().invoke(_cli(), ["attention", "plot", str(bert_dir), "hi", *extra, "-o", str(tmp_path / "x.png")])

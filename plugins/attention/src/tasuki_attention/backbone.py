@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.backbone import Backbone
 from tasuki.errors import UnknownNameError
-
 from tasuki_attention.model import HEADS, ScratchConfig
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ class ScratchConfig(PreTrainedConfig):
     """:class:`~tasuki_attention.config.EncoderConfig`'s fields as a ``transformers`` config (``config.json``)."""
 
     model_type = MODEL_TYPE
-    attribute_map = {  # noqa: RUF012 - the base class declares it a ClassVar
+    attribute_map = {
         "num_hidden_layers": "num_layers",
         "num_attention_heads": "num_heads",
         "max_position_embeddings": "max_positions",
@@ -84,7 +84,7 @@ class ScratchPreTrainedModel(PreTrainedModel):
     config_class = ScratchConfig
     config: ScratchConfig
     base_model_prefix = "scratch"
-    _no_split_modules = ["EncoderLayer"]  # noqa: RUF012
+    _no_split_modules = ["EncoderLayer"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -145,7 +145,7 @@ def _encode(head: nn.Module, kwargs: dict[str, Any], **inputs: Any) -> BaseModel
 class ScratchForMaskedLM(ScratchPreTrainedModel):
     """Masked-LM head on the encoder; the decoder shares the token embedding matrix."""
 
-    _tied_weights_keys = {"lm_head.decoder.weight": "scratch.encoder.embeddings.tokens.weight"}  # noqa: RUF012
+    _tied_weights_keys = {"lm_head.decoder.weight": "scratch.encoder.embeddings.tokens.weight"}
 
     def __init__(self, config: ScratchConfig) -> None:
         super().__init__(config)

@@ -44,6 +44,7 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
         ``scratch:...``).
     """
     import torch
+
     from tasuki.backbone import HFBackbone, resolve_backbone
 
     if not sentence.strip():

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasuki.hookspecs import hookimpl
-
 import tasuki_attention.model  # noqa: F401 - registers the Auto classes
+from tasuki.hookspecs import hookimpl
 from tasuki_attention.backbone import scratch_backbone
 
 
