@@ -1,0 +1,143 @@
+"""Figures people look at, as PNG files: bars, box plots, heatmaps, confusion matrices.
+
+Always the Agg backend (files only: works on servers and in CI). Labels with Japanese text
+switch to a CJK font when one is installed. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CJK_FONTS = ("Noto Sans CJK JP", "IPAexGothic", "IPAGothic", "TakaoGothic", "Hiragino Sans", "Yu Gothic")
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def use_cjk_font_if_needed(texts: Sequence[str]) -> None:
+    """Pick an installed CJK font when any label holds Japanese (else glyphs render as boxes)."""
+    if not any(ord(ch) > 0x2E80 for text in texts for ch in str(text)):
+        return
+    from matplotlib import font_manager, rcParams
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in installed:
+            rcParams["font.family"] = name
+            return
+
+
+def save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save ``fig`` as PNG atomically and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        pyplot().close(fig)
+    return path
+
+
+def bar_chart(values: Mapping[str, float], path: str | Path, *, title: str, ylabel: str = "") -> Path:
+    """One bar per key, the value written above it."""
+    plt = pyplot()
+    names = [str(k) for k in values]
+    use_cjk_font_if_needed(names)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(names) + 2), 3.6))
+    bars = ax.bar(names, list(values.values()), color="#4C72B0")
+    ax.bar_label(bars, fmt="%.3g")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=30 if len(names) > 5 else 0)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def heatmap(
+    matrix: np.ndarray,
+    path: str | Path,
+    *,
+    title: str,
+    xlabels: Sequence[str] | None = None,
+    ylabels: Sequence[str] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    cmap: str = "viridis",
+    annotate: bool = False,
+) -> Path:
+    """A matrix as an image with a colour bar (attention weights, positional encodings, similarities)."""
+    plt = pyplot()
+    matrix = np.asarray(matrix, dtype=np.float64)  # (rows, cols)
+    use_cjk_font_if_needed([*(xlabels or []), *(ylabels or [])])
+    rows, cols = matrix.shape
+    fig, ax = plt.subplots(figsize=(min(14.0, 2.5 + 0.45 * cols) if xlabels else 8.0,
+                                    min(12.0, 2.0 + 0.45 * rows) if ylabels else 5.0))
+    image = ax.imshow(matrix, cmap=cmap, aspect="auto")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if xlabels is not None:
+        ax.set_xticks(range(cols), labels=list(xlabels), rotation=60, ha="right")
+    if ylabels is not None:
+        ax.set_yticks(range(rows), labels=list(ylabels))
+    if annotate and rows * cols <= 400:
+        for i in range(rows):
+            for j in range(cols):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def confusion_matrix(counts: np.ndarray, labels: Sequence[str], path: str | Path, *, title: str = "") -> Path:
+    """A confusion matrix normalised by true label (rows sum to 1), counts in each cell."""
+    plt = pyplot()
+    use_cjk_font_if_needed(labels)
+    counts = np.asarray(counts, dtype=np.float64)  # (L, L): gold rows, predicted columns
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = 1.2 + 1.1 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    image = ax.imshow(normalised, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(len(labels)), labels=list(labels), rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels=list(labels))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            color = "white" if normalised[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", color=color)
+    ax.set_title(title or "Confusion matrix (normalised by true label)")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def box_plot(groups: Mapping[str, Sequence[float]], path: str | Path, *, title: str, ylabel: str) -> Path:
+    """One box per group (e.g. words per text, by label)."""
+    plt = pyplot()
+    names = [str(k) for k in groups]
+    use_cjk_font_if_needed(names)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 4.0))
+    ax.boxplot([list(v) for v in groups.values()], tick_labels=names, showfliers=True)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return save(fig, path)
