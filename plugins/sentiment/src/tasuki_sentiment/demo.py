@@ -36,7 +36,7 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     # Sized for ~10 minutes on 2 CPU cores: 3,200 tweets x 3 epochs through MiniLM (6 layers).
     "en": {"backbone": "minilm", "limit": 4000, "epochs": 3, "batch_size": 32, "learning_rate": 5e-5},
     # 384 sentences are few: more epochs and smaller batches give the optimizer enough steps.
-    "ja": {"backbone": "e5-small", "limit": None, "epochs": 8, "batch_size": 16, "learning_rate": 5e-5},
+    "ja": {"backbone": "e5-small", "limit": None, "epochs": 5, "batch_size": 16, "learning_rate": 5e-5},
 }
 
 
