@@ -39,7 +39,7 @@ def hironsan_path() -> Path:
     try:
         import hironsan
     except ImportError:
-        raise DataError("the Japanese NER corpus needs: pip install 'tasuki-ner[ja]' (hironsancorpus)") from None
+        raise DataError("the Japanese NER corpus needs: pip install hironsancorpus==0.1.2") from None
     path = Path(next(iter(hironsan.__path__))) / "corpus" / "iob_sents.txt"
     if not path.is_file():
         raise DataError(f"hironsancorpus is installed but {path} is missing")

@@ -7,12 +7,12 @@ tests that check the task against ``transformers.pipeline`` on the same weights.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tasuki.errors import DataError
 from tasuki_ner.task import NerTask
 
 
@@ -45,28 +45,13 @@ def run_model(
 
 
 def load_directory(directory: str | Path) -> tuple[NerTask, Any, Any]:
-    """``(task, model, tokenizer)`` of a saved ner model (``tasuki.load`` when the core has it)."""
-    directory = Path(directory)
-    try:
-        import tasuki
+    """``(task, model, tokenizer)`` of a model directory saved by ``tasuki train ner``."""
+    import tasuki
 
-        model = tasuki.load(directory)  # type: ignore[attr-defined]
-        return model.task, model.model, model.tokenizer
-    except AttributeError:
-        pass
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    model = AutoModelForTokenClassification.from_pretrained(directory, use_safetensors=True)
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    state: dict[str, Any] = {}
-    meta = directory / "tasuki.json"
-    if meta.is_file():
-        saved = json.loads(meta.read_text(encoding="utf-8"))
-        state = saved.get("state") or saved.get("task_state") or {}
-    if not state.get("labels"):
-        id2label = model.config.id2label
-        state = {**state, "labels": [id2label[i] for i in range(len(id2label))]}
-    return NerTask.from_state(state), model, tokenizer
+    model = tasuki.load(directory)
+    if not isinstance(model.task, NerTask):
+        raise DataError(f"{directory} holds a {model.task.name!r} model, not an 'ner' one")
+    return model.task, model.model, model.tokenizer
 
 
 def predict_entities(

@@ -73,8 +73,10 @@ class NerTask(Task):
     name: ClassVar[str] = "ner"
     description: ClassVar[str] = "Named entity recognition (entity spans with character offsets)"
     languages: ClassVar[tuple[str, ...]] = ("en", "ja")
-    input_columns: ClassVar[tuple[str, ...]] = ("text",)
-    target_columns: ClassVar[tuple[str, ...]] = ("entities",)
+    # Either ("tokens", "tags") or ("text", "entities") will do, which one column list cannot say:
+    # validate() checks the columns and names both forms in its error.
+    input_columns: ClassVar[tuple[str, ...]] = ()
+    target_columns: ClassVar[tuple[str, ...]] = ()
     auto_model: ClassVar[Any] = _TokenClassificationHead()
     pipeline_tag: ClassVar[str | None] = "token-classification"
     training_defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "learning_rate": 5e-5, "max_length": 256}
