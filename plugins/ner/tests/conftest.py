@@ -9,7 +9,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytest  # noqa: E402
+import pytest
 
 WORDS = "barack obama paris london google microsoft visited met in tokyo sony".split()
 
@@ -17,9 +17,8 @@ WORDS = "barack obama paris london google microsoft visited met in tokyo sony".s
 @pytest.fixture(autouse=True)
 def ner_registry():
     """Register tasuki-ner on a fresh registry, never relying on what is installed."""
-    from tasuki.registry import Registry, set_registry
-
     import tasuki_ner.plugin as plugin
+    from tasuki.registry import Registry, set_registry
 
     set_registry(Registry(plugins=[("ner", plugin)], entry_points=False))
     yield

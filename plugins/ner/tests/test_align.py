@@ -36,8 +36,12 @@ def test_first_or_all_sub_tokens(tokenizer_en):
 
 def test_text_with_character_entities_in_english(tokenizer_en):
     task = NerTask(labels=["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], label_all_tokens=False)
-    rows = [{"text": "Obama met people in New York.", "entities": [{"start": 0, "end": 5, "type": "PER"},
-                                                                        {"start": 20, "end": 28, "type": "LOC"}]}]
+    rows = [
+        {
+            "text": "Obama met people in New York.",
+            "entities": [{"start": 0, "end": 5, "type": "PER"}, {"start": 20, "end": 28, "type": "LOC"}],
+        }
+    ]
     pairs = [p for p in _labelled(task, _features(task, rows, tokenizer_en), tokenizer_en) if p[1]]
     assert pairs[0] == ("obama", "B-PER")
     assert [label for _, label in pairs if label != "O"] == ["B-PER", "B-LOC", "I-LOC"]
@@ -59,8 +63,18 @@ def test_japanese_entity_cutting_a_mecab_word_is_split_and_counted(tiny_ja, capl
     assert example.tags[:8] == ["B-LOC", "I-LOC", "O", "O", "B-PSN", "I-PSN", "O", "O"]
     # the tiny WordPiece splits per character; each MeCab word's first sub-token carries its tag
     pairs = _labelled(task, features, tokenizer)[1:11]
-    assert pairs == [("大", "B-LOC"), ("阪", None), ("[UNK]", "I-LOC"), ("[UNK]", "O"), ("が", "O"),
-                     ("山", "B-PSN"), ("田", None), ("太", "I-PSN"), ("郎", "O"), ("を", "O")]
+    assert pairs == [
+        ("大", "B-LOC"),
+        ("阪", None),
+        ("[UNK]", "I-LOC"),
+        ("[UNK]", "O"),
+        ("が", "O"),
+        ("山", "B-PSN"),
+        ("田", None),
+        ("太", "I-PSN"),
+        ("郎", "O"),
+        ("を", "O"),
+    ]
 
 
 def test_split_at_entities_and_simple_words():

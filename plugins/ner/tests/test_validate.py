@@ -32,7 +32,9 @@ def test_unknown_tag_in_evaluation_data_names_file_and_line(tmp_path):
     test = _write(tmp_path, "test.conll", "Sony\tB-ORG\nhired\tO\n\nObama\tB-PER\nin\tO\nRome\tB-CITY\n")
     with pytest.raises(DataError, match=r"test\.conll: line 1: unknown tag 'B-ORG'.*LOC.*PER"):
         _load(test, task)
-    test = _write(tmp_path, "test.jsonl", json.dumps({"text": "Rome", "entities": [{"start": 0, "end": 4, "type": "CITY"}]}) + "\n")
+    test = _write(
+        tmp_path, "test.jsonl", json.dumps({"text": "Rome", "entities": [{"start": 0, "end": 4, "type": "CITY"}]}) + "\n"
+    )
     with pytest.raises(DataError, match=r"test\.jsonl: row 1, entity 1: unknown type 'CITY'"):
         _load(test, task)
 
@@ -49,8 +51,14 @@ def test_i_without_b_names_the_line_and_repair_reads_it_as_b(tmp_path):
 
 
 def test_mismatched_token_and_tag_counts(tmp_path):
-    path = _write(tmp_path, "a.jsonl", json.dumps({"tokens": ["a", "b"], "tags": ["O", "O"]}) + "\n"
-                  + json.dumps({"tokens": ["Obama", "spoke"], "tags": ["B-PER"]}) + "\n")
+    path = _write(
+        tmp_path,
+        "a.jsonl",
+        json.dumps({"tokens": ["a", "b"], "tags": ["O", "O"]})
+        + "\n"
+        + json.dumps({"tokens": ["Obama", "spoke"], "tags": ["B-PER"]})
+        + "\n",
+    )
     with pytest.raises(DataError, match=r"a\.jsonl: row 2: 2 tokens but 1 tags"):
         _load(path)
 
@@ -68,7 +76,13 @@ def test_entity_offsets_outside_the_text_and_overlaps(tmp_path):
     path = _write(tmp_path, "a.jsonl", json.dumps({"text": "Obama", "entities": [{"start": 0, "end": 9, "type": "PER"}]}))
     with pytest.raises(DataError, match=r"a\.jsonl: row 1, entity 1: offsets \[0, 9\) lie outside the text"):
         _load(path)
-    path = _write(tmp_path, "b.jsonl", json.dumps({"text": "New York City", "entities": [{"start": 0, "end": 8, "type": "LOC"}, {"start": 4, "end": 13, "type": "LOC"}]}))
+    path = _write(
+        tmp_path,
+        "b.jsonl",
+        json.dumps(
+            {"text": "New York City", "entities": [{"start": 0, "end": 8, "type": "LOC"}, {"start": 4, "end": 13, "type": "LOC"}]}
+        ),
+    )
     with pytest.raises(DataError, match="overlap; nested entities are not supported"):
         _load(path)
     path = _write(tmp_path, "c.jsonl", json.dumps({"text": "Obama", "entities": [{"start": 0, "end": 5}]}))
