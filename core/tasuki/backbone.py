@@ -8,6 +8,7 @@ stays off unless the user turns it on.
 
 from __future__ import annotations
 
+import logging
 import os
 from abc import ABC, abstractmethod
 from functools import cached_property
@@ -19,6 +20,8 @@ from tasuki.errors import UnknownNameError
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
 
 
 class Backbone(ABC):
@@ -91,9 +94,24 @@ class HFBackbone(Backbone):
         return AutoTokenizer.from_pretrained(self.name_or_path, **self._load_kwargs())
 
     def build_model(self, auto_class: Any, **config: Any) -> torch.nn.Module:
-        return auto_class.from_pretrained(
-            self.name_or_path, use_safetensors=True, **self._load_kwargs(), **config
-        )
+        from transformers.utils import logging as hf_logging
+
+        # transformers prints a table of new head weights; one line of ours says the same
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model, info = auto_class.from_pretrained(
+                self.name_or_path, use_safetensors=True, output_loading_info=True, **self._load_kwargs(), **config
+            )
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        if info["missing_keys"]:
+            logger.info("%s: new %s weights initialised: %s", self.spec, type(model).__name__,
+                        ", ".join(sorted(info["missing_keys"])))
+        if info["mismatched_keys"]:
+            logger.warning("%s: weights re-initialised because their shapes differ: %s", self.spec,
+                           ", ".join(sorted(str(k) for k in info["mismatched_keys"])))
+        return model
 
     def encoder(self) -> torch.nn.Module:
         from transformers import AutoModel
