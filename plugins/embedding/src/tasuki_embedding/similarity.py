@@ -106,7 +106,10 @@ class EmbeddingIndex:
         """Read an index written by :meth:`save` (``allow_pickle=False``: loading never runs code)."""
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz index")
+            with data:
                 metadata = json.loads(str(data["metadata"]))
                 texts = [str(t) for t in data["texts"]] if "texts" in data else None
                 embeddings = data["embeddings"]

@@ -1,0 +1,128 @@
+"""The ``embedding`` task through the core runner: data checks, losses, metrics, saving, predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tasuki
+from datasets import Dataset
+from sentence_transformers import SentenceTransformer
+from tasuki.errors import DataError
+
+from tasuki_embedding import Encoder
+from tasuki_embedding.task import EmbeddingTask
+
+PAIRS = [
+    ("the cat sat on the mat", "a cat sat on a mat"),
+    ("the dog ran in the park", "a dog ran in a park"),
+    ("a red car on the road", "the red car ran on a road"),
+    ("cold rain today", "it is cold and rain"),
+    ("hot sun today", "the sun is hot"),
+    ("the man is eating", "a man eating"),
+    ("the woman is eating", "a woman eating food"),
+    ("blue car fast", "a fast blue car"),
+]
+
+
+def _pairs() -> list[dict[str, str]]:
+    return [{"text": a, "pair": b} for a, b in PAIRS]
+
+
+def test_train_pairs_save_and_reload_in_both_libraries(tmp_path, tiny_dir: str) -> None:
+    result = tasuki.train(
+        "embedding", data=_pairs() * 4, eval_data=_pairs(), backbone=tiny_dir, output_dir=tmp_path / "m",
+        epochs=2, batch_size=8, learning_rate=5e-4, progress=False, save_steps=0,
+    )
+    assert {"recall@1", "recall@5", "mrr@10"} <= set(result.metrics)
+    assert (tmp_path / "m" / "modules.json").is_file() and (tmp_path / "m" / "1_Pooling" / "config.json").is_file()
+    assert {p.name for p in result.figures} == {"embedding_pca.png", "similarity_heatmap.png"}
+    model = tasuki.load(tmp_path / "m", device="cpu")
+    assert model.task.options["loss"] == "mnrl"
+    texts = [a for a, _ in PAIRS]
+    ours = np.stack(model.predict(texts))
+    reference = SentenceTransformer(str(tmp_path / "m"), device="cpu").encode(texts)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    np.testing.assert_allclose(Encoder.load(model).encode(texts), reference, atol=1e-5)
+    score = model.predict({"text": PAIRS[0][0], "pair": PAIRS[0][1]})["score"]
+    assert score == pytest.approx(float(reference[0] @ SentenceTransformer(str(tmp_path / "m")).encode(PAIRS[0][1])),
+                                  abs=1e-4)
+    metrics = tasuki.evaluate(tmp_path / "m", _pairs())
+    assert metrics["recall@1"] == pytest.approx(result.metrics["recall@1"])
+
+
+def test_training_improves_retrieval(tmp_path, tiny_dir: str) -> None:
+    task = EmbeddingTask()
+    before = tasuki.train(task, data=_pairs(), eval_data=_pairs(), backbone=tiny_dir, output_dir=tmp_path / "a",
+                          max_steps=1, learning_rate=1e-9, batch_size=8, progress=False, save_steps=0)
+    after = tasuki.train("embedding", data=_pairs() * 4, eval_data=_pairs(), backbone=tiny_dir,
+                         output_dir=tmp_path / "b", epochs=1, batch_size=8, learning_rate=1e-3, progress=False,
+                         save_steps=0)
+    assert after.metrics["mrr@10"] > before.metrics["mrr@10"]
+    assert after.metrics["recall@1"] >= 0.75
+
+
+def test_scored_pairs_use_cosent_and_report_spearman(tmp_path, tiny_dir: str) -> None:
+    rows = [{"text": a, "pair": b, "score": 1.0} for a, b in PAIRS]
+    rows += [{"text": a, "pair": PAIRS[(i + 3) % 8][1], "score": 0.0} for i, (a, _) in enumerate(PAIRS)]
+    result = tasuki.train("embedding", data=rows * 2, eval_data=rows, backbone=tiny_dir, output_dir=tmp_path / "s",
+                          epochs=1, batch_size=8, progress=False, save_steps=0)
+    assert set(result.metrics) == {"spearman", "pearson"}
+    assert tasuki.load(tmp_path / "s").task.options["loss"] == "cosent"
+
+
+@pytest.mark.parametrize("loss", ["mnrl", "contrastive", "cosine"])
+def test_each_loss_trains_a_step(tmp_path, tiny_dir: str, loss: str) -> None:
+    rows = [{"text": a, "pair": b, "negative": PAIRS[(i + 1) % 8][1], "score": float(i % 2)}
+            for i, (a, b) in enumerate(PAIRS)]
+    result = tasuki.train("embedding", data=rows, eval_data=rows, backbone=tiny_dir, output_dir=tmp_path / loss,
+                          task_options={"loss": loss, "pooling": "cls"}, max_steps=1, batch_size=4, progress=False,
+                          save_steps=0)
+    assert "triplet_accuracy" in result.metrics or "spearman" in result.metrics
+    assert tasuki.load(tmp_path / loss).model.pooling.mode == "cls"
+
+
+def _dataset(rows: list[dict]) -> Dataset:
+    return Dataset.from_list(rows)
+
+
+def test_bad_rows_name_row_and_column() -> None:
+    task = EmbeddingTask()
+    with pytest.raises(DataError, match=r"train.csv: row 2, column 'pair': empty text"):
+        task.validate(_dataset([{"text": "a", "pair": "b"}, {"text": "c", "pair": "  "}]), "train.csv", with_targets=True)
+    with pytest.raises(DataError, match=r"row 1, column 'score': expected a number, got 'high'"):
+        task.validate(_dataset([{"text": "a", "pair": "b", "score": "high"}]), "f", with_targets=True)
+    with pytest.raises(DataError, match="row 1, column 'score'"):
+        task.validate(_dataset([{"text": "a", "pair": "b", "score": float("nan")}]), "f", with_targets=True)
+    with pytest.raises(DataError, match="loss 'cosent' needs a 'score' column"):
+        EmbeddingTask(loss="cosent").validate(_dataset([{"text": "a", "pair": "b"}]), "f", with_targets=True)
+    with pytest.raises(DataError, match="row 2, column 'score': loss 'contrastive' needs 1 or 0"):
+        EmbeddingTask(loss="contrastive").validate(
+            _dataset([{"text": "a", "pair": "b", "score": 1}, {"text": "a", "pair": "b", "score": 0.5}]), "f",
+            with_targets=True)
+    with pytest.raises(DataError, match="loss must be one of"):
+        EmbeddingTask(loss="triplet")
+    with pytest.raises(DataError, match="pooling must be one of"):
+        EmbeddingTask(pooling="sum")
+
+
+def test_missing_pair_column_says_how_to_map(tmp_path, tiny_dir: str) -> None:
+    with pytest.raises(DataError, match=r"missing column 'pair'.*columns=\{'pair'"):
+        tasuki.train("embedding", data=[{"text": "a", "positive": "b"}] * 4, backbone=tiny_dir,
+                     output_dir=tmp_path / "x", progress=False)
+
+
+def test_anchor_positive_columns_through_mapping(tmp_path, tiny_dir: str) -> None:
+    rows = [{"anchor": a, "positive": b} for a, b in PAIRS]
+    result = tasuki.train("embedding", data=rows, eval_data=rows, columns={"text": "anchor", "pair": "positive"},
+                          backbone=tiny_dir, output_dir=tmp_path / "m", max_steps=1, progress=False, save_steps=0)
+    assert "recall@1" in result.metrics
+
+
+def test_retrieval_metrics_count_ranks() -> None:
+    from tasuki_embedding.metrics import retrieval_metrics
+
+    eye = np.eye(4, dtype=np.float32)
+    queries = eye[[0, 1, 2, 3]] + 0.1 * eye[[1, 0, 3, 0]]  # query 3 ties nothing; all nearest own target
+    assert retrieval_metrics(queries, list("abcd"), eye, list("abcd"))["recall@1"] == 1.0
+    swapped = retrieval_metrics(eye[[1, 0]], ["a", "b"], eye[:2], ["a", "b"])  # each query nearest the other doc
+    assert swapped == {"recall@1": 0.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 0.5}
