@@ -1,0 +1,191 @@
+"""``python -m bench [--quick] [--only NAME ...]``: every benchmark, one table of tasuki ÷ reference ratios.
+
+Benchmarks of this package run in this process (tasuki and its reference side by side);
+the per-plugin scripts (``bench/sentiment.py``, ``bench/ner.py``, ``bench/attention.py``, and
+``bench/qa.py`` / ``bench/embedding.py`` when they exist) are imported where they expose a
+function, else run as subprocesses with ``--quick`` and their printed table parsed. Results go
+to ``bench/results.json`` and ``bench/RESULTS.md`` (or ``--out DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bench.harness import Row, machine, table, write_results
+
+HERE = Path(__file__).resolve().parent
+
+
+def _training(quick: bool, options: argparse.Namespace) -> list[Row]:
+    from bench import training
+
+    return training.run(quick=quick, compile_model=options.compile)
+
+
+def _tokenization(quick: bool, options: argparse.Namespace) -> list[Row]:
+    from bench import tokenization
+
+    return tokenization.run(quick=quick)
+
+
+def _roofline(quick: bool, options: argparse.Namespace) -> list[Row]:
+    from bench import roofline
+
+    return roofline.run(quick=quick)
+
+
+def _sentiment(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/sentiment.py exposes ``quick_model`` and ``throughput``: call them in this process."""
+    from bench import sentiment
+
+    n = 200 if quick else 2000
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-sent-") as tmp:
+        model_dir = sentiment.quick_model(Path(tmp) / "model")
+        speed = sentiment.throughput(model_dir, sentiment.mixed_length_texts(n), 64, repeats=1 if quick else 3)
+    return [Row("sentiment", f"predict texts/s ({n} mixed-length, batch 64)", speed["tasuki_texts_per_s"],
+                speed["pipeline_texts_per_s"], "texts/s", "higher", "transformers.pipeline(text-classification)",
+                note=f"same labels {speed['same_labels']:.1%}; best of repeats (bench/sentiment.py)")]
+
+
+def _subprocess(args: list[str], timeout: int) -> str:
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=HERE.parent,
+                          env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-600:]}")
+    return done.stdout
+
+
+def _ner(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/ner.py prints its throughput table: run it and parse the two texts/s lines."""
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-ner-") as tmp:
+        out = _subprocess(["bench/ner.py", "throughput", "--quick", "--out", tmp], timeout=1800)
+    ours = re.search(r"tasuki predict\s+([\d.]+)\s+([\d.]+)", out)
+    ref = re.search(r"pipeline \(simple\)\s+([\d.]+)\s+([\d.]+)", out)
+    same = re.search(r"identical entities: (.*)", out)
+    if not (ours and ref):
+        raise RuntimeError(f"could not parse bench/ner.py output: {out[-400:]}")
+    return [Row("ner", "predict texts/s (quick: 100 texts)", float(ours.group(2)), float(ref.group(2)), "texts/s",
+                "higher", "transformers.pipeline(token-classification, simple)",
+                note=(same.group(1) if same else "") + " (bench/ner.py --quick, best of 1)")]
+
+
+def _attention(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/attention.py prints per-length times: parse fused vs nn.MHA and F.sdpa."""
+    out = _subprocess(["bench/attention.py", "--quick", "--lengths", "128", "--threads", str(options.threads)],
+                      timeout=900)
+    rows = []
+    for m in re.finditer(r"^\s*(\d+)\s+(\S+)\s+([\d.]+)ms\s+([\d.]+)ms\s+([\d.]+)ms\s+([\d.]+)ms", out, re.M):
+        seq, mode, fused, _explicit, mha, sdpa = m.groups()
+        rows.append(Row("attention", f"{mode} ms, seq {seq}", float(fused), float(mha), "ms", "lower",
+                        "nn.MultiheadAttention", note="tasuki MultiHeadAttention (fused); bench/attention.py --quick"))
+        rows.append(Row("attention", f"{mode} ms, seq {seq}", float(fused), float(sdpa), "ms", "lower",
+                        "F.scaled_dot_product_attention", note="tasuki MultiHeadAttention (fused)"))
+    if not rows:
+        raise RuntimeError(f"could not parse bench/attention.py output: {out[-400:]}")
+    return rows
+
+
+def _plugin_script(name: str) -> Callable[[bool, argparse.Namespace], list[Row]]:
+    """qa / embedding: collected when their scripts exist and print a ``ratio`` we can read."""
+
+    def collect(quick: bool, options: argparse.Namespace) -> list[Row]:
+        script = HERE / f"{name}.py"
+        if not script.is_file():
+            raise FileNotFoundError(f"bench/{name}.py does not exist yet")
+        out = _subprocess([f"bench/{name}.py", "--quick"], timeout=1800)
+        rows = []
+        for line in out.splitlines():  # a generic reader: 'label ... tasuki ... reference ... ratio' rows
+            m = re.match(r"^\s*(.+?)\s{2,}([\d.,]+)\s{2,}([\d.,]+)\s{2,}([\d.]+)\s*$", line)
+            if m:
+                label, a, b, _ = m.groups()
+                rows.append(Row(name, label.strip(), float(a.replace(",", "")), float(b.replace(",", "")), "?",
+                                "higher", "see bench/" + name + ".py", note="parsed from its --quick table"))
+        if not rows:
+            raise RuntimeError(f"bench/{name}.py ran but printed no table this harness can read: {out[-300:]}")
+        return rows
+
+    return collect
+
+
+def _gpu(quick: bool, options: argparse.Namespace) -> list[Row]:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("no GPU on this machine (run `python -m bench --only gpu` on one)")
+    from bench import gpu
+
+    return gpu.run(quick=quick)
+
+
+BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
+    "roofline": _roofline,
+    "tokenization": _tokenization,
+    "training": _training,
+    "sentiment": _sentiment,
+    "ner": _ner,
+    "attention": _attention,
+    "qa": _plugin_script("qa"),
+    "embedding": _plugin_script("embedding"),
+    "gpu": _gpu,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks, print the table, write the results files."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, numbers not meaningful")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these benchmarks")
+    parser.add_argument("--skip", nargs="+", choices=sorted(BENCHMARKS), default=[], help="leave these out")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for every comparison")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both training contenders")
+    parser.add_argument("--out", type=Path, default=HERE, help="where results.json and RESULTS.md go")
+    options = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(options.threads)
+    warnings.filterwarnings("ignore")  # truncation and deprecation chatter would drown the table
+    info = machine()
+    names = [n for n in (options.only or BENCHMARKS) if n not in options.skip]
+    rows: list[Row] = []
+    failures: dict[str, str] = {}
+    notes = [f"load average before: {info['load_average']}"]
+    for name in names:
+        started = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        try:
+            got = BENCHMARKS[name](options.quick, options)
+            rows.extend(got)
+        except Exception as exc:  # one broken benchmark must not lose the others' numbers
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, (FileNotFoundError, RuntimeError)):
+                traceback.print_exc()
+        print(f"[bench] {name}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    info_after = machine()
+    notes.append(f"load average after: {info_after['load_average']}")
+    print(table(rows))
+    for name, why in failures.items():
+        print(f"not collected: {name}: {why}")
+    json_path, md_path = write_results(rows, info, failures, options.out, notes,
+                                       ["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

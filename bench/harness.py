@@ -1,0 +1,176 @@
+"""Shared pieces of the benchmark harness: timing, result rows, the machine, the table and files.
+
+Every comparison runs tasuki and its reference in the same process, on the same data and
+model, with the same ``torch`` thread count; warm-up runs are excluded and each number is a
+median over repeated runs (contenders interleaved, so background load hits both alike).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CLOSING = "<!-- closing note: kept across runs -->"
+
+
+@dataclass
+class Row:
+    """One measured comparison: ``ratio`` is always tasuki ÷ reference."""
+
+    benchmark: str
+    measure: str
+    tasuki: float | None
+    reference: float | None
+    unit: str
+    better: str
+    """``higher`` or ``lower``: which direction of ``ratio`` favours tasuki."""
+    reference_name: str = ""
+    goal: float | None = None
+    """A target for ``ratio`` (``<= goal`` when lower is better, ``>= goal`` when higher is)."""
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """tasuki ÷ reference (``None`` when either side is missing or the reference is zero)."""
+        if self.tasuki is None or not self.reference:
+            return None
+        return self.tasuki / self.reference
+
+    @property
+    def goal_met(self) -> bool | None:
+        """Whether the ratio meets ``goal`` (``None`` when there is no goal or no ratio)."""
+        if self.goal is None or self.ratio is None:
+            return None
+        return self.ratio <= self.goal if self.better == "lower" else self.ratio >= self.goal
+
+    @property
+    def favours_tasuki(self) -> bool | None:
+        """Whether tasuki is better than the reference on this row."""
+        if self.ratio is None:
+            return None
+        return self.ratio < 1.0 if self.better == "lower" else self.ratio > 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with the derived ratio and goal status."""
+        return {**asdict(self), "ratio": self.ratio, "goal_met": self.goal_met}
+
+
+def median_runs(
+    contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Time each contender ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
+
+    :returns: median seconds per contender, and each contender's last return value.
+    """
+    results: dict[str, Any] = {}
+    for _ in range(warmup):
+        for name, fn in contenders.items():
+            results[name] = fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(max(repeats, 1)):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, results
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, threads, load, library versions, GPU."""
+    import torch
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": load,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "gpu": gpu,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0 or 0.01 <= abs(value) < 100_000:
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def table(rows: list[Row]) -> str:
+    """A Markdown table of every row: values, ratio, direction of "better", goal."""
+    header = ["benchmark", "measure", "tasuki", "reference", "unit", "ratio", "better", "goal", "vs"]
+    lines = []
+    for r in rows:
+        goal = "-"
+        if r.goal is not None:
+            mark = {True: "met", False: "NOT met", None: "?"}[r.goal_met]
+            goal = f"{'≤' if r.better == 'lower' else '≥'} {r.goal:g} {mark}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.3f}"
+        lines.append([r.benchmark, r.measure, _fmt(r.tasuki), _fmt(r.reference), r.unit, ratio,
+                      f"{r.better} is better", goal, r.reference_name])
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def write_results(
+    rows: list[Row], info: dict[str, Any], failures: dict[str, str], directory: Path, notes: list[str],
+    argv: list[str],
+) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``RESULTS.md`` under ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {"machine": info, "command": " ".join(argv), "rows": [r.as_dict() for r in rows],
+            "failures": failures, "notes": notes}
+    json_path = directory / "results.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md = [
+        "# tasuki benchmark results",
+        "",
+        f"Command: `{' '.join(argv)}`",
+        "",
+        "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items()),
+        "",
+        "Ratio = tasuki ÷ reference; the `better` column says which direction favours tasuki.",
+        "",
+        table(rows),
+        "",
+    ]
+    if failures:
+        md += ["## Not collected", ""] + [f"- `{name}`: {why}" for name, why in failures.items()] + [""]
+    if notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    md_path = directory / "RESULTS.md"
+    # The hand-written closing note (analysis of the ratios) survives re-runs: keep it.
+    if md_path.is_file() and CLOSING in (old := md_path.read_text(encoding="utf-8")):
+        md += [old[old.index(CLOSING):]]
+    md_path.write_text("\n".join(md), encoding="utf-8")
+    return json_path, md_path
