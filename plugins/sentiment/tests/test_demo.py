@@ -48,3 +48,13 @@ def test_japanese_words_per_text_uses_mecab(tmp_path):
     found = explore([{"text": "この映画は最高でした。", "label": "positive"},
                      {"text": "普通です。", "label": "neutral"}], tmp_path, lang="ja")
     assert found.words_per_text == {"neutral": 3.0, "positive": 7.0}
+
+
+def test_cross_lingual_demo_trains_on_english_and_evaluates_on_japanese(tmp_path, ja_bert_dir):
+    lines: list[str] = []
+    result = demo.run(output_dir=tmp_path, cross_lingual=True, limit=40, backbone=str(ja_bert_dir), epochs=1,
+                      frozen_features=False, echo=lines.append, progress=False)
+    assert "tfidf_logreg" not in result.scores  # English words say nothing about Japanese text
+    assert result.metrics["support/negative"] == 32  # the Japanese test split
+    assert "train 32, test 96 (ja)" in "\n".join(lines)
+    assert [p["label"] for p in result.predictions] and len(result.predictions) == len(demo.EXAMPLES["ja"])
