@@ -111,18 +111,22 @@ def best_threshold(
 
     ``predictions``/``scores`` are those made with the model's own span (the score of each
     against its gold). Returns ``(best score in %, threshold)``: predict "" where
-    ``no_answer_score > threshold``.
+    ``no_answer_score > threshold``. One fix over the official script: questions with equal
+    no-answer scores are answered together, since no threshold separates them (the official
+    loop can report a total that no threshold gives when scores tie).
     """
     # Start from "abstain on every question" (right exactly on the unanswerable ones), then
     # answer questions in increasing order of no-answer score, keeping the best running total.
     current = best = float(sum(1 for h in has_answer if not h))
     thresh = min(no_answer_scores) - 1.0
-    for i in sorted(range(len(scores)), key=lambda i: no_answer_scores[i]):
+    order = sorted(range(len(scores)), key=lambda i: no_answer_scores[i])
+    for k, i in enumerate(order):
         if has_answer[i]:
             current += scores[i]
         elif predictions[i]:
             current -= 1.0
-        if current > best:
+        tie_continues = k + 1 < len(order) and no_answer_scores[order[k + 1]] == no_answer_scores[i]
+        if current > best and not tie_continues:
             best, thresh = current, float(no_answer_scores[i])
     return 100.0 * best / len(scores), float(thresh)
 
