@@ -169,9 +169,9 @@ def _median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def run(quick: bool = False, compile_model: bool = False) -> list[Row]:
     """Both comparisons; returns the result rows."""
-    batch_size = 16
-    steps, warmup, repeats = (8, 3, 1) if quick else (25, 5, 3)
-    fixed_length = 64
+    # quick: a smoke-sized run (seconds on an idle 2-core machine); full: 20 timed steps x 3 runs
+    batch_size, fixed_length = (8, 32) if quick else (16, 64)
+    steps, warmup, repeats = (5, 2, 1) if quick else (25, 5, 3)
     long = long_examples(batch_size * steps + batch_size)
     ours, theirs = [], []
     for _ in range(repeats):  # interleaved so load changes hit both alike
