@@ -10,10 +10,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path
 
 import pytest
+import torch
 
 from tasuki.registry import Registry, set_registry
 from tasuki.testing import tiny_bert
 from tasuki_mlm import plugin
+
+# Tiny models gain nothing from intra-op threads, and on a shared 2-core machine spinning
+# threads cost more than they give.
+torch.set_num_threads(1)
 
 WORDS = (
     "stocks market shares bank profit company rose fell sharply economy minister election government "

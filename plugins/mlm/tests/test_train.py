@@ -126,3 +126,12 @@ def test_adapt_compares_head_only_with_full_adaptation(tiny_backbone, tmp_path) 
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "## Domain adaptation (tasuki-mlm)" in card and "| perplexity |" in card
     assert (tmp_path / "out" / "adaptation.json").is_file()
+
+
+def test_adapt_with_a_pretrained_head_compares_before_and_after(adapted, tmp_path) -> None:
+    out, _ = adapted  # an MLM directory: its head is pretrained now
+    result = adapt(news_corpus(60, seed=5), output_dir=tmp_path / "again", backbone=str(out), max_steps=10,
+                   max_length=32, learning_rate=1e-3, seed=0, progress=False, save_steps=0, batch_size=8)
+    assert not result.head_initialized and result.baseline_name == "before"
+    assert result.baseline["masked_tokens"] == result.adapted["masked_tokens"]  # the same masked positions
+    assert "| before | adapted |" in (tmp_path / "again" / "README.md").read_text(encoding="utf-8")

@@ -49,6 +49,8 @@ class MaskedLMTask(Task):
     - ``freeze_backbone`` (False): train the MLM head only (the encoder, and with it the tied
       decoder weights, stay fixed): the baseline that a freshly initialised head needs.
     - ``top_k`` (5): candidates per ``[MASK]`` in predictions.
+    - ``nsp`` (False): next-sentence prediction as a second objective (sentence pairs, 50% random
+      second segments; ``AutoModelForPreTraining``); adds ``nsp_accuracy`` to the metrics.
     """
 
     name = "mlm"
@@ -72,6 +74,9 @@ class MaskedLMTask(Task):
         options.setdefault("line_by_line", False)
         options.setdefault("freeze_backbone", False)
         options.setdefault("top_k", 5)
+        options.setdefault("nsp", False)
+        if options["nsp"] and options["whole_word"] and lang == "ja":
+            raise DataError("nsp with Japanese whole-word masking is not supported; drop one of the two")
         check_probability(options["mlm_probability"])
         super().__init__(lang=lang, labels=None, **options)
         self.head_initialized: bool | None = None
@@ -104,6 +109,8 @@ class MaskedLMTask(Task):
         fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
         if max_length < 3:
             raise DataError(f"max_length {max_length} is too short for a block ([CLS] token [SEP])")
+        if self.options["nsp"] and not fill:
+            return self._encode_pairs(texts, tokenizer, max_length)
         if fill or self.options["line_by_line"]:
             return self._encode_lines(texts, tokenizer, max_length, fill)
         return self._encode_blocks(texts, tokenizer, max_length)
@@ -159,6 +166,24 @@ class MaskedLMTask(Task):
                 out["word_ids"].append([-1, *words[start : start + len(chunk)], -1])
         return out
 
+    def _encode_pairs(self, texts: list[str], tokenizer: Any, max_length: int) -> dict[str, list]:
+        from tasuki_mlm.nsp import sentence_pairs
+
+        pairs = sentence_pairs(texts, tokenizer, max_length)
+        if not pairs:
+            return {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
+        encoded = tokenizer([a for a, _, _ in pairs], [b for _, b, _ in pairs], truncation="longest_first",
+                            max_length=max_length)
+        out = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
+               "next_sentence_label": [label for _, _, label in pairs]}
+        if self.options["whole_word"]:
+            # Word ids restart in segment B: number words by (segment, word) so that they stay distinct.
+            out["word_ids"] = [
+                [-1 if w is None else w * 2 + (seq or 0) for w, seq in zip(encoded.word_ids(i), encoded.sequence_ids(i))]
+                for i in range(len(pairs))
+            ]
+        return out
+
     def _needs_offsets(self) -> bool:
         return bool(self.options["whole_word"]) and self.lang == "ja"
 
@@ -191,6 +216,13 @@ class MaskedLMTask(Task):
         for row, feature in enumerate(features):
             ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
             attention[row, : len(feature["input_ids"])] = 1
+        extra: dict[str, torch.Tensor] = {}
+        if "token_type_ids" in features[0]:
+            extra["token_type_ids"] = torch.zeros_like(ids)  # (B, T)
+            for row, feature in enumerate(features):
+                extra["token_type_ids"][row, : len(feature["token_type_ids"])] = torch.tensor(feature["token_type_ids"])
+        if "next_sentence_label" in features[0]:
+            extra["next_sentence_label"] = torch.tensor([f["next_sentence_label"] for f in features])  # (B,)
         if any(f.get(FILL_MASK) for f in features):
             return {"input_ids": ids, "attention_mask": attention}
         groups = torch.full_like(ids, -1)  # (B, T)
@@ -206,7 +238,7 @@ class MaskedLMTask(Task):
             ids, groups, probability=self.options["mlm_probability"], mask_token_id=tokenizer.mask_token_id,
             candidates=self._replacement_candidates(tokenizer),
         )
-        return {"input_ids": masked, "attention_mask": attention, "labels": labels, GROUPS: groups}
+        return {"input_ids": masked, "attention_mask": attention, "labels": labels, GROUPS: groups, **extra}
 
     def _replacement_candidates(self, tokenizer: Any) -> torch.Tensor:
         if self._candidates is None:
@@ -220,15 +252,16 @@ class MaskedLMTask(Task):
         """The backbone under a masked-LM head (its own, or a fresh one tied to the embeddings)."""
         from tasuki.backbone import HFBackbone
 
+        auto_class = self._auto_class()
+        model = backbone.build_model(auto_class)
+        prefix = model.base_model_prefix + "."
+        self.head_initialized = True  # a from-scratch encoder, or a checkpoint we cannot read, has no head
         if isinstance(backbone, HFBackbone):
-            model, info = backbone.build_model(self.auto_model, output_loading_info=True)
-            prefix = model.base_model_prefix + "."
-            fresh = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix))
-            self.head_initialized = bool(fresh)
+            stored = _checkpoint_keys(Path(backbone.name_or_path))
+            head = [k for k in model.state_dict() if not k.startswith(prefix)]  # e.g. cls.predictions.*
+            if stored is not None:
+                self.head_initialized = not any(k in stored for k in head)
             self._extra_weights = _pooler_weights(Path(backbone.name_or_path), prefix)
-        else:
-            model = backbone.build_model(self.auto_model)
-            self.head_initialized = True  # a from-scratch encoder has no pretrained head
         if self.head_initialized:
             logger.warning(
                 "backbone %s has no masked-LM head: initialised one (transform + decoder tied to the word "
@@ -245,6 +278,15 @@ class MaskedLMTask(Task):
             for parameter in model.base_model.parameters():
                 parameter.requires_grad = False
         return model
+
+    def _auto_class(self) -> Any:
+        from transformers import AutoModelForPreTraining
+
+        return AutoModelForPreTraining if self.options["nsp"] else self.auto_model
+
+    def load_model(self, directory: Path) -> torch.nn.Module:
+        """The saved model (safetensors), with the NSP head too when trained with ``nsp``."""
+        return self._auto_class().from_pretrained(directory, use_safetensors=True)
 
     def save_model(self, model: torch.nn.Module, directory: Path) -> None:
         """Save in the HF layout, keeping the backbone's pooler so downstream tasks start from it."""
@@ -269,19 +311,25 @@ class MaskedLMTask(Task):
         Fill-mask (no labels): the top-k candidates per position, (B, T, k) ids and scores.
         """
         if "labels" not in batch:
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+            logits = _mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
             scores, ids = logits.float().softmax(-1).topk(int(self.options["top_k"]), dim=-1)  # (B, T, k)
             return {"top_ids": ids, "top_scores": scores, "input_ids": batch["input_ids"]}
         labels = batch["labels"]
         original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # undo collate's random masks
         masked, labels = self._fixed_masks(original, batch[GROUPS], batch["attention_mask"])
-        logits = model(input_ids=masked, attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+        pair = {k: batch[k] for k in ("token_type_ids",) if k in batch}
+        output = model(input_ids=masked, attention_mask=batch["attention_mask"], **pair)
+        logits = _mlm_logits(output)  # (B, T, V)
         loss = torch.nn.functional.cross_entropy(
             logits.float().transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
         )  # (B, T)
         chosen = labels != IGNORE_INDEX
         correct = (logits.argmax(-1) == labels) & chosen
-        return {"loss_sum": loss.sum(1), "masked": chosen.sum(1), "correct": correct.sum(1)}
+        kept = {"loss_sum": loss.sum(1), "masked": chosen.sum(1), "correct": correct.sum(1)}
+        if "next_sentence_label" in batch:
+            guess = output.seq_relationship_logits.argmax(-1)  # (B,)
+            kept["nsp_correct"] = (guess == batch["next_sentence_label"]).long()
+        return kept
 
     def _fixed_masks(
         self, original: torch.Tensor, groups: torch.Tensor, attention: torch.Tensor
@@ -311,12 +359,15 @@ class MaskedLMTask(Task):
             raise DataError("evaluation chose no masked tokens: the held-out corpus is empty")
         loss = float(sum(float(o["loss_sum"]) for o in outputs)) / masked
         correct = float(sum(int(o["correct"]) for o in outputs))
-        return {
+        metrics = {
             "loss": loss,
             "perplexity": math.exp(min(loss, 700.0)),
             "masked_accuracy": correct / masked,
             "masked_tokens": masked,
         }
+        if outputs and "nsp_correct" in outputs[0]:
+            metrics["nsp_accuracy"] = float(np.mean([int(o["nsp_correct"]) for o in outputs]))
+        return metrics
 
     def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
         """Per example, like ``pipeline("fill-mask")``: a list of ``{score, token, token_str, sequence}``
@@ -342,6 +393,27 @@ class MaskedLMTask(Task):
                 per_mask.append(candidates)
             results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
         return results
+
+
+def _mlm_logits(output: Any) -> torch.Tensor:
+    """(B, T, V) token logits of a masked-LM (``logits``) or pre-training (``prediction_logits``) output."""
+    logits = getattr(output, "logits", None)
+    return logits if logits is not None else output.prediction_logits
+
+
+def _checkpoint_keys(directory: Path) -> set[str] | None:
+    """Tensor names of a local safetensors checkpoint (single file or sharded); None when not local."""
+    single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
+    if single.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(single), framework="pt") as handle:
+            return set(handle.keys())
+    if index.is_file():
+        import json
+
+        return set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}))
+    return None
 
 
 def _pooler_weights(directory: Path, prefix: str) -> dict[str, torch.Tensor]:
