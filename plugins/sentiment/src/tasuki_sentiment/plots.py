@@ -87,7 +87,7 @@ def plot_lengths_by_label(
     ax.boxplot([list(lengths[k]) for k in labels], showfliers=False)
     ax.set_xticks(range(1, len(labels) + 1), labels=labels)
     ax.set_ylabel(f"{unit} per text")
-    ax.set_title(title or f"{unit.capitalize()} per text, by label")
+    ax.set_title(title or f"{unit[:1].upper()}{unit[1:]} per text, by label")
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
