@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(options.threads)
     warnings.filterwarnings("ignore")  # truncation and deprecation chatter would drown the table
     info = machine()
+    command = ["python -m bench", *(argv if argv is not None else sys.argv[1:])]
     names = [n for n in (options.only or BENCHMARKS) if n not in options.skip]
     rows: list[Row] = []
     failures: dict[str, str] = {}
@@ -176,13 +177,14 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(exc, (FileNotFoundError, RuntimeError)):
                 traceback.print_exc()
         print(f"[bench] {name}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+        # Written after every benchmark, so an interrupted run keeps what it measured.
+        write_results(rows, info, failures, options.out, [*notes, f"partial: done up to {name}"], command)
     info_after = machine()
     notes.append(f"load average after: {info_after['load_average']}")
     print(table(rows))
     for name, why in failures.items():
         print(f"not collected: {name}: {why}")
-    json_path, md_path = write_results(rows, info, failures, options.out, notes,
-                                       ["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    json_path, md_path = write_results(rows, info, failures, options.out, notes, command)
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
