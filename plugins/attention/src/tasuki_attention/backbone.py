@@ -154,12 +154,15 @@ class ScratchBackbone(Backbone):
 
     def build_model(self, auto_class: Any, **config: Any) -> torch.nn.Module:
         """The scratch model class registered for ``auto_class`` (e.g. ``ScratchForTokenClassification``)."""
+        return self._build(auto_class, self.options.get("seed"), config)
+
+    def _build(self, auto_class: Any, seed: int | None, config: dict[str, Any]) -> torch.nn.Module:
         if auto_class not in HEADS:
             known = ", ".join(a.__name__ for a in HEADS)
             raise UnknownNameError(
                 f"backbone {self.spec} has no head for {getattr(auto_class, '__name__', auto_class)}; it has: {known}"
             )
-        with _seeded(self.options.get("seed")):
+        with _seeded(seed):
             model = HEADS[auto_class](self.config(**config))
         if "bert" in self.options:
             self._load_bert_weights(model)
@@ -178,16 +181,10 @@ class ScratchBackbone(Backbone):
             lm_head.load_state_dict(head, strict=False)
 
     def encoder(self) -> torch.nn.Module:
-        """The bare :class:`~tasuki_attention.model.ScratchModel` in eval mode (seed 0 unless given)."""
+        """The bare :class:`~tasuki_attention.model.ScratchModel` in eval mode (seed 0 unless given: plots repeat)."""
         from transformers import AutoModel
 
-        options = self.options
-        self.options = {"seed": 0, **options}
-        try:
-            model = self.build_model(AutoModel)
-        finally:
-            self.options = options
-        return model.eval()
+        return self._build(AutoModel, self.options.get("seed", 0), {}).eval()
 
     @property
     def max_length(self) -> int:

@@ -55,7 +55,11 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
 
         # SDPA / flash kernels never materialise the weights; the eager implementation does.
         model = AutoModel.from_pretrained(
-            backbone.name_or_path, use_safetensors=True, attn_implementation="eager", **backbone._load_kwargs()
+            backbone.name_or_path,
+            use_safetensors=True,
+            attn_implementation="eager",
+            revision=backbone.revision,
+            trust_remote_code=backbone.trust_remote_code,
         ).eval()
     else:
         model = backbone.encoder().eval()
