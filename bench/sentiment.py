@@ -7,7 +7,7 @@
 2. Accuracy: the main job (``tasuki sentiment demo``: fine-tuned MiniLM) vs the TF-IDF +
    logistic-regression baseline trained on the same split.
 
-    python bench/sentiment.py            # full: 2,000 texts, the demo's default 4,000 tweets
+    python bench/sentiment.py            # full: 2,000 texts, the demo's default 3,000 tweets
     python bench/sentiment.py --quick    # a couple of minutes: 500 texts, a 1,000-tweet demo, 1 epoch
     python bench/sentiment.py --model-dir sentiment-demo/model   # reuse a trained model for part 1
 """
