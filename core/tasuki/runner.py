@@ -108,6 +108,9 @@ def encode(task: Task, examples: Dataset, tokenizer: Any, max_length: int) -> Da
         features = examples.map(
             task.encode,
             batched=True,
+            # one batch: an ``example_index`` a task writes is then the example's position in the
+            # whole dataset, not in a map chunk of 1,000
+            batch_size=None,
             fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
             remove_columns=examples.column_names,
             desc=f"tokenizing ({task.name})",

@@ -117,8 +117,9 @@ class Task(ABC):
     ) -> dict[str, list]:
         """Turn a batch of examples into model features (with labels, when the batch has targets).
 
-        Called through ``datasets.Dataset.map(batched=True)``; may return more features than
-        examples (windows), each with an ``example_index`` column.
+        Called once through ``datasets.Dataset.map(batched=True, batch_size=None)``, so the batch
+        is the whole dataset; may return more features than examples (windows), each with an
+        ``example_index`` column: the example's position in ``batch``.
         """
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
