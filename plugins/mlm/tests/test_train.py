@@ -135,3 +135,36 @@ def test_adapt_with_a_pretrained_head_compares_before_and_after(adapted, tmp_pat
     assert not result.head_initialized and result.baseline_name == "before"
     assert result.baseline["masked_tokens"] == result.adapted["masked_tokens"]  # the same masked positions
     assert "| before | adapted |" in (tmp_path / "again" / "README.md").read_text(encoding="utf-8")
+
+
+def test_japanese_whole_word_adaptation_through_the_runner(tmp_path) -> None:
+    from tasuki.testing import tiny_bert
+
+    backbone = tiny_bert(tmp_path / "ja-bert", japanese=True)
+    sentences = ["東京都の会社で映画を見ました。", "大阪の料理店は最高でした。", "山田太郎は日本語の映画が好きです。",
+                 "花子は東京の会社に行きました。"]
+    rows = [{"text": "".join(sentences[(i + k) % 4] for k in range(3))} for i in range(24)]
+    result = api.train("mlm", rows, backbone=str(backbone), lang="ja", output_dir=tmp_path / "ja", max_steps=3,
+                       max_length=32, task_options={"whole_word": True}, **FAST)
+    assert result.metrics["masked_tokens"] > 0
+    model = api.load(tmp_path / "ja", device="cpu")
+    assert model.task.options["whole_word"] is True and model.task.lang == "ja"
+    assert len(model.predict("東京都の[MASK]社")) == 5
+
+
+def test_cli_adapt_end_to_end(tiny_backbone, tmp_path) -> None:
+    import click
+    from click.testing import CliRunner
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, text in enumerate(news_corpus(30)):
+        (corpus / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+    group = click.Group("tasuki")
+    plugin.register_commands(group)
+    result = CliRunner().invoke(group, ["adapt", str(corpus), "--backbone", str(tiny_backbone), "-o",
+                                        str(tmp_path / "out"), "--steps", "3", "--max-length", "32",
+                                        "--held-out", "0.1", "--whole-word"])
+    assert result.exit_code == 0, result.output
+    assert "head-only" in result.output and "perplexity" in result.output
+    assert (tmp_path / "out" / "config.json").is_file()

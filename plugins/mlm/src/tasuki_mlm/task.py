@@ -286,7 +286,15 @@ class MaskedLMTask(Task):
 
     def load_model(self, directory: Path) -> torch.nn.Module:
         """The saved model (safetensors), with the NSP head too when trained with ``nsp``."""
-        return self._auto_class().from_pretrained(directory, use_safetensors=True)
+        from transformers.utils import logging as hf_logging
+
+        # The kept pooler weights (see save_model) are "unexpected" for a masked-LM model: expected here.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            return self._auto_class().from_pretrained(directory, use_safetensors=True)
+        finally:
+            hf_logging.set_verbosity(verbosity)
 
     def save_model(self, model: torch.nn.Module, directory: Path) -> None:
         """Save in the HF layout, keeping the backbone's pooler so downstream tasks start from it."""
