@@ -136,3 +136,22 @@ def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_
 def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="unknown training argument.*epoch_count"):
         tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
+
+
+def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> None:
+    """Windowing tasks write ``example_index``: it must count over the whole set, not per map chunk."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from tasuki.runner import encode, group_by_example
+
+    class TwoWindows(ToyClassificationTask):
+        def encode(self, batch, tokenizer, max_length):
+            features = tokenizer([t for t in batch["text"] for _ in range(2)], truncation=True, max_length=max_length)
+            features["example_index"] = [i for i in range(len(batch["text"])) for _ in range(2)]
+            return dict(features)
+
+    examples = Dataset.from_list([{"text": f"good movie {i}"} for i in range(2500)])
+    features = encode(TwoWindows(labels=["neg", "pos"]), examples, AutoTokenizer.from_pretrained(backbone_dir), 16)
+    groups = group_by_example(features, [])
+    assert len(groups) == 2500 and groups[2499] == [4998, 4999]
