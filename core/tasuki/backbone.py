@@ -43,8 +43,11 @@ class Backbone(ABC):
         """
 
     @abstractmethod
-    def encoder(self) -> torch.nn.Module:
-        """The bare encoder (hidden states, attentions), for features, embeddings and plots."""
+    def encoder(self, **kwargs: Any) -> torch.nn.Module:
+        """The bare encoder (hidden states, attentions), for features, embeddings and plots.
+
+        :param kwargs: loading options, e.g. ``attn_implementation="eager"`` for attention weights.
+        """
 
     @property
     def max_length(self) -> int:
@@ -113,10 +116,10 @@ class HFBackbone(Backbone):
                            ", ".join(sorted(str(k) for k in info["mismatched_keys"])))
         return model
 
-    def encoder(self) -> torch.nn.Module:
+    def encoder(self, **kwargs: Any) -> torch.nn.Module:
         from transformers import AutoModel
 
-        return AutoModel.from_pretrained(self.name_or_path, use_safetensors=True, **self._load_kwargs())
+        return AutoModel.from_pretrained(self.name_or_path, use_safetensors=True, **self._load_kwargs(), **kwargs)
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "name_or_path": self.name_or_path, "revision": self.revision}

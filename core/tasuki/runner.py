@@ -61,6 +61,8 @@ class TrainingArgs:
     save_steps: int = 500
     """Checkpoint every N optimizer steps (0: only at the end of each epoch)."""
     save_total_limit: int = 2
+    checkpoints: bool = True
+    """Write checkpoints (what ``resume`` needs); off for throw-away runs such as demos."""
     logging_steps: int = 50
     eval_split: float = 0.1
     """Held-out fraction of the training data when no evaluation data is given."""
@@ -351,7 +353,7 @@ def run_training(
                 progress.set_postfix(loss=f"{mean:.4f}")
                 accelerator.log({"train/loss": mean, "train/lr": scheduler.get_last_lr()[0]}, step=global_step)
                 running_loss, running_count = 0.0, 0
-            if args.save_steps and global_step % args.save_steps == 0 and global_step < total_steps:
+            if args.checkpoints and args.save_steps and global_step % args.save_steps == 0 and global_step < total_steps:
                 _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch,
                                                      "batches_in_epoch": batches_done, "history": history},
                                  args.save_total_limit)
@@ -367,8 +369,9 @@ def run_training(
                 f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
         history.append(record)
         finished = global_step >= total_steps
-        _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch + 1,
-                                             "batches_in_epoch": 0, "history": history}, args.save_total_limit)
+        if args.checkpoints:
+            _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch + 1,
+                                                 "batches_in_epoch": 0, "history": history}, args.save_total_limit)
         if finished:
             break
     progress.close()

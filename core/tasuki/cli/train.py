@@ -30,6 +30,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--mixed-precision", type=click.Choice(["auto", "no", "fp16", "bf16"]))
 @click.option("--save-steps", type=int, help="Checkpoint every N optimizer steps (0: at epoch ends only).")
 @click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]))
+@click.option("--checkpoints/--no-checkpoints", default=None, help="Write checkpoints (needed for --resume; default on).")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --output.")
 @click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present.")
 @click.option("--compile", "torch_compile", is_flag=True, help="torch.compile the model.")

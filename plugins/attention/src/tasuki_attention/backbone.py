@@ -180,8 +180,11 @@ class ScratchBackbone(Backbone):
         if lm_head is not None and head:  # a BERT with an MLM head keeps it; otherwise it starts fresh
             lm_head.load_state_dict(head, strict=False)
 
-    def encoder(self) -> torch.nn.Module:
-        """The bare :class:`~tasuki_attention.model.ScratchModel` in eval mode (seed 0 unless given: plots repeat)."""
+    def encoder(self, **kwargs: Any) -> torch.nn.Module:
+        """The bare :class:`~tasuki_attention.model.ScratchModel` in eval mode (seed 0 unless given: plots repeat).
+
+        Loading options (``attn_implementation``) do not apply: the scratch encoder always can return weights.
+        """
         from transformers import AutoModel
 
         return self._build(AutoModel, self.options.get("seed", 0), {}).eval()

@@ -50,19 +50,9 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
     if not sentence.strip():
         raise ValueError("the sentence to plot is empty")
     backbone = resolve_backbone(backbone)
-    if isinstance(backbone, HFBackbone):
-        from transformers import AutoModel
-
-        # SDPA / flash kernels never materialise the weights; the eager implementation does.
-        model = AutoModel.from_pretrained(
-            backbone.name_or_path,
-            use_safetensors=True,
-            attn_implementation="eager",
-            revision=backbone.revision,
-            trust_remote_code=backbone.trust_remote_code,
-        ).eval()
-    else:
-        model = backbone.encoder().eval()
+    # SDPA / flash kernels never materialise the weights; the eager implementation does.
+    options = {"attn_implementation": "eager"} if isinstance(backbone, HFBackbone) else {}
+    model = backbone.encoder(**options).eval()
     tokenizer = backbone.tokenizer
     inputs = tokenizer(sentence, return_tensors="pt", truncation=True, max_length=backbone.max_length)
     with torch.no_grad():
