@@ -161,6 +161,7 @@ def run(
         max_length=max_length,
         seed=seed,
         eval_split=0.0,
+        checkpoints=training_args.pop("checkpoints", False),  # a demo needs no resume: save the disk writes
         task_options={"freeze_embeddings": len(backbone_obj.tokenizer) > 100_000},  # huge multilingual vocab
         **training_args,
     )
