@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from tasuki.errors import DataError
-from tasuki.task import Outputs, Task
 from transformers import AutoModelForQuestionAnswering
 
+from tasuki.errors import DataError
+from tasuki.task import Outputs, Task
 from tasuki_qa.features import encode_windows
 from tasuki_qa.metrics import references_of, squad_v2_metrics
 from tasuki_qa.spans import Span, best_span
