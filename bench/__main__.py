@@ -108,7 +108,16 @@ def _plugin_script(name: str) -> Callable[[bool, argparse.Namespace], list[Row]]
             raise FileNotFoundError(f"bench/{name}.py does not exist yet")
         out = _subprocess([f"bench/{name}.py", "--quick"], timeout=1800)
         rows = []
-        for line in out.splitlines():  # a generic reader: 'label ... tasuki ... reference ... ratio' rows
+        for line in out.splitlines():  # scripts that print this harness's own Markdown table
+            cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+            if len(cells) == 9 and cells[0] not in ("benchmark", "") and not set(cells[0]) <= {"-"}:
+                try:
+                    a, b = (None if c == "-" else float(c.replace(",", "")) for c in cells[2:4])
+                except ValueError:
+                    continue
+                rows.append(Row(cells[0], cells[1], a, b, cells[4], cells[6].split()[0], cells[8],
+                                note=f"from bench/{name}.py --quick"))
+        for line in [] if rows else out.splitlines():  # a generic reader: 'label ... tasuki ... reference ... ratio' rows
             m = re.match(r"^\s*(.+?)\s{2,}([\d.,]+)\s{2,}([\d.,]+)\s{2,}([\d.]+)\s*$", line)
             if m:
                 label, a, b, _ = m.groups()
