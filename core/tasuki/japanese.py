@@ -21,7 +21,7 @@ class MeCabUnavailable(TasukiError):
 
 @dataclass(frozen=True)
 class Word:
-    """One MeCab word: its surface text, character offsets, and part of speech."""
+    """One MeCab word: its surface text, character offsets, and (on request) part of speech."""
 
     text: str
     start: int
@@ -46,20 +46,26 @@ def tagger() -> Any:
         raise MeCabUnavailable(f"MeCab could not load unidic-lite from {unidic_lite.DICDIR}: {exc}") from None
 
 
-def split_words(text: str) -> list[Word]:
-    """Split ``text`` into MeCab words with character offsets into ``text``."""
+def split_words(text: str, *, with_pos: bool = False) -> list[Word]:
+    """Split ``text`` into MeCab words with character offsets into ``text``.
+
+    :param with_pos: also fill :attr:`Word.pos` (parsing MeCab's feature string costs time).
+    """
     words: list[Word] = []
     cursor = 0
     for node in tagger()(text):
         surface = node.surface
+        # MeCab skips whitespace before a word and tells us how much: the offset costs no search
+        start = cursor + len(node.white_space)
+        if text[start : start + len(surface)] != surface:
+            start = text.find(surface, cursor)  # never seen; guard rather than misalign
+            if start < 0:
+                raise ValueError(f"MeCab word {surface!r} not found in text after offset {cursor}")
+        end = start + len(surface)
+        cursor = end
         if not surface.strip():
             continue  # MeCab reports full-width spaces as words; they carry no label
-        start = text.find(surface, cursor)
-        if start < 0:  # MeCab never rewrites surfaces; guard anyway rather than misalign
-            raise ValueError(f"MeCab word {surface!r} not found in text after offset {cursor}")
-        end = start + len(surface)
-        words.append(Word(surface, start, end, getattr(node.feature, "pos1", "") or ""))
-        cursor = end
+        words.append(Word(surface, start, end, (node.feature.pos1 or "") if with_pos else ""))
     return words
 
 

@@ -236,7 +236,11 @@ def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimi
     if not decay and not no_decay:
         raise ValueError("the model has no trainable parameters")
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=args.learning_rate)
+    groups = [g for g in groups if g["params"]]
+    try:  # the fused kernel: one pass over all parameters (per-parameter AdamW costs a third of a CPU step)
+        return torch.optim.AdamW(groups, lr=args.learning_rate, fused=True)
+    except (RuntimeError, TypeError):  # parameters on a device without the fused kernel
+        return torch.optim.AdamW(groups, lr=args.learning_rate, foreach=True)
 
 
 def _report(accelerator: Accelerator, message: str) -> None:
