@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from hf_reference import reference_answer
+from qa_helpers import run_outputs
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 import tasuki
-from conftest import run_outputs
 from tasuki.errors import DataError
 from tasuki.registry import Registry, set_registry
 from tasuki_qa import plugin
