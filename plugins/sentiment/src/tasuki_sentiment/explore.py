@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasuki_sentiment.plots import plot_label_counts, plot_lengths_by_label
+from tasuki import plots
 
 
 @dataclass
@@ -76,8 +76,9 @@ def explore(
     output_dir = Path(output_dir)
     unit = "MeCab words" if lang == "ja" else "words"
     figures = [
-        plot_label_counts(counts, output_dir / "label_distribution.png"),
-        plot_lengths_by_label(lengths, output_dir / "words_per_text.png", unit=unit),
+        plots.bar_chart(counts, output_dir / "label_distribution.png", title="Label distribution", ylabel="examples"),
+        plots.box_plot(lengths, output_dir / "words_per_text.png", title=f"{unit.capitalize()} per text, by label",
+                       ylabel=f"{unit} per text"),
     ]
     exploration = Exploration(
         label_counts=counts,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from transformers import AutoModelForSequenceClassification
 
+from tasuki import plots
 from tasuki.errors import DataError
 from tasuki.task import Outputs, Task
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
-from tasuki_sentiment.plots import plot_confusion_matrix
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -231,7 +231,7 @@ class SentimentTask(Task):
         predicted = self.probabilities(outputs).argmax(axis=1)
         matrix = confusion(self.targets(features, examples), predicted, len(self.labels or []))
         path = Path(directory) / "confusion_matrix.png"
-        plot_confusion_matrix(matrix, self.labels or [], path)
+        plots.confusion_matrix(matrix, self.labels or [], path)
         return [path]
 
 
