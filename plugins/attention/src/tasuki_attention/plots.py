@@ -12,21 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from tasuki import plots
 from tasuki_attention.numpy_ref import sinusoidal_positional_encoding
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_positional_encoding(path: str | Path, max_len: int = 128, d_model: int = 384) -> Path:
     """Heatmap of the sinusoidal table, position (rows) × dimension (columns)."""
-    plt = _pyplot()
+    plt = plots.pyplot()
     table = sinusoidal_positional_encoding(max_len, d_model)  # (P, C)
     fig, ax = plt.subplots(figsize=(10, 5))
     image = ax.imshow(table, aspect="auto", cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
@@ -66,7 +58,7 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
 
 def plot_attention_head(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "") -> Path:
     """One head's ``(T, T)`` weights: queries on rows, keys on columns."""
-    plt = _pyplot()
+    plt = plots.pyplot()
     t = len(tokens)
     size = max(4.0, min(14.0, 0.35 * t + 2))
     fig, ax = plt.subplots(figsize=(size, size))
@@ -82,7 +74,7 @@ def plot_attention_head(tokens: list[str], weights: np.ndarray, path: str | Path
 
 def plot_attention_grid(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Every layer (rows) and head (columns) of ``(L, H, T, T)`` weights as small heatmaps."""
-    plt = _pyplot()
+    plt = plots.pyplot()
     layers, heads = weights.shape[:2]
     fig, axes = plt.subplots(layers, heads, figsize=(1.6 * heads + 1, 1.6 * layers + 1), squeeze=False)
     for layer in range(layers):
@@ -118,11 +110,5 @@ def plot_sentence(backbone: Any, sentence: str, path: str | Path, layer: int | N
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=110)

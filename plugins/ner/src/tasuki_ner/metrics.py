@@ -57,10 +57,9 @@ def entity_metrics(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[st
 
 def plot_f1_by_type(report: dict[str, dict[str, float]], path: Path | str, title: str = "Entity F1 by type") -> Path:
     """A horizontal bar chart of precision, recall and F1 per entity type (PNG, Agg backend)."""
-    import matplotlib
+    from tasuki import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     types = sorted((k for k in report if not k.endswith(" avg")), key=lambda k: report[k]["f1-score"])
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(types) + 1.6))
@@ -76,7 +75,4 @@ def plot_f1_by_type(report: dict[str, dict[str, float]], path: Path | str, title
     ax.set_title(f"{title} (micro F1 {micro:.3f})")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=110)
