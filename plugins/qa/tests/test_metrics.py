@@ -86,3 +86,10 @@ def test_threshold_in_metrics() -> None:
     assert m["best_exact"] == 100.0
     assert 0.1 <= m["best_exact_thresh"] < 0.4
     assert list(itertools.islice(m, 2)) == ["exact", "f1"]
+
+
+def test_threshold_search_can_answer_what_the_model_abstained_on() -> None:
+    # both predictions are "" (null won), but the best spans are right: a lower threshold answers them
+    m = squad_v2_metrics(["", ""], [["Hillary"], ["1953"]], no_answer_scores=[0.2, 0.3],
+                         span_predictions=["Hillary", "1953"])
+    assert m["exact"] == 0.0 and m["best_exact"] == 100.0 and m["best_exact_thresh"] >= 0.3

@@ -77,11 +77,15 @@ def squad_v2_metrics(
     references: Sequence[Sequence[str]],
     lang: str = "en",
     no_answer_scores: Sequence[float] | None = None,
+    span_predictions: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """``exact``, ``f1``, the HasAns/NoAns breakdown and, given no-answer scores, the best threshold.
 
     :param no_answer_scores: per question, how strongly the model prefers "no answer" (higher =
         more); predicting "" where the score exceeds a threshold is what ``best_*_thresh`` tunes.
+    :param span_predictions: the best non-empty span per question, even where the prediction is
+        "" (default: ``predictions``); the threshold search answers with these, so it can lower
+        the threshold as well as raise it.
     """
     exact, f1 = squad_scores(predictions, references, lang)
     has_answer = [gold_answers(golds, lang) != [""] for golds in references]
@@ -94,8 +98,10 @@ def squad_v2_metrics(
             metrics[f"{name}_f1"] = _pct([f1[i] for i in idx])
             metrics[f"{name}_total"] = float(len(idx))
     if no_answer_scores is not None and n:
-        for name, scores in (("exact", exact), ("f1", f1)):
-            best, thresh = best_threshold(predictions, scores, no_answer_scores, has_answer)
+        spans = list(span_predictions) if span_predictions is not None else list(predictions)
+        span_exact, span_f1 = squad_scores(spans, references, lang)
+        for name, scores in (("exact", span_exact), ("f1", span_f1)):
+            best, thresh = best_threshold(spans, scores, no_answer_scores, has_answer)
             metrics[f"best_{name}"] = best
             metrics[f"best_{name}_thresh"] = thresh
     return metrics
