@@ -12,9 +12,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from tasuki.registry import Registry, set_registry
 from tasuki.testing import tiny_bert
-
 from tasuki_embedding import plugin
 
 WORDS = "cat dog sat mat ran park car road fast slow red blue sun rain cold hot eats eating man woman".split()

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tasuki.cli import cli
 
+from tasuki.cli import cli
 from tasuki_embedding import Encoder
 from tasuki_embedding.plots import plot_projection, plot_similarity_heatmap
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding import Encoder, encode
 
 MIXED = [
@@ -30,10 +30,24 @@ def test_plain_encoder_gets_mean_pooling_and_normalization(encoder: Encoder) -> 
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
 
-def test_length_sorted_batches_restore_the_callers_order(encoder: Encoder) -> None:
-    together = encoder.encode(MIXED, batch_size=2)
-    alone = np.stack([encoder.encode(t) for t in MIXED])
+@pytest.mark.parametrize("batch_tokens", [None, 40])
+def test_length_sorted_batches_restore_the_callers_order(encoder: Encoder, batch_tokens: int | None) -> None:
+    texts = MIXED * 3
+    together = encoder.encode(texts, batch_size=2, batch_tokens=batch_tokens)
+    alone = np.stack([encoder.encode(t) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_batch_tokens_bound_the_batches(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    shapes = []
+    forward = encoder.model.forward
+    monkeypatch.setattr(encoder.model, "forward", lambda ids, mask, **kw: shapes.append(tuple(ids.shape)) or forward(
+        ids, mask, **kw))
+    encoder.encode(["dog"] * 50 + ["the cat sat on the mat"] * 10, batch_size=4)
+    assert max(b for b, _ in shapes) == 4
+    shapes.clear()
+    encoder.encode(["dog"] * 50 + ["the cat sat on the mat"] * 10, batch_size=4, batch_tokens=60)
+    assert all(b * t <= 60 or b == 4 for b, t in shapes) and max(b for b, _ in shapes) == 20  # 60 // 3 tokens
 
 
 def test_manual_forward_matches(encoder: Encoder) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import bbc_articles, tweets
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling as STPooling
 from sentence_transformers.sentence_transformer.modules import Transformer
 
+from conftest import bbc_articles, tweets
 from tasuki_embedding import Encoder
 from tasuki_embedding.model import SentenceEncoder
 

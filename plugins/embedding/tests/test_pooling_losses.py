@@ -8,8 +8,8 @@ import pytest
 import torch
 from sentence_transformers.sentence_transformer import losses as st_losses
 from sentence_transformers.sentence_transformer.modules import Pooling as STPooling
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding import losses
 from tasuki_embedding.pooling import Pooling, read_pooling_config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding import EmbeddingIndex, Encoder, cos_sim, search
 
 

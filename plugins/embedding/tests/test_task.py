@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tasuki
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
-from tasuki.errors import DataError
 
+import tasuki
+from tasuki.errors import DataError
 from tasuki_embedding import Encoder
 from tasuki_embedding.task import EmbeddingTask
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding.model import SentenceEncoder
 
 if TYPE_CHECKING:
@@ -94,8 +94,9 @@ class Encoder:
             if pooling is not None or normalize is not None:
                 raise DataError("pooling/normalize are fixed by a trained embedding model; load the directory instead")
             return cls(model, spec.tokenizer, **options)
-        from tasuki.backbone import HFBackbone, resolve_backbone
         from transformers import AutoTokenizer
+
+        from tasuki.backbone import HFBackbone, resolve_backbone
 
         path = Path(str(spec)).expanduser()
         name = str(spec)
@@ -124,10 +125,11 @@ class Encoder:
         stride: int | None = None,
         prompt: str | None = None,
         allow_empty: bool = False,
+        batch_tokens: int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Sentence vectors, shape (N, H) (or (H,) for a single string), in the order of ``texts``.
 
-        :param batch_size: texts per forward pass.
+        :param batch_size: texts per forward pass at full length (``max_length`` tokens).
         :param normalize: L2-normalize (default: the model's setting).
         :param output: ``numpy`` (float32 array) or ``torch`` (float32 tensor on the model's device).
         :param progress: show a progress bar (default: from 1,000 texts on).
@@ -136,6 +138,9 @@ class Encoder:
         :param stride: tokens shared by consecutive windows (default: a quarter of ``max_length``).
         :param prompt: a role in :attr:`prompts` (``query``, ``passage``) whose prefix is prepended.
         :param allow_empty: encode empty strings (as sentence-transformers does) instead of raising.
+        :param batch_tokens: a padded-token budget per forward pass: batches of short texts grow
+            past ``batch_size`` up to it (the memory bound of ``batch_tokens / max_length`` long
+            texts). Off by default: on CPU, measured slower than ``batch_size`` texts a batch.
         """
         if output not in ("numpy", "torch"):
             raise DataError(f"output must be 'numpy' or 'torch', not {output!r}")
@@ -153,7 +158,7 @@ class Encoder:
         normalize = self.model.normalize if normalize is None else normalize
 
         windows, owners, lengths = self._tokenize(texts, long_texts, stride)
-        pooled = self._run(windows, lengths, batch_size, progress)  # (W, H) float32, window order
+        pooled = self._run(windows, lengths, batch_size, batch_tokens or 0, progress)  # (W, H) float32, window order
         vectors = _combine_windows(pooled, owners, lengths, len(texts), self.model.pooling.mode)  # (N, H)
         if normalize:
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
@@ -199,7 +204,9 @@ class Encoder:
         return ids, owners, lengths
 
     @torch.inference_mode()
-    def _run(self, ids: list[list[int]], lengths: np.ndarray, batch_size: int, progress: bool | None) -> torch.Tensor:
+    def _run(
+        self, ids: list[list[int]], lengths: np.ndarray, batch_size: int, batch_tokens: int, progress: bool | None
+    ) -> torch.Tensor:
         """Pooled (not yet normalized) vectors (W, H) for token windows, longest first in batches."""
         from tqdm.auto import tqdm
 
@@ -208,9 +215,12 @@ class Encoder:
         out = torch.empty((len(ids), self.dimension), dtype=torch.float32, device=self.device)
         show = len(ids) >= AUTO_PROGRESS if progress is None else progress
         with tqdm(total=len(ids), disable=not show, desc="encoding", unit="text") as bar:
-            for start in range(0, len(ids), batch_size):
-                rows = order[start : start + batch_size]
-                width = int(lengths[rows[0]])  # sorted longest first
+            start = 0
+            while start < len(ids):
+                width = int(lengths[order[start]])  # sorted longest first: the batch's width
+                count = max(batch_size, batch_tokens // max(width, 1))
+                rows = order[start : start + count]
+                start += len(rows)
                 input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, T)
                 attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
                 for i, row in enumerate(rows):
@@ -269,8 +279,8 @@ def encode(model_or_spec: Any, texts: str | Sequence[str], **options: Any) -> np
     return encoder.encode(texts, **options)
 
 
-def _check_texts(texts: Sequence[str], allow_empty: bool) -> list[str]:
-    if isinstance(texts, (bytes, dict)) or not isinstance(texts, Sequence | np.ndarray):
+def _check_texts(texts: Iterable[str], allow_empty: bool) -> list[str]:
+    if isinstance(texts, (bytes, dict)) or not isinstance(texts, Iterable):
         raise DataError(f"expected a string or a list of strings, got {type(texts).__name__}")
     texts = list(texts)
     for i, text in enumerate(texts):

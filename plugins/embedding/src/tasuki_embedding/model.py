@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tasuki.errors import CheckpointError
 from torch import nn
 
+from tasuki.errors import CheckpointError
 from tasuki_embedding.pooling import POOLING_DIR, Pooling, read_max_seq_length, read_normalize, read_pooling_config
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding.similarity import cos_sim
 
 HEATMAP_MAX = 20

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 import torch
-from tasuki.errors import DataError
 from torch import nn
+
+from tasuki.errors import DataError
 
 POOLING_MODES = ("mean", "max", "cls")
 POOLING_DIR = "1_Pooling"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tasuki.errors import DataError
 
 INDEX_FORMAT = "tasuki-embedding-index/1"

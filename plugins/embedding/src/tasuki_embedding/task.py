@@ -21,17 +21,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
+
 from tasuki.errors import DataError
 from tasuki.task import Outputs, Task
-
 from tasuki_embedding import losses
 from tasuki_embedding.model import SentenceEncoder
 from tasuki_embedding.pooling import POOLING_MODES, read_max_seq_length, read_normalize, read_pooling_config
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from tasuki.backbone import Backbone
     from transformers import PreTrainedTokenizerBase
+
+    from tasuki.backbone import Backbone
 
 ROLES = ("text", "pair", "negative")
 """Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""

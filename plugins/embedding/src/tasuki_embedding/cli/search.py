@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from tasuki.errors import DataError
 
+from tasuki.errors import DataError
 from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
 
 
