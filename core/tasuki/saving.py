@@ -3,7 +3,8 @@
 A directory holds ``config.json`` (with ``id2label``/``label2id``), ``model.safetensors``,
 the tokenizer files, a model card (``README.md``) with data, arguments and metrics, and
 ``tasuki.json`` (task name, task state, plugin and versions), written last: a directory
-without it is incomplete. ``transformers.pipeline`` loads the same directory.
+without it is incomplete. The ``AutoModelFor...`` classes load the same directory, and so does
+``transformers.pipeline`` for the tasks it still has (transformers 5 dropped question answering).
 """
 
 from __future__ import annotations
