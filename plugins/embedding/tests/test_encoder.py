@@ -143,3 +143,36 @@ def test_directory_without_a_model_is_a_clear_error(tmp_path) -> None:
 
     with pytest.raises(CheckpointError, match="no config.json"):
         Encoder.load(str(tmp_path))
+
+
+def test_a_backbone_without_a_directory_gets_mean_pooling(tiny_dir: str) -> None:
+    from tasuki.backbone import Backbone, HFBackbone
+    from tasuki.hookspecs import hookimpl
+    from tasuki.registry import Registry, set_registry
+    from tasuki_embedding import plugin
+
+    class Wrapped(Backbone):  # like a from-scratch encoder: no model directory to read configs from
+        spec = "wrapped"
+
+        def __init__(self) -> None:
+            self.inner = HFBackbone(tiny_dir)
+
+        @property
+        def tokenizer(self):
+            return self.inner.tokenizer
+
+        def build_model(self, auto_class, **config):
+            return self.inner.build_model(auto_class, **config)
+
+        def encoder(self):
+            return self.inner.encoder()
+
+    class Provider:
+        @hookimpl
+        def register_backbones(self, register) -> None:
+            register("wrapped", lambda arg, **options: Wrapped())
+
+    set_registry(Registry([("embedding", plugin), ("wrapped", Provider())], entry_points=False))
+    encoder = Encoder.load("wrapped", device="cpu")
+    assert (encoder.model.pooling.mode, encoder.model.normalize, encoder.max_length) == ("mean", True, 64)
+    np.testing.assert_allclose(encoder.encode(MIXED), Encoder.load(tiny_dir, device="cpu").encode(MIXED), atol=1e-6)

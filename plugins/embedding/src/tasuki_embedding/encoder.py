@@ -102,7 +102,8 @@ class Encoder:
         name = str(spec)
         if not path.is_dir():
             backbone = resolve_backbone(spec, trust_remote_code=trust_remote_code)
-            if not isinstance(backbone, HFBackbone):  # e.g. a from-scratch encoder: no directory to read
+            local = isinstance(backbone, HFBackbone) and Path(backbone.name_or_path).is_dir()
+            if not local:  # a Hub id or a from-scratch encoder: no directory of sentence-transformers files
                 encoder = SentenceEncoder(backbone.encoder(), pooling or "mean", True if normalize is None else normalize)
                 return cls(encoder, backbone.tokenizer, **options)
             path, name = Path(backbone.name_or_path), backbone.spec
