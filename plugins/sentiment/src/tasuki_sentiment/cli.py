@@ -16,7 +16,7 @@ def sentiment() -> None:
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=Path("sentiment-demo"),
               show_default=True, help="Directory for the model and the figures.")
-@click.option("--limit", type=int, default=-1, help="Examples of the default data (en default 3000; 0: all).")
+@click.option("--limit", type=int, default=-1, help="Examples of the default data (en default 8000; 0: all).")
 @click.option("--backbone", default=None, help="Backbone spec (default: minilm for en, e5-small for ja).")
 @click.option("--epochs", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)

