@@ -133,7 +133,7 @@ class SentimentTask(Task):
         if missing:
             raise DataError(
                 f"{source}: missing column {missing[0]!r} (columns: {data.column_names}); rename yours or map "
-                f"them (e.g. --text-column review --label-column stars)"
+                f"them (CLI: --column label=stars; Python: columns={{'label': 'stars'}})"
             )
 
     def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
