@@ -35,6 +35,20 @@ def test_loss_decreases_and_model_learns(toy_registry, backbone_dir, toy_rows, t
     assert tasuki.evaluate(tmp_path / "b", toy_rows)["accuracy"] == 1.0
 
 
+def test_freeze_embeddings_trains_everything_but_the_word_embeddings(toy_registry, backbone_dir, toy_rows,
+                                                                    tmp_path: Path) -> None:
+    from transformers import AutoModel
+
+    start = AutoModel.from_pretrained(backbone_dir)
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
+                 freeze_embeddings=True, **FAST)
+    trained = tasuki.load(tmp_path / "m").model
+    words = trained.get_input_embeddings().weight
+    assert torch.equal(words, start.get_input_embeddings().weight)
+    layer = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(trained.base_model.get_parameter(layer), start.get_parameter(layer))
+
+
 class Interrupt(Exception):
     pass
 

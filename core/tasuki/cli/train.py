@@ -33,6 +33,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--checkpoints/--no-checkpoints", default=None, help="Write checkpoints (needed for --resume; default on).")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --output.")
 @click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present.")
+@click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (fast on huge vocabularies).")
 @click.option("--compile", "torch_compile", is_flag=True, help="torch.compile the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Run code shipped with a Hub model (off by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -92,14 +92,3 @@ def test_state_round_trip_keeps_label_kind():
 def test_unknown_language_is_an_error():
     with pytest.raises(DataError, match="supports languages"):
         SentimentTask(lang="fr")
-
-
-def test_freeze_embeddings_option_keeps_the_word_embeddings_fixed(bert_dir, rows):
-    from tasuki.backbone import resolve_backbone
-
-    task = SentimentTask(freeze_embeddings=True)
-    task.fit(Dataset.from_list(rows))
-    model = task.build_model(resolve_backbone(str(bert_dir)))
-    assert not model.get_input_embeddings().weight.requires_grad
-    assert model.classifier.weight.requires_grad
-    assert SentimentTask.from_state(task.state()).options == {"freeze_embeddings": True}

@@ -162,7 +162,7 @@ def run(
         seed=seed,
         eval_split=0.0,
         checkpoints=training_args.pop("checkpoints", False),  # a demo needs no resume: save the disk writes
-        task_options={"freeze_embeddings": len(backbone_obj.tokenizer) > 100_000},  # huge multilingual vocab
+        freeze_embeddings=len(backbone_obj.tokenizer) > 100_000,  # a huge multilingual vocabulary
         **training_args,
     )
     lap("fine_tune")

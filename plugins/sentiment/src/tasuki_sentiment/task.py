@@ -171,21 +171,6 @@ class SentimentTask(Task):
             features["labels"] = ids
         return features
 
-    # --- model ---------------------------------------------------------------------------
-
-    def build_model(self, backbone: Any) -> Any:
-        """The backbone under a classification head; ``freeze_embeddings=True`` (a task option) keeps
-        the word-embedding matrix fixed.
-
-        Why: multilingual vocabularies are huge (E5/XLM-R: 250k x 384 = 96M of its 118M weights), and
-        updating that matrix dominates a CPU training step while a few hundred sentences touch only a
-        few thousand of its rows; freezing it makes steps several times faster at little cost.
-        """
-        model = super().build_model(backbone)
-        if self.options.get("freeze_embeddings"):
-            model.get_input_embeddings().requires_grad_(False)
-        return model
-
     # --- results -------------------------------------------------------------------------
 
     def probabilities(self, outputs: Outputs) -> np.ndarray:
