@@ -80,3 +80,16 @@ def test_mixed_types_in_a_column_fail_clearly() -> None:
 
 def test_read_text_normalises_line_ends(tmp_path: Path) -> None:
     assert read_text(write(tmp_path / "x.txt", b"a\r\nb\rc")) == "a\nb\nc"
+
+
+def test_language_is_detected_from_every_text_in_the_rows() -> None:
+    from datasets import Dataset
+
+    from tasuki.data import detect_language
+    from tasuki.japanese import japanese_share
+
+    assert detect_language(Dataset.from_list([{"text": "The film was great.", "label": "positive"}])) == "en"
+    assert detect_language(Dataset.from_list([{"text": "この映画はiPhoneで観ても最高だった。", "label": "positive"}])) == "ja"
+    ner = Dataset.from_list([{"tokens": ["東京", "に", "住む"], "tags": ["B-LOC", "O", "O"]}])
+    assert detect_language(ner) == "ja"  # lists of strings count too
+    assert japanese_share("2024 / 123") == 0.0  # no letters at all

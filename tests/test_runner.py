@@ -49,6 +49,18 @@ def test_freeze_embeddings_trains_everything_but_the_word_embeddings(toy_registr
     assert not torch.equal(trained.base_model.get_parameter(layer), start.get_parameter(layer))
 
 
+def test_language_defaults_to_the_datas_and_a_mismatch_is_warned(toy_registry, backbone_dir, tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    rows = [{"text": "この映画は最高だった。", "label": "pos"}, {"text": "二度と行かない店だ。", "label": "neg"}] * 6
+    tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "auto", max_steps=1, **FAST)
+    assert tasuki.load(tmp_path / "auto").task.lang == "ja"
+    with caplog.at_level("WARNING", logger="tasuki"):
+        tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "en", max_steps=1, lang="en",
+                     **FAST)
+    assert "looks like 'ja'" in caplog.text
+    assert tasuki.load(tmp_path / "en").task.lang == "en"  # what the user asked for
+
+
 class Interrupt(Exception):
     pass
 

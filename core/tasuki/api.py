@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.backbone import Backbone, resolve_backbone
-from tasuki.data import load_data
+from tasuki.data import detect_language, load_data
 from tasuki.errors import CheckpointError, DataError
 from tasuki.registry import get_registry
 from tasuki.runner import TrainingArgs, TrainResult, encode, make_loader, predict_outputs, run_training
@@ -49,7 +49,7 @@ def train(
     *,
     eval_data: Any = None,
     backbone: str | Backbone | None = None,
-    lang: str = "en",
+    lang: str | None = None,
     output_dir: str | Path = "tasuki-model",
     columns: Mapping[str, str] | None = None,
     encoding: str | None = None,
@@ -63,12 +63,14 @@ def train(
     :param data: a file, a Hub dataset name, a ``datasets.Dataset`` or a list of dicts.
     :param eval_data: held-out data; without it ``eval_split`` of ``data`` is held out.
     :param backbone: Hub id, local directory or registered spec; default: the task's for ``lang``.
+    :param lang: ``"en"``, ``"ja"``...; default: detected from the training data (kana/kanji or not).
     :param training_args: fields of :class:`~tasuki.runner.TrainingArgs` (``epochs=2``, ...).
     """
-    task_obj = make_task(task, lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
-    task_cls = type(task_obj)
+    task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
     train_set, train_source = load_data(data, task_cls, columns=columns, encoding=encoding, config=data_config)
+    lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source)
+    task_obj = make_task(task, lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
     task_obj.validate(train_set, train_source, with_targets=True)
     task_obj.fit(train_set)
     if eval_data is not None:
@@ -112,6 +114,18 @@ def train(
                             output_dir)
     accelerator.wait_for_everyone()
     return TrainResult(output_dir, metrics, history, figures, steps)
+
+
+def _language(given: str | None, data: Dataset, source: str) -> str:
+    """The language to train in: ``given``, else detected; a mismatch is worth a warning."""
+    detected = detect_language(data)
+    if given is None:
+        logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
+        return detected
+    if given != detected:
+        logger.warning("lang=%r, but %s looks like %r; Japanese needs lang='ja' for MeCab word splitting",
+                       given, source, detected)
+    return given
 
 
 def _plot(task: Task, model: Any, tokenizer: Any, examples: Dataset, args: TrainingArgs, out: Path) -> list[Path]:

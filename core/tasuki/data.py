@@ -207,3 +207,21 @@ def map_columns(
             f"Map yours with columns={{'{missing[0]}': 'your_column'}} (CLI: --column {missing[0]}=your_column)"
         )
     return dataset
+
+
+def detect_language(data: Dataset, sample: int = 200) -> str:
+    """``"ja"`` when at least half of the first ``sample`` rows hold Japanese text, else ``"en"``.
+
+    A row holds Japanese text when one of its strings (or lists of strings, such as NER tokens)
+    is mostly kana and kanji: labels and tags in Latin script do not hide it, whatever the
+    columns are called.
+    """
+    from tasuki.japanese import japanese_share
+
+    rows = data.select(range(min(sample, len(data))))
+    japanese = 0
+    for row in rows:
+        values = [" ".join(v for v in value if isinstance(v, str)) if isinstance(value, list) else value
+                  for value in row.values()]
+        japanese += any(isinstance(v, str) and japanese_share(v) >= 0.5 for v in values)
+    return "ja" if rows.num_rows and japanese * 2 >= rows.num_rows else "en"

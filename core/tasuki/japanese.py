@@ -77,3 +77,21 @@ def mecab_status() -> tuple[bool, str]:
         return False, str(exc)
     info = t.dictionary_info[0] if t.dictionary_info else {}
     return True, f"MeCab via fugashi, dictionary {info.get('filename', '?')}"
+
+
+def japanese_share(text: str) -> float:
+    """The share of ``text``'s letters that are kana or kanji (0.0 when it has no letters).
+
+    Used to pick the language of a dataset when none is given: Latin-script text scores near 0,
+    Japanese prose near 1 even with English words and digits mixed in.
+    """
+    letters = japanese = 0
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        letters += 1
+        code = ord(ch)
+        # hiragana + katakana, CJK ideographs, half-width katakana
+        if 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0xFF66 <= code <= 0xFF9F:
+            japanese += 1
+    return japanese / letters if letters else 0.0

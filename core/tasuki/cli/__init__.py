@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -54,6 +55,17 @@ def cli() -> None:
     Tasks come from plugins ('tasuki plugins' lists them); every task trains, evaluates
     and predicts through the same commands.
     """
+    _show_tasuki_messages()
+
+
+def _show_tasuki_messages() -> None:
+    """tasuki's own INFO messages (detected language, new head weights...) go to stderr, once."""
+    logger = logging.getLogger("tasuki")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def echo_json(value: Any) -> None:

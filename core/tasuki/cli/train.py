@@ -13,7 +13,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--eval-data", help="Held-out data; default: --eval-split of --data.")
 @click.option("--output", "output_dir", required=True, type=click.Path(), help="Directory for the trained model.")
 @click.option("--backbone", help="Hub id, local model directory, or spec (minilm, e5-small, scratch:...).")
-@click.option("--lang", default="en", show_default=True, help="Language of the data (en, ja, ...).")
+@click.option("--lang", help="Language of the data (en, ja, ...); default: detected from --data.")
 @click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN", help="Map a column name.")
 @click.option("--option", "options", multiple=True, metavar="NAME=VALUE", help="A task option (JSON values).")
 @click.option("--encoding", help="Encoding of the data files (default UTF-8).")
@@ -37,7 +37,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--compile", "torch_compile", is_flag=True, help="torch.compile the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Run code shipped with a Hub model (off by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(task: str, data: str, eval_data: str | None, output_dir: str, backbone: str | None, lang: str,
+def command(task: str, data: str, eval_data: str | None, output_dir: str, backbone: str | None, lang: str | None,
             columns: tuple[str, ...], options: tuple[str, ...], encoding: str | None, data_config: str | None,
             trust_remote_code: bool, as_json: bool, **training_args: object) -> None:
     """Fine-tune a backbone for TASK and save the model into --output."""
