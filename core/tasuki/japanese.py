@@ -8,6 +8,7 @@ full-width space U+3000) is never a word.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -95,3 +96,26 @@ def japanese_share(text: str) -> float:
         if 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0xFF66 <= code <= 0xFF9F:
             japanese += 1
     return japanese / letters if letters else 0.0
+
+
+def words_of_tokens(
+    offsets: Sequence[tuple[int, int] | Sequence[int] | None], words: Sequence[tuple[int, int]], length: int
+) -> list[int | None]:
+    """The word that owns each token: the index in ``words`` of its first owned character.
+
+    Sub-word tokens from a model's own tokenizer may start with a space or cross a word
+    boundary (SentencePiece's ``▁`` pieces, ``の世界``); the first character that belongs to a
+    word decides. ``None`` for tokens outside the text or over whitespace only.
+
+    :param offsets: per token ``(start, end)`` character offsets into the text, or ``None``.
+    :param words: ``(start, end)`` of each word (e.g. from :func:`split_words`), in order.
+    :param length: the text's length.
+    """
+    owner = [-1] * (length + 1)
+    for index, (start, end) in enumerate(words):
+        owner[start:end] = [index] * (end - start)
+    result: list[int | None] = []
+    for span in offsets:
+        word = next((owner[c] for c in range(span[0], span[1]) if owner[c] >= 0), None) if span else None
+        result.append(word)
+    return result

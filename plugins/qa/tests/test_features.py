@@ -8,6 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tasuki.errors import DataError
+from tasuki.japanese import split_words
 from tasuki_qa.features import encode_windows
 from tasuki_qa.task import example_indices
 
@@ -90,3 +91,37 @@ def test_japanese_offsets_follow_mecab_words(tiny_ja: Path) -> None:
             assert (o is None) == (w is None)
             if o is not None:
                 assert 0 <= o[0] < o[1] <= len(context)
+
+
+def sentencepiece_tokenizer(text: str):
+    """A tiny XLM-R-style tokenizer (Unigram pieces, ``▁`` word marks), as E5 / XLM-R use."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", *sorted(set(text) - {" "}), "江戸", "幕府", "▁東京"]
+    vocab = [(p, -1.0 if len(p) > 1 else -5.0) for p in pieces]
+    backend = Tokenizer(models.Unigram(vocab, unk_id=3))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>")
+
+
+def test_japanese_with_a_sentencepiece_tokenizer_adds_no_piece_per_word() -> None:
+    context = "東京都は日本の首都である。江戸幕府は1603年に開かれた。"
+    question = "江戸幕府が開かれたのは何年か。"
+    tok = sentencepiece_tokenizer(context + question)
+    start = context.index("1603年")
+    rows = [{"question": question, "context": context, "answers": {"text": ["1603年"], "answer_start": [start]}}]
+    out = encode_windows(batch_of(rows), tok, max_length=128, lang="ja")
+    context_tokens = [t for t, o in zip(out["input_ids"][0], out["offset_mapping"][0]) if o is not None]
+    # the text as it is: one ▁ at the start of the context, not one before every MeCab word
+    assert len(context_tokens) == len(tok(context, add_special_tokens=False)["input_ids"])
+    assert tok.convert_ids_to_tokens(context_tokens).count("▁") <= 1
+    assert span_text(out, 0, context) == "1603年"
+    # word ids are MeCab words (江戸 / 幕府 / は ...), not the tokenizer's space-separated "words"
+    mecab = {w.start: i for i, w in enumerate(split_words(context))}
+    for o, w in zip(out["offset_mapping"][0], out["word_ids"][0]):
+        if o is not None and o[0] in mecab:
+            assert w == mecab[o[0]]
+    assert len({w for w in out["word_ids"][0] if w is not None}) == len(mecab)

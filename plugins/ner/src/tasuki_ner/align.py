@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasuki.japanese import words_of_tokens
 from tasuki_ner.tags import Span, spans_to_bio
 
 IGNORE = -100
@@ -110,15 +111,8 @@ def tokenize(text: str, words: list[tuple[int, int]], tokenizer: Any) -> Tokens:
         offsets = [tuple(o) for o in encoding["offset_mapping"]]
     else:
         ids, offsets = _tokenize_by_word(text, words, tokenizer)
-    owner = [-1] * (len(text) + 1)
-    for index, (start, end) in enumerate(words):
-        for c in range(start, end):
-            owner[c] = index
-    word_ids = []
-    for start, end in offsets:
-        # offsets may include a leading space (SentencePiece's ▁): the first owned character decides
-        word = next((owner[c] for c in range(start, end) if owner[c] >= 0), -1)
-        word_ids.append(word)
+    # offsets may include a leading space (SentencePiece's ▁): the first owned character decides
+    word_ids = [-1 if w is None else w for w in words_of_tokens(offsets, words, len(text))]
     return Tokens(ids, offsets, word_ids)
 
 

@@ -6,9 +6,10 @@ overlap by ``doc_stride`` tokens (the tokenizer's overflowing tokens). Each feat
 and ``word_ids`` (the context word of each token) so that spans map back to exact
 substrings. A training window that does not hold the whole answer points at [CLS] (index 0).
 
-Japanese contexts (and questions) are first split into MeCab words with
-:func:`tasuki.japanese.split_words`; tokens then never straddle a word boundary, and the
-offsets, re-based on each word's character offset, stay on character boundaries.
+Japanese text is tokenized as it is (SentencePiece models never saw a space between
+Japanese words, and splitting first would add a ``▁`` token per word). Its word ids come from
+MeCab (:func:`tasuki.japanese.split_words`): a token belongs to the word that owns its first
+character, so answers widen to whole MeCab words; offsets are characters of the context.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import DataError
-from tasuki.japanese import split_words
+from tasuki.japanese import split_words, words_of_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -44,26 +45,13 @@ def encode_windows(
     contexts = list(batch["context"])
     if with_targets is None:
         with_targets = "answers" in batch
-    if lang == "ja":
-        q_words = [[w.text for w in split_words(q)] for q in questions]
-        c_split = [split_words(c) for c in contexts]
-        encoded_q = tokenizer(q_words, is_split_into_words=True, add_special_tokens=False)
-    else:
-        c_split = None
-        encoded_q = tokenizer(questions, add_special_tokens=False)
+    encoded_q = tokenizer(questions, add_special_tokens=False)
     stride = _check_questions(batch, encoded_q["input_ids"], tokenizer, max_length, doc_stride)
-    common = {
-        "truncation": "only_second",
-        "max_length": max_length,
-        "stride": stride,
-        "return_overflowing_tokens": True,
-        "return_offsets_mapping": True,
-    }
-    if c_split is not None:
-        enc = tokenizer(q_words, [[w.text for w in ws] for ws in c_split], is_split_into_words=True, **common)
-    else:
-        enc = tokenizer(questions, contexts, **common)
-
+    enc = tokenizer(questions, contexts, truncation="only_second", max_length=max_length, stride=stride,
+                    return_overflowing_tokens=True, return_offsets_mapping=True)
+    # Japanese has no spaces, so the tokenizer's own "words" would be whole sentences: a token's
+    # word is the MeCab word that owns its first character instead (cached per context)
+    mecab_words: dict[int, list[tuple[int, int]]] = {}
     sample_map = enc.pop("overflow_to_sample_mapping")
     raw_offsets = enc.pop("offset_mapping")
     out: dict[str, list] = {k: list(v) for k, v in enc.items()}
@@ -73,20 +61,13 @@ def encode_windows(
     previous = -1
     for i, example in enumerate(sample_map):
         sequence_ids = enc.sequence_ids(i)
-        word_ids = enc.word_ids(i)
-        offsets: list[list[int] | None] = []
-        words: list[int | None] = []
-        for token, (start, end) in enumerate(raw_offsets[i]):
-            if sequence_ids[token] != 1:
-                offsets.append(None)
-                words.append(None)
-                continue
-            word = word_ids[token]
-            if c_split is not None:  # offsets are relative to the MeCab word: re-base on the context
-                base = c_split[example][word].start
-                start, end = base + start, base + end
-            offsets.append([start, end])
-            words.append(word)
+        offsets = [list(o) if sequence_ids[t] == 1 else None for t, o in enumerate(raw_offsets[i])]
+        if lang == "ja":
+            if example not in mecab_words:
+                mecab_words[example] = [(w.start, w.end) for w in split_words(contexts[example])]
+            words = words_of_tokens(offsets, mecab_words[example], len(contexts[example]))
+        else:
+            words = [w if o is not None else None for w, o in zip(enc.word_ids(i), offsets)]
         out["offset_mapping"].append(offsets)
         out["word_ids"].append(words)
         out["window_index"].append(out["window_index"][-1] + 1 if example == previous else 0)

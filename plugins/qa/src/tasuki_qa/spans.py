@@ -99,9 +99,11 @@ def best_span(
     score, w, s, e = best
     offsets, word_ids = windows[w][2], windows[w][3]
     start, end = offsets[s][0], offsets[e][1]
-    if align_to_words:
-        start = min(o[0] for o, wid in zip(offsets, word_ids) if wid is not None and wid == word_ids[s])
-        end = max(o[1] for o, wid in zip(offsets, word_ids) if wid is not None and wid == word_ids[e])
+    if align_to_words:  # a token over whitespace only has no word: it keeps its own offsets
+        if word_ids[s] is not None:
+            start = min(o[0] for o, wid in zip(offsets, word_ids) if wid == word_ids[s])
+        if word_ids[e] is not None:
+            end = max(o[1] for o, wid in zip(offsets, word_ids) if wid == word_ids[e])
     span = Span(context[start:end], score, start, end, null_score, score, (start, end))
     if allow_impossible and null_score - score > null_threshold:
         return Span("", null_score, 0, 0, null_score, score, (start, end))
