@@ -71,16 +71,20 @@ def _subprocess(args: list[str], timeout: int) -> str:
 
 def _ner(quick: bool, options: argparse.Namespace) -> list[Row]:
     """bench/ner.py prints its throughput table: run it and parse the two texts/s lines."""
-    with tempfile.TemporaryDirectory(prefix="tasuki-bench-ner-") as tmp:
-        out = _subprocess(["bench/ner.py", "throughput", "--quick", "--out", tmp], timeout=1800)
+    if quick:
+        with tempfile.TemporaryDirectory(prefix="tasuki-bench-ner-") as tmp:
+            out = _subprocess(["bench/ner.py", "throughput", "--quick", "--out", tmp], timeout=1800)
+    else:  # 1,000 texts; the English model is trained once into out/bench-ner and reused
+        out = _subprocess(["bench/ner.py", "throughput", "--out", "out/bench-ner"], timeout=3600)
     ours = re.search(r"tasuki predict\s+([\d.]+)\s+([\d.]+)", out)
     ref = re.search(r"pipeline \(simple\)\s+([\d.]+)\s+([\d.]+)", out)
     same = re.search(r"identical entities: (.*)", out)
     if not (ours and ref):
         raise RuntimeError(f"could not parse bench/ner.py output: {out[-400:]}")
-    return [Row("ner", "predict texts/s (quick: 100 texts)", float(ours.group(2)), float(ref.group(2)), "texts/s",
+    size = "quick: 100 texts, best of 1" if quick else "1,000 texts, best of 3"
+    return [Row("ner", f"predict texts/s ({size})", float(ours.group(2)), float(ref.group(2)), "texts/s",
                 "higher", "transformers.pipeline(token-classification, simple)",
-                note=(same.group(1) if same else "") + " (bench/ner.py --quick, best of 1)")]
+                note=f"identical entities: {same.group(1) if same else '?'} (bench/ner.py)")]
 
 
 def _attention(quick: bool, options: argparse.Namespace) -> list[Row]:
@@ -106,7 +110,7 @@ def _plugin_script(name: str) -> Callable[[bool, argparse.Namespace], list[Row]]
         script = HERE / f"{name}.py"
         if not script.is_file():
             raise FileNotFoundError(f"bench/{name}.py does not exist yet")
-        out = _subprocess([f"bench/{name}.py", "--quick"], timeout=1800)
+        out = _subprocess([f"bench/{name}.py", *(["--quick"] if quick else [])], timeout=3600)
         rows = []
         for line in out.splitlines():  # scripts that print this harness's own Markdown table
             cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
@@ -116,13 +120,13 @@ def _plugin_script(name: str) -> Callable[[bool, argparse.Namespace], list[Row]]
                 except ValueError:
                     continue
                 rows.append(Row(cells[0], cells[1], a, b, cells[4], cells[6].split()[0], cells[8],
-                                note=f"from bench/{name}.py --quick"))
+                                note=f"from bench/{name}.py" + (" --quick" if quick else "")))
         for line in [] if rows else out.splitlines():  # a generic reader: 'label ... tasuki ... reference ... ratio' rows
             m = re.match(r"^\s*(.+?)\s{2,}([\d.,]+)\s{2,}([\d.,]+)\s{2,}([\d.]+)\s*$", line)
             if m:
                 label, a, b, _ = m.groups()
                 rows.append(Row(name, label.strip(), float(a.replace(",", "")), float(b.replace(",", "")), "?",
-                                "higher", "see bench/" + name + ".py", note="parsed from its --quick table"))
+                                "higher", "see bench/" + name + ".py", note="parsed from its printed table"))
         if not rows:
             raise RuntimeError(f"bench/{name}.py ran but printed no table this harness can read: {out[-300:]}")
         return rows

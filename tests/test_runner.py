@@ -182,3 +182,15 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
     features = encode(TwoWindows(labels=["neg", "pos"]), examples, AutoTokenizer.from_pretrained(backbone_dir), 16)
     groups = group_by_example(features, [])
     assert len(groups) == 2500 and groups[2499] == [4998, 4999]
+
+
+def test_default_epochs_grow_on_small_data(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    from tasuki.runner import auto_epochs
+
+    assert auto_epochs(steps_per_epoch=1000, min_steps=500) == 3  # large data: the usual 3
+    assert auto_epochs(steps_per_epoch=25, min_steps=500) == 20  # 400 sentences at batch 16
+    assert auto_epochs(steps_per_epoch=50, min_steps=500) == 10
+    result = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", min_steps=30,
+                          **FAST)  # 48 rows at batch 8: 6 steps per epoch, so 5 epochs
+    assert result.global_step == 30
+    assert tasuki.load(tmp_path / "m").metadata["training_args"]["epochs"] == 5

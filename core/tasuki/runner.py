@@ -42,7 +42,10 @@ class TrainingArgs:
     """Hyper-parameters and run options. Defaults suit fine-tuning a pretrained encoder."""
 
     output_dir: str = "tasuki-model"
-    epochs: int = 3
+    epochs: int | None = None
+    """Passes over the training data; ``None``: see :func:`auto_epochs` (3 on large data, more on small)."""
+    min_steps: int = 500
+    """With ``epochs=None``: train for at least this many optimizer steps (within 3 to 20 epochs)."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (overrides ``epochs``)."""
     learning_rate: float = 5e-5
@@ -231,6 +234,18 @@ def make_accelerator(args: TrainingArgs) -> Accelerator:
     )
 
 
+def auto_epochs(steps_per_epoch: int, min_steps: int, bounds: tuple[int, int] = (3, 20)) -> int:
+    """Epochs for at least ``min_steps`` optimizer steps, clipped to ``bounds``.
+
+    Three epochs suit tens of thousands of examples; on a few hundred they stop long before the
+    model has learnt (a token classifier on 400 sentences is at F1 0.3 after 8 epochs and 0.7
+    after 20). Few-sample fine-tuning needs more updates, not a larger learning rate (Mosbach
+    et al., "On the Stability of Fine-tuning BERT", ICLR 2021), so small data gets more epochs.
+    """
+    low, high = bounds
+    return max(low, min(high, math.ceil(min_steps / max(steps_per_epoch, 1))))
+
+
 def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -313,6 +328,8 @@ def run_training(
         eval_loader, _ = make_loader(task, eval_features, tokenizer, args.eval_batch_size or args.batch_size * 2,
                                      shuffle=False)
     steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    if args.epochs is None:
+        args.epochs = auto_epochs(steps_per_epoch, args.min_steps)
     total_steps = args.max_steps or steps_per_epoch * args.epochs
     epochs = math.ceil(total_steps / steps_per_epoch)
     optimizer = _optimizer(model, args)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 BASIC_WORDS = (
@@ -82,3 +83,19 @@ def tiny_bert(
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(directory, safe_serialization=True)
     return directory
+
+
+def tiny_sentencepiece_tokenizer(text: str, pieces: Iterable[str] = ()) -> Any:
+    """An XLM-R-style fast tokenizer (Unigram pieces, ``▁`` for a space or the text's start),
+    as E5 and XLM-R use: every character of ``text`` plus the multi-character ``pieces``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    chars = sorted(set(text) - {" "})
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -5.0)]
+    vocab += [(c, -5.0) for c in chars] + [(p, -1.0) for p in dict.fromkeys(pieces)]  # long pieces win
+    backend = Tokenizer(models.Unigram(vocab, unk_id=3))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>")

@@ -77,6 +77,28 @@ def test_japanese_entity_cutting_a_mecab_word_is_split_and_counted(tiny_ja, capl
     ]
 
 
+def test_japanese_sentencepiece_tokens_never_cross_a_mecab_word(caplog):
+    from tasuki.testing import tiny_sentencepiece_tokenizer
+
+    text = "2004年の16日、東京都で会議があった。"
+    # pieces that glue a particle to an entity, as E5's vocabulary does: 年の, 、東京, 都で
+    tokenizer = tiny_sentencepiece_tokenizer(text, ["年の", "、東京", "都で", "▁2004", "2004", "東京"])
+    assert "年の" in tokenizer.tokenize(text)  # the raw text would give a token across 年|の
+    task = NerTask(lang="ja", labels=["O", "B-DAT", "I-DAT", "B-LOC", "I-LOC"])
+    place = text.index("東京都")
+    rows = [{"text": text, "entities": [{"start": 0, "end": 5, "type": "DAT"},
+                                        {"start": place, "end": place + 3, "type": "LOC"}]}]
+    with caplog.at_level(logging.WARNING):
+        features = _features(task, rows, tokenizer)
+    assert task.alignment["entities_unreachable"] == 0
+    pairs = _labelled(task, features, tokenizer)
+    tokens = [t for t, _ in pairs]
+    assert "年の" not in tokens and "、東京" not in tokens and "都で" not in tokens
+    assert ("▁2004", "B-DAT") in pairs and ("年", "I-DAT") in pairs and ("の", "O") in pairs
+    assert ("東京", "B-LOC") in pairs and ("都", "I-LOC") in pairs and ("で", "O") in pairs
+    assert "▁" not in tokens  # no lone word mark in front of words glued to the one before
+
+
 def test_split_at_entities_and_simple_words():
     text = "Tokyo-based Sony"
     words = simple_words(text)

@@ -9,6 +9,7 @@ from transformers import AutoTokenizer
 
 from tasuki.errors import DataError
 from tasuki.japanese import split_words
+from tasuki.testing import tiny_sentencepiece_tokenizer
 from tasuki_qa.features import encode_windows
 from tasuki_qa.task import example_indices
 
@@ -93,24 +94,10 @@ def test_japanese_offsets_follow_mecab_words(tiny_ja: Path) -> None:
                 assert 0 <= o[0] < o[1] <= len(context)
 
 
-def sentencepiece_tokenizer(text: str):
-    """A tiny XLM-R-style tokenizer (Unigram pieces, ``▁`` word marks), as E5 / XLM-R use."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", *sorted(set(text) - {" "}), "江戸", "幕府", "▁東京"]
-    vocab = [(p, -1.0 if len(p) > 1 else -5.0) for p in pieces]
-    backend = Tokenizer(models.Unigram(vocab, unk_id=3))
-    backend.pre_tokenizer = pre_tokenizers.Metaspace()
-    backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>")
-
-
 def test_japanese_with_a_sentencepiece_tokenizer_adds_no_piece_per_word() -> None:
     context = "東京都は日本の首都である。江戸幕府は1603年に開かれた。"
     question = "江戸幕府が開かれたのは何年か。"
-    tok = sentencepiece_tokenizer(context + question)
+    tok = tiny_sentencepiece_tokenizer(context + question, ["江戸", "幕府", "▁東京"])
     start = context.index("1603年")
     rows = [{"question": question, "context": context, "answers": {"text": ["1603年"], "answer_start": [start]}}]
     out = encode_windows(batch_of(rows), tok, max_length=128, lang="ja")

@@ -103,9 +103,16 @@ def split_at_entities(words: list[tuple[int, int]], entities: Sequence[Span]) ->
     return out, spans_to_bio(len(out), spans), split
 
 
-def tokenize(text: str, words: list[tuple[int, int]], tokenizer: Any) -> Tokens:
-    """Sub-tokens of ``text`` (no special tokens) with character offsets and word indices."""
-    if getattr(tokenizer, "is_fast", False):
+def tokenize(text: str, words: list[tuple[int, int]], tokenizer: Any, by_word: bool = False) -> Tokens:
+    """Sub-tokens of ``text`` (no special tokens) with character offsets and word indices.
+
+    :param by_word: tokenize word by word (Japanese MeCab words), so that no token crosses a
+        word: SentencePiece glues particles to entities (``日の``, ``、2``) when it sees the text
+        as one piece, and an entity that starts or ends inside a token cannot be labelled.
+    """
+    if by_word and getattr(tokenizer, "is_fast", False):
+        ids, offsets = _tokenize_words_fast(text, words, tokenizer)
+    elif getattr(tokenizer, "is_fast", False):
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         ids = list(encoding["input_ids"])
         offsets = [tuple(o) for o in encoding["offset_mapping"]]
@@ -114,6 +121,34 @@ def tokenize(text: str, words: list[tuple[int, int]], tokenizer: Any) -> Tokens:
     # offsets may include a leading space (SentencePiece's ▁): the first owned character decides
     word_ids = [-1 if w is None else w for w in words_of_tokens(offsets, words, len(text))]
     return Tokens(ids, offsets, word_ids)
+
+
+SPIECE = "▁"
+"""SentencePiece's mark for "a space (or the text's start) before this piece"."""
+
+
+def _tokenize_words_fast(text: str, words: list[tuple[int, int]], tokenizer: Any) -> tuple[list[int], list]:
+    """One batched call over the words; drop the ``▁`` that a word tokenized alone gets but
+    the text has not (no space before it), so the pieces are those of the text cut at words."""
+    if not words:
+        return [], []
+    encoding = tokenizer([text[s:e] for s, e in words], add_special_tokens=False, return_offsets_mapping=True,
+                         verbose=False)
+    ids: list[int] = []
+    offsets: list[tuple[int, int]] = []
+    for (start, _), word_ids, word_offsets in zip(words, encoding["input_ids"], encoding["offset_mapping"]):
+        glued = start > 0 and not text[start - 1].isspace()
+        pieces = tokenizer.convert_ids_to_tokens(word_ids)
+        for k, (piece, piece_id, (a, b)) in enumerate(zip(pieces, word_ids, word_offsets)):
+            if glued and k == 0 and piece.startswith(SPIECE):
+                if piece == SPIECE and len(pieces) > 1:
+                    continue  # a lone ▁ in front of the word
+                bare = tokenizer.convert_tokens_to_ids(piece[len(SPIECE):]) if piece != SPIECE else None
+                if bare is not None and bare != tokenizer.unk_token_id:
+                    piece_id = bare  # "▁日" -> "日", as inside the text
+            ids.append(piece_id)
+            offsets.append((start + a, start + b))
+    return ids, offsets
 
 
 def _tokenize_by_word(text: str, words: list[tuple[int, int]], tokenizer: Any) -> tuple[list[int], list]:

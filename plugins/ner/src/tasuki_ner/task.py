@@ -79,7 +79,7 @@ class NerTask(Task):
     target_columns: ClassVar[tuple[str, ...]] = ()
     auto_model: ClassVar[Any] = _TokenClassificationHead()
     pipeline_tag: ClassVar[str | None] = "token-classification"
-    training_defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "learning_rate": 5e-5, "max_length": 256}
+    training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "max_length": 256}
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
@@ -305,7 +305,7 @@ class NerTask(Task):
         for i in range(n):
             row = {k: batch[k][i] for k in batch}
             example = self._example(row)
-            tokens = tokenize(example.text, example.words, tokenizer)
+            tokens = tokenize(example.text, example.words, tokenizer, by_word=self.lang == "ja")
             labels = None
             if example.tags is not None and label2id:
                 unknown = sorted({t for t in example.tags if t not in label2id})

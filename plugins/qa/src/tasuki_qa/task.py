@@ -50,7 +50,6 @@ class QATask(Task):
     pipeline_tag: ClassVar[str | None] = "question-answering"
     training_defaults: ClassVar[dict[str, Any]] = {
         "max_length": 384,
-        "epochs": 3,
         "learning_rate": 5e-5,
         "batch_size": 16,
     }

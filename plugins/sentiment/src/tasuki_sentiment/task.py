@@ -47,7 +47,6 @@ class SentimentTask(Task):
     # recipe; 128 tokens holds nearly every review or tweet (longer ones are counted and warned about).
     training_defaults: ClassVar[dict[str, Any]] = {
         "learning_rate": 5e-5,
-        "epochs": 3,
         "batch_size": 32,
         "max_length": 128,
     }
