@@ -1,10 +1,11 @@
 """``python -m bench [--quick] [--only NAME ...]``: every benchmark, one table of tasuki ÷ reference ratios.
 
 Benchmarks of this package run in this process (tasuki and its reference side by side);
-the per-plugin scripts (``bench/sentiment.py``, ``bench/ner.py``, ``bench/attention.py``, and
-``bench/qa.py`` / ``bench/embedding.py`` when they exist) are imported where they expose a
-function, else run as subprocesses with ``--quick`` and their printed table parsed. Results go
-to ``bench/results.json`` and ``bench/RESULTS.md`` (or ``--out DIR``).
+the per-plugin scripts (``bench/sentiment.py``, ``bench/ner.py``, ``bench/qa.py``,
+``bench/embedding.py``, ``bench/attention.py``) are imported where they expose a function,
+else run as subprocesses and their printed results parsed. A full run writes
+``bench/results.json`` and ``bench/RESULTS.md``; partial and ``--quick`` runs write to
+``out/bench/`` (or ``--out DIR``).
 """
 
 from __future__ import annotations
@@ -87,6 +88,20 @@ def _ner(quick: bool, options: argparse.Namespace) -> list[Row]:
                 note=f"identical entities: {same.group(1) if same else '?'} (bench/ner.py)")]
 
 
+def _qa(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/qa.py prints pairs/s of both and the identical-answer share: parse them."""
+    out = _subprocess(["bench/qa.py", "--threads", str(options.threads), *(["--quick"] if quick else [])],
+                      timeout=3600)
+    speed = re.search(r"^pairs/s\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    same = re.search(r"identical answers: (\S+)", out)
+    shape = re.search(r"qa inference: (\d+ pairs \(\d+ long\), \d+ windows)", out)
+    if not speed:
+        raise RuntimeError(f"could not parse bench/qa.py output: {out[-400:]}")
+    return [Row("qa", f"pairs/s ({shape.group(1) if shape else '?'})", float(speed.group(1)), float(speed.group(2)),
+                "pairs/s", "higher", "question-answering pipeline decoding (v4, rebuilt)",
+                note=f"identical answers {same.group(1) if same else '?'} (bench/qa.py)")]
+
+
 def _attention(quick: bool, options: argparse.Namespace) -> list[Row]:
     """bench/attention.py prints per-length times: parse fused vs nn.MHA and F.sdpa."""
     out = _subprocess(["bench/attention.py", "--quick", "--lengths", "128", "--threads", str(options.threads)],
@@ -151,7 +166,7 @@ BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
     "sentiment": _sentiment,
     "ner": _ner,
     "attention": _attention,
-    "qa": _plugin_script("qa"),
+    "qa": _qa,
     "embedding": _plugin_script("embedding"),
     "gpu": _gpu,
 }
@@ -166,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="+", choices=sorted(BENCHMARKS), default=[], help="leave these out")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for every comparison")
     parser.add_argument("--compile", action="store_true", help="torch.compile both training contenders")
-    parser.add_argument("--out", type=Path, default=HERE, help="where results.json and RESULTS.md go")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where results.json and RESULTS.md go (default: bench/ for a full run, so the "
+                             "published table is only replaced by another full run; out/bench otherwise)")
     options = parser.parse_args(argv)
 
     import torch
@@ -176,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     command = ["python -m bench", *(argv if argv is not None else sys.argv[1:])]
     names = [n for n in (options.only or BENCHMARKS) if n not in options.skip]
+    if options.out is None:
+        full = not options.quick and set(BENCHMARKS) - {"gpu"} <= set(names)
+        options.out = HERE if full else HERE.parent / "out" / "bench"
     rows: list[Row] = []
     failures: dict[str, str] = {}
     notes = [f"load average before: {info['load_average']}"]

@@ -151,7 +151,7 @@ def write_results(
     data = {"machine": info, "command": " ".join(argv), "rows": [r.as_dict() for r in rows],
             "failures": failures, "notes": notes}
     json_path = directory / "results.json"
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_atomically(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     md = [
         "# tasuki benchmark results",
         "",
@@ -172,5 +172,12 @@ def write_results(
     # The hand-written closing note (analysis of the ratios) survives re-runs: keep it.
     if md_path.is_file() and CLOSING in (old := md_path.read_text(encoding="utf-8")):
         md += [old[old.index(CLOSING):]]
-    md_path.write_text("\n".join(md), encoding="utf-8")
+    _write_atomically(md_path, "\n".join(md))
     return json_path, md_path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (or an interrupted run) never sees half a file: write beside it, then rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
