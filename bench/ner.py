@@ -33,7 +33,10 @@ def _train(kind: str, out: Path, quick: bool) -> dict:
         settings = {"backbone": "minilm", "lang": "en", "epochs": 2 if quick else 10, "learning_rate": 1e-4}
     else:
         train, test = corpora.hironsan("train"), corpora.hironsan("test")
-        settings = {"backbone": "e5-small", "lang": "ja", "epochs": 1 if quick else 8, "learning_rate": 1e-4}
+        # epochs: the default rule (at least 500 steps: 20 epochs of 25 batches); the 250k-row
+        # word-embedding matrix stays fixed, as in the measured run
+        settings = {"backbone": "e5-small", "lang": "ja", "learning_rate": 1e-4, "freeze_embeddings": True,
+                    **({"epochs": 1} if quick else {})}
         if quick:
             train, test = train[:60], test[:30]
     start = time.perf_counter()
