@@ -11,6 +11,7 @@ else run as subprocesses and their printed results parsed. A full run writes
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -148,7 +149,7 @@ def _plugin_script(name: str) -> Callable[[bool, argparse.Namespace], list[Row]]
         if not rows:
             raise RuntimeError(f"bench/{name}.py ran but printed no table this harness can read: {out[-300:]}")
         # a script may print its table more than once (as it goes, then in full): keep each row once
-        return list({(r.benchmark, r.measure, r.vs): r for r in rows}.values())
+        return list({(r.benchmark, r.measure, r.reference_name): r for r in rows}.values())
 
     return collect
 
@@ -176,6 +177,20 @@ BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
 }
 
 
+def _earlier_results(directory: Path, rerun: list[str]) -> tuple[list[Row], dict[str, str], dict]:
+    """Rows and failures of the results in ``directory`` that the benchmarks ``rerun`` do not
+    replace, and that run's date and notes."""
+    path = directory / "results.json"
+    if not path.is_file():
+        return [], {}, {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = set(Row.__dataclass_fields__)
+    rows = [Row(**{k: v for k, v in r.items() if k in fields}) for r in data.get("rows", [])
+            if r.get("extra", {}).get("collected_by") not in rerun]
+    failures = {k: v for k, v in data.get("failures", {}).items() if k not in rerun}
+    return rows, failures, {"date": data.get("machine", {}).get("date"), "notes": data.get("notes", [])}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks, print the table, write the results files."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
@@ -185,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="+", choices=sorted(BENCHMARKS), default=[], help="leave these out")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for every comparison")
     parser.add_argument("--compile", action="store_true", help="torch.compile both training contenders")
+    parser.add_argument("--merge", action="store_true",
+                        help="re-run some benchmarks (--only) into the published table: their rows are replaced, "
+                             "the others kept, and the notes say when each part was measured")
     parser.add_argument("--out", type=Path, default=None,
                         help="where results.json and RESULTS.md go (default: bench/ for a full run, so the "
                              "published table is only replaced by another full run; out/bench otherwise)")
@@ -199,15 +217,22 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in (options.only or BENCHMARKS) if n not in options.skip]
     if options.out is None:
         full = not options.quick and set(BENCHMARKS) - {"gpu"} <= set(names)
-        options.out = HERE if full else HERE.parent / "out" / "bench"
+        options.out = HERE if full or options.merge else HERE.parent / "out" / "bench"
+    kept_rows, kept_failures, earlier = _earlier_results(options.out, names) if options.merge else ([], {}, {})
     rows: list[Row] = []
     failures: dict[str, str] = {}
     notes = [f"load average before: {info['load_average']}"]
+    if options.merge:
+        notes = [f"{', '.join(names)}: re-run on {info['date']} with --merge (load average before: "
+                 f"{info['load_average']}); the other rows come from the run of {earlier.get('date', '?')}",
+                 *(n for n in earlier.get("notes", []) if not n.startswith("partial"))]
     for name in names:
         started = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
             got = BENCHMARKS[name](options.quick, options)
+            for row in got:
+                row.extra["collected_by"] = name  # what --merge replaces
             rows.extend(got)
         except Exception as exc:  # one broken benchmark must not lose the others' numbers
             failures[name] = f"{type(exc).__name__}: {exc}"
@@ -215,13 +240,15 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
         print(f"[bench] {name}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
         # Written after every benchmark, so an interrupted run keeps what it measured.
-        write_results(rows, info, failures, options.out, [*notes, f"partial: done up to {name}"], command)
+        write_results([*kept_rows, *rows], info, {**kept_failures, **failures}, options.out,
+                      [*notes, f"partial: done up to {name}"], command)
     info_after = machine()
     notes.append(f"load average after: {info_after['load_average']}")
     print(table(rows))
     for name, why in failures.items():
         print(f"not collected: {name}: {why}")
-    json_path, md_path = write_results(rows, info, failures, options.out, notes, command)
+    json_path, md_path = write_results([*kept_rows, *rows], info, {**kept_failures, **failures}, options.out, notes,
+                                       command)
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
