@@ -238,8 +238,8 @@ def auto_epochs(steps_per_epoch: int, min_steps: int, bounds: tuple[int, int] = 
     """Epochs for at least ``min_steps`` optimizer steps, clipped to ``bounds``.
 
     Three epochs suit tens of thousands of examples; on a few hundred they stop long before the
-    model has learnt (a token classifier on 400 sentences is at F1 0.3 after 8 epochs and 0.7
-    after 20). Few-sample fine-tuning needs more updates, not a larger learning rate (Mosbach
+    model has learnt (Japanese NER on 400 sentences: entity F1 0.34 after 8 epochs, 0.72 after
+    20). Few-sample fine-tuning needs more updates, not a larger learning rate (Mosbach
     et al., "On the Stability of Fine-tuning BERT", ICLR 2021), so small data gets more epochs.
     """
     low, high = bounds
