@@ -122,16 +122,13 @@ def _attention(quick: bool, options: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def _plugin_script(name: str, quick_args: tuple[str, ...] = ("--quick",)) -> Callable[[bool, argparse.Namespace], list[Row]]:
-    """qa / embedding: collected when their scripts exist and print a ``ratio`` we can read."""
+def _table_script(name: str, quick_args: tuple[str, ...] = ("--quick",)) -> Callable[[bool, argparse.Namespace], list[Row]]:
+    """A script that prints this harness's own Markdown table (bench/embedding.py): run it, read the rows."""
 
     def collect(quick: bool, options: argparse.Namespace) -> list[Row]:
-        script = HERE / f"{name}.py"
-        if not script.is_file():
-            raise FileNotFoundError(f"bench/{name}.py does not exist yet")
         out = _subprocess([f"bench/{name}.py", *(quick_args if quick else [])], timeout=3600)
         rows = []
-        for line in out.splitlines():  # scripts that print this harness's own Markdown table
+        for line in out.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
             if len(cells) == 9 and cells[0] not in ("benchmark", "") and not set(cells[0]) <= {"-"}:
                 try:
@@ -140,12 +137,6 @@ def _plugin_script(name: str, quick_args: tuple[str, ...] = ("--quick",)) -> Cal
                     continue
                 rows.append(Row(cells[0], cells[1], a, b, cells[4], cells[6].split()[0], cells[8],
                                 note=f"from bench/{name}.py" + (" --quick" if quick else "")))
-        for line in [] if rows else out.splitlines():  # a generic reader: 'label ... tasuki ... reference ... ratio' rows
-            m = re.match(r"^\s*(.+?)\s{2,}([\d.,]+)\s{2,}([\d.,]+)\s{2,}([\d.]+)\s*$", line)
-            if m:
-                label, a, b, _ = m.groups()
-                rows.append(Row(name, label.strip(), float(a.replace(",", "")), float(b.replace(",", "")), "?",
-                                "higher", "see bench/" + name + ".py", note="parsed from its printed table"))
         if not rows:
             raise RuntimeError(f"bench/{name}.py ran but printed no table this harness can read: {out[-300:]}")
         # a script may print its table more than once (as it goes, then in full): keep each row once
@@ -173,7 +164,7 @@ BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
     "attention": _attention,
     "qa": _qa,
     # quick: no fine-tuning (40 of the 125 s a quick run took); the full run measures it
-    "embedding": _plugin_script("embedding", ("--quick", "--skip-finetune")),
+    "embedding": _table_script("embedding", ("--quick", "--skip-finetune")),
     "gpu": _gpu,
 }
 
@@ -226,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.merge:
         notes = [f"{', '.join(names)}: re-run on {info['date']} with --merge (load average before: "
                  f"{info['load_average']}); the other rows come from the run of {earlier.get('date', '?')}",
-                 *(n for n in earlier.get("notes", []) if not n.startswith("partial"))]
+                 *(f"earlier run: {n}" for n in earlier.get("notes", []) if not n.startswith("partial"))]
     for name in names:
         started = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)

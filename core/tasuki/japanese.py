@@ -98,24 +98,31 @@ def japanese_share(text: str) -> float:
     return japanese / letters if letters else 0.0
 
 
-def words_of_tokens(
-    offsets: Sequence[tuple[int, int] | Sequence[int] | None], words: Sequence[tuple[int, int]], length: int
-) -> list[int | None]:
-    """The word that owns each token: the index in ``words`` of its first owned character.
+def word_owners(words: Sequence[tuple[int, int]], length: int) -> list[int]:
+    """Per character of a text of ``length``, the index of the word it belongs to (-1: none).
 
-    Sub-word tokens from a model's own tokenizer may start with a space or cross a word
-    boundary (SentencePiece's ``▁`` pieces, ``の世界``); the first character that belongs to a
-    word decides. ``None`` for tokens outside the text or over whitespace only.
-
-    :param offsets: per token ``(start, end)`` character offsets into the text, or ``None``.
     :param words: ``(start, end)`` of each word (e.g. from :func:`split_words`), in order.
-    :param length: the text's length.
     """
     owner = [-1] * (length + 1)
     for index, (start, end) in enumerate(words):
         owner[start:end] = [index] * (end - start)
+    return owner
+
+
+def words_of_tokens(
+    offsets: Sequence[tuple[int, int] | Sequence[int] | None], owners: Sequence[int]
+) -> list[int | None]:
+    """The word that owns each token: the word of its first character that belongs to one.
+
+    Sub-word tokens from a model's own tokenizer may start with a space or cross a word
+    boundary (SentencePiece's ``▁`` pieces, ``の世界``); the first owned character decides.
+    ``None`` for tokens outside the text or over whitespace only.
+
+    :param offsets: per token ``(start, end)`` character offsets into the text, or ``None``.
+    :param owners: :func:`word_owners` of the text (built once, used for all its windows).
+    """
     result: list[int | None] = []
     for span in offsets:
-        word = next((owner[c] for c in range(span[0], span[1]) if owner[c] >= 0), None) if span else None
+        word = next((owners[c] for c in range(span[0], span[1]) if owners[c] >= 0), None) if span else None
         result.append(word)
     return result

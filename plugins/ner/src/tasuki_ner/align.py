@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasuki.japanese import words_of_tokens
+from tasuki.japanese import word_owners, words_of_tokens
 from tasuki_ner.tags import Span, spans_to_bio
 
 IGNORE = -100
@@ -110,16 +110,17 @@ def tokenize(text: str, words: list[tuple[int, int]], tokenizer: Any, by_word: b
         word: SentencePiece glues particles to entities (``日の``, ``、2``) when it sees the text
         as one piece, and an entity that starts or ends inside a token cannot be labelled.
     """
-    if by_word and getattr(tokenizer, "is_fast", False):
+    if not getattr(tokenizer, "is_fast", False):
+        ids, offsets = _tokenize_by_word(text, words, tokenizer)
+    elif by_word:
         ids, offsets = _tokenize_words_fast(text, words, tokenizer)
-    elif getattr(tokenizer, "is_fast", False):
+    else:
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         ids = list(encoding["input_ids"])
         offsets = [tuple(o) for o in encoding["offset_mapping"]]
-    else:
-        ids, offsets = _tokenize_by_word(text, words, tokenizer)
     # offsets may include a leading space (SentencePiece's ▁): the first owned character decides
-    word_ids = [-1 if w is None else w for w in words_of_tokens(offsets, words, len(text))]
+    owned = words_of_tokens(offsets, word_owners(words, len(text)))
+    word_ids = [-1 if w is None else w for w in owned]
     return Tokens(ids, offsets, word_ids)
 
 
@@ -141,10 +142,11 @@ def _tokenize_words_fast(text: str, words: list[tuple[int, int]], tokenizer: Any
         pieces = tokenizer.convert_ids_to_tokens(word_ids)
         for k, (piece, piece_id, (a, b)) in enumerate(zip(pieces, word_ids, word_offsets)):
             if glued and k == 0 and piece.startswith(SPIECE):
-                if piece == SPIECE and len(pieces) > 1:
+                rest = piece[len(SPIECE):]
+                if not rest and len(pieces) > 1:
                     continue  # a lone ▁ in front of the word
-                bare = tokenizer.convert_tokens_to_ids(piece[len(SPIECE):]) if piece != SPIECE else None
-                if bare is not None and bare != tokenizer.unk_token_id:
+                bare = tokenizer.convert_tokens_to_ids(rest) if rest else tokenizer.unk_token_id
+                if bare != tokenizer.unk_token_id:
                     piece_id = bare  # "▁日" -> "日", as inside the text
             ids.append(piece_id)
             offsets.append((start + a, start + b))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import DataError
-from tasuki.japanese import split_words, words_of_tokens
+from tasuki.japanese import split_words, word_owners, words_of_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -50,8 +50,8 @@ def encode_windows(
     enc = tokenizer(questions, contexts, truncation="only_second", max_length=max_length, stride=stride,
                     return_overflowing_tokens=True, return_offsets_mapping=True)
     # Japanese has no spaces, so the tokenizer's own "words" would be whole sentences: a token's
-    # word is the MeCab word that owns its first character instead (cached per context)
-    mecab_words: dict[int, list[tuple[int, int]]] = {}
+    # word is the MeCab word that owns its first character instead (the map built once per context)
+    owners: dict[int, list[int]] = {}
     sample_map = enc.pop("overflow_to_sample_mapping")
     raw_offsets = enc.pop("offset_mapping")
     out: dict[str, list] = {k: list(v) for k, v in enc.items()}
@@ -63,9 +63,10 @@ def encode_windows(
         sequence_ids = enc.sequence_ids(i)
         offsets = [list(o) if sequence_ids[t] == 1 else None for t, o in enumerate(raw_offsets[i])]
         if lang == "ja":
-            if example not in mecab_words:
-                mecab_words[example] = [(w.start, w.end) for w in split_words(contexts[example])]
-            words = words_of_tokens(offsets, mecab_words[example], len(contexts[example]))
+            if example not in owners:
+                context = contexts[example]
+                owners[example] = word_owners([(w.start, w.end) for w in split_words(context)], len(context))
+            words = words_of_tokens(offsets, owners[example])
         else:
             words = [w if o is not None else None for w, o in zip(enc.word_ids(i), offsets)]
         out["offset_mapping"].append(offsets)

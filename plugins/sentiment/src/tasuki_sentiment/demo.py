@@ -33,11 +33,11 @@ EXAMPLES = {
     ],
 }
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    # Sized for ~10 minutes on 2 CPU cores: 2,400 tweets x 3 epochs = 225 MiniLM steps at ~5.6 CPU-seconds
-    # each (measured on a loaded machine, so an estimate).
+    # 8,000 tweets (6,400 to train) x 3 epochs = 600 MiniLM steps: about 5 minutes of fine-tuning
+    # on 2 idle CPU cores (7.5 minutes for the whole demo, install included).
     "en": {"backbone": "minilm", "limit": 8000, "epochs": 3, "batch_size": 32, "learning_rate": 5e-5},
     # 384 sentences are few: more epochs and smaller batches give the optimizer enough steps.
-    # E5's 250k-word embedding matrix stays frozen (see SentimentTask.build_model): CPU steps get much faster.
+    # E5's 250k-word embedding matrix stays fixed (TrainingArgs.freeze_embeddings, set in run below).
     "ja": {"backbone": "e5-small", "limit": None, "epochs": 5, "batch_size": 16, "learning_rate": 5e-5},
 }
 
