@@ -64,7 +64,7 @@ def train(
     :param eval_data: held-out data; without it ``eval_split`` of ``data`` is held out.
     :param backbone: Hub id, local directory or registered spec; default: the task's for ``lang``.
     :param lang: ``"en"``, ``"ja"``...; default: detected from the training data (kana/kanji or not).
-    :param training_args: fields of :class:`~tasuki.runner.TrainingArgs` (``epochs=2``, ...).
+    :param training_args: fields of :class:`~tasuki.args.TrainingArgs` (``epochs=2``, ...).
     """
     task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tasuki import checkpoint as ckpt
+from tasuki.args import TrainingArgs
 from tasuki.errors import CheckpointError, DataError
 from tasuki.sampling import LengthGroupedBatchSampler
 
@@ -35,60 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 INDEX = "_index"  # feature position, carried through batches so outputs return in feature order
-
-
-@dataclass
-class TrainingArgs:
-    """Hyper-parameters and run options. Defaults suit fine-tuning a pretrained encoder."""
-
-    output_dir: str = "tasuki-model"
-    epochs: int | None = None
-    """Passes over the training data; ``None``: see :func:`auto_epochs` (3 on large data, more on small)."""
-    min_steps: int = 500
-    """With ``epochs=None``: train for at least this many optimizer steps (within 3 to 20 epochs)."""
-    max_steps: int | None = None
-    """Stop after this many optimizer steps (overrides ``epochs``)."""
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    eval_batch_size: int | None = None
-    gradient_accumulation_steps: int = 1
-    max_length: int | None = None
-    """Tokens per feature; ``None``: the task's default, capped by the backbone's maximum."""
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    mixed_precision: str = "auto"
-    """``no``, ``fp16``, ``bf16`` or ``auto`` (bf16 on GPUs that have it, else no)."""
-    group_by_length: bool = True
-    save_steps: int = 500
-    """Checkpoint every N optimizer steps (0: only at the end of each epoch)."""
-    save_total_limit: int = 2
-    checkpoints: bool = True
-    """Write checkpoints (what ``resume`` needs); off for throw-away runs such as demos."""
-    logging_steps: int = 50
-    eval_split: float = 0.1
-    """Held-out fraction of the training data when no evaluation data is given."""
-    report_to: str = "none"
-    """``none``, ``tensorboard`` or ``wandb`` (offline unless WANDB_MODE says otherwise)."""
-    resume: bool = False
-    cpu: bool = False
-    torch_compile: bool = False
-    freeze_embeddings: bool = False
-    """Keep the input word-embedding matrix fixed. Multilingual vocabularies are huge (E5/XLM-R:
-    250k x 384 = 96M of 118M weights): updating it costs AdamW state (2 x 96M floats) and time in
-    every step, while a small dataset touches only a few thousand of its rows."""
-    progress: bool = True
-
-    @classmethod
-    def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> TrainingArgs:
-        """Class defaults, then the task's ``training_defaults``, then the user's (non-None) values."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise TypeError(f"unknown training argument(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass

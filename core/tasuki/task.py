@@ -59,7 +59,7 @@ class Task(ABC):
     default_backbones: ClassVar[dict[str, str]] = {"en": "minilm", "ja": "e5-small"}
     """Backbone spec per language when the user gives none (the embedded offline models)."""
     training_defaults: ClassVar[dict[str, Any]] = {}
-    """Overrides of :class:`tasuki.runner.TrainingArgs` defaults that suit this task."""
+    """Overrides of :class:`tasuki.args.TrainingArgs` defaults that suit this task."""
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         if lang not in self.languages:

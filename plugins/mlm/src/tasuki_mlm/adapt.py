@@ -138,7 +138,7 @@ def adapt(
     :param corpus: a folder of text files, a file, a Hub dataset name or a list of texts.
     :param held_out: share of documents held out (whole documents, fixed by ``seed``).
     :param compare: also run the baseline (before, or head-only) and write both into the model card.
-    :param training_args: further :class:`tasuki.runner.TrainingArgs` fields.
+    :param training_args: further :class:`tasuki.args.TrainingArgs` fields.
     """
     import tasuki.api
     from tasuki.backbone import resolve_backbone
