@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from tasuki.task import Task
 
 GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
 
 
 def read_text(path: str | Path, encoding: str | None = None) -> str:
@@ -129,6 +131,13 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str) -> Dataset:
         return Dataset.from_list([dict(row) for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
         raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
+    except UnicodeEncodeError:
+        for number, row in enumerate(rows, start=1):
+            for column, value in row.items():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        _check_encodable(text, f"{source}: row {number}, column {column!r}")
+        raise
 
 
 def load_data(
@@ -186,27 +195,91 @@ def map_columns(
     *,
     with_targets: bool,
 ) -> Dataset:
-    """Rename user columns to the task's and check that every column the task needs is there."""
+    """Rename user columns to the task's (``{task_column: user_column}``) and check the task's columns.
+
+    A missing column is reported with every column the task needs, the columns as found in the
+    source, and the mapping that fixes it.
+    """
     columns = dict(columns or {})
-    for task_column, user_column in columns.items():
-        if user_column not in dataset.column_names:
-            raise DataError(
-                f"{source}: no column {user_column!r} (mapped to {task_column!r}); "
-                f"found columns: {', '.join(dataset.column_names)}"
-            )
+    found = list(dataset.column_names)
+    absent = {task: user for task, user in columns.items() if user not in found}
+    if absent:
+        raise DataError(
+            f"{source}: no column {', '.join(map(repr, absent.values()))} (mapped to "
+            f"{', '.join(map(repr, absent))}); found columns: {', '.join(found) or 'none'}"
+        )
     renames = {user: task for task, user in columns.items() if user != task}
     if renames:
-        clashing = [task for task in renames.values() if task in dataset.column_names]
+        clashing = [task for task in renames.values() if task in found and task not in renames]
         dataset = dataset.remove_columns(clashing).rename_columns(renames)
-    needed = [*task_cls.input_columns, *(task_cls.target_columns if with_targets else ())]
-    missing = [name for name in needed if name not in dataset.column_names]
-    if missing:
-        raise DataError(
-            f"{source}: missing column {', '.join(map(repr, missing))} (task {task_cls.name!r} needs "
-            f"{', '.join(needed)}); found columns: {', '.join(dataset.column_names) or 'none'}. "
-            f"Map yours with columns={{'{missing[0]}': 'your_column'}} (CLI: --column {missing[0]}=your_column)"
-        )
+    require_columns(dataset, task_cls.required_columns(with_targets), source, task=task_cls.name, found=found,
+                    mapped=columns)
     return dataset
+
+
+def require_columns(
+    dataset: Dataset, needed: Sequence[str], source: str, *, task: str,
+    found: Sequence[str] | None = None, mapped: Mapping[str, str] | None = None,
+) -> None:
+    """:class:`~tasuki.errors.DataError` listing every missing column and the mapping that fixes it."""
+    missing = [name for name in needed if name not in dataset.column_names]
+    if not missing:
+        return
+    found = list(found if found is not None else dataset.column_names)
+    unused = [c for c in found if c not in (mapped or {}).values() and c not in needed]
+    pairs = [(name, unused[i] if i < len(unused) else "YOUR_COLUMN") for i, name in enumerate(missing)]
+    cli = " ".join(f"--column {task_column}={user_column}" for task_column, user_column in pairs)
+    python = ", ".join(f"{task_column!r}: {user_column!r}" for task_column, user_column in pairs)
+    raise DataError(
+        f"{source}: missing column {', '.join(map(repr, missing))}: task {task!r} needs {', '.join(needed)}; "
+        f"found columns: {', '.join(found) or 'none'}. Map yours with {cli} (Python: columns={{{python}}})"
+    )
+
+
+MISSING_TARGETS = ("", "nan", "null", "none", "na", "n/a")
+"""Target values that mean "no value" in files written by pandas, R, spreadsheets and JSON."""
+
+
+def is_missing(value: Any) -> bool:
+    """Empty, null or NaN: a target that is not there."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN
+    if isinstance(value, str):
+        return value.strip().lower() in MISSING_TARGETS
+    if isinstance(value, (list, tuple)):
+        return len(value) == 0
+    return False
+
+
+def check_texts(dataset: Dataset, columns: Sequence[str], source: str) -> None:
+    """Every value a non-empty string that UTF-8 can encode (no lone surrogates); errors name the row."""
+    for column in columns:
+        for row, value in enumerate(dataset[column], start=1):
+            if not isinstance(value, str):
+                raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
+            if not value.strip():
+                raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+            _check_encodable(value, f"{source}: row {row}, column {column!r}")
+
+
+def check_targets(dataset: Dataset, columns: Sequence[str], source: str) -> None:
+    """No target empty, null or NaN (a CSV ``NaN`` must not become a class of its own)."""
+    for column in columns:
+        for row, value in enumerate(dataset[column], start=1):
+            if is_missing(value):
+                raise DataError(f"{source}: row {row}, column {column!r}: missing {column} ({value!r}); "
+                                f"remove the row or give it a value")
+
+
+def _check_encodable(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(f"{where}: invalid character {text[exc.start]!r} at position {exc.start} (a lone "
+                        f"surrogate: broken UTF-16 in the source, or bytes that are not UTF-8 on the command line)"
+                        ) from None
 
 
 def detect_language(data: Dataset, sample: int = 200) -> str:

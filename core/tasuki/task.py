@@ -16,14 +16,17 @@ splits examples keeps an ``example_index`` column in its features to map them ba
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from tasuki.errors import DataError
+from tasuki.settings import SettingError, build
 
 if TYPE_CHECKING:
     import torch
@@ -34,6 +37,11 @@ if TYPE_CHECKING:
 
 Outputs = list[dict[str, np.ndarray]]
 """What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
+
+
+@dataclass
+class NoOptions:
+    """The options of a task that has none."""
 
 
 class Task(ABC):
@@ -60,19 +68,24 @@ class Task(ABC):
     """Backbone spec per language when the user gives none (the embedded offline models)."""
     training_defaults: ClassVar[dict[str, Any]] = {}
     """Overrides of :class:`tasuki.args.TrainingArgs` defaults that suit this task."""
+    Options: ClassVar[type] = NoOptions
+    """The task's options: a dataclass whose fields (type, default, docstring; see :mod:`tasuki.settings`)
+    are what ``task_options=`` / ``--option NAME=VALUE`` accept and what ``tasuki tasks NAME`` lists."""
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         if lang not in self.languages:
             raise DataError(f"task {self.name!r} supports languages {list(self.languages)}, not {lang!r}")
         self.lang = lang
-        self.labels: list[str] | None = list(labels) if labels is not None else None
-        self.options = options
+        self.labels: list[str] | None = _label_list(labels, self.name)
+        self.options = build(self.Options, options, what=f"option of task {self.name!r}")
+        self.given_options = frozenset(options)
+        """The options the user set: what :meth:`fit` learns from the data never overrides these."""
 
     # --- state ---------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state saved with a trained model (``tasuki.json``)."""
-        return {"lang": self.lang, "labels": self.labels, "options": self.options}
+        return {"lang": self.lang, "labels": self.labels, "options": asdict(self.options)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Task:
@@ -92,17 +105,26 @@ class Task(ABC):
     def fit(self, train: Dataset) -> None:  # noqa: B027 - optional hook
         """Learn what comes from the training data (e.g. the label set). Called once before training."""
 
+    @classmethod
+    def required_columns(cls, with_targets: bool) -> tuple[str, ...]:
+        """Columns the data must have: inputs, plus targets for training and evaluation.
+
+        Override for tasks with alternative layouts (NER: ``tokens``/``tags`` or ``text``/``entities``).
+        """
+        return (*cls.input_columns, *(cls.target_columns if with_targets else ()))
+
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Check every row and raise :class:`~tasuki.errors.DataError` naming source, row and column.
 
-        The default checks that input texts are non-empty strings.
+        The default checks the required columns, that input texts are non-empty strings and,
+        with targets, that no target is missing (empty, null or NaN).
         """
-        for column in self.input_columns:
-            for row, value in enumerate(data[column], start=1):
-                if not isinstance(value, str):
-                    raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
-                if not value.strip():
-                    raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+        from tasuki.data import check_targets, check_texts, require_columns
+
+        require_columns(data, self.required_columns(with_targets), source, task=self.name)
+        check_texts(data, [c for c in self.input_columns if c in data.column_names], source)
+        if with_targets:
+            check_targets(data, [c for c in self.target_columns if c in data.column_names], source)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """Turn what a user passes to ``predict`` into example rows (a str, strs, or dicts)."""
@@ -178,3 +200,20 @@ class Task(ABC):
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Write the figures a person wants after evaluation (PNG); return their paths."""
         return []
+
+
+def _label_list(labels: Any, task: str) -> list[str] | None:
+    """``labels`` as a list of names; a JSON text is read (``--option labels='["neg","pos"]'``), never split."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        try:
+            labels = json.loads(labels)
+        except json.JSONDecodeError:
+            labels = None
+    if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) and x for x in labels):
+        raise SettingError(f"option of task {task!r} 'labels': expected a list of label names, "
+                           f'e.g. ["negative", "positive"] (CLI: --option labels=\'["negative","positive"]\')')
+    if len(set(labels)) != len(labels):
+        raise SettingError(f"option of task {task!r} 'labels': names repeat in {list(labels)}")
+    return list(labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tasuki.cli import echo_json, parse_pairs
+from tasuki.cli.options import given, training_options
 
 
 @click.command("train")
@@ -14,28 +15,14 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--output", "output_dir", required=True, type=click.Path(), help="Directory for the trained model.")
 @click.option("--backbone", help="Hub id, local model directory, or spec (minilm, e5-small, scratch:...).")
 @click.option("--lang", help="Language of the data (en, ja, ...); default: detected from --data.")
-@click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN", help="Map a column name.")
-@click.option("--option", "options", multiple=True, metavar="NAME=VALUE", help="A task option (JSON values).")
+@click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN",
+              help="Your column for one the task needs, e.g. --column text=review --column label=stars "
+                   "('tasuki tasks TASK' lists them). Saved with the model for evaluate and predict.")
+@click.option("--option", "options", multiple=True, metavar="NAME=VALUE",
+              help="A task option ('tasuki tasks TASK' lists them with their types).")
 @click.option("--encoding", help="Encoding of the data files (default UTF-8).")
 @click.option("--data-config", help="Config name of a Hub dataset.")
-@click.option("--epochs", type=int, help="Default: 3, or more on small data (at least --min-steps steps, at most 20).")
-@click.option("--min-steps", type=int, help="With the default epochs: optimizer steps to reach at least (500).")
-@click.option("--max-steps", type=int)
-@click.option("--learning-rate", type=float)
-@click.option("--batch-size", type=int)
-@click.option("--eval-batch-size", type=int)
-@click.option("--gradient-accumulation-steps", type=int)
-@click.option("--max-length", type=int)
-@click.option("--eval-split", type=float)
-@click.option("--seed", type=int)
-@click.option("--mixed-precision", type=click.Choice(["auto", "no", "fp16", "bf16"]))
-@click.option("--save-steps", type=int, help="Checkpoint every N optimizer steps (0: at epoch ends only).")
-@click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]))
-@click.option("--checkpoints/--no-checkpoints", default=None, help="Write checkpoints (needed for --resume; default on).")
-@click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --output.")
-@click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present.")
-@click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (fast on huge vocabularies).")
-@click.option("--compile", "torch_compile", is_flag=True, help="torch.compile the model.")
+@training_options()
 @click.option("--trust-remote-code", is_flag=True, help="Run code shipped with a Hub model (off by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(task: str, data: str, eval_data: str | None, output_dir: str, backbone: str | None, lang: str | None,
@@ -46,9 +33,9 @@ def command(task: str, data: str, eval_data: str | None, output_dir: str, backbo
 
     result = train(
         task, data, eval_data=eval_data, backbone=backbone, lang=lang, output_dir=output_dir,
-        columns=parse_pairs(columns, "--column"), task_options=parse_pairs(options, "--option", parse_values=True),
+        columns=parse_pairs(columns, "--column"), task_options=parse_pairs(options, "--option"),
         encoding=encoding, data_config=data_config, trust_remote_code=trust_remote_code,
-        **{k: v for k, v in training_args.items() if v not in (None, False)},
+        **given(training_args),
     )
     from accelerate import PartialState
 

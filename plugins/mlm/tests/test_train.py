@@ -148,7 +148,7 @@ def test_japanese_whole_word_adaptation_through_the_runner(tmp_path) -> None:
                        max_length=32, task_options={"whole_word": True}, **FAST)
     assert result.metrics["masked_tokens"] > 0
     model = api.load(tmp_path / "ja", device="cpu")
-    assert model.task.options["whole_word"] is True and model.task.lang == "ja"
+    assert model.task.options.whole_word is True and model.task.lang == "ja"
     assert len(model.predict("東京都の[MASK]社")) == 5
 
 

@@ -9,6 +9,7 @@ from datasets import ClassLabel, Dataset, Features, List, Value
 
 from tasuki.data import load_data
 from tasuki.errors import DataError
+from tasuki.settings import SettingError
 from tasuki_ner.task import NerTask
 
 
@@ -114,9 +115,9 @@ def test_hub_style_integer_tags_are_read_by_class_names():
 
 
 def test_unknown_options_and_strategies_are_errors():
-    with pytest.raises(DataError, match="no option"):
+    with pytest.raises(SettingError, match="unknown option of task 'ner' 'shceme'"):
         NerTask(shceme="bio")
-    with pytest.raises(DataError, match="unknown tag scheme"):
+    with pytest.raises(SettingError, match="unknown tag scheme"):
         NerTask(scheme="bilou2")
-    with pytest.raises(DataError, match="aggregation"):
+    with pytest.raises(SettingError, match="aggregation"):
         NerTask(aggregation="mean")

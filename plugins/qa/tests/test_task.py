@@ -16,6 +16,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 import tasuki
 from tasuki.errors import DataError
 from tasuki.registry import Registry, set_registry
+from tasuki.settings import SettingError
 from tasuki_qa import plugin
 from tasuki_qa.task import QATask
 
@@ -135,7 +136,7 @@ def test_japanese_answers_are_exact_substrings(tiny_ja: Path, tmp_path: Path) ->
 
 
 def test_options_are_checked_and_saved() -> None:
-    with pytest.raises(DataError, match="no option"):
+    with pytest.raises(SettingError, match="unknown option of task 'qa' 'doc_strde'; known: .*doc_stride"):
         QATask(doc_strde=64)
     task = QATask.from_state(QATask(lang="ja", doc_stride=64).state())
     assert task.lang == "ja" and task.option("doc_stride") == 64

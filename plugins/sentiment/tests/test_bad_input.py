@@ -27,7 +27,9 @@ def test_unknown_label_in_evaluation_data_names_file_row_and_known_labels(rows):
 
 def test_missing_label_column(rows):
     task = SentimentTask()
-    with pytest.raises(DataError, match=r"train\.csv: missing column 'label' \(columns: \['text', 'stars'\]\)"):
+    with pytest.raises(DataError, match=r"train\.csv: missing column 'label': task 'sentiment' needs text, label; "
+                       r"found columns: text, stars\. "
+                       r"Map yours with --column label=stars"):
         task.validate(Dataset.from_list([{"text": "a", "stars": 1}]), "train.csv", with_targets=True)
     with pytest.raises(DataError, match="training data: missing column 'label'"):
         task.fit(Dataset.from_list([{"text": "a"}]))
@@ -49,7 +51,7 @@ def test_missing_and_empty_labels_name_row():
     with pytest.raises(DataError, match=r"t\.jsonl: row 2, column 'label': missing label"):
         task.validate(Dataset.from_list([{"text": "a", "label": "x"}, {"text": "b", "label": None}]), "t.jsonl",
                       with_targets=True)
-    with pytest.raises(DataError, match=r"t\.csv: row 1, column 'label': empty label"):
+    with pytest.raises(DataError, match=r"t\.csv: row 1, column 'label': missing label"):
         task.validate(Dataset.from_list([{"text": "a", "label": " "}]), "t.csv", with_targets=True)
 
 

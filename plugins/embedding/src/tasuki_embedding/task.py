@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
 from tasuki.errors import DataError
+from tasuki.settings import setting
 from tasuki.task import Outputs, Task
 from tasuki_embedding import losses
 from tasuki_embedding.model import SentenceEncoder
-from tasuki_embedding.pooling import POOLING_MODES, read_max_seq_length, read_normalize, read_pooling_config
+from tasuki_embedding.pooling import read_max_seq_length, read_normalize, read_pooling_config
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -42,6 +44,22 @@ PLOT_POINTS = 2000
 def _prefix(role: str) -> str:
     return "" if role == "text" else f"{role}_"
 
+
+
+@dataclass
+class EmbeddingOptions:
+    """Options of the ``embedding`` task, saved with the model."""
+
+    pooling: Literal["mean", "max", "cls"] | None = None
+    """How token vectors become one sentence vector (default: the backbone's sentence-transformers config, else mean)."""
+    normalize: bool | None = None
+    """Unit-length vectors (default: the backbone's sentence-transformers config)."""
+    loss: Literal["mnrl", "contrastive", "cosent", "cosine"] | None = None
+    """Training loss (default: cosent with a 'score' column, else mnrl: in-batch negatives)."""
+    scale: float = setting(20.0, min=0, min_open=True)
+    """Inverse temperature of the mnrl and cosent losses."""
+    margin: float = setting(0.5, min=0)
+    """Margin of the contrastive loss."""
 
 class EmbeddingTask(Task):
     """Sentence embeddings: pooled, normalized encoder outputs, trained so that similar texts are close.
@@ -65,14 +83,10 @@ class EmbeddingTask(Task):
         "warmup_ratio": 0.1,
     }
 
+    Options: ClassVar[type] = EmbeddingOptions
+
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=None, **options)
-        pooling = options.get("pooling")
-        if pooling is not None and pooling not in POOLING_MODES:
-            raise DataError(f"pooling must be one of {list(POOLING_MODES)}, not {pooling!r}")
-        loss = options.get("loss")
-        if loss is not None and loss not in losses.LOSSES:
-            raise DataError(f"loss must be one of {list(losses.LOSSES)}, not {loss!r}")
 
     # --- data ----------------------------------------------------------------------------
 
@@ -95,7 +109,7 @@ class EmbeddingTask(Task):
                         ok = False
                     if not ok:
                         raise DataError(f"{source}: row {row}, column 'score': expected a number, got {value!r}")
-        loss = self.options.get("loss")
+        loss = self.options.loss
         if with_targets and loss in losses.SCORED_LOSSES and "score" not in data.column_names:
             raise DataError(f"{source}: loss {loss!r} needs a 'score' column; found {', '.join(data.column_names)}")
         if with_targets and loss == "contrastive":
@@ -105,8 +119,8 @@ class EmbeddingTask(Task):
 
     def fit(self, train: Dataset) -> None:
         """Choose the loss from the training columns when the user did not."""
-        if self.options.get("loss") is None:
-            self.options["loss"] = "cosent" if "score" in train.column_names else "mnrl"
+        if self.options.loss is None:
+            self.options.loss = "cosent" if "score" in train.column_names else "mnrl"
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """Texts, or ``{"text": ..., "pair": ...}`` dicts (a pair's prediction is its cosine similarity)."""
@@ -164,8 +178,8 @@ class EmbeddingTask(Task):
         """The backbone's bare encoder under mean/max/cls pooling (a sentence-transformers backbone keeps its own)."""
         directory = getattr(backbone, "name_or_path", None)
         local = Path(directory) if directory and Path(directory).is_dir() else None
-        pooling = self.options.get("pooling") or (read_pooling_config(local) if local else None) or "mean"
-        normalize = self.options.get("normalize")
+        pooling = self.options.pooling or (read_pooling_config(local) if local else None) or "mean"
+        normalize = self.options.normalize
         if normalize is None:
             normalize = (read_normalize(local) if local else None) is not False
         max_seq = (read_max_seq_length(local) if local else None) or backbone.max_length
@@ -194,19 +208,19 @@ class EmbeddingTask(Task):
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The chosen loss over the batch (in-batch negatives for ``mnrl``)."""
         vectors = self._embed(model, batch)
-        loss = self.options.get("loss") or ("cosent" if "score" in batch else "mnrl")
+        loss = self.options.loss or ("cosent" if "score" in batch else "mnrl")
         if loss == "mnrl":
             return losses.multiple_negatives_ranking_loss(
-                vectors["text"], vectors["pair"], vectors.get("negative"), scale=self.options.get("scale", 20.0)
+                vectors["text"], vectors["pair"], vectors.get("negative"), scale=self.options.scale
             )
         if "score" not in batch:
             raise DataError(f"loss {loss!r} needs a 'score' column")
         if loss == "contrastive":
             return losses.contrastive_loss(vectors["text"], vectors["pair"], batch["score"],
-                                           margin=self.options.get("margin", 0.5))
+                                           margin=self.options.margin)
         if loss == "cosent":
             return losses.cosent_loss(vectors["text"], vectors["pair"], batch["score"],
-                                      scale=self.options.get("scale", 20.0))
+                                      scale=self.options.scale)
         return losses.cosine_similarity_loss(vectors["text"], vectors["pair"], batch["score"])
 
     def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

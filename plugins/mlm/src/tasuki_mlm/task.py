@@ -14,6 +14,7 @@ import bisect
 import logging
 import math
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,8 +23,9 @@ import torch
 from transformers import AutoModelForMaskedLM
 
 from tasuki.errors import DataError
+from tasuki.settings import setting
 from tasuki.task import Outputs, Task
-from tasuki_mlm.masking import IGNORE_INDEX, check_probability, mask_tokens, relabel_groups, replacement_candidates
+from tasuki_mlm.masking import IGNORE_INDEX, mask_tokens, relabel_groups, replacement_candidates
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -36,21 +38,28 @@ FILL_MASK = "fill_mask"  # example column set by ``examples_from_inputs``: user 
 GROUPS = "mask_groups"  # batch key: (B, T) word group per token, -1 = never masked
 
 
+
+@dataclass
+class MlmOptions:
+    """Options of the ``mlm`` task, saved with the model."""
+
+    mlm_probability: float = setting(0.15, min=0, max=1, min_open=True, max_open=True)
+    """Share of tokens (or words) chosen for prediction."""
+    whole_word: bool = False
+    """Mask whole words: English words from the fast tokenizer's word ids, Japanese words from MeCab."""
+    line_by_line: bool = False
+    """One feature per line/document (truncated) instead of cutting the concatenated corpus into blocks."""
+    freeze_backbone: bool = False
+    """Train the MLM head only (the baseline that a freshly initialised head needs)."""
+    top_k: int = setting(5, min=1)
+    """Candidates per [MASK] in predictions."""
+    nsp: bool = False
+    """Next-sentence prediction as a second objective (adds nsp_accuracy to the metrics)."""
+
 class MaskedLMTask(Task):
     """Masked-language modelling on an unlabelled corpus (domain adaptation), and fill-mask.
 
-    Options (``task_options`` / CLI flags):
-
-    - ``mlm_probability`` (0.15): share of tokens (or words) chosen for prediction.
-    - ``whole_word`` (False): choose whole words: English words from the fast tokenizer's word
-      ids, Japanese words from MeCab (:mod:`tasuki.japanese`) through character offsets.
-    - ``line_by_line`` (False): one feature per line/document (truncated) instead of
-      concatenating the corpus and cutting it into blocks of ``max_length`` tokens.
-    - ``freeze_backbone`` (False): train the MLM head only (the encoder, and with it the tied
-      decoder weights, stay fixed): the baseline that a freshly initialised head needs.
-    - ``top_k`` (5): candidates per ``[MASK]`` in predictions.
-    - ``nsp`` (False): next-sentence prediction as a second objective (sentence pairs, 50% random
-      second segments; ``AutoModelForPreTraining``); adds ``nsp_accuracy`` to the metrics.
+    Options: :class:`MlmOptions` (``task_options`` / ``--option``).
     """
 
     name = "mlm"
@@ -68,17 +77,12 @@ class MaskedLMTask(Task):
         "epochs": 1,
     }
 
+    Options: ClassVar[type] = MlmOptions
+
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
-        options.setdefault("mlm_probability", 0.15)
-        options.setdefault("whole_word", False)
-        options.setdefault("line_by_line", False)
-        options.setdefault("freeze_backbone", False)
-        options.setdefault("top_k", 5)
-        options.setdefault("nsp", False)
-        if options["nsp"] and options["whole_word"] and lang == "ja":
-            raise DataError("nsp with Japanese whole-word masking is not supported; drop one of the two")
-        check_probability(options["mlm_probability"])
         super().__init__(lang=lang, labels=None, **options)
+        if self.options.nsp and self.options.whole_word and lang == "ja":
+            raise DataError("nsp with Japanese whole-word masking is not supported; drop one of the two")
         self.head_initialized: bool | None = None
         """After :meth:`build_model`: True when the backbone had no MLM head and one was initialised."""
         self._tokenizer: PreTrainedTokenizerBase | None = None  # kept by encode: postprocess decodes tokens
@@ -109,9 +113,9 @@ class MaskedLMTask(Task):
         fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
         if max_length < 3:
             raise DataError(f"max_length {max_length} is too short for a block ([CLS] token [SEP])")
-        if self.options["nsp"] and not fill:
+        if self.options.nsp and not fill:
             return self._encode_pairs(texts, tokenizer, max_length)
-        if fill or self.options["line_by_line"]:
+        if fill or self.options.line_by_line:
             return self._encode_lines(texts, tokenizer, max_length, fill)
         return self._encode_blocks(texts, tokenizer, max_length)
 
@@ -127,7 +131,7 @@ class MaskedLMTask(Task):
                         f"input {row}: no {tokenizer.mask_token} token in {texts[row - 1][:60]!r}; fill-mask "
                         f"predicts the tokens hidden behind {tokenizer.mask_token}"
                     )
-        elif self.options["whole_word"]:
+        elif self.options.whole_word:
             special = set(tokenizer.all_special_ids)
             out["word_ids"] = [
                 [-1 if ids[j] in special or w is None else w for j, w in enumerate(self._word_ids(encoded, i, texts[i]))]
@@ -137,7 +141,7 @@ class MaskedLMTask(Task):
 
     def _encode_blocks(self, texts: list[str], tokenizer: Any, max_length: int) -> dict[str, list]:
         encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=self._needs_offsets())
-        whole_word = self.options["whole_word"]
+        whole_word = self.options.whole_word
         stream: list[int] = []  # every document's tokens, each followed by [SEP]
         words: list[int] = []  # a corpus-wide word number per token (-1: the separators)
         next_word = 0
@@ -176,7 +180,7 @@ class MaskedLMTask(Task):
                             max_length=max_length)
         out = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
                "next_sentence_label": [label for _, _, label in pairs]}
-        if self.options["whole_word"]:
+        if self.options.whole_word:
             # Word ids restart in segment B: number words by (segment, word) so that they stay distinct.
             out["word_ids"] = [
                 [-1 if w is None else w * 2 + (seq or 0) for w, seq in zip(encoded.word_ids(i), encoded.sequence_ids(i))]
@@ -185,7 +189,7 @@ class MaskedLMTask(Task):
         return out
 
     def _needs_offsets(self) -> bool:
-        return bool(self.options["whole_word"]) and self.lang == "ja"
+        return bool(self.options.whole_word) and self.lang == "ja"
 
     def _word_ids(self, encoded: Any, index: int, text: str) -> list[int | None]:
         """Word number per token of ``encoded[index]``: MeCab words for Japanese, else the tokenizer's."""
@@ -235,7 +239,7 @@ class MaskedLMTask(Task):
                 groups[row, :n] = torch.arange(n)
         groups[torch.isin(ids, special) | (attention == 0)] = -1
         masked, labels = mask_tokens(
-            ids, groups, probability=self.options["mlm_probability"], mask_token_id=tokenizer.mask_token_id,
+            ids, groups, probability=self.options.mlm_probability, mask_token_id=tokenizer.mask_token_id,
             candidates=self._replacement_candidates(tokenizer),
         )
         return {"input_ids": masked, "attention_mask": attention, "labels": labels, GROUPS: groups, **extra}
@@ -272,7 +276,7 @@ class MaskedLMTask(Task):
         output = model.get_output_embeddings()
         if output is not None and output.weight is not model.get_input_embeddings().weight:
             logger.warning("the MLM decoder is not tied to the input embeddings (config.tie_word_embeddings is off)")
-        if self.options["freeze_backbone"]:
+        if self.options.freeze_backbone:
             # The tied decoder weight is the embedding matrix, so it stays frozen too: only the
             # transform and the output bias learn. The runner optimises trainable parameters only.
             for parameter in model.base_model.parameters():
@@ -282,7 +286,7 @@ class MaskedLMTask(Task):
     def _auto_class(self) -> Any:
         from transformers import AutoModelForPreTraining
 
-        return AutoModelForPreTraining if self.options["nsp"] else self.auto_model
+        return AutoModelForPreTraining if self.options.nsp else self.auto_model
 
     def load_model(self, directory: Path) -> torch.nn.Module:
         """The saved model (safetensors), with the NSP head too when trained with ``nsp``."""
@@ -320,7 +324,7 @@ class MaskedLMTask(Task):
         """
         if "labels" not in batch:
             logits = _mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
-            scores, ids = logits.float().softmax(-1).topk(int(self.options["top_k"]), dim=-1)  # (B, T, k)
+            scores, ids = logits.float().softmax(-1).topk(int(self.options.top_k), dim=-1)  # (B, T, k)
             return {"top_ids": ids, "top_scores": scores, "input_ids": batch["input_ids"]}
         labels = batch["labels"]
         original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # undo collate's random masks
@@ -351,7 +355,7 @@ class MaskedLMTask(Task):
             generator = torch.Generator().manual_seed(zlib.crc32(tokens.numpy().astype(np.int64).tobytes()))
             masked, labels = mask_tokens(
                 original[row : row + 1].cpu(), groups[row : row + 1].cpu(),
-                probability=self.options["mlm_probability"], mask_token_id=self._mask_token_id,
+                probability=self.options.mlm_probability, mask_token_id=self._mask_token_id,
                 candidates=self._candidates, generator=generator,
             )
             masked_rows.append(masked)

@@ -18,12 +18,14 @@ import itertools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from tasuki.errors import DataError
+from tasuki.settings import SettingError, setting
 from tasuki.task import Outputs, Task
 from tasuki_ner.aggregate import STRATEGIES, aggregate, merge_windows, softmax
 from tasuki_ner.align import (
@@ -48,14 +50,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "scheme": "auto",  # tag scheme of token/tag data: auto, io, iob1, bio (iob2), bioes
-    "repair": False,  # read an I- tag without B- as B- (BIO/BIOES) instead of raising
-    "label_all_tokens": True,  # label every sub-token (B- becomes I-) or only each word's first
-    "strict": False,  # seqeval strict IOB2 mode for metrics
-    "aggregation": "simple",  # none, simple, first, average, max (as in transformers' pipeline)
-    "window_overlap": 32,  # tokens shared by consecutive windows of a long text
-}
+@dataclass
+class NerOptions:
+    """Options of the ``ner`` task, saved with the model."""
+
+    scheme: str = "auto"
+    """Tag scheme of token/tag data: auto (detected over the training data), io, iob1, bio (iob2), bioes (bilou)."""
+    repair: bool = False
+    """Read an I- tag without its B- as B- (BIO/BIOES) instead of refusing the row."""
+    label_all_tokens: bool = True
+    """Label every sub-token of a word (B- becomes I-), or only its first."""
+    strict: bool = False
+    """seqeval's strict IOB2 mode for the metrics."""
+    aggregation: str = "simple"
+    """How token predictions become entities: none, simple, first, average, max (as in transformers' pipeline)."""
+    window_overlap: int = setting(32, min=0)
+    """Tokens shared by consecutive windows of a long text."""
 
 
 class _TokenClassificationHead:
@@ -81,17 +91,16 @@ class NerTask(Task):
     pipeline_tag: ClassVar[str | None] = "token-classification"
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "max_length": 256}
 
+    Options: ClassVar[type] = NerOptions
+
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
-        unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
-        if unknown:
-            raise DataError(f"task 'ner' has no option(s) {unknown}; options: {sorted(DEFAULT_OPTIONS)}")
-        super().__init__(lang, labels, **{**DEFAULT_OPTIONS, **options})
+        super().__init__(lang, labels, **options)
         try:
-            self.options["scheme"] = normalize_scheme(self.options["scheme"])
+            self.options.scheme = normalize_scheme(self.options.scheme)
         except ValueError as exc:
-            raise DataError(str(exc)) from None
-        self.aggregation = self.options["aggregation"]
-        self._scheme: str | None = None if self.options["scheme"] == "auto" else self.options["scheme"]
+            raise SettingError(f"option of task 'ner' 'scheme': {exc}") from None
+        self.aggregation = self.options.aggregation
+        self._scheme: str | None = None if self.options.scheme == "auto" else self.options.scheme
         self._tag_names: list[str] | None = None  # names of integer tags (Hub ClassLabel)
         self.alignment: Counter[str] = Counter()
         """Running counts: ``words_split`` (cut at entity boundaries), ``entities_unreachable``."""
@@ -99,13 +108,14 @@ class NerTask(Task):
     @property
     def aggregation(self) -> str:
         """The aggregation strategy :meth:`postprocess` uses; may be changed on a loaded model."""
-        return self.options["aggregation"]
+        return self.options.aggregation
 
     @aggregation.setter
     def aggregation(self, value: str) -> None:
         if value not in STRATEGIES:
-            raise DataError(f"unknown aggregation strategy {value!r}; choose one of {', '.join(STRATEGIES)}")
-        self.options["aggregation"] = value
+            raise SettingError(f"option of task 'ner' 'aggregation': {value!r} is not allowed; allowed: one of "
+                               f"{', '.join(STRATEGIES)}")
+        self.options.aggregation = value
 
     # --- data ----------------------------------------------------------------------------
 
@@ -200,13 +210,13 @@ class NerTask(Task):
                 self._check_text_row(row, number, source, with_targets, known)
         if not sentences:
             return
-        scheme = self.options["scheme"]
+        scheme = self.options.scheme
         if scheme == "auto":
             scheme = detect_scheme([tags for _, _, tags in sentences])
             self._scheme = scheme
         for number, row, tags in sentences:
             try:
-                bio = to_bio(tags, scheme, repair=self.options["repair"])
+                bio = to_bio(tags, scheme, repair=self.options.repair)
             except TagError as exc:
                 raise DataError(f"{_where(source, number, row, exc.position)}: {exc}") from None
             if known:
@@ -312,11 +322,11 @@ class NerTask(Task):
                 if unknown:
                     raise DataError(f"unknown tag(s) {unknown} in {example.text[:60]!r}; the model knows {self.labels}")
                 labels, unreachable = token_labels(
-                    tokens, example.tags, label2id, label_all_tokens=self.options["label_all_tokens"]
+                    tokens, example.tags, label2id, label_all_tokens=self.options.label_all_tokens
                 )
                 lost += unreachable
             split += example.split_words
-            for w, (a, b) in enumerate(windows(len(tokens.ids), size, self.options["window_overlap"])):
+            for w, (a, b) in enumerate(windows(len(tokens.ids), size, self.options.window_overlap)):
                 pad_l, pad_r = [-1] * len(prefix), [-1] * len(suffix)
                 ids = prefix + tokens.ids[a:b] + suffix
                 out["input_ids"].append(ids)
@@ -416,7 +426,7 @@ class NerTask(Task):
     def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
         """Entity-level micro/macro precision, recall, F1 and per type (seqeval), and token accuracy."""
         y_true, y_pred = self._tag_sequences(outputs, features, examples)
-        return entity_metrics(y_true, y_pred, strict=self.options["strict"])
+        return entity_metrics(y_true, y_pred, strict=self.options.strict)
 
     def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[list[dict[str, Any]]]:
         """Per example, entities ``{text, type, start, end, score}`` (character offsets into its text)."""
@@ -432,7 +442,7 @@ class NerTask(Task):
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """``ner_f1_by_type.png``: precision, recall and F1 per entity type."""
         y_true, y_pred = self._tag_sequences(outputs, features, examples)
-        report = entity_report(y_true, y_pred, strict=self.options["strict"])
+        report = entity_report(y_true, y_pred, strict=self.options.strict)
         if not [k for k in report if not k.endswith(" avg")]:
             return []
         return [plot_f1_by_type(report, Path(directory) / "ner_f1_by_type.png")]

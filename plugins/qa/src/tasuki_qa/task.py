@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -10,6 +11,7 @@ import numpy as np
 from transformers import AutoModelForQuestionAnswering
 
 from tasuki.errors import DataError
+from tasuki.settings import setting
 from tasuki.task import Outputs, Task
 from tasuki_qa.features import encode_windows
 from tasuki_qa.metrics import references_of, squad_v2_metrics
@@ -21,24 +23,26 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "doc_stride": 128,
-    "max_answer_length": 30,
-    "null_threshold": 0.0,
-    "allow_impossible": True,
-    "align_to_words": True,
-}
-"""Options a user may pass (``tasuki.train("qa", ..., doc_stride=64)``) and their defaults."""
+@dataclass
+class QAOptions:
+    """Options of the ``qa`` task, saved with the model."""
+
+    doc_stride: int = setting(128, min=1)
+    """Tokens shared by consecutive windows of a long context."""
+    max_answer_length: int = setting(30, min=1)
+    """Longest answer, in tokens."""
+    null_threshold: float = 0.0
+    """Answer "" when the no-answer score beats the best span by more than this (tune it with 'tasuki qa tune')."""
+    allow_impossible: bool | None = None
+    """Unanswerable questions exist (SQuAD v2); default: learnt from the training data (any empty answer)."""
+    align_to_words: bool = True
+    """Widen answer spans to whole words, as the transformers pipeline does."""
 
 
 class QATask(Task):
     """Extractive QA: find the answer to a question as a span of its context, or say there is none.
 
-    Options (saved with the model): ``doc_stride`` (overlap of windows, tokens),
-    ``max_answer_length`` (tokens), ``null_threshold`` (answer "" when the no-answer score
-    beats the best span by more than this; tune it on an eval set), ``allow_impossible``
-    (learnt by :meth:`fit`: off for SQuAD v1-style data without unanswerable questions),
-    ``align_to_words`` (widen spans to whole words, as the ``transformers`` pipeline does).
+    Options: :class:`QAOptions` (saved with the model).
     """
 
     name: ClassVar[str] = "qa"
@@ -54,15 +58,15 @@ class QATask(Task):
         "batch_size": 16,
     }
 
+    Options: ClassVar[type] = QAOptions
+
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
-        unknown = set(options) - set(DEFAULT_OPTIONS)
-        if unknown:
-            raise DataError(f"task 'qa' has no option(s) {sorted(unknown)}; known: {sorted(DEFAULT_OPTIONS)}")
-        super().__init__(lang=lang, labels=None, **{**DEFAULT_OPTIONS, **options})
+        super().__init__(lang=lang, labels=None, **options)
 
     def option(self, name: str) -> Any:
-        """An option's value (the default when it was not given)."""
-        return self.options.get(name, DEFAULT_OPTIONS[name])
+        """An option's value (``allow_impossible`` before :meth:`fit` learnt it: True)."""
+        value = getattr(self.options, name)
+        return True if value is None else value
 
     # --- data ----------------------------------------------------------------------------
 
@@ -72,8 +76,9 @@ class QATask(Task):
         return {".json": read_squad_json}
 
     def fit(self, train: Dataset) -> None:
-        """Learn whether unanswerable questions exist (SQuAD v2) or never do (v1)."""
-        self.options["allow_impossible"] = any(not a["text"] for a in train["answers"])
+        """Learn whether unanswerable questions exist (SQuAD v2) or never do (v1), unless the user said."""
+        if "allow_impossible" not in self.given_options:
+            self.options.allow_impossible = any(not a["text"] for a in train["answers"])
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Non-empty question and context in every row; with targets, answers that point at their text."""

@@ -11,6 +11,7 @@ import numpy as np
 from transformers import AutoModelForSequenceClassification
 
 from tasuki import plots
+from tasuki.data import require_columns
 from tasuki.errors import DataError
 from tasuki.task import Outputs, Task
 from tasuki_sentiment import labels as label_rules
@@ -80,7 +81,7 @@ class SentimentTask(Task):
     def fit(self, train: Dataset) -> None:
         """Learn the label set (and its kind) from the training data's ``label`` column."""
         column = self.target_columns[0]
-        self._require_columns(train, "training data", with_targets=True)
+        require_columns(train, self.required_columns(True), "training data", task=self.name)
         class_names = _class_names(train, column)
         values = train[column]
         kind = label_rules.column_kind(values, "training data", column, class_names)
@@ -101,7 +102,6 @@ class SentimentTask(Task):
         Labels of an evaluation set must be in the training label set; integer training
         labels also accept their decimal text (``"1"``), since CSV files have no types.
         """
-        self._require_columns(data, source, with_targets=with_targets)
         super().validate(data, source, with_targets=with_targets)
         if not with_targets:
             return
@@ -124,15 +124,6 @@ class SentimentTask(Task):
             raise DataError(
                 f"{source}: row {row}, column {column!r}: unknown label {value!r}; the model knows "
                 f"{self.labels}{hint}"
-            )
-
-    def _require_columns(self, data: Dataset, source: str, *, with_targets: bool) -> None:
-        needed = [*self.input_columns, *(self.target_columns if with_targets else ())]
-        missing = [c for c in needed if c not in data.column_names]
-        if missing:
-            raise DataError(
-                f"{source}: missing column {missing[0]!r} (columns: {data.column_names}); rename yours or map "
-                f"them (CLI: --column label=stars; Python: columns={{'label': 'stars'}})"
             )
 
     def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
