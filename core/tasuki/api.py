@@ -194,6 +194,8 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     import torch
     from transformers import AutoTokenizer
 
+    from tasuki import runtimes
+
     directory = Path(directory)
     metadata = read_metadata(directory)
     registry = get_registry()
@@ -205,7 +207,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
         )
     task = registry.task(metadata["task"]).from_state(metadata["task_state"])
     try:
-        model = task.load_model(directory)
+        model = runtimes.load_model(task, directory, metadata)  # torch, or an ONNX export
         tokenizer = AutoTokenizer.from_pretrained(directory)
     except Exception as exc:  # truncated weights, missing files: say which directory and why
         raise CheckpointError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})") from None
