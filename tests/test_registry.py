@@ -44,9 +44,40 @@ def test_unknown_task_lists_known_ones() -> None:
         registry.task("nope")
 
 
-def test_clash_names_both_distributions() -> None:
+def test_clash_is_isolated_and_names_both_distributions() -> None:
+    other = make_plugin("other_mod", "other-task")
+    registry = Registry([("toy", toy_plugin), ("clone", make_plugin("clone_mod", "toy-classify")), ("other", other)],
+                        entry_points=False)
     with pytest.raises(PluginClashError, match="'toy-classify' is registered twice.*toy.*clone"):
-        Registry([("toy", toy_plugin), ("clone", make_plugin("clone_mod", "toy-classify"))], entry_points=False)
+        registry.task("toy-classify")
+    assert registry.task("other-task")  # every other task keeps working
+    assert "toy-classify" not in registry.tasks  # neither claimant wins silently
+    assert registry.plugins["toy"].clashes and registry.plugins["clone"].clashes
+
+
+def test_unknown_name_in_tasuki_plugins_lists_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_entry_points(monkeypatch, [EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki")])
+    monkeypatch.setenv("TASUKI_PLUGINS", "toy,nonexistent")
+    with pytest.raises(UnknownNameError, match="TASUKI_PLUGINS names 'nonexistent'.*installed plugins: toy"):
+        Registry()
+
+
+def test_incomplete_task_class_is_reported_by_name() -> None:
+    from tasuki.task import Task
+
+    class Half(Task):
+        name = "half"
+
+    plugin = types.ModuleType("half_mod")
+
+    @hookimpl
+    def register_tasks(register):
+        register(Half)
+
+    plugin.register_tasks = register_tasks
+    registry = Registry([("half", plugin)], entry_points=False)
+    error = registry.plugins["half"].error
+    assert "lacks 'auto_model'" in error and "compute_metrics, encode, postprocess" in error
 
 
 def test_plugin_that_raises_while_registering_is_isolated() -> None:

@@ -3,8 +3,10 @@
 Plugins are found through the ``tasuki`` entry-point group and loaded lazily, the first
 time something asks for the registry. A plugin that fails to import or to register is
 recorded as broken (with its distribution, version and error) and everything else keeps
-working. ``TASUKI_PLUGINS=a,b`` restricts which entry points load. Two registrations of
-one name raise :class:`~tasuki.errors.PluginClashError` naming both distributions.
+working. ``TASUKI_PLUGINS=a,b`` restricts which entry points load (an unknown name there is an
+error). Two registrations of one name are isolated like a broken plugin: the name is withdrawn,
+asking for it raises :class:`~tasuki.errors.PluginClashError` naming both distributions, and
+every other task keeps working.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     backbones: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
+    """Names this plugin registered that another plugin registered too (withdrawn from both)."""
     error: str | None = None
 
     @property
@@ -82,6 +86,8 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.tasks: dict[str, Registered] = {}
         self.backbones: dict[str, Registered] = {}
+        self.clashes: dict[str, str] = {}
+        """``{name: message}`` for names two plugins registered: withdrawn, reported when asked for."""
         if builtins:
             import importlib
 
@@ -98,7 +104,15 @@ class Registry:
 
     def _load_entry_points(self) -> None:
         wanted = _wanted_plugins()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found = list(entry_points(group=ENTRY_POINT_GROUP))
+        if wanted is not None:
+            unknown = sorted(wanted - {ep.name for ep in found})
+            if unknown:
+                raise UnknownNameError(
+                    f"TASUKI_PLUGINS names {', '.join(map(repr, unknown))}, which no installed distribution provides; "
+                    f"installed plugins: {', '.join(sorted({ep.name for ep in found})) or 'none'}"
+                )
+        for ep in found:
             if wanted is not None and ep.name not in wanted:
                 continue
             dist = ep.dist
@@ -144,21 +158,40 @@ class Registry:
             return
         try:
             impl.function(register)
-        except PluginClashError:
-            raise
         except Exception as exc:
             info.error = _describe(exc)
 
     def _register_task(self, task_cls: Any, info: PluginInfo) -> None:
-        name = getattr(task_cls, "name", None)
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"{task_cls!r} has no 'name' class attribute")
-        _claim(self.tasks, "task", name, task_cls, info)
-        info.tasks.append(name)
+        check_task_class(task_cls)
+        if self._claim(self.tasks, "task", task_cls.name, task_cls, info):
+            info.tasks.append(task_cls.name)
 
     def _register_backbone(self, prefix: str, factory: Any, info: PluginInfo) -> None:
-        _claim(self.backbones, "backbone", prefix, factory, info)
-        info.backbones.append(prefix)
+        if self._claim(self.backbones, "backbone", prefix, factory, info):
+            info.backbones.append(prefix)
+
+    def _claim(self, table: dict[str, Registered], kind: str, name: str, obj: Any, info: PluginInfo) -> bool:
+        """Register ``name``; a second claimant withdraws it from both (no silent override)."""
+        key = f"{kind} {name}"
+        if key in self.clashes:
+            self.clashes[key] += f" and by {info.label()}"
+            info.clashes.append(self.clashes[key])
+            return False
+        if name in table and table[name].obj is not obj:
+            first = table.pop(name).plugin
+            self.clashes[key] = f"{kind} {name!r} is registered twice: by {first.label()} and by {info.label()}"
+            for claimant in (first, info):
+                claimant.clashes.append(self.clashes[key])
+            return False
+        table[name] = Registered(obj, info)
+        return True
+
+    def clash(self, kind: str, name: str) -> PluginClashError | None:
+        """The error for a withdrawn name, if ``name`` is one."""
+        message = self.clashes.get(f"{kind} {name}")
+        if message is None:
+            return None
+        return PluginClashError(f"{message}. Uninstall one of them, or choose plugins with TASUKI_PLUGINS=name,name")
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -166,6 +199,9 @@ class Registry:
         """The task class registered as ``name``; an unknown name lists the known ones."""
         if name in self.tasks:
             return self.tasks[name].obj
+        clash = self.clash("task", name)
+        if clash is not None:
+            raise clash
         known = ", ".join(sorted(self.tasks)) or "none: install a plugin, e.g. pip install tasuki-sentiment"
         broken = [p.label() for p in self.plugins.values() if p.broken]
         hint = f"; broken plugins (see 'tasuki plugins'): {', '.join(broken)}" if broken else ""
@@ -183,13 +219,22 @@ class Registry:
             info.commands = sorted(set(cli.commands) - before)
 
 
-def _claim(table: dict[str, Registered], kind: str, name: str, obj: Any, info: PluginInfo) -> None:
-    if name in table and table[name].obj is not obj:
-        raise PluginClashError(
-            f"{kind} {name!r} is registered twice: by {table[name].plugin.label()} and by {info.label()}. "
-            f"Uninstall one of them, or choose plugins with TASUKI_PLUGINS=name,name"
-        )
-    table[name] = Registered(obj, info)
+def check_task_class(task_cls: Any) -> None:
+    """Refuse a task class that lacks what the runner needs, naming each missing member."""
+    from tasuki.task import Task
+
+    if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+        raise TypeError(f"{task_cls!r} is not a subclass of tasuki.task.Task")
+    missing = []
+    if not isinstance(getattr(task_cls, "name", None), str) or not task_cls.name:
+        missing.append("the class attribute 'name'")
+    if task_cls.auto_model is None and task_cls.build_model is Task.build_model:
+        missing.append("'auto_model' (a transformers Auto class) or an override of build_model()")
+    abstract = sorted(getattr(task_cls, "__abstractmethods__", ()))
+    if abstract:
+        missing.append("the method(s) " + ", ".join(abstract))
+    if missing:
+        raise TypeError(f"task class {task_cls.__module__}.{task_cls.__qualname__} lacks " + "; ".join(missing))
 
 
 def _wanted_plugins() -> set[str] | None:

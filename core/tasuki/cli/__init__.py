@@ -73,27 +73,24 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def parse_pairs(pairs: tuple[str, ...], option: str, parse_values: bool = False) -> dict[str, Any]:
-    """``("a=b", "c=1")`` -> ``{"a": "b", "c": 1}``; values are JSON when ``parse_values`` and it parses."""
-    result: dict[str, Any] = {}
+def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
+    """``("a=b", "c=1")`` -> ``{"a": "b", "c": "1"}``; values stay text (each setting converts by its type)."""
+    result: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint=option)
-        if parse_values:
-            try:
-                result[key] = json.loads(value)
-                continue
-            except json.JSONDecodeError:
-                pass
+        if key in result and result[key] != value:
+            raise click.BadParameter(f"{key!r} given twice ({result[key]!r} and {value!r})", param_hint=option)
         result[key] = value
     return result
 
 
 def _register_core_commands() -> None:
-    from tasuki.cli import doctor, evaluate, plugins, predict, tasks, train
+    from tasuki.cli import doctor, evaluate, plugins, predict, serve, tasks, train
 
-    for module in (plugins, tasks, train, evaluate, predict, doctor):
+    for module in (plugins, tasks, train, evaluate, predict, serve, doctor):
         cli.add_command(module.command)
 
 

@@ -29,5 +29,7 @@ def command(as_json: bool) -> None:
             names = getattr(info, kind)
             if names:
                 click.echo(f"  {kind}: {', '.join(names)}")
+        for clash in info.clashes:
+            click.echo(f"  {click.style('clash', fg='red')}: {clash} (withdrawn; the plugin's other names work)")
         if info.error:
             click.echo(f"  error: {info.error}")
