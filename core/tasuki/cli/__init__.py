@@ -88,9 +88,9 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 def _register_core_commands() -> None:
-    from tasuki.cli import doctor, evaluate, plugins, predict, serve, tasks, train
+    from tasuki.cli import doctor, evaluate, export, plugins, predict, serve, tasks, train
 
-    for module in (plugins, tasks, train, evaluate, predict, serve, doctor):
+    for module in (plugins, tasks, train, evaluate, predict, export, serve, doctor):
         cli.add_command(module.command)
 
 

@@ -1,0 +1,187 @@
+"""The FastAPI app: the routes, the error bodies, the page; one :class:`Batcher` per model.
+
+Routes (``/docs`` has them with their schemas):
+
+- ``POST /models/{name}`` and, with one model, ``POST /predict``: ``{"inputs": ..., "parameters": {...}}``
+  -> what ``TrainedModel.predict`` returns, as JSON;
+- ``GET /models``, ``GET /models/{name}``: task, languages, labels, backbone, parameters;
+- ``GET /health`` (the process answers), ``GET /ready`` (models loaded, not shutting down);
+- ``GET /metrics`` (Prometheus text), ``GET /`` (the page), ``/static/...``.
+
+Every error is ``{"error": "...", "field": "..."}`` with its status; nothing a request sends
+reaches ``predict`` before :meth:`ServedModel.check` has passed it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tasuki import __version__
+from tasuki.serve.batching import Batcher
+from tasuki.serve.metrics import ServeMetrics
+from tasuki.serve.models import RequestError, ServedModel
+from tasuki.serve.settings import ServeSettings
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class PredictBody(BaseModel):
+    """The request body (for the OpenAPI schema; the route checks the body itself, to name fields)."""
+
+    inputs: Any = Field(description="What the task's predict takes: a text or texts; {'question', 'context'} "
+                                    "for qa; {'text', 'pair'} for an embedding similarity", examples=["I love it"])
+    parameters: dict[str, Any] | None = Field(None, description="Per-request options the task accepts "
+                                                                "(GET /models lists them)")
+
+
+ERROR_SCHEMA = {"description": "an error", "content": {"application/json": {"example": {
+    "error": "inputs[1]: empty text", "field": "inputs[1]"}}}}
+ERRORS = {code: ERROR_SCHEMA for code in (400, 404, 413, 422, 500, 503, 504)}
+
+
+def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
+    """The app over models already loaded (see :func:`tasuki.serve.create_app`)."""
+    metrics = ServeMetrics()
+    batchers = {s.name: Batcher(s, metrics) for s in served}
+    state = {"ready": False}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["ready"] = True
+        yield
+        # uvicorn calls this after the requests in flight have had their answers (SIGTERM drains)
+        state["ready"] = False
+        for batcher in batchers.values():
+            await batcher.close()
+
+    app = FastAPI(title="tasuki serve", version=__version__, lifespan=lifespan,
+                  description="Predictions of tasuki models; POST /models/{name} with {\"inputs\": ...}.")
+    app.state.batchers = batchers
+    app.state.metrics = metrics
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}", "field": where}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    async def predict(name: str, request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        batcher = batchers.get(name)
+        label = name if batcher else "unknown"
+        status = 200
+        try:
+            if batcher is None:
+                raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)} (GET /models)")
+            body = await _read_json(request, settings.max_body_bytes)
+            results = await batcher.submit(batcher.served.check(body))
+            return JSONResponse(results)
+        except RequestError as exc:
+            status = exc.status
+            raise
+        except Exception:
+            status = 500
+            raise
+        finally:
+            metrics.requests.labels(label, str(status)).inc()
+            if batcher is not None:
+                metrics.latency.labels(label).observe(time.perf_counter() - started)
+
+    body_doc = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": PredictBody.model_json_schema()}}}}
+
+    @app.post("/models/{name}", responses=ERRORS, openapi_extra=body_doc, summary="Predict with one model")
+    async def predict_named(name: str, request: Request) -> JSONResponse:
+        """``{"inputs": ..., "parameters": {...}}`` -> the model's predictions (one per input, or one)."""
+        return await predict(name, request)
+
+    @app.post("/predict", responses=ERRORS, openapi_extra=body_doc, summary="Predict with the only model")
+    async def predict_only(request: Request) -> JSONResponse:
+        """The same as ``POST /models/{name}`` when the server has exactly one model."""
+        if len(batchers) != 1:
+            raise RequestError(404, f"POST /predict needs a server with one model; this one has {len(batchers)}: "
+                               f"use POST /models/{{name}} with one of {sorted(batchers)}")
+        return await predict(next(iter(batchers)), request)
+
+    @app.get("/models", summary="The models served")
+    async def list_models() -> list[dict[str, Any]]:
+        """Name, task, language(s), labels, backbone, accepted inputs and parameters of every model."""
+        return [b.served.info() for b in batchers.values()]
+
+    @app.get("/models/{name}", responses={404: ERROR_SCHEMA}, summary="One model")
+    async def show_model(name: str) -> dict[str, Any]:
+        if name not in batchers:
+            raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)}")
+        return batchers[name].served.info()
+
+    @app.get("/health", summary="The process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Models loaded and accepting requests", responses={503: ERROR_SCHEMA})
+    async def ready() -> JSONResponse:
+        if not state["ready"]:
+            return JSONResponse({"error": "not ready (starting or shutting down)"}, status_code=503)
+        return JSONResponse({"status": "ready", "models": sorted(batchers),
+                             "waiting": {name: b.waiting for name, b in batchers.items()}})
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    return app
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    """The body as JSON, read no further than ``limit`` bytes (413), with a 400 that says where it breaks."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"body: {declared} bytes; the limit is {limit} (max_body_bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"body: more than {limit} bytes (max_body_bytes)")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise RequestError(400, 'body: empty; send JSON {"inputs": ...}')
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, f"body: not UTF-8 ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, f"body: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
