@@ -14,6 +14,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from tasuki.api import TrainedModel, evaluate, list_tasks, load, make_task, train
+from tasuki.export import export
 from tasuki.runner import TrainingArgs, TrainResult
 from tasuki.task import Task
 
@@ -24,6 +25,7 @@ __all__ = [
     "TrainingArgs",
     "__version__",
     "evaluate",
+    "export",
     "list_tasks",
     "load",
     "make_task",

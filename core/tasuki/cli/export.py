@@ -1,0 +1,35 @@
+"""``tasuki export DIR --output OUT [--quantize int8]``."""
+
+from __future__ import annotations
+
+import click
+
+from tasuki.cli import echo_json
+
+
+@click.command("export")
+@click.argument("model_dir", type=click.Path())
+@click.option("--output", required=True, type=click.Path(),
+              help="Directory for the export (new, empty, or an earlier export, which is replaced).")
+@click.option("--quantize", type=click.Choice(["int8"]),
+              help="Dynamic int8 quantization of the weights (smaller and faster on CPUs); default: fp32.")
+@click.option("--per-channel/--per-tensor", default=True, show_default=True,
+              help="int8 scales per output channel or one per weight matrix.")
+@click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default: the exporter's).")
+@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+def command(model_dir: str, output: str, quantize: str | None, per_channel: bool, opset: int | None,
+            as_json: bool) -> None:
+    """Export a trained model to ONNX for ONNX Runtime; 'tasuki predict/evaluate OUT' then run on it."""
+    from tasuki.export import export, export_summary
+
+    if not per_channel and quantize is None:
+        raise click.UsageError("--per-tensor only applies with --quantize int8")
+    export(model_dir, output, quantize=quantize, per_channel=per_channel, opset=opset)
+    summary = export_summary(output)
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"exported {summary['task']} model {model_dir} to {output}: {summary['quantization']}, "
+               f"{summary['megabytes']} MB, largest difference from torch on a check batch "
+               f"{summary['max_abs_diff']:.1e}")
+    click.echo(f"  tasuki predict {output} TEXT...   tasuki evaluate {output} --data TEST")
