@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 
 from tasuki import checkpoint as ckpt
 from tasuki.args import TrainingArgs
-from tasuki.errors import CheckpointError, DataError
-from tasuki.sampling import LengthGroupedBatchSampler
+from tasuki.errors import CheckpointError
+from tasuki.features import INDEX, Collator, encode, make_loader  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from tasuki.task import Outputs, Task
 
 logger = logging.getLogger(__name__)
-INDEX = "_index"  # feature position, carried through batches so outputs return in feature order
 
 
 @dataclass
@@ -47,72 +46,6 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     global_step: int = 0
-
-
-# --- features and batches ------------------------------------------------------------------
-
-
-def encode(task: Task, examples: Dataset, tokenizer: Any, max_length: int) -> Dataset:
-    """Examples -> features through ``task.encode`` (batched), each tagged with its position."""
-    from datasets.utils import logging as datasets_logging
-
-    quiet = len(examples) < 5000  # a progress bar only where tokenizing takes a noticeable time
-    was_enabled = datasets_logging.is_progress_bar_enabled()
-    if quiet:
-        datasets_logging.disable_progress_bar()
-    try:
-        features = examples.map(
-            task.encode,
-            batched=True,
-            # one batch: an ``example_index`` a task writes is then the example's position in the
-            # whole dataset, not in a map chunk of 1,000
-            batch_size=None,
-            fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
-            remove_columns=examples.column_names,
-            desc=f"tokenizing ({task.name})",
-        )
-    finally:
-        if quiet and was_enabled:
-            datasets_logging.enable_progress_bar()
-    if len(features) == 0:
-        raise DataError(f"task {task.name!r} produced no features from {len(examples)} examples")
-    return features.add_column(INDEX, list(range(len(features))))
-
-
-class Collator:
-    """Wraps ``task.collate`` and carries each feature's position along in the batch."""
-
-    def __init__(self, task: Task, tokenizer: Any) -> None:
-        self.task = task
-        self.tokenizer = tokenizer
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        index = torch.tensor([f[INDEX] for f in features])
-        batch = self.task.collate([{k: v for k, v in f.items() if k != INDEX} for f in features], self.tokenizer)
-        batch = dict(batch)
-        batch[INDEX] = index
-        return batch
-
-
-def make_loader(
-    task: Task, features: Dataset, tokenizer: Any, batch_size: int, *, shuffle: bool, seed: int = 0,
-    group_by_length: bool = True,
-) -> tuple[torch.utils.data.DataLoader, LengthGroupedBatchSampler]:
-    """A DataLoader with length-grouped batches and dynamic padding."""
-    lengths = [task.feature_length(f) for f in features]
-    sampler = LengthGroupedBatchSampler(
-        lengths, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length
-    )
-    loader = torch.utils.data.DataLoader(
-        features,
-        batch_sampler=sampler,
-        collate_fn=Collator(task, tokenizer),
-        # A private generator: creating an iterator must not draw from the global RNG, or a
-        # resumed run would see different dropout masks than an uninterrupted one.
-        generator=torch.Generator().manual_seed(seed),
-        pin_memory=torch.cuda.is_available(),
-    )
-    return loader, sampler
 
 
 # --- evaluation / prediction -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 
 
@@ -21,7 +22,7 @@ class LengthGroupedBatchSampler:
 
     def __init__(
         self,
-        lengths: Sequence[int],
+        lengths: Sequence[int] | np.ndarray,
         batch_size: int,
         *,
         shuffle: bool,
@@ -31,7 +32,8 @@ class LengthGroupedBatchSampler:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.lengths = list(lengths)
+        # one array, not a Python int per feature: millions of features cost megabytes, not a loop
+        self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -46,24 +48,29 @@ class LengthGroupedBatchSampler:
     def __len__(self) -> int:
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
-    def _chunks(self, order: list[int]) -> list[list[int]]:
+    def _chunks(self, order: np.ndarray) -> list[np.ndarray]:
         return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def _by_length(self, order: np.ndarray) -> np.ndarray:
+        """``order`` sorted longest first; equal lengths keep their order (a stable sort)."""
+        return order[np.argsort(-self.lengths[order], kind="stable")]
 
     def __iter__(self) -> Iterator[list[int]]:
         n = len(self.lengths)
         if not self.shuffle:
-            order = sorted(range(n), key=lambda i: -self.lengths[i]) if self.group_by_length else list(range(n))
-            yield from self._chunks(order)
+            order = np.arange(n)
+            for batch in self._chunks(self._by_length(order) if self.group_by_length else order):
+                yield batch.tolist()
             return
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(n, generator=generator).tolist()
+        order = torch.randperm(n, generator=generator).numpy()
         if not self.group_by_length:
-            yield from self._chunks(order)
+            for batch in self._chunks(order):
+                yield batch.tolist()
             return
         mega = self.batch_size * self.group_size
-        batches: list[list[int]] = []
+        batches: list[np.ndarray] = []  # views into one array per mega-batch, lists only when yielded
         for start in range(0, n, mega):
-            group = sorted(order[start : start + mega], key=lambda i: -self.lengths[i])
-            batches.extend(self._chunks(group))
+            batches.extend(self._chunks(self._by_length(order[start : start + mega])))
         for position in torch.randperm(len(batches), generator=generator).tolist():
-            yield batches[position]
+            yield batches[position].tolist()

@@ -139,9 +139,11 @@ class Task(ABC):
     ) -> dict[str, list]:
         """Turn a batch of examples into model features (with labels, when the batch has targets).
 
-        Called once through ``datasets.Dataset.map(batched=True, batch_size=None)``, so the batch
-        is the whole dataset; may return more features than examples (windows), each with an
-        ``example_index`` column: the example's position in ``batch``.
+        Called through ``datasets.Dataset.map`` on batches of at most 1,000 examples (possibly in
+        worker processes, possibly not at all when the features are cached: keep no state here
+        that later methods need); may return more features than examples (windows), each with an
+        ``example_index`` column: the example's position in ``batch``, which
+        :func:`tasuki.features.encode` shifts to its position in the whole dataset.
         """
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
