@@ -8,10 +8,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.backbone import Backbone, resolve_backbone
+from tasuki.backbone import Backbone
 from tasuki.data import detect_language, load_data
 from tasuki.errors import CheckpointError, DataError
-from tasuki.registry import get_registry
+from tasuki.registry import get_registry, resolve_backbone
 from tasuki.runner import TrainingArgs, TrainResult, encode, make_loader, predict_outputs, run_training
 from tasuki.saving import read_metadata, save_trained
 
@@ -188,16 +188,34 @@ class TrainedModel:
             metrics["figures"] = [str(p) for p in self.task.plot(outputs, features, examples, Path(plots_dir))]
         return metrics
 
+    def predict_file(self, input: str | Path, output: str | Path, *, columns: Mapping[str, str] | None = None,
+                     batch_size: int = 32, chunk_size: int = 1000, resume: bool = False, encoding: str | None = None,
+                     progress: bool = True) -> int:
+        """Predict every row of a file (csv/tsv/jsonl/txt/parquet) into JSON lines, streaming in chunks.
+
+        See :func:`tasuki.streaming.predict_file`; returns the number of rows this call predicted.
+        """
+        from tasuki.streaming import predict_file
+
+        return predict_file(self, input, output, columns=columns, batch_size=batch_size, chunk_size=chunk_size,
+                            resume=resume, encoding=encoding, progress=progress)
+
 
 def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
-    """Load a model trained by tasuki (its task must be installed)."""
+    """Load a model trained by tasuki (its task must be installed).
+
+    ``tasuki.json`` is checked first (fields, types, labels against ``config.json``), and a
+    directory that asks to run its own Python code is refused: tasuki never runs it.
+    """
     import torch
     from transformers import AutoTokenizer
 
     from tasuki import runtimes
+    from tasuki.metadata import check_labels, check_metadata, task_from_metadata
+    from tasuki.security import check_remote_code
 
     directory = Path(directory)
-    metadata = read_metadata(directory)
+    metadata = check_metadata(directory, read_metadata(directory))
     registry = get_registry()
     if metadata["task"] not in registry.tasks:
         plugin = metadata.get("plugin", {})
@@ -205,10 +223,12 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
             f"{directory} was trained for task {metadata['task']!r} ({plugin.get('distribution', '?')} "
             f"{plugin.get('version', '')}), which is not installed; known tasks: {', '.join(registry.tasks) or 'none'}"
         )
-    task = registry.task(metadata["task"]).from_state(metadata["task_state"])
+    task = task_from_metadata(registry.task(metadata["task"]), directory, metadata)
+    check_labels(task, directory)
+    check_remote_code(directory, False, flag=False)
     try:
         model = runtimes.load_model(task, directory, metadata)  # torch, or an ONNX export
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except Exception as exc:  # truncated weights, missing files: say which directory and why
         raise CheckpointError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})") from None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

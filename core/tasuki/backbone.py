@@ -15,7 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tasuki.errors import UnknownNameError
+from tasuki.errors import TasukiError
+from tasuki.security import check_remote_code
 
 if TYPE_CHECKING:
     import torch
@@ -29,6 +30,9 @@ class Backbone(ABC):
 
     spec: str
     """How the user named it; recorded with trained models."""
+    from_pretrained_options: bool = False
+    """True when :meth:`encoder` and :meth:`build_model` accept ``from_pretrained`` options
+    (``attn_implementation="eager"`` for attention weights, ...)."""
 
     @property
     @abstractmethod
@@ -50,6 +54,11 @@ class Backbone(ABC):
         """
 
     @property
+    def directory(self) -> Path | None:
+        """The local Hugging Face directory holding this backbone's files, if there is one."""
+        return None
+
+    @property
     def max_length(self) -> int:
         """The longest input, in tokens, the encoder's position table allows."""
         limit = getattr(self.tokenizer, "model_max_length", None) or 512
@@ -58,6 +67,10 @@ class Backbone(ABC):
     def describe(self) -> dict[str, Any]:
         """Metadata saved with trained models and shown in model cards."""
         return {"spec": self.spec}
+
+
+class BackboneError(TasukiError):
+    """A backbone that cannot be loaded: not found, offline, pickle-only weights, remote code."""
 
 
 class BackboneFactory(Protocol):
@@ -86,15 +99,43 @@ class HFBackbone(Backbone):
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.spec = spec or self.name_or_path
+        self.from_pretrained_options = True
 
     def _load_kwargs(self) -> dict[str, Any]:
         return {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
+
+    @property
+    def directory(self) -> Path | None:
+        path = Path(self.name_or_path).expanduser()
+        return path if path.is_dir() else None
+
+    def _load(self, what: str, load: Any) -> Any:
+        """Run a ``from_pretrained`` call; its failure becomes one line that says what to do."""
+        check_remote_code(self.name_or_path, self.trust_remote_code)
+        try:
+            return load()
+        except (OSError, ValueError) as exc:
+            raise BackboneError(f"backbone {self.spec!r}: cannot load its {what}: {self._advice(exc)}") from None
+
+    def _advice(self, exc: Exception) -> str:
+        directory = self.directory
+        reason = " ".join(str(exc).split())[:300]
+        if directory is not None:
+            if not (directory / "model.safetensors").exists() and any(directory.glob("*.bin")):
+                return ("it has pickle weights only (*.bin), which tasuki never loads (they can run code); convert them "
+                        "to model.safetensors with transformers' save_pretrained after checking their source")
+            return reason
+        if "trust_remote_code" in reason:
+            return "the model needs its own Python code; pass --trust-remote-code (Python: trust_remote_code=True)"
+        return (f"{reason}. Is {self.name_or_path!r} a Hub id? It is not a local directory, and the Hub could not be "
+                f"reached or has no such model (offline: HF_HUB_OFFLINE); pass a local directory or an embedded "
+                f"backbone (minilm, e5-small)")
 
     @cached_property
     def tokenizer(self) -> PreTrainedTokenizerBase:
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(self.name_or_path, **self._load_kwargs())
+        return self._load("tokenizer", lambda: AutoTokenizer.from_pretrained(self.name_or_path, **self._load_kwargs()))
 
     def build_model(self, auto_class: Any, **config: Any) -> torch.nn.Module:
         from transformers.utils import logging as hf_logging
@@ -103,9 +144,9 @@ class HFBackbone(Backbone):
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:
-            model, info = auto_class.from_pretrained(
+            model, info = self._load("weights", lambda: auto_class.from_pretrained(
                 self.name_or_path, use_safetensors=True, output_loading_info=True, **self._load_kwargs(), **config
-            )
+            ))
         finally:
             hf_logging.set_verbosity(verbosity)
         if info["missing_keys"]:
@@ -119,36 +160,8 @@ class HFBackbone(Backbone):
     def encoder(self, **kwargs: Any) -> torch.nn.Module:
         from transformers import AutoModel
 
-        return AutoModel.from_pretrained(self.name_or_path, use_safetensors=True, **self._load_kwargs(), **kwargs)
+        return self._load("weights", lambda: AutoModel.from_pretrained(
+            self.name_or_path, use_safetensors=True, **self._load_kwargs(), **kwargs))
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "name_or_path": self.name_or_path, "revision": self.revision}
-
-
-def resolve_backbone(spec: str | os.PathLike | Backbone, **options: Any) -> Backbone:
-    """Turn what the user wrote after ``--backbone`` into a :class:`Backbone`.
-
-    Order: a Backbone object as is; ``PREFIX[:ARG]`` for a registered prefix; an existing
-    local directory; otherwise a Hub id.
-    """
-    if isinstance(spec, Backbone):
-        return spec
-    from tasuki.registry import get_registry
-
-    text = str(spec)
-    prefix, _, arg = text.partition(":")
-    factories = get_registry().backbones
-    if prefix in factories and not Path(text).exists():
-        backbone = factories[prefix].obj(arg or None, **options)
-        backbone.spec = text
-        return backbone
-    path = Path(text).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise UnknownNameError(
-                f"backbone directory {path} has no config.json: expected a Hugging Face model directory"
-            )
-        return HFBackbone(path, spec=text, **options)
-    if text.startswith((".", "/", "~")) or text.count("/") > 1:
-        raise UnknownNameError(f"backbone {text!r}: no such directory")
-    return HFBackbone(text, spec=text, **options)

@@ -16,13 +16,17 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from tasuki import hookspecs
 from tasuki.errors import PluginClashError, UnknownNameError
+
+if TYPE_CHECKING:
+    from tasuki.backbone import Backbone
 
 ENTRY_POINT_GROUP = "tasuki"
 BUILTIN_PLUGINS = ("tasuki.builtin",)
@@ -258,6 +262,39 @@ def _own_distribution() -> PluginInfo:
     from tasuki import __version__
 
     return PluginInfo("builtin", distribution="tasuki", version=__version__)
+
+
+def resolve_backbone(spec: str | os.PathLike | Backbone, **options: Any) -> Backbone:
+    """Turn what the user wrote after ``--backbone`` into a :class:`Backbone`.
+
+    Order: a Backbone object as is; ``PREFIX[:ARG]`` for a registered prefix; an existing
+    local directory; otherwise a Hub id.
+    """
+    from tasuki.backbone import Backbone, HFBackbone
+
+    if isinstance(spec, Backbone):
+        return spec
+    text = str(spec)
+    prefix, _, arg = text.partition(":")
+    registry = get_registry()
+    factories = registry.backbones
+    clash = registry.clash("backbone", prefix)
+    if clash is not None:
+        raise clash
+    if prefix in factories and not Path(text).exists():
+        backbone = factories[prefix].obj(arg or None, **options)
+        backbone.spec = text
+        return backbone
+    path = Path(text).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UnknownNameError(
+                f"backbone directory {path} has no config.json: expected a Hugging Face model directory"
+            )
+        return HFBackbone(path, spec=text, **options)
+    if text.startswith((".", "/", "~")) or text.count("/") > 1:
+        raise UnknownNameError(f"backbone {text!r}: no such directory")
+    return HFBackbone(text, spec=text, **options)
 
 
 _registry: Registry | None = None

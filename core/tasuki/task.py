@@ -71,6 +71,11 @@ class Task(ABC):
     Options: ClassVar[type] = NoOptions
     """The task's options: a dataclass whose fields (type, default, docstring; see :mod:`tasuki.settings`)
     are what ``task_options=`` / ``--option NAME=VALUE`` accept and what ``tasuki tasks NAME`` lists."""
+    main_metric: ClassVar[str | tuple[str, ...]] = "accuracy"
+    """The metric (of :meth:`compute_metrics`) that picks the best evaluation and drives early stopping;
+    a tuple names alternatives, the first one present is used (e.g. per kind of evaluation data)."""
+    greater_is_better: ClassVar[bool] = True
+    """Whether a larger :attr:`main_metric` is better (False for a loss)."""
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         if lang not in self.languages:
@@ -174,15 +179,32 @@ class Task(ABC):
 
     def load_model(self, directory: Path) -> torch.nn.Module:
         """Load a trained model saved by :meth:`save_model` (safetensors only)."""
-        return self.auto_model.from_pretrained(directory, use_safetensors=True)
+        return self.auto_model.from_pretrained(directory, use_safetensors=True, trust_remote_code=False)
 
     def save_model(self, model: torch.nn.Module, directory: Path) -> None:
         """Save weights (safetensors) and config in the Hugging Face layout."""
         model.save_pretrained(directory, safe_serialization=True)
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The loss to minimise on one batch."""
+        """The loss to minimise on one batch: the *mean* over the batch's :meth:`loss_items` items.
+
+        The runner weights it by the items of the whole accumulation window and of all
+        processes, so that accumulated and distributed batches give the combined batch's gradient.
+        """
         return model(**batch).loss
+
+    def loss_items(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | int:
+        """How many items :meth:`training_loss` averages over in ``batch``.
+
+        Default: the ``labels`` that count (integer labels other than -100: tokens for token
+        tasks, examples for sequence tasks), one per example for float labels, else the batch size.
+        """
+        labels = batch.get("labels")
+        if labels is not None and not labels.is_floating_point():
+            return (labels != -100).sum()
+        if labels is not None:
+            return labels.shape[0]
+        return next(iter(batch.values())).shape[0]
 
     def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per-feature tensors (first dim = batch) kept from one evaluation/prediction batch."""

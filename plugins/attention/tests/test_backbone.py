@@ -17,7 +17,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from tasuki.backbone import resolve_backbone
+from tasuki.registry import resolve_backbone
 from tasuki.errors import UnknownNameError
 from tasuki.hookspecs import hookimpl
 from tasuki.registry import Registry, set_registry

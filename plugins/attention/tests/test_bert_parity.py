@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForMaskedLM, BertModel
 
-from tasuki.backbone import resolve_backbone
+from tasuki.registry import resolve_backbone
 from tasuki_attention.convert import convert_bert_state_dict, load_bert
 from tasuki_attention.model import ScratchForMaskedLM, ScratchModel
 

@@ -14,7 +14,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, pipeline
 
 import tasuki.api as api
 from conftest import news_corpus
-from tasuki.backbone import resolve_backbone
+from tasuki.registry import resolve_backbone
 from tasuki.hookspecs import hookimpl
 from tasuki.registry import Registry, set_registry
 from tasuki.task import Task

@@ -82,12 +82,12 @@ def _model_directory(value: str) -> Path:
     path = Path(value).expanduser()
     if path.is_dir():
         return path
-    from tasuki.backbone import HFBackbone, resolve_backbone
+    from tasuki.registry import resolve_backbone
 
-    backbone = resolve_backbone(value)
-    if not isinstance(backbone, HFBackbone) or not Path(backbone.name_or_path).is_dir():
+    directory = resolve_backbone(value).directory
+    if directory is None:
         raise UnknownNameError(f"scratch backbone: {value!r} is neither a directory nor a local backbone spec")
-    return Path(backbone.name_or_path)
+    return directory
 
 
 @contextlib.contextmanager
@@ -115,7 +115,7 @@ class ScratchBackbone(Backbone):
         from transformers import AutoTokenizer
 
         source = self.options.get("bert") or self.options["tokenizer"]
-        return AutoTokenizer.from_pretrained(_model_directory(source))
+        return AutoTokenizer.from_pretrained(_model_directory(source), trust_remote_code=False)
 
     @cached_property
     def _bert(self) -> tuple[ScratchConfig, dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -37,13 +37,13 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
     """
     import torch
 
-    from tasuki.backbone import HFBackbone, resolve_backbone
+    from tasuki.registry import resolve_backbone
 
     if not sentence.strip():
         raise ValueError("the sentence to plot is empty")
     backbone = resolve_backbone(backbone)
     # SDPA / flash kernels never materialise the weights; the eager implementation does.
-    options = {"attn_implementation": "eager"} if isinstance(backbone, HFBackbone) else {}
+    options = {"attn_implementation": "eager"} if backbone.from_pretrained_options else {}
     model = backbone.encoder(**options).eval()
     tokenizer = backbone.tokenizer
     inputs = tokenizer(sentence, return_tensors="pt", truncation=True, max_length=backbone.max_length)

@@ -96,17 +96,16 @@ class Encoder:
             return cls(model, spec.tokenizer, **options)
         from transformers import AutoTokenizer
 
-        from tasuki.backbone import HFBackbone, resolve_backbone
+        from tasuki.registry import resolve_backbone
 
         path = Path(str(spec)).expanduser()
         name = str(spec)
         if not path.is_dir():
             backbone = resolve_backbone(spec, trust_remote_code=trust_remote_code)
-            local = isinstance(backbone, HFBackbone) and Path(backbone.name_or_path).is_dir()
-            if not local:  # a Hub id or a from-scratch encoder: no directory of sentence-transformers files
+            if backbone.directory is None:  # a Hub id or a from-scratch encoder: no directory of sentence-transformers files
                 encoder = SentenceEncoder(backbone.encoder(), pooling or "mean", True if normalize is None else normalize)
                 return cls(encoder, backbone.tokenizer, **options)
-            path, name = Path(backbone.name_or_path), backbone.spec
+            path, name = backbone.directory, backbone.spec
         model = SentenceEncoder.load(path, pooling=pooling, normalize=normalize, trust_remote_code=trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         options.setdefault("prompts", _read_prompts(path, name))

@@ -122,6 +122,7 @@ class SentenceEncoder(nn.Module):
         directory = Path(directory)
         if not (directory / "config.json").is_file():
             raise CheckpointError(f"{directory}: no config.json; expected a transformers or sentence-transformers model")
+        load_kwargs.setdefault("trust_remote_code", False)
         encoder = AutoModel.from_pretrained(directory, use_safetensors=True, **load_kwargs)
         return cls(
             encoder,

@@ -141,7 +141,7 @@ def adapt(
     :param training_args: further :class:`tasuki.args.TrainingArgs` fields.
     """
     import tasuki.api
-    from tasuki.backbone import resolve_backbone
+    from tasuki.registry import resolve_backbone
 
     check_probability(mlm_probability)
     documents = load_documents(corpus, encoding=encoding, text_column=text_column)

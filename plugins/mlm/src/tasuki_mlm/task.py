@@ -59,7 +59,8 @@ class MlmOptions:
 class MaskedLMTask(Task):
     """Masked-language modelling on an unlabelled corpus (domain adaptation), and fill-mask.
 
-    Options: :class:`MlmOptions` (``task_options`` / ``--option``).
+    Options: :class:`MlmOptions` (``task_options`` / ``--option``). The main metric (best
+    evaluation, early stopping) is the held-out masked-token ``loss``, lower is better.
     """
 
     name = "mlm"
@@ -69,6 +70,8 @@ class MaskedLMTask(Task):
     target_columns = ()
     auto_model = AutoModelForMaskedLM
     pipeline_tag = "fill-mask"
+    main_metric: ClassVar[str] = "loss"  # mean cross-entropy over the masked tokens of the held-out text
+    greater_is_better: ClassVar[bool] = False
     training_defaults: ClassVar[dict[str, Any]] = {
         "max_length": 128,
         "batch_size": 16,
@@ -254,18 +257,16 @@ class MaskedLMTask(Task):
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """The backbone under a masked-LM head (its own, or a fresh one tied to the embeddings)."""
-        from tasuki.backbone import HFBackbone
-
         auto_class = self._auto_class()
         model = backbone.build_model(auto_class)
         prefix = model.base_model_prefix + "."
         self.head_initialized = True  # a from-scratch encoder, or a checkpoint we cannot read, has no head
-        if isinstance(backbone, HFBackbone):
-            stored = _checkpoint_keys(Path(backbone.name_or_path))
+        if backbone.directory is not None:
+            stored = _checkpoint_keys(backbone.directory)
             head = [k for k in model.state_dict() if not k.startswith(prefix)]  # e.g. cls.predictions.*
             if stored is not None:
                 self.head_initialized = not any(k in stored for k in head)
-            self._extra_weights = _pooler_weights(Path(backbone.name_or_path), prefix)
+            self._extra_weights = _pooler_weights(backbone.directory, prefix)
         if self.head_initialized:
             logger.warning(
                 "backbone %s has no masked-LM head: initialised one (transform + decoder tied to the word "
@@ -296,7 +297,7 @@ class MaskedLMTask(Task):
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:
-            return self._auto_class().from_pretrained(directory, use_safetensors=True)
+            return self._auto_class().from_pretrained(directory, use_safetensors=True, trust_remote_code=False)
         finally:
             hf_logging.set_verbosity(verbosity)
 

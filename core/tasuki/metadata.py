@@ -1,0 +1,82 @@
+"""Checks of a trained model directory's ``tasuki.json`` before anything is built from it.
+
+Every problem is one :class:`~tasuki.errors.CheckpointError` naming the file and the field:
+a metadata file that is not an object, lacks ``task``/``task_state``, holds the wrong types,
+or names labels that disagree with ``config.json``'s ``id2label`` (the model would print
+wrong names without a word).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import CheckpointError, TasukiError
+
+if TYPE_CHECKING:
+    from tasuki.task import Task
+
+METADATA_FILE = "tasuki.json"
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "task": (str,),
+    "task_state": (dict,),
+    "training_args": (dict,),
+    "metrics": (dict,),
+    "plugin": (dict,),
+    "backbone": (dict,),
+    "columns": (dict,),
+}
+_REQUIRED = ("task", "task_state")
+
+
+def check_metadata(directory: Path, metadata: Any) -> dict[str, Any]:
+    """``metadata`` if its structure is right, else one error naming ``tasuki.json`` and the field."""
+    path = directory / METADATA_FILE
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(metadata).__name__}")
+    for name in _REQUIRED:
+        if name not in metadata:
+            raise CheckpointError(f"{path}: field {name!r} is missing; the directory was not written by tasuki "
+                                  f"or was edited by hand")
+    for name, kinds in _FIELDS.items():
+        if name in metadata and not isinstance(metadata[name], kinds):
+            raise CheckpointError(f"{path}: field {name!r} must be a JSON {_json_name(kinds[0])}, "
+                                  f"got {type(metadata[name]).__name__}")
+    state = metadata["task_state"]
+    for name, kinds in (("lang", (str,)), ("labels", (list, type(None))), ("options", (dict,))):
+        if name in state and not isinstance(state[name], kinds):
+            raise CheckpointError(f"{path}: field 'task_state.{name}' must be a JSON {_json_name(kinds[0])}, "
+                                  f"got {type(state[name]).__name__}")
+    return metadata
+
+
+def task_from_metadata(task_cls: type[Task], directory: Path, metadata: dict[str, Any]) -> Task:
+    """Rebuild the saved task; a bad saved option or label is an error naming ``tasuki.json``."""
+    try:
+        return task_cls.from_state(metadata["task_state"])
+    except TasukiError as exc:
+        raise CheckpointError(f"{directory / METADATA_FILE}: field 'task_state': {exc}") from None
+
+
+def check_labels(task: Task, directory: Path) -> None:
+    """The task's ``id2label`` must be ``config.json``'s: otherwise predictions get wrong names."""
+    config_path = directory / "config.json"
+    expected = task.model_config().get("id2label")
+    if not expected or not config_path.is_file():
+        return
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{config_path}: unreadable ({exc})") from None
+    saved = {str(k): v for k, v in (config.get("id2label") or {}).items()}
+    expected = {str(k): v for k, v in expected.items()}
+    if saved != expected:
+        raise CheckpointError(
+            f"{directory / METADATA_FILE}: labels {list(expected.values())} disagree with {config_path.name}'s "
+            f"id2label {list(saved.values())}; one of the two files was changed after training"
+        )
+
+
+def _json_name(kind: type) -> str:
+    return {str: "string", dict: "object", list: "list"}.get(kind, kind.__name__)
