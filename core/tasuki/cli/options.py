@@ -34,11 +34,13 @@ def settings_options(
     cls: type,
     *,
     exclude: Iterable[str] = (),
+    include: Iterable[str] | None = None,
     defaults: Mapping[str, Any] | None = None,
     aliases: Mapping[str, Iterable[str]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator adding one click option per field of ``cls`` (booleans as ``--x/--no-x``).
 
+    :param include: only these fields (default: all but ``exclude``).
     :param defaults: the defaults this command uses instead of the class's (shown in the help).
     :param aliases: extra option names, e.g. ``{"max_steps": ["--steps"]}``.
     """
@@ -48,13 +50,15 @@ def settings_options(
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         for field in reversed(dataclasses.fields(cls)):
-            if field.name in excluded:
+            if field.name in excluded or (include is not None and field.name not in include):
                 continue
             annotation = types[field.name]
             flag = flag_of(field)
             names = [*(aliases or {}).get(field.name, ())]
             default = shown[field.name]
             text = help_of(cls, field)
+            if defaults and field.name in defaults:  # this command's own default replaces the class's words
+                text = text.split(" (default")[0].rstrip(".") + "."
             if default is not None and default is not dataclasses.MISSING and "(default" not in text:
                 shown_default = str(default).lower() if isinstance(default, bool) else default
                 text = f"{text} [default: {shown_default}]".strip()

@@ -10,7 +10,6 @@ documents, so the difference is what adapting the encoder bought.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -19,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tasuki.checkpoint import atomic_write_json, atomic_write_text
 from tasuki.errors import DataError
 from tasuki_mlm.corpus import Document, read_corpus, split_documents
-from tasuki_mlm.masking import check_probability
 from tasuki_mlm.task import MaskedLMTask
 
 logger = logging.getLogger(__name__)
@@ -143,7 +142,8 @@ def adapt(
     import tasuki.api
     from tasuki.registry import resolve_backbone
 
-    check_probability(mlm_probability)
+    # the options are checked (one line naming a bad one) before the corpus is read
+    MaskedLMTask(lang=lang, mlm_probability=mlm_probability, whole_word=whole_word, line_by_line=line_by_line)
     documents = load_documents(corpus, encoding=encoding, text_column=text_column)
     train_docs, held_docs = split_documents(documents, held_out, seed)
     backbone_obj = resolve_backbone(backbone)
@@ -215,6 +215,6 @@ def _record(result: AdaptResult) -> None:
             text = card.read_text(encoding="utf-8")
             marker = "## Domain adaptation (tasuki-mlm)"
             text = text.split(marker)[0].rstrip() + "\n\n" + result.markdown()
-            card.write_text(text, encoding="utf-8")
+            atomic_write_text(card, text)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
-    (directory / "adaptation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(directory / "adaptation.json", summary)

@@ -6,15 +6,12 @@ from typing import Any
 
 import click
 
+from tasuki.cli.options import given, settings_options, training_options
 from tasuki.errors import TasukiError
-from tasuki_mlm.masking import check_probability
+from tasuki_mlm.task import MlmOptions
 
-
-def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    try:
-        return check_probability(value, "--mlm-probability")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+ADAPT_DEFAULTS = {"epochs": 1, "max_length": 128, "batch_size": 16, "learning_rate": 5e-5, "seed": 42}
+"""adapt()'s own defaults, shown in --help (the other training options keep TrainingArgs' defaults)."""
 
 
 @click.command("adapt")
@@ -22,19 +19,12 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option("--backbone", default="minilm", show_default=True, help="Backbone spec, Hub id or directory.")
 @click.option("--output", "-o", "output_dir", required=True, help="Directory for the adapted model.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "ja"]))
-@click.option("--steps", "max_steps", type=int, default=None, help="Optimizer steps (default: --epochs over the corpus).")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--whole-word", is_flag=True, help="Mask whole words (Japanese: MeCab words).")
-@click.option("--line-by-line", is_flag=True, help="One block per line/document instead of concatenate-and-chunk.")
-@click.option("--mlm-probability", type=float, default=0.15, show_default=True, callback=_probability)
 @click.option("--held-out", type=float, default=0.05, show_default=True, help="Share of documents held out.")
-@click.option("--max-length", type=int, default=128, show_default=True, help="Tokens per block.")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--learning-rate", type=float, default=5e-5, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--encoding", default=None, help="Encoding of the corpus files (default UTF-8).")
 @click.option("--text-column", default="text", show_default=True, help="Text column of csv/jsonl corpora.")
 @click.option("--no-compare", is_flag=True, help="Skip the baseline run (before / head-only).")
+@settings_options(MlmOptions, include=("mlm_probability", "whole_word", "line_by_line"))
+@training_options(exclude=("eval_split",), defaults=ADAPT_DEFAULTS, aliases={"max_steps": ["--steps"]})
 def adapt_command(corpus: str, output_dir: str, no_compare: bool, **options: Any) -> None:
     """Adapt a backbone to CORPUS (a folder of .txt files, a file, or a Hub dataset) with MLM.
 
@@ -46,7 +36,7 @@ def adapt_command(corpus: str, output_dir: str, no_compare: bool, **options: Any
     from tasuki_mlm.adapt import adapt
 
     try:
-        result = adapt(corpus, output_dir=output_dir, compare=not no_compare, **options)
+        result = adapt(corpus, output_dir=output_dir, compare=not no_compare, **given(options))
     except TasukiError as exc:
         raise click.ClickException(str(exc)) from None
     if result.head_initialized:
