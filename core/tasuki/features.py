@@ -16,12 +16,15 @@ from files or lists is held in memory by ``datasets`` and has no cache directory
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,20 @@ MAP_BATCH = 1000
 CACHE_MIN_EXAMPLES = 10_000
 """With ``cache=None``, datasets at least this large are cached; smaller ones tokenize in about
 a second, and prediction calls (``model.predict``, a server) must not leave a file per call."""
+
+
+_CACHING: ContextVar[bool | None] = ContextVar("tasuki_feature_cache", default=None)
+
+
+@contextlib.contextmanager
+def caching(enabled: bool | None) -> Iterator[None]:
+    """Within the block, ``encode(cache=None)`` means ``cache=enabled`` (streaming prediction turns
+    it off: every chunk is new data, and caching it would copy the whole input to disk)."""
+    token = _CACHING.set(enabled)
+    try:
+        yield
+    finally:
+        _CACHING.reset(token)
 
 
 def cache_dir() -> Path:
@@ -143,7 +160,7 @@ def encode(
 
     :param num_proc: worker processes for tokenizing (``None`` or 1: this process).
     :param cache: reuse / write the feature file under :func:`cache_dir`; ``None``: only for
-        datasets of :data:`CACHE_MIN_EXAMPLES` examples or more. Several processes of one run
+        datasets of :data:`CACHE_MIN_EXAMPLES` examples or more (unless :func:`caching` says). Several processes of one run
         should call this under ``accelerator.main_process_first()``: the main process writes the
         file, the others read it.
     """
@@ -151,6 +168,8 @@ def encode(
 
     if num_proc is not None and num_proc < 1:
         raise DataError(f"num_proc must be >= 1, got {num_proc}")
+    if cache is None:
+        cache = _CACHING.get()
     use_cache = len(examples) >= CACHE_MIN_EXAMPLES if cache is None else cache
     cache_file = None
     fingerprint = None

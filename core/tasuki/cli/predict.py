@@ -1,37 +1,120 @@
-"""``tasuki predict DIR TEXT... | --input FILE``."""
+"""``tasuki predict DIR TEXT... | --input FILE [--output FILE.jsonl [--resume]]``."""
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
 import click
 
-from tasuki.cli import echo_json
+from tasuki.cli import echo_json, parse_pairs
+
+SHOWN = 60  # characters of each input shown in the table
 
 
 @click.command("predict")
 @click.argument("model_dir", type=click.Path())
 @click.argument("texts", nargs=-1)
 @click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False),
-              help="A file of inputs (one text per line, or csv/jsonl with the task's columns).")
+              help="A file of inputs (one text per line, or csv/tsv/jsonl/parquet with the task's columns).")
+@click.option("--output", "output_file", type=click.Path(dir_okay=False),
+              help="Stream the predictions of --input into this JSONL file (one line per row, in input order, "
+                   "read and written in chunks; the file appears when complete).")
+@click.option("--resume", is_flag=True, help="With --output: keep the rows a stopped run wrote, predict the rest.")
+@click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=FILE_COLUMN",
+              help="Map a column of --input to the task's (default: the mapping the model was trained with).")
 @click.option("--encoding", help="Encoding of --input (default UTF-8).")
-@click.option("--batch-size", default=32, show_default=True)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="With --output: rows read, predicted and written at a time.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON (one list).")
-def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, encoding: str | None,
-            batch_size: int, as_json: bool) -> None:
-    """Predict with a trained model on TEXTs or on the rows of --input."""
+def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, output_file: str | None, resume: bool,
+            columns: tuple[str, ...], encoding: str | None, batch_size: int, chunk_size: int, as_json: bool) -> None:
+    """Predict with a trained model on TEXTs or on the rows of --input.
+
+    Under torchrun / accelerate launch, --output splits the input across the processes and
+    still writes one file in input order.
+    """
     from tasuki.api import load
-    from tasuki.data import load_data
 
     if not texts and not input_file:
         raise click.UsageError("give TEXT arguments or --input FILE")
-    model = load(model_dir)
+    if output_file and texts:
+        raise click.UsageError("--output streams the rows of --input; give TEXTs or --input, not both")
+    if output_file and not input_file:
+        raise click.UsageError("--output needs --input FILE")
+    if resume and not output_file:
+        raise click.UsageError("--resume continues an --output file; give --output")
+    mapping = parse_pairs(columns, "--column") if columns else None
+    model = load(model_dir, device=_device())
+    if output_file:
+        count = model.predict_file(input_file, output_file, columns=mapping, batch_size=batch_size,
+                                   chunk_size=chunk_size, resume=resume, encoding=encoding)
+        if int(os.environ.get("RANK", "0")) == 0:
+            click.echo(f"wrote {output_file} ({count} rows predicted"
+                       f"{' by this process' if int(os.environ.get('WORLD_SIZE', '1')) > 1 else ''})", err=True)
+        return
     inputs: list = list(texts)
     if input_file:
-        rows, _ = load_data(input_file, type(model.task), with_targets=False, encoding=encoding)
+        from tasuki.data import load_data
+
+        given = mapping if mapping is not None else model.metadata.get("columns")
+        rows, _ = load_data(input_file, type(model.task), columns=given, with_targets=False, encoding=encoding)
         inputs += [dict(row) for row in rows]
     predictions = model.predict(inputs, batch_size=batch_size, progress=len(inputs) > 1000)
     if as_json:
         echo_json(predictions)
         return
-    for item, prediction in zip(inputs, predictions):
-        shown = item if isinstance(item, str) else next(iter(item.values()))
-        click.echo(f"{str(shown)[:60]!r}\t{prediction}")
+    for line in table(model.task.input_columns, inputs, predictions):
+        click.echo(line)
+
+
+def _device() -> str | None:
+    """Under a launcher with GPUs each process takes its own (``LOCAL_RANK``); else the default."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        return "cpu"
+    return None
+
+
+def table(input_columns: tuple[str, ...], inputs: list[Any], predictions: list[Any]) -> list[str]:
+    """Lines a person reads: each input (shortened), then its prediction in words."""
+    shown = [_shorten(item if isinstance(item, str) else str(item.get(input_columns[0], next(iter(item.values()), ""))))
+             for item in inputs]
+    width = min(SHOWN, max((len(s) for s in shown), default=4))
+    return [f"{text.ljust(width)}  {describe(prediction)}" for text, prediction in zip(shown, predictions)]
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())  # line breaks and tabs would break the table
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def describe(prediction: Any) -> str:
+    """One prediction in words: ``positive 0.97``, entities ``東京 [LOC 0.99]``, an answer, a vector."""
+    if hasattr(prediction, "shape") and hasattr(prediction, "tolist"):  # an embedding
+        values = prediction.reshape(-1).tolist()
+        head = " ".join(f"{v:.3f}" for v in values[:4])
+        return f"vector[{len(values)}] {head}{' …' if len(values) > 4 else ''}"
+    if isinstance(prediction, dict):
+        if "label" in prediction:
+            return f"{prediction['label']} {prediction.get('score', 0.0):.2f}"
+        if "answer" in prediction:
+            answer = prediction["answer"]
+            return f"{answer!r} {prediction.get('score', 0.0):.2f}" if answer else "(no answer)"
+        if set(prediction) == {"score"}:
+            return f"score {prediction['score']:.3f}"
+    if isinstance(prediction, list):
+        if not prediction:
+            return "(none)"
+        if all(isinstance(p, dict) and "type" in p for p in prediction):
+            return ", ".join(f"{p.get('text', '')} [{p['type']} {p.get('score', 0.0):.2f}]" for p in prediction)
+        if all(isinstance(p, dict) and "token_str" in p for p in prediction):
+            return ", ".join(f"{p['token_str'].strip()} {p['score']:.2f}" for p in prediction)
+        if all(isinstance(p, list) for p in prediction):  # several masks: one group each
+            return " | ".join(describe(p) for p in prediction)
+    return json.dumps(prediction, ensure_ascii=False, default=str)

@@ -1,0 +1,358 @@
+"""Streaming prediction over files: read, predict and write in chunks, in flat memory.
+
+``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet) a chunk of rows at a time,
+predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
+JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
+to ``OUTPUT``, so a reader never sees half an output. ``resume=True`` keeps the rows a stopped
+run already wrote and predicts the rest.
+
+Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) process ``r`` predicts chunks
+``r, r + W, r + 2W, ...`` into its own part file; when every process is done, the main one
+merges the parts chunk by chunk into one output in input order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    from tasuki.api import TrainedModel
+
+logger = logging.getLogger(__name__)
+STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _decode_error(path: Path, encoding: str | None) -> DataError:
+    """The error for a file that does not decode, naming the first bad byte and its line.
+
+    Text files are decoded in blocks, so the line being read is not where the bad byte is:
+    find it again here (only on this error path) with an incremental decoder.
+    """
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8-sig")()
+    line, bad = 1, 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 16):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start - (len(exc.object) - len(block)), 0)  # the decoder may hold earlier bytes
+                line += block[:start].count(b"\n")
+                bad = block[start] if start < len(block) else exc.object[exc.start]
+                break
+            line += block.count(b"\n")
+    return DataError(f"{path}: line {line}: cannot decode byte 0x{bad:02x} as {encoding or 'UTF-8'}. Pass the "
+                     f"file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1') or cp932 for "
+                     f"Shift-JIS Japanese")
+
+
+def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` without the line end; decoding errors name the line."""
+    number = 0
+    while True:
+        try:
+            line = handle.readline()
+        except UnicodeDecodeError:
+            raise _decode_error(path, encoding) from None
+        if not line:
+            return
+        number += 1
+        yield number, line.rstrip("\r\n").lstrip("\ufeff") if number == 1 else line.rstrip("\r\n")
+
+
+def _csv_rows(handle: IO[str], path: Path, delimiter: str, encoding: str | None) -> Iterator[dict[str, Any]]:
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}: empty file (no header row)")
+        names = [name.strip().lstrip("\ufeff") for name in header]
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # a whitespace-only line, as tasuki.data skips it
+            if len(cells) > len(names):
+                raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
+            # a short row gets None for its missing fields, as csv.DictReader gives them
+            yield {name: cells[i] if i < len(cells) else None for i, name in enumerate(names)}
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding) from None
+
+
+def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
+    for number, line in _lines(handle, path, encoding):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+        yield row
+
+
+def _text_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
+    for _, line in _lines(handle, path, encoding):
+        if line.strip():
+            yield {"text": line.strip()}
+
+
+def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of ``path`` one at a time, decoded as :mod:`tasuki.data` decodes whole files.
+
+    csv, tsv, jsonl, txt and parquet stream; other formats (json, a task's own, e.g. CoNLL)
+    are read whole by :func:`tasuki.data.read_file` and then handed out row by row.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    own = task_cls.readers() if task_cls is not None else {}
+    if suffix not in STREAMED or suffix in own:
+        from tasuki.data import read_file
+
+        yield from read_file(path, task_cls, encoding)
+        return
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1000):
+            yield from batch.to_pylist()
+        return
+    try:
+        codecs.lookup(encoding or "utf-8-sig")
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}") from None
+    with open(path, encoding=encoding or "utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as handle:
+        if suffix in (".csv", ".tsv"):
+            yield from _csv_rows(handle, path, "," if suffix == ".csv" else "\t", encoding)
+        elif suffix == ".jsonl":
+            yield from _jsonl_rows(handle, path, encoding)
+        else:
+            yield from _text_rows(handle, path, encoding)
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays in predictions become plain numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _complete_lines(path: Path) -> int:
+    """Lines ending in a newline; a torn last line (the run stopped mid-write) is cut off."""
+    if not path.is_file():
+        return 0
+    count = 0
+    end = 0
+    with open(path, "rb") as handle:
+        position = 0
+        while block := handle.read(1 << 20):
+            found = block.count(b"\n")
+            if found:
+                count += found
+                end = position + block.rindex(b"\n") + 1
+            position += len(block)
+    if end != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+    return count
+
+
+def _world() -> tuple[int, int]:
+    """``(rank, world size)`` from the launcher's environment (torchrun, accelerate launch)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+def _part_name(output: Path, rank: int, world: int, chunk_size: int) -> Path:
+    # world size and chunk size are in the name: a resume with other values cannot misread a part
+    return output.with_name(f"{output.name}.partial-{world}x{chunk_size}-rank{rank}")
+
+
+def predict_file(
+    model: TrainedModel,
+    input: str | Path,
+    output: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1000,
+    resume: bool = False,
+    encoding: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Predict every row of ``input`` and write one JSON line per row to ``output``, in input order.
+
+    Each line is ``{"row": N, "prediction": ...}``, N counting data rows from 1 (as tasuki's error
+    messages do). Returns the number of rows predicted by this call.
+
+    :param columns: ``{task_column: file_column}``; default: the model's own mapping, if it saved one.
+    :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
+    :param resume: keep the rows ``OUTPUT.partial`` already holds and predict only the rest.
+    """
+    from tasuki.data import map_columns, rows_to_dataset
+    from tasuki.features import caching
+
+    if chunk_size < 1 or batch_size < 1:
+        raise DataError(f"chunk_size and batch_size must be >= 1, got {chunk_size} and {batch_size}")
+    input, output = Path(input).expanduser(), Path(output).expanduser()
+    if output.resolve() == input.resolve():
+        raise DataError(f"{output}: the output would overwrite the input")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    columns = dict(columns if columns is not None else (model.metadata.get("columns") or {}))
+    rank, world = _world()
+    part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
+    done_rows = _complete_lines(part) if resume else 0
+    if world > 1:
+        done_rows -= done_rows % chunk_size  # a part holds whole chunks: a torn chunk is predicted again
+        if resume and part.is_file():
+            with open(part, "r+b") as handle:
+                _truncate_to_lines(handle, done_rows)
+    if done_rows:
+        logger.info("%s: resuming after %d rows already written", part, done_rows)
+    task_cls = type(model.task)
+    renames = {user: task for task, user in columns.items() if user != task}
+    source = str(input)
+    predicted = 0
+    bar = _progress(progress and rank == 0, done_rows * world)
+    started = time.perf_counter()
+    with open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
+        row_number = 0
+        mine = 0  # rows of this process's chunks seen so far
+        for number, chunk in enumerate(_chunks(iter_rows(input, task_cls, encoding), chunk_size)):
+            first = row_number + 1
+            row_number += len(chunk)
+            if number == 0:  # the columns are checked once, with the message tasuki.data gives
+                map_columns(rows_to_dataset(chunk[:1], source), task_cls, columns, source, with_targets=False)
+            if number % world != rank:
+                continue
+            mine += len(chunk)
+            if mine <= done_rows:
+                continue
+            rows = [{renames.get(k, k): v for k, v in row.items()} for row in chunk]
+            try:
+                predictions = model.predict(rows, batch_size=batch_size)
+            except DataError as exc:
+                raise _in_file(exc, source, first, row_number) from None
+            out.write("".join(json.dumps({"row": first + i, "prediction": p}, ensure_ascii=False,
+                                         default=_json_default) + "\n" for i, p in enumerate(predictions)))
+            out.flush()
+            os.fsync(out.fileno())  # what is on disk is what --resume keeps
+            predicted += len(chunk)
+            bar.update(len(chunk) * world)
+    if row_number == 0:
+        raise DataError(f"{input}: no rows to predict")
+    if done_rows > mine:
+        raise DataError(f"{part} holds {done_rows} rows but {input} has {row_number}: it is the output of another "
+                        f"input; remove it or run without --resume")
+    bar.close()
+    if rank == 0 and progress:
+        elapsed = time.perf_counter() - started
+        logger.info("predicted %d rows in %.1fs (%.0f rows/s) -> %s", predicted * world, elapsed,
+                    predicted * world / max(elapsed, 1e-9), output)
+    _barrier(world)
+    if rank == 0:
+        if world > 1:
+            _merge([_part_name(output, r, world, chunk_size) for r in range(world)], output, chunk_size)
+        else:
+            os.replace(part, output)
+    _barrier(world)
+    return predicted
+
+
+def _in_file(exc: DataError, source: str, first: int, last: int) -> DataError:
+    """An error about row N of a chunk, told as the row of the file (``model.predict`` counts from 1)."""
+    found = re.match(r"input: row (\d+)(.*)", str(exc), re.S)
+    if found:
+        return DataError(f"{source}: row {first + int(found[1]) - 1}{found[2]}")
+    return DataError(f"{source}, rows {first}-{last}: {exc}")
+
+
+def _truncate_to_lines(handle: IO[bytes], lines: int) -> None:
+    """Cut a part file after its first ``lines`` lines."""
+    seen = 0
+    position = 0
+    while seen < lines and (block := handle.read(1 << 20)):
+        for i, byte in enumerate(block):
+            if byte == 0x0A:
+                seen += 1
+                if seen == lines:
+                    position += i + 1
+                    break
+        else:
+            position += len(block)
+    handle.truncate(position if lines else 0)
+
+
+def _merge(parts: list[Path], output: Path, chunk_size: int) -> None:
+    """Interleave the processes' parts chunk by chunk (chunk k is in part k % W) into ``output``."""
+    partial = output.with_name(output.name + ".partial")
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(p, encoding="utf-8")) for p in parts]
+        with open(partial, "w", encoding="utf-8") as out:
+            turn = 0
+            while True:
+                lines = [line for _, line in zip(range(chunk_size), handles[turn % len(handles)])]
+                if not lines:
+                    break
+                out.writelines(lines)
+                turn += 1
+            out.flush()
+            os.fsync(out.fileno())
+    os.replace(partial, output)
+    for p in parts:
+        p.unlink()
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(show: bool, initial: int) -> Any:
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="predicting", unit=" rows", initial=initial, file=sys.stderr, dynamic_ncols=True)
+
