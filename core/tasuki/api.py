@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from tasuki.backbone import Backbone
 from tasuki.data import detect_language, load_data
 from tasuki.errors import CheckpointError, DataError
+from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
 from tasuki.runner import TrainingArgs, TrainResult, encode, make_loader, predict_outputs, run_training
-from tasuki.saving import read_metadata, save_trained
+from tasuki.saving import read_metadata, save_trained, verify_weights
 
 if TYPE_CHECKING:
     import torch
@@ -38,11 +39,31 @@ def list_tasks() -> dict[str, dict[str, Any]]:
     }
 
 
+def describe_task(name: str) -> dict[str, Any]:
+    """What ``tasuki tasks NAME`` shows: languages, the columns data needs, and the declared options."""
+    from tasuki.settings import describe
+
+    registry = get_registry()
+    task_cls = registry.task(name)
+    entry = registry.tasks[name]
+    return {
+        "name": name,
+        "languages": list(task_cls.languages),
+        "description": task_cls.description or (task_cls.__doc__ or "").strip().split("\n")[0],
+        "plugin": entry.plugin.distribution,
+        "version": entry.plugin.version,
+        "columns": {"predict": list(task_cls.required_columns(False)), "train": list(task_cls.required_columns(True)),
+                    "note": task_cls.columns_note},
+        "options": describe(task_cls.Options),
+    }
+
+
 def make_task(name: str, lang: str = "en", **options: Any) -> Task:
     """An instance of the registered task ``name``."""
     return get_registry().task(name)(lang=lang, **options)
 
 
+@claims_output  # the output directory is checked and locked before anything is loaded
 def train(
     task: str | Task,
     data: Any,
@@ -92,15 +113,25 @@ def train(
     if args.max_length is None or args.max_length > backbone_obj.max_length:
         args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
 
-    accelerator, model, metrics, history, steps = run_training(task_obj, backbone_obj, train_set, eval_set, args)
+    run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
+    accelerator, metrics = run.accelerator, run.metrics
     output_dir = Path(output_dir)
     figures: list[Path] = []
     if accelerator.is_main_process:
         entry = get_registry().tasks.get(task_obj.name)
+
+        def plots(staging: Path) -> list[Path]:  # from the evaluation the saved weights had: no second pass
+            if run.eval_outputs is None:
+                return []
+            (staging / "plots").mkdir(exist_ok=True)
+            written = task_obj.plot(run.eval_outputs, run.eval_features, eval_set, staging / "plots")
+            figures.extend(output_dir / "plots" / p.name for p in written)
+            return written
+
         save_trained(
             output_dir,
             task=task_obj,
-            model=accelerator.unwrap_model(model),
+            model=accelerator.unwrap_model(run.model),
             tokenizer=backbone_obj.tokenizer,
             backbone=backbone_obj.describe(),
             plugin={"distribution": entry.plugin.distribution, "version": entry.plugin.version} if entry else {},
@@ -108,12 +139,11 @@ def train(
             metrics=metrics,
             data={"train": f"{train_source} ({len(train_set)} examples)",
                   "eval": f"{eval_source} ({len(eval_set) if eval_set is not None else 0} examples)"},
+            extras=plots,
+            carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
         )
-        if eval_set is not None:
-            figures = _plot(task_obj, accelerator.unwrap_model(model), backbone_obj.tokenizer, eval_set, args,
-                            output_dir)
     accelerator.wait_for_everyone()
-    return TrainResult(output_dir, metrics, history, figures, steps)
+    return TrainResult(output_dir, metrics, run.history, figures, run.global_step)
 
 
 def _language(given: str | None, data: Dataset, source: str) -> str:
@@ -126,14 +156,6 @@ def _language(given: str | None, data: Dataset, source: str) -> str:
         logger.warning("lang=%r, but %s looks like %r; Japanese needs lang='ja' for MeCab word splitting",
                        given, source, detected)
     return given
-
-
-def _plot(task: Task, model: Any, tokenizer: Any, examples: Dataset, args: TrainingArgs, out: Path) -> list[Path]:
-    features = encode(task, examples, tokenizer, args.max_length)
-    loader, _ = make_loader(task, features, tokenizer, args.eval_batch_size or args.batch_size * 2, shuffle=False)
-    outputs = predict_outputs(task, model, loader, len(features))
-    (out / "plots").mkdir(exist_ok=True)
-    return task.plot(outputs, features, examples, out / "plots")
 
 
 class TrainedModel:
@@ -216,6 +238,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
 
     directory = Path(directory)
     metadata = check_metadata(directory, read_metadata(directory))
+    verify_weights(directory, metadata)
     registry = get_registry()
     if metadata["task"] not in registry.tasks:
         plugin = metadata.get("plugin", {})

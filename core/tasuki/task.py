@@ -60,6 +60,8 @@ class Task(ABC):
     """Columns every example needs, for prediction as well as training."""
     target_columns: ClassVar[tuple[str, ...]] = ("label",)
     """Columns training and evaluation data need besides the inputs."""
+    columns_note: ClassVar[str] = ""
+    """In words, for tasks whose data comes in several layouts (``tasuki tasks NAME`` shows it)."""
     auto_model: ClassVar[Any] = None
     """The ``transformers`` Auto class of the head (e.g. ``AutoModelForSequenceClassification``)."""
     pipeline_tag: ClassVar[str | None] = None

@@ -78,7 +78,10 @@ class _TokenClassificationHead:
 
 
 class NerTask(Task):
-    """Named entity recognition: BIO token classification over sub-tokens, entity spans out."""
+    """Named entity recognition: BIO token classification over sub-tokens, entity spans out.
+
+    The main metric (best evaluation, early stopping) is entity-level micro F1 (``f1``).
+    """
 
     name: ClassVar[str] = "ner"
     description: ClassVar[str] = "Named entity recognition (entity spans with character offsets)"
@@ -87,8 +90,11 @@ class NerTask(Task):
     # validate() checks the columns and names both forms in its error.
     input_columns: ClassVar[tuple[str, ...]] = ()
     target_columns: ClassVar[tuple[str, ...]] = ()
+    columns_note: ClassVar[str] = ("tokens + tags (lists of words and IOB/BIO/BIOES tags; CoNLL files), or text + "
+                                   "entities (character offsets: start, end, label); prediction needs tokens or text")
     auto_model: ClassVar[Any] = _TokenClassificationHead()
     pipeline_tag: ClassVar[str | None] = "token-classification"
+    main_metric: ClassVar[str] = "f1"  # entity-level micro F1 (seqeval)
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "max_length": 256}
 
     Options: ClassVar[type] = NerOptions
