@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from safetensors.torch import load_file
 import tasuki
 from tasuki.checkpoint import complete_checkpoints
 from tasuki.errors import CheckpointError
+from tasuki.settings import SettingError
 from tasuki_toy.plugin import ToyClassificationTask
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7}
@@ -97,7 +99,7 @@ def test_interrupted_run_resumes_to_identical_weights(toy_registry, backbone_dir
 def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "run"
-    args = {**FAST, "epochs": 1, "save_steps": 2, "save_total_limit": 0}
+    args = {**FAST, "epochs": 1, "save_steps": 2, "save_total_limit": 0, "keep_checkpoints": True}
     tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
     root = out / "checkpoints"
     newest = complete_checkpoints(root)[0]
@@ -116,7 +118,8 @@ def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbon
 
 def test_resume_with_only_broken_checkpoints_is_a_clear_error(toy_registry, backbone_dir, toy_rows, tmp_path) -> None:
     out = tmp_path / "run"
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, epochs=1, **FAST)
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, epochs=1, keep_checkpoints=True,
+                 **FAST)
     for checkpoint in complete_checkpoints(out / "checkpoints"):
         (checkpoint / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="no readable checkpoint"):
@@ -156,12 +159,17 @@ def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_
     out = tmp_path / "m"
     tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
     (out / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="model.safetensors does not match its tasuki.json"):
+        tasuki.load(out)
+    metadata = json.loads((out / "tasuki.json").read_text())
+    del metadata["weights_sha256"]  # a model saved before weights were hashed
+    (out / "tasuki.json").write_text(json.dumps(metadata))
     with pytest.raises(CheckpointError, match="cannot load the model"):
         tasuki.load(out)
 
 
 def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="unknown training argument.*epoch_count"):
+    with pytest.raises(SettingError, match="unknown training argument.*epoch_count"):
         tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
 
 

@@ -1,10 +1,16 @@
-"""Atomic files and checkpoints, and finding the checkpoint to resume from.
+"""Atomic files, checkpoints, the run fingerprint, and finding the checkpoint to resume from.
 
-A checkpoint is written into a hidden temporary directory and renamed into place only
-when complete (the rename is atomic), with ``trainer_state.json`` written last as the
-completion marker: a crash mid-write leaves a ``.tmp-*`` directory that resume ignores.
-A checkpoint that is complete but corrupt (a truncated weight file, say) is reported and
-skipped in favour of the previous one; nothing is deleted.
+A checkpoint is written into a hidden temporary directory by every process (each writes its
+RNG state; the main process writes model, optimizer and scheduler), and only after a barrier
+does the main process mark it complete (``trainer_state.json``, written last) and rename it
+into place (the rename is atomic): a crash mid-write leaves a ``.tmp-*`` directory that resume
+ignores. A checkpoint that is complete but corrupt (a truncated weight file, say) is reported
+and skipped in favour of the previous one; nothing is deleted.
+
+Every checkpoint carries the run's *fingerprint* (task and options, backbone, data, batch
+size, accumulation, processes, max length, seed, learning rate and schedule): ``--resume``
+with different arguments or data is an error that lists the differences, since skipping the
+first N batches of another run's order would silently train on the wrong examples.
 """
 
 from __future__ import annotations
@@ -12,23 +18,61 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
+    from accelerate import Accelerator
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.json"
 CHECKPOINT_PREFIX = "step-"
+CHECKPOINTS_DIR = "checkpoints"
+BEST_DIR = "best"
+BEST_WEIGHTS = "model.safetensors"
+_STEP = re.compile(rf"^{CHECKPOINT_PREFIX}(\d+)$")
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where the OS says it (Linux), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Permissions a new file gets under the umask (``mkstemp`` would give 0600)."""
+    return 0o666 & ~_read_umask()
+
+
+def dir_mode() -> int:
+    """Permissions a new directory gets under the umask (``mkdtemp`` would give 0700)."""
+    return 0o777 & ~_read_umask()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file gets the permissions of any file created under the umask, not ``mkstemp``'s 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -60,20 +104,125 @@ def publish_checkpoint(tmp: Path, final: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, final)
 
 
+def step_of(checkpoint: Path) -> int:
+    """The optimizer step in a checkpoint's name (``step-00000012`` -> 12); -1 for other names."""
+    match = _STEP.match(checkpoint.name)
+    return int(match.group(1)) if match else -1
+
+
 def complete_checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoints under ``root``, newest first (half-written ``.tmp-*`` ones excluded)."""
+    """Complete checkpoints under ``root``, newest (highest step) first; half-written ``.tmp-*`` excluded."""
     if not root.is_dir():
         return []
-    found = [p for p in root.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).is_file()]
-    return sorted(found, key=lambda p: p.name, reverse=True)
+    found = [p for p in root.iterdir() if step_of(p) >= 0 and (p / STATE_FILE).is_file()]
+    return sorted(found, key=step_of, reverse=True)
 
 
 def read_state(checkpoint: Path) -> dict[str, Any]:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
 
 
-def prune(root: Path, keep: int) -> None:
-    """Keep the ``keep`` newest complete checkpoints (0 keeps all)."""
+def prune(root: Path, keep: int, current: int) -> None:
+    """Keep the ``keep`` newest complete checkpoints up to step ``current`` (0 keeps all).
+
+    Anything numbered above ``current`` cannot belong to this run (output safety keeps other runs
+    out), so the step just written is never the one deleted.
+    """
     if keep > 0:
-        for old in complete_checkpoints(root)[keep:]:
+        ours = [p for p in complete_checkpoints(root) if step_of(p) <= current]
+        for old in ours[keep:]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# --- the run fingerprint ---------------------------------------------------------------------
+
+
+def fingerprint_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``field: saved -> current`` for every field of the fingerprint that changed."""
+    names = sorted(set(saved) | set(current))
+    return [f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in names
+            if json.dumps(saved.get(name), sort_keys=True, default=str)
+            != json.dumps(current.get(name), sort_keys=True, default=str)]
+
+
+# --- saving and resuming (every process calls these) -------------------------------------------
+
+
+def save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any], keep: int) -> None:
+    """Write a checkpoint of the run at ``state["global_step"]``; every process must call this.
+
+    Every process writes into the staging directory (its RNG state; the main process the
+    rest), then all wait, and only then does the main process publish: a process still writing
+    into a directory already renamed was the crash of two-process runs.
+    """
+    step = state["global_step"]
+    tmp = temporary_dir(root, step)
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)  # the remains of a crash at this very step
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        publish_checkpoint(tmp, checkpoint_dir(root, step), state)
+        prune(root, keep, step)
+    accelerator.wait_for_everyone()
+
+
+def load_resume_point(accelerator: Accelerator, root: Path, fingerprint: dict[str, Any],
+                      report: Any = None) -> dict[str, Any]:
+    """Load the newest loadable checkpoint of this run; return its state.
+
+    Corrupt checkpoints are reported and skipped; no readable checkpoint, or one of a run with
+    other arguments or data, is a :class:`~tasuki.errors.CheckpointError`.
+    """
+    candidates = complete_checkpoints(root)
+    if not candidates:
+        raise CheckpointError(f"--resume: no checkpoint under {root}; train without --resume "
+                              f"(with --overwrite to replace what is in {root.parent})")
+    for candidate in candidates:
+        try:
+            state = read_state(candidate)
+        except (OSError, json.JSONDecodeError) as exc:
+            logger.warning("checkpoint %s is unreadable (%s); trying an older one", candidate, exc)
+            continue
+        differences = fingerprint_differences(state.get("fingerprint", {}), fingerprint)
+        if differences:
+            raise CheckpointError(
+                f"--resume: {candidate} is of a run with other arguments or data; it differs in "
+                + "; ".join(differences)
+                + ". Resume with the same ones, or train anew with --overwrite"
+            )
+        try:
+            accelerator.load_state(str(candidate))
+        except Exception as exc:  # a truncated or damaged file: fall back to an older checkpoint
+            logger.warning("checkpoint %s is unreadable (%s); trying an older one", candidate, exc)
+            continue
+        if report is not None:
+            report(f"resuming from {candidate} (step {state['global_step']})")
+        return state
+    raise CheckpointError(f"--resume: no readable checkpoint under {root}; remove it or train without --resume")
+
+
+def save_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> None:
+    """Keep the weights of the best evaluation so far (``checkpoints/best``); every process calls this."""
+    from safetensors.torch import save_model
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        best = root / BEST_DIR
+        best.mkdir(parents=True, exist_ok=True)
+        tmp = best / f".{BEST_WEIGHTS}.tmp"
+        save_model(accelerator.unwrap_model(model), str(tmp))  # handles tied weights (MLM heads)
+        os.replace(tmp, best / BEST_WEIGHTS)
+    accelerator.wait_for_everyone()
+
+
+def load_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> None:
+    """Put the best evaluation's weights back into ``model`` (every process)."""
+    from safetensors.torch import load_model
+
+    accelerator.wait_for_everyone()
+    path = root / BEST_DIR / BEST_WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{path}: the best evaluation's weights are missing; train again with --overwrite")
+    load_model(accelerator.unwrap_model(model), str(path), device=str(accelerator.device))

@@ -9,11 +9,13 @@ processes (``accelerate launch`` / ``torchrun``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import sys
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +26,8 @@ from tqdm.auto import tqdm
 
 from tasuki import checkpoint as ckpt
 from tasuki.args import TrainingArgs
-from tasuki.errors import CheckpointError
 from tasuki.features import INDEX, Collator, encode, make_loader  # noqa: F401 - re-exported
+from tasuki.settings import SettingError
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -93,19 +95,56 @@ def group_by_example(features: Dataset, outputs: Outputs) -> list[list[int]]:
 # --- training ----------------------------------------------------------------------------------
 
 
+@dataclass
+class TrainingRun:
+    """What :func:`run_training` returns: the trained model and everything learnt about the run.
+
+    ``eval_outputs`` / ``eval_features`` are those of the evaluation whose weights the model
+    holds (the best one when an evaluation set was given), so figures need no second prediction
+    pass. ``log`` holds the training loss (mean over all processes) and learning rate at each
+    logging step.
+    """
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    global_step: int
+    eval_outputs: Outputs | None = None
+    eval_features: Dataset | None = None
+    best_step: int | None = None
+    stopped_early: bool = False
+    log: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_precision(args: TrainingArgs) -> str:
+    """``mixed_precision`` for this machine: 'auto' is bf16 on a GPU that has it, else 'no'.
+
+    'bf16' runs on CPUs too (autocast); 'fp16' needs a GPU and is refused on a CPU rather than
+    silently trained in fp32.
+    """
+    on_gpu = torch.cuda.is_available() and not args.cpu
+    precision = args.mixed_precision
+    if precision == "auto":
+        return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "no"
+    if precision == "fp16" and not on_gpu:
+        raise SettingError("training argument 'mixed_precision': 'fp16' needs a GPU; on a CPU use 'bf16' or 'no'")
+    return precision
+
+
 def make_accelerator(args: TrainingArgs) -> Accelerator:
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
-    precision = args.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not args.cpu else "no"
     log_with = None if args.report_to in ("none", "", None) else args.report_to
     if log_with == "wandb":
         os.environ.setdefault("WANDB_MODE", "offline")
+    # Accumulation is done by the loop itself (see ``_train_step``): Accelerate's would divide
+    # every micro-batch's loss by the window length, which is wrong for token-level losses and
+    # for a last, shorter window.
     return Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=precision,
+        gradient_accumulation_steps=1,
+        mixed_precision=resolve_precision(args),
         cpu=args.cpu,
         log_with=log_with,
         project_config=ProjectConfiguration(
@@ -148,30 +187,99 @@ def _report(accelerator: Accelerator, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def _find_resume_point(accelerator: Accelerator, root: Path) -> dict[str, Any] | None:
-    """Load the newest loadable checkpoint; skip (and report) corrupt ones."""
-    for candidate in ckpt.complete_checkpoints(root):
-        try:
-            state = ckpt.read_state(candidate)
-            accelerator.load_state(str(candidate))
-        except Exception as exc:  # a truncated or damaged file: fall back to an older checkpoint
-            logger.warning("checkpoint %s is unreadable (%s); trying an older one", candidate, exc)
-            continue
-        _report(accelerator, f"resuming from {candidate} (step {state['global_step']})")
-        return state
-    if any(root.glob(f"{ckpt.CHECKPOINT_PREFIX}*")) or any(root.glob(".tmp-*")):
-        raise CheckpointError(f"no readable checkpoint under {root}; remove it or train without --resume")
+class SeededCollate:
+    """Collation under a seed of its own: (run seed, epoch, the batch's feature positions).
+
+    The prepared loader collates one batch ahead, so a task that draws random numbers while
+    collating (MLM's masks) would draw from the global RNG *before* a checkpoint saves it, and a
+    resumed run would mask differently from an uninterrupted one. With a per-batch seed the
+    masks depend on the batch alone, and the global RNG is left to dropout.
+    """
+
+    def __init__(self, collate: Any, seed: int, sampler: Any) -> None:
+        self.collate = collate
+        self.seed = seed
+        self.sampler = sampler
+
+    def __call__(self, features: list[dict[str, Any]]) -> Any:
+        positions = np.asarray([f[INDEX] for f in features], dtype=np.int64)
+        key = zlib.crc32(positions.tobytes(), zlib.crc32(f"{self.seed}:{self.sampler.epoch}".encode()))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(key)
+            return self.collate(features)
+
+
+def run_fingerprint(task: Task, backbone: Backbone, train_examples: Dataset, eval_examples: Dataset | None,
+                    args: TrainingArgs, num_processes: int, total_steps: int, warmup_steps: int) -> dict[str, Any]:
+    """What must be equal for ``--resume`` to continue the same run (saved in every checkpoint)."""
+
+    def data(examples: Dataset | None) -> Any:
+        if examples is None:
+            return None
+        return {"examples": len(examples), "fingerprint": getattr(examples, "_fingerprint", None)}
+
+    return {
+        "task": task.name, "task_state": task.state(), "backbone": backbone.describe(),
+        "train_data": data(train_examples), "eval_data": data(eval_examples),
+        "batch_size": args.batch_size, "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "num_processes": num_processes, "max_length": args.max_length, "seed": args.seed,
+        "learning_rate": args.learning_rate, "warmup_ratio": args.warmup_ratio, "weight_decay": args.weight_decay,
+        "total_steps": total_steps, "warmup_steps": warmup_steps, "max_grad_norm": args.max_grad_norm,
+        "group_by_length": args.group_by_length, "mixed_precision": args.mixed_precision,
+        "freeze_embeddings": args.freeze_embeddings, "early_stopping_patience": args.early_stopping_patience,
+    }
+
+
+def _windows(loader: Iterable[dict[str, torch.Tensor]], size: int) -> Iterator[list[dict[str, torch.Tensor]]]:
+    """The batches of each optimizer step: ``size`` of them, fewer at the end of an epoch."""
+    window: list[dict[str, torch.Tensor]] = []
+    for batch in loader:
+        batch.pop(INDEX)
+        window.append(batch)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def _train_step(task: Task, model: torch.nn.Module, window: list[dict[str, torch.Tensor]],
+                accelerator: Accelerator) -> torch.Tensor:
+    """Backpropagate the loss of the combined batch (all of ``window``, on all processes).
+
+    ``training_loss`` is a mean over ``loss_items(batch)`` items (tokens for token tasks);
+    weighting it by the items over the whole window and all processes gives the gradient of
+    one big batch, as transformers does with ``num_items_in_batch``. DDP averages gradients
+    over processes, hence the factor ``num_processes``. Returns this process's share of the
+    combined loss (the shares of all processes sum to it).
+    """
+    counts = [torch.as_tensor(task.loss_items(batch), device=accelerator.device, dtype=torch.float32)
+              for batch in window]
+    total = torch.stack(counts).sum()
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total, reduction="sum")
+    total = total.clamp(min=1.0)
+    share = torch.zeros((), device=accelerator.device)
+    for i, (batch, count) in enumerate(zip(window, counts)):
+        last = i == len(window) - 1
+        # gradients are all-reduced once per optimizer step, on the last micro-batch
+        context = accelerator.no_sync(model) if not last else contextlib.nullcontext()
+        with context:
+            loss = task.training_loss(model, batch)
+            weight = count / total
+            accelerator.backward(loss * weight * accelerator.num_processes)
+        share += loss.detach().float() * weight
+    return share
+
+
+def _main_metric(task: Task, metrics: dict[str, Any]) -> float | None:
+    """The task's main metric in ``metrics`` (the first of its names present), or None."""
+    names = (task.main_metric,) if isinstance(task.main_metric, str) else tuple(task.main_metric or ())
+    for name in names:
+        value = metrics.get(name)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
     return None
-
-
-def _save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any], keep: int) -> None:
-    tmp = ckpt.temporary_dir(root, state["global_step"])
-    accelerator.save_state(str(tmp))  # every process writes its RNG state; main writes the rest
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        ckpt.publish_checkpoint(tmp, ckpt.checkpoint_dir(root, state["global_step"]), state)
-        ckpt.prune(root, keep)
-    accelerator.wait_for_everyone()
 
 
 def run_training(
@@ -180,19 +288,25 @@ def run_training(
     train_examples: Dataset,
     eval_examples: Dataset | None,
     args: TrainingArgs,
-) -> tuple[Accelerator, torch.nn.Module, dict[str, float], list[dict[str, float]], int]:
-    """Fine-tune ``task`` on ``backbone``; return the accelerator, the trained (prepared) model,
-    the final evaluation metrics, the per-epoch history, and the number of optimizer steps."""
+) -> TrainingRun:
+    """Fine-tune ``task`` on ``backbone`` (see :class:`TrainingRun` for what comes back).
+
+    ``max_steps`` and the schedule count optimizer steps, whatever the number of processes and
+    the accumulation; with an evaluation set the best evaluation's weights are kept, and training
+    stops early when the task's main metric has not improved for ``early_stopping_patience``
+    evaluations (on by default when the epochs are chosen automatically).
+    """
     from accelerate.utils import set_seed
     from transformers import get_linear_schedule_with_warmup
 
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     tokenizer = backbone.tokenizer
-    max_length = args.max_length or backbone.max_length
+    args.max_length = args.max_length or backbone.max_length
     with accelerator.main_process_first():
-        train_features = encode(task, train_examples, tokenizer, max_length)
-        eval_features = encode(task, eval_examples, tokenizer, max_length) if eval_examples is not None else None
+        train_features = encode(task, train_examples, tokenizer, args.max_length, num_proc=args.num_proc)
+        eval_features = (encode(task, eval_examples, tokenizer, args.max_length, num_proc=args.num_proc)
+                         if eval_examples is not None else None)
 
     model = task.build_model(backbone)
     if args.freeze_embeddings:
@@ -203,89 +317,132 @@ def run_training(
         task, train_features, tokenizer, args.batch_size, shuffle=True, seed=args.seed,
         group_by_length=args.group_by_length,
     )
+    train_loader.collate_fn = SeededCollate(train_loader.collate_fn, args.seed, sampler)
     eval_loader = None
     if eval_features is not None:
         eval_loader, _ = make_loader(task, eval_features, tokenizer, args.eval_batch_size or args.batch_size * 2,
                                      shuffle=False)
-    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
-    if args.epochs is None:
+    optimizer = _optimizer(model, args)
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+
+    # Steps from the *prepared* loader: under N processes each sees 1/N of the batches.
+    accumulation = args.gradient_accumulation_steps
+    steps_per_epoch = math.ceil(len(train_loader) / accumulation)
+    automatic_epochs = args.epochs is None
+    if automatic_epochs:
         args.epochs = auto_epochs(steps_per_epoch, args.min_steps)
     total_steps = args.max_steps or steps_per_epoch * args.epochs
     epochs = math.ceil(total_steps / steps_per_epoch)
-    optimizer = _optimizer(model, args)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
-    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
-    if eval_loader is not None:
-        eval_loader = accelerator.prepare(eval_loader)
+    warmup_steps = int(args.warmup_ratio * total_steps)
+    patience = args.early_stopping_patience
+    if patience is None:
+        patience = 2 if automatic_epochs else 0
+    # The scheduler stays outside ``prepare``: Accelerate's wrapper steps it once per process
+    # (it assumes a schedule counted in single-process steps); this one steps once per optimizer step.
+    scheduler = get_linear_schedule_with_warmup(optimizer.optimizer, warmup_steps, total_steps)
+    accelerator.register_for_checkpointing(scheduler)
     if accelerator.log_with:
         accelerator.init_trackers("tasuki", config={k: v for k, v in asdict(args).items() if v is not None})
+    fingerprint = run_fingerprint(task, backbone, train_examples, eval_examples, args, accelerator.num_processes,
+                                  total_steps, warmup_steps)
 
-    root = Path(args.output_dir) / "checkpoints"
+    root = Path(args.output_dir) / ckpt.CHECKPOINTS_DIR
     global_step, start_epoch, skip_batches = 0, 0, 0
     history: list[dict[str, float]] = []
+    log: list[dict[str, float]] = []
+    best: dict[str, Any] = {"value": None, "step": None, "metrics": {}, "bad": 0}
     if args.resume:
-        state = _find_resume_point(accelerator, root)
-        if state:
-            global_step, start_epoch, skip_batches = state["global_step"], state["epoch"], state["batches_in_epoch"]
-            history = state.get("history", [])
+        state = ckpt.load_resume_point(accelerator, root, fingerprint, report=lambda m: _report(accelerator, m))
+        global_step, start_epoch, skip_batches = state["global_step"], state["epoch"], state["batches_in_epoch"]
+        history, log, best = state["history"], state["log"], state["best"]
+    has_eval = eval_loader is not None
+    stopped_early = bool(patience) and best["bad"] >= patience  # killed after deciding to stop
+
+    def checkpoint(epoch: int, batches_done: int) -> None:
+        state = {"global_step": global_step, "epoch": epoch, "batches_in_epoch": batches_done, "history": history,
+                 "log": log, "best": best, "fingerprint": fingerprint}
+        ckpt.save_checkpoint(accelerator, root, state, args.save_total_limit)
 
     progress = tqdm(total=total_steps, initial=global_step, desc=f"training {task.name}",
                     disable=not (args.progress and accelerator.is_local_main_process))
     # the loss is summed on the device and read at logging steps only: .item() every step would
     # make the host wait for the GPU each batch
-    running_loss, running_count = torch.zeros((), device=accelerator.device), 0
+    running_loss, running_steps = torch.zeros((), device=accelerator.device), 0
+    last_outputs = None
     for epoch in range(start_epoch, epochs):
+        if stopped_early or global_step >= total_steps:
+            break  # resumed from the last checkpoint of a run that had finished training
         model.train()
+        # The prepared loader sets the sampler's epoch to its own iteration count, which starts at 0
+        # in a resumed process: set both, or a resumed run would replay epoch 0's order.
+        train_loader.set_epoch(epoch)
         sampler.set_epoch(epoch)
         loader = accelerator.skip_first_batches(train_loader, skip_batches) if skip_batches else train_loader
         batches_done = skip_batches
         skip_batches = 0
-        for batch in loader:
-            batch.pop(INDEX)
-            with accelerator.accumulate(model):
-                loss = task.training_loss(model, batch)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
+        for window in _windows(loader, accumulation):
+            running_loss += _train_step(task, model, window, accelerator)
+            if args.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            if not accelerator.optimizer_step_was_skipped:  # fp16 overflow: the step did not happen
                 scheduler.step()
-                optimizer.zero_grad()
-            batches_done += 1
-            running_loss += loss.detach().float()
-            running_count += 1
-            if not accelerator.sync_gradients:
-                continue
+            optimizer.zero_grad(set_to_none=True)
+            batches_done += len(window)
             global_step += 1
+            running_steps += 1
             progress.update(1)
-            if global_step % max(args.logging_steps, 1) == 0 or global_step == total_steps:
-                mean = running_loss.item() / max(running_count, 1)
-                progress.set_postfix(loss=f"{mean:.4f}")
-                accelerator.log({"train/loss": mean, "train/lr": scheduler.get_last_lr()[0]}, step=global_step)
+            if global_step % args.logging_steps == 0 or global_step == total_steps:
+                total = accelerator.reduce(running_loss, reduction="sum") if accelerator.num_processes > 1 else running_loss
+                entry = {"step": global_step, "loss": total.item() / running_steps, "lr": scheduler.get_last_lr()[0]}
+                log.append(entry)
+                progress.set_postfix(loss=f"{entry['loss']:.4f}")
+                accelerator.log({"train/loss": entry["loss"], "train/lr": entry["lr"]}, step=global_step)
                 running_loss.zero_()
-                running_count = 0
-            if args.checkpoints and args.save_steps and global_step % args.save_steps == 0 and global_step < total_steps:
-                _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch,
-                                                     "batches_in_epoch": batches_done, "history": history},
-                                 args.save_total_limit)
+                running_steps = 0
+            if args.checkpoints and args.save_steps and global_step % args.save_steps == 0 and global_step < total_steps \
+                    and batches_done < len(train_loader):
+                checkpoint(epoch, batches_done)
             if global_step >= total_steps:
                 break
         record: dict[str, float] = {"epoch": epoch + 1, "step": global_step}
-        if eval_loader is not None:
-            outputs = predict_outputs(task, model, eval_loader, len(eval_features), accelerator)
-            record.update(task.compute_metrics(outputs, eval_features, eval_examples))
+        if has_eval:
+            last_outputs = predict_outputs(task, model, eval_loader, len(eval_features), accelerator)
+            record.update(task.compute_metrics(last_outputs, eval_features, eval_examples))
             accelerator.log({f"eval/{k}": v for k, v in record.items() if isinstance(v, (int, float))},
                             step=global_step)
             _report(accelerator, f"epoch {epoch + 1}: " + ", ".join(
                 f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
+            value = _main_metric(task, record)
+            if value is not None:
+                better = best["value"] is None or (value > best["value"] if task.greater_is_better
+                                                   else value < best["value"])
+                if better:
+                    best = {"value": value, "step": global_step, "metrics": record, "bad": 0}
+                    ckpt.save_best(accelerator, model, root)
+                else:
+                    best["bad"] += 1
+                    stopped_early = bool(patience) and best["bad"] >= patience
         history.append(record)
-        finished = global_step >= total_steps
+        if stopped_early:
+            _report(accelerator, f"early stop: {task.main_metric} has not improved for {patience} evaluations; "
+                                 f"the best was at step {best['step']}")
         if args.checkpoints:
-            _save_checkpoint(accelerator, root, {"global_step": global_step, "epoch": epoch + 1,
-                                                 "batches_in_epoch": 0, "history": history}, args.save_total_limit)
-        if finished:
+            checkpoint(epoch + 1, 0)
+        if stopped_early or global_step >= total_steps:
             break
     progress.close()
     if accelerator.log_with:
         accelerator.end_training()
-    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "step")} if history else {}
-    return accelerator, model, final, history, global_step
+    final = history[-1] if history else {}
+    if best["step"] is not None and best["step"] != global_step:
+        ckpt.load_best(accelerator, model, root)
+        final = best["metrics"]
+        last_outputs = None
+    if has_eval and last_outputs is None:  # the outputs of the weights kept, for the figures
+        last_outputs = predict_outputs(task, model, eval_loader, len(eval_features), accelerator)
+    metrics = {k: v for k, v in final.items() if k not in ("epoch", "step")}
+    return TrainingRun(accelerator, model, metrics, history, global_step, last_outputs, eval_features,
+                       best_step=best["step"], stopped_early=stopped_early, log=log)

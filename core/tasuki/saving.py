@@ -2,24 +2,29 @@
 
 A directory holds ``config.json`` (with ``id2label``/``label2id``), ``model.safetensors``,
 the tokenizer files, a model card (``README.md``) with data, arguments and metrics, and
-``tasuki.json`` (task name, task state, plugin and versions), written last: a directory
-without it is incomplete. The ``AutoModelFor...`` classes load the same directory, and so does
+``tasuki.json`` (task name, task state, plugin, versions, the files of the model and the SHA-256 of
+its weights), written last: a directory without it is incomplete. The whole directory is staged
+beside the target and swapped in, so a crash never leaves old and new files mixed; checkpoints
+live in its ``checkpoints/`` folder only while a run is in progress (or with --keep-checkpoints),
+and loading ignores them. The ``AutoModelFor...`` classes load the same directory, and so does
 ``transformers.pipeline`` for the tasks it still has (transformers 5 dropped question answering).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, atomic_write_text
+from tasuki.checkpoint import atomic_write_json, atomic_write_text, dir_mode
 from tasuki.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -41,14 +46,26 @@ def save_trained(
     args: dict[str, Any],
     metrics: dict[str, Any],
     data: dict[str, Any],
+    extras: Callable[[Path], list[Path]] | None = None,
+    carry: Sequence[str] = (),
 ) -> Path:
-    """Write a trained model into ``directory``; each file lands atomically, ``tasuki.json`` last."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=directory, prefix=".tmp-model-"))
+    """Write a trained model as a whole: staged in a sibling directory, then swapped in for ``directory``.
+
+    A crash leaves the complete old directory or the complete new one, never a mix, and no file
+    of the old model survives beside the new one. ``extras(staging)`` writes more files (the
+    figures) into the staged directory; ``carry`` names entries of the old directory to keep
+    (``checkpoints`` under --keep-checkpoints, tracker ``logs``). ``tasuki.json`` records the
+    SHA-256 of the weights, which :func:`verify_weights` checks on loading.
+    """
+    directory = Path(directory).absolute()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
+    os.chmod(staging, dir_mode())  # mkdtemp's 0700 would become the model directory's mode
     try:
         task.save_model(model, staging)
         tokenizer.save_pretrained(staging)
+        if extras is not None:
+            extras(staging)
         metadata = {
             "task": task.name,
             "task_state": task.state(),
@@ -61,15 +78,74 @@ def save_trained(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         atomic_write_text(staging / "README.md", model_card(task, metadata))
-        for entry in staging.iterdir():  # move into place; a reader sees old or new files, never half
-            target = directory / entry.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(entry, target)
-        atomic_write_json(directory / METADATA_FILE, metadata)
+        for name in carry:
+            if (directory / name).exists():
+                os.replace(directory / name, staging / name)
+        metadata["weights_sha256"] = {p.name: file_sha256(p) for p in sorted(staging.glob("*.safetensors"))}
+        metadata["files"] = sorted([p.name for p in staging.iterdir()] + [METADATA_FILE])
+        atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
+        old = _swap_in(staging, directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def _swap_in(staging: Path, directory: Path) -> Path | None:
+    """Put ``staging`` in ``directory``'s place; return where the old directory went (to delete).
+
+    Linux exchanges the two atomically (``renameat2(RENAME_EXCHANGE)``); elsewhere the old directory
+    is renamed aside first, so that a crash in between leaves it complete beside the new one.
+    """
+    if not directory.exists():
+        os.replace(staging, directory)
+        return None
+    if _exchange(staging, directory):
+        return staging  # now holds the old directory
+    aside = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
+    os.rmdir(aside)
+    os.replace(directory, aside)
+    os.replace(staging, directory)
+    return aside
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths with Linux's ``renameat2``; False where it is not available."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:
+    """Refuse a model directory whose weights are not the ones its ``tasuki.json`` was written for."""
+    directory = Path(directory)
+    for name, expected in metadata.get("weights_sha256", {}).items():
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{directory}: {name} is missing; the directory is incomplete (train it again)")
+        if file_sha256(path) != expected:
+            raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
+                                  f"the weights were replaced or damaged after training; train it again")
 
 
 def read_metadata(directory: str | Path) -> dict[str, Any]:

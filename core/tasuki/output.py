@@ -1,0 +1,258 @@
+"""The output directory of a training run: checked, locked and (with ``--overwrite``) cleared up front.
+
+Before any model or data is loaded, :func:`claim_output` makes sure the run cannot lose or mix
+anything: a directory that holds a trained model, checkpoints of another run, or files tasuki
+did not write is refused (:class:`OutputError`, exit 2) with the two ways forward, ``--resume``
+and ``--overwrite``; ``--overwrite`` deletes only what tasuki wrote and refuses a directory with
+anything else in it. The directory must be writable, and so must its parent, where the finished
+model is staged and swapped in (:mod:`tasuki.saving`).
+
+A lock file beside the directory (``.NAME.tasuki.lock``, held with ``flock``) keeps a second run
+out while one is in progress; the error names the holder's pid, host and start time. The kernel
+releases the lock when its process dies, so a lock left by a killed run is simply taken over.
+Under several processes only the main one checks and locks; the others get its verdict.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import inspect
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tasuki.checkpoint import CHECKPOINTS_DIR, atomic_write_json, complete_checkpoints, file_mode
+from tasuki.errors import TasukiError
+
+RUN_MARKER = ".tasuki-run.json"
+"""Written into the directory when a run starts: marks it as tasuki's until the model replaces it."""
+METADATA_FILE = "tasuki.json"
+RUN_ENTRIES = frozenset({CHECKPOINTS_DIR, "plots", "logs", RUN_MARKER, METADATA_FILE})
+"""What a run writes into its output directory besides the model files listed in ``tasuki.json``."""
+
+
+class OutputError(TasukiError):
+    """The output directory cannot take this run (holds something, is in use, or is not writable)."""
+
+
+def lock_path(directory: Path) -> Path:
+    """The lock of ``directory``: a hidden sibling, so that swapping the directory leaves it in place."""
+    return directory.parent / f".{directory.name}.tasuki.lock"
+
+
+class OutputLock:
+    """An exclusive ``flock`` on the lock file of an output directory, held until :meth:`release`."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def acquire(cls, directory: Path) -> OutputLock:
+        """Take the lock or raise :class:`OutputError` naming the run that holds it."""
+        path = lock_path(directory)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise OutputError(
+                    f"--output {directory} is in use by another tasuki run (pid {holder.get('pid', '?')} on "
+                    f"{holder.get('host', '?')}, started {holder.get('started', '?')}); wait for it to finish "
+                    f"or choose another --output"
+                ) from None
+            try:  # the holder may have released (and unlinked) the file between our open and flock
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Unlink the file while still holding it, then let go (the next run creates a fresh one)."""
+        if self.fd < 0:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _model_files(directory: Path) -> set[str]:
+    """Top-level names a finished model in ``directory`` consists of (from its ``tasuki.json``)."""
+    try:
+        metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(metadata.get("files", ()))
+
+
+def survey(directory: Path) -> dict[str, Any]:
+    """What ``directory`` holds: a model, checkpoints, an unfinished run, and entries tasuki did not write."""
+    entries = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
+    ours = RUN_ENTRIES | _model_files(directory)
+    checkpoints = complete_checkpoints(directory / CHECKPOINTS_DIR)
+    return {
+        "entries": entries,
+        "model": METADATA_FILE in entries,
+        "checkpoints": checkpoints,
+        "unfinished": RUN_MARKER in entries,
+        "foreign": sorted(entries - ours),
+    }
+
+
+def _describe(directory: Path, found: dict[str, Any]) -> str:
+    parts = []
+    if found["model"]:
+        parts.append("a trained model")
+    if found["checkpoints"]:
+        parts.append(f"checkpoints of a run (up to {found['checkpoints'][0].name})")
+    elif found["unfinished"] or (directory / CHECKPOINTS_DIR).exists():
+        parts.append("an unfinished run")
+    if found["foreign"]:
+        parts.append(f"files tasuki did not write ({', '.join(found['foreign'][:5])}"
+                     + (", ..." if len(found["foreign"]) > 5 else "") + ")")
+    return " and ".join(parts)
+
+
+def check_output(directory: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse a directory this run could damage; with ``overwrite``, clear the previous run's files."""
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"--output {directory} is a file, not a directory; choose another --output")
+    found = survey(directory)
+    if found["foreign"]:
+        raise OutputError(
+            f"--output {directory} holds {_describe(directory, found)}; tasuki only writes into an empty "
+            f"directory or one of its own runs (--resume to continue it, --overwrite to replace it), and never "
+            f"deletes what it did not write: choose another --output or move those files"
+        )
+    if resume:
+        if not found["checkpoints"]:
+            raise OutputError(f"--resume: no checkpoint under {directory / CHECKPOINTS_DIR}; train without "
+                              f"--resume (with --overwrite to replace what is in {directory})")
+        return
+    if not found["entries"]:
+        return
+    if not overwrite:
+        raise OutputError(
+            f"--output {directory} already holds {_describe(directory, found)}; pass --resume to continue an "
+            f"interrupted run, or --overwrite to replace it (or choose another --output)"
+        )
+    for name in sorted(found["entries"]):  # all of it is tasuki's (checked above)
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _check_writable(directory: Path) -> None:
+    """Create the directory and a file in it and in its parent (where the model is staged), or explain."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for where in (directory, directory.parent):
+            probe = where / f".tasuki-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"--output {directory}: cannot write there ({exc.strerror or exc}); choose another "
+                          f"--output or fix its permissions") from None
+
+
+def _claim(directory: Path, *, resume: bool, overwrite: bool) -> OutputLock:
+    _check_writable(directory)
+    lock = OutputLock.acquire(directory)
+    try:
+        check_output(directory, resume=resume, overwrite=overwrite)
+        atomic_write_json(directory / RUN_MARKER, {"pid": os.getpid(), "host": socket.gethostname(),
+                                                   "started": datetime.now(timezone.utc).isoformat()})
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+@contextmanager
+def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: bool = False) -> Iterator[Path]:
+    """Check, lock and (``overwrite``) clear ``directory`` for the duration of a run.
+
+    Call it before loading any model or data. Under ``torchrun`` / ``accelerate launch`` the main
+    process does the work and every process raises the same :class:`OutputError` if it fails.
+    """
+    from accelerate import PartialState
+
+    directory = Path(directory).absolute()
+    state = PartialState(cpu=cpu)
+    lock: OutputLock | None = None
+    message = None
+    if state.is_main_process:
+        try:
+            lock = _claim(directory, resume=resume, overwrite=overwrite)
+        except OutputError as exc:
+            message = str(exc)
+    if state.num_processes > 1:
+        import torch.distributed as dist
+
+        verdict = [message]
+        dist.broadcast_object_list(verdict, src=0)
+        message = verdict[0]
+    if message is not None:
+        raise OutputError(message)
+    try:
+        yield directory
+    finally:
+        if lock is not None:
+            _forget_if_nothing_to_resume(directory)
+            lock.release()
+
+
+def _forget_if_nothing_to_resume(directory: Path) -> None:
+    """A run that failed before its first checkpoint (bad data, say) leaves nothing to resume: drop
+    its marker, so that the corrected command runs without --overwrite. Killed runs keep theirs."""
+    if (directory / RUN_MARKER).exists() and not complete_checkpoints(directory / CHECKPOINTS_DIR):
+        (directory / RUN_MARKER).unlink(missing_ok=True)
+        for name in (CHECKPOINTS_DIR, "logs"):  # half-written checkpoints and logs of nothing
+            shutil.rmtree(directory / name, ignore_errors=True)
+
+
+def claims_output(train: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``train(..., output_dir=..., resume=..., overwrite=..., cpu=...)`` inside :func:`claim_output`.
+
+    The directory is checked, locked and cleared before the body loads any model or data, and the
+    lock is let go however the body ends.
+    """
+    signature = inspect.signature(train)
+
+    @functools.wraps(train)
+    def claimed(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        options = bound.arguments.get("training_args", {})
+        with claim_output(bound.arguments["output_dir"], resume=bool(options.get("resume")),
+                          overwrite=bool(options.get("overwrite")), cpu=bool(options.get("cpu"))):
+            return train(*args, **kwargs)
+
+    return claimed
