@@ -153,8 +153,8 @@ def _language(given: str | None, data: Dataset, source: str) -> str:
         logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
         return detected
     if given != detected:
-        logger.warning("lang=%r, but %s looks like %r; Japanese needs lang='ja' for MeCab word splitting",
-                       given, source, detected)
+        logger.warning("lang=%r was given, but %s looks like %r text; training goes on in %r (check --lang: "
+                       "Japanese text needs 'ja' for MeCab word splitting)", given, source, detected, given)
     return given
 
 

@@ -62,13 +62,18 @@ def _read_csv(path: Path, text: str, delimiter: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _constant(name: str) -> float | None:
+    """JSON's non-standard ``NaN`` is a missing value (pandas writes it so); infinities stay numbers."""
+    return None if name == "NaN" else float(name)
+
+
 def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_constant=_constant)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
@@ -79,7 +84,7 @@ def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
 
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
     if isinstance(value, dict) and isinstance(value.get("data"), list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,14 @@ from tasuki.hookspecs import hookimpl
 from tasuki.task import Task
 
 
+@dataclass
+class ToyOptions:
+    """Options of the toy task."""
+
+    lowercase: bool = False
+    """Lower-case texts before tokenizing."""
+
+
 class ToyClassificationTask(Task):
     """Text classification with string labels; accuracy as the metric."""
 
@@ -20,6 +29,7 @@ class ToyClassificationTask(Task):
     auto_model = AutoModelForSequenceClassification
     pipeline_tag = "text-classification"
     training_defaults = {"max_length": 32}
+    Options = ToyOptions
 
     def fit(self, train: Any) -> None:
         if self.labels is None:
@@ -33,7 +43,8 @@ class ToyClassificationTask(Task):
                     raise DataError(f"{source}: row {row}, column 'label': unknown label {label!r}")
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
-        features = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        texts = [t.lower() for t in batch["text"]] if self.options.lowercase else batch["text"]
+        features = tokenizer(texts, truncation=True, max_length=max_length)
         if "label" in batch:
             features["labels"] = [self.labels.index(str(label)) for label in batch["label"]]
         return dict(features)
