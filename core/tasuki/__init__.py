@@ -13,10 +13,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from tasuki.api import TrainedModel, evaluate, list_tasks, load, make_task, train
-from tasuki.export import export
-from tasuki.runner import TrainingArgs, TrainResult
-from tasuki.task import Task
+# Heavy modules (torch, transformers, datasets) load on first use, so that ``tasuki --help``,
+# ``tasuki tasks`` and plugin discovery start in well under a second.
+_LAZY = {
+    "TrainedModel": "tasuki.api", "evaluate": "tasuki.api", "list_tasks": "tasuki.api", "load": "tasuki.api",
+    "make_task": "tasuki.api", "train": "tasuki.api", "export": "tasuki.export", "TrainingArgs": "tasuki.args",
+    "TrainResult": "tasuki.runner", "Task": "tasuki.task",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tasuki' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Task",

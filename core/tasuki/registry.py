@@ -11,6 +11,7 @@ every other task keeps working.
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from collections.abc import Iterable
@@ -232,7 +233,7 @@ def check_task_class(task_cls: Any) -> None:
     missing = []
     if not isinstance(getattr(task_cls, "name", None), str) or not task_cls.name:
         missing.append("the class attribute 'name'")
-    if task_cls.auto_model is None and task_cls.build_model is Task.build_model:
+    if inspect.getattr_static(task_cls, "auto_model") is None and task_cls.build_model is Task.build_model:
         missing.append("'auto_model' (a transformers Auto class) or an override of build_model()")
     abstract = sorted(getattr(task_cls, "__abstractmethods__", ()))
     if abstract:

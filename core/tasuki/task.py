@@ -39,6 +39,22 @@ Outputs = list[dict[str, np.ndarray]]
 """What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
 
 
+class LazyAutoModel:
+    """``auto_model = LazyAutoModel("AutoModelForTokenClassification")``: transformers is imported on first use.
+
+    Plugin discovery imports every task module; keeping torch and transformers out of that import
+    is what lets ``tasuki --help`` and ``tasuki tasks`` start in well under a second.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any) -> Any:
+        import transformers
+
+        return getattr(transformers, self.name)
+
+
 @dataclass
 class NoOptions:
     """The options of a task that has none."""
