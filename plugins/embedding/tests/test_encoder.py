@@ -176,3 +176,29 @@ def test_a_backbone_without_a_directory_gets_mean_pooling(tiny_dir: str) -> None
     encoder = Encoder.load("wrapped", device="cpu")
     assert (encoder.model.pooling.mode, encoder.model.normalize, encoder.max_length) == ("mean", True, 64)
     np.testing.assert_allclose(encoder.encode(MIXED), Encoder.load(tiny_dir, device="cpu").encode(MIXED), atol=1e-6)
+
+
+def test_prompts_are_saved_with_the_model_not_read_from_its_name(tmp_path, tiny_dir: str) -> None:
+    """A model fine-tuned without prefixes and saved as ``e5-ft`` encodes without them."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from tasuki_embedding.encoder import E5_PROMPTS
+    from tasuki_embedding.model import SentenceEncoder
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    trained = SentenceEncoder.load(tiny_dir)  # what tasuki trains and saves: no prompts
+    for name, prompts in (("e5-ft", {}), ("with-prompts", {"query": "q: ", "passage": "p: "})):
+        SentenceEncoder(trained.encoder, prompts=prompts).save(tmp_path / name)
+        tokenizer.save_pretrained(tmp_path / name)
+        loaded = Encoder.load(tmp_path / name, device="cpu")
+        assert loaded.prompts == prompts and loaded.model.prompts == prompts
+    # the prefixes change the vectors a search computes: "q: " + text is not text
+    loaded = Encoder.load(tmp_path / "with-prompts", device="cpu")
+    assert not np.allclose(loaded.encode(["cat"], prompt="query"), loaded.encode(["cat"]))
+    # a plain transformers checkpoint that saved no prompts, named as a Hub E5: the E5 prefixes, said aloud
+    shutil.copytree(tiny_dir, tmp_path / "multilingual-e5-small")
+    with pytest.warns(UserWarning, match="no saved prompts; using the E5 prefixes"):
+        assert Encoder.load(tmp_path / "multilingual-e5-small", device="cpu").prompts == E5_PROMPTS
+    assert Encoder.load(tmp_path / "multilingual-e5-small", device="cpu", prompts={}).prompts == {}

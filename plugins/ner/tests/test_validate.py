@@ -121,3 +121,26 @@ def test_unknown_options_and_strategies_are_errors():
         NerTask(scheme="bilou2")
     with pytest.raises(SettingError, match="aggregation"):
         NerTask(aggregation="mean")
+
+
+def test_validating_evaluation_data_leaves_the_training_scheme(tmp_path):
+    """The scheme is read per data set: an IO or IOB1 evaluation set never changes the BIO training set's."""
+    from transformers import AutoTokenizer
+
+    from tasuki.testing import tiny_bert
+
+    train = _write(tmp_path, "train.conll", "Obama\tB-PER\nvisited\tO\nNew\tB-LOC\nYork\tI-LOC\n\nParis\tB-LOC\n")
+    task, train_set = _load(train, fit=True)
+    assert task.training_scheme == "bio"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert(tmp_path / "bert", "obama visited new york paris".split()))
+    encoded = task.encode(train_set.to_dict(), tokenizer, 32)["labels"]
+    # IO (no B- at all) and IOB1 (an entity starts with I-): each is valid in its own scheme
+    _load(_write(tmp_path, "io.conll", "Rome\tI-LOC\nvisited\tO\nObama\tI-PER\n"), task)
+    _load(_write(tmp_path, "iob1.conll", "Sony\tI-PER\nhired\tO\nRome\tI-LOC\nParis\tB-LOC\n"), task)
+    assert task.training_scheme == "bio"
+    assert task.encode(train_set.to_dict(), tokenizer, 32)["labels"] == encoded
+    # labels by hand: [CLS] obama visited new york [SEP] / [CLS] paris [SEP] with O, B-LOC, I-LOC, B-PER, I-PER
+    assert encoded == [[-100, 3, 0, 1, 2, -100], [-100, 1, -100]]
+    # a BIO evaluation set is still held to BIO: an I- tag without B- is an error naming its line
+    with pytest.raises(DataError, match=r"bio\.conll: line 3: tag 'I-PER' continues an entity that never started"):
+        _load(_write(tmp_path, "bio.conll", "Rome\tB-LOC\nvisited\tO\nObama\tI-PER\n"), task)

@@ -8,7 +8,6 @@ into overlapping windows whose vectors are averaged (``long_texts="window"``).
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from tasuki.errors import DataError
-from tasuki_embedding.model import SentenceEncoder
+from tasuki_embedding.model import SentenceEncoder, read_prompts
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -40,7 +39,8 @@ class Encoder:
     :param max_length: the longest input in tokens (default: the model's own limit).
     :param device: ``cpu``, ``cuda``, ``cuda:1``...; default: CUDA when available.
     :param dtype: ``float32``; ``float16`` / ``bfloat16`` for the model weights on a GPU.
-    :param prompts: prefixes by role, e.g. ``{"query": "query: ", "passage": "passage: "}`` for E5.
+    :param prompts: prefixes by role, e.g. ``{"query": "query: ", "passage": "passage: "}`` for E5;
+        default: the model's own (saved with it).
     """
 
     def __init__(
@@ -62,7 +62,7 @@ class Encoder:
         self.tokenizer = tokenizer
         self.device = device
         self.dtype = dtype
-        self.prompts = dict(prompts or {})
+        self.prompts = dict(model.prompts if prompts is None else prompts)
         self.max_length = int(max_length or model.max_seq_length or _model_limit(model, tokenizer))
 
     @property
@@ -108,7 +108,8 @@ class Encoder:
             path, name = backbone.directory, backbone.spec
         model = SentenceEncoder.load(path, pooling=pooling, normalize=normalize, trust_remote_code=trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        options.setdefault("prompts", _read_prompts(path, name))
+        if "prompts" not in options and read_prompts(path) is None:
+            options["prompts"] = _guess_prompts(name)
         return cls(model, tokenizer, **options)
 
     # --- encoding ------------------------------------------------------------------------
@@ -325,13 +326,15 @@ def _model_limit(model: SentenceEncoder, tokenizer: PreTrainedTokenizerBase) -> 
     return limit
 
 
-def _read_prompts(path: Path, name: str) -> dict[str, str]:
-    """Role prefixes from ``config_sentence_transformers.json``; E5 models get ``query: `` / ``passage: ``."""
-    config_file = path / "config_sentence_transformers.json"
-    if config_file.is_file():
-        prompts = json.loads(config_file.read_text(encoding="utf-8")).get("prompts") or {}
-        if prompts:
-            return {str(k): str(v) for k, v in prompts.items()}
-    if "e5" in os.path.basename(str(name)).lower():
+def _guess_prompts(name: str) -> dict[str, str]:
+    """Prefixes for a directory that saved none: an E5 checkpoint from the Hub (``intfloat/...-e5-...``)
+    in the plain transformers layout was trained with ``query: `` / ``passage: ``.
+
+    Only for directories without a ``prompts`` entry: a model saved by tasuki or sentence-transformers
+    says its own prompts (``{}`` included), whatever its directory is called.
+    """
+    if "e5" in os.path.basename(str(name).rstrip("/")).lower():
+        warnings.warn(f"{name}: no saved prompts; using the E5 prefixes {E5_PROMPTS} because the name says E5 "
+                      "(pass prompts={} to encode without them)", stacklevel=3)
         return dict(E5_PROMPTS)
     return {}

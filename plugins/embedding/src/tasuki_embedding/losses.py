@@ -17,6 +17,8 @@ import torch.nn.functional as F
 LOSSES = ("mnrl", "contrastive", "cosent", "cosine")
 SCORED_LOSSES = ("contrastive", "cosent", "cosine")
 """Losses that need a ``score`` column."""
+IN_BATCH_NEGATIVE_LOSSES = ("mnrl",)
+"""Losses whose negatives are the other texts of the batch: batches without repeated texts, not grouped by length."""
 
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ tasuki model, and tasuki loads a directory saved by sentence-transformers::
     dir/modules.json                            Transformer -> Pooling [-> Normalize]
     dir/1_Pooling/config.json                   the pooling mode
     dir/sentence_bert_config.json               max_seq_length
-    dir/config_sentence_transformers.json       similarity function, versions
+    dir/config_sentence_transformers.json       similarity function, prompts by role
 """
 
 from __future__ import annotations
@@ -30,16 +30,20 @@ class SentenceEncoder(nn.Module):
     :param pooling: ``mean``, ``max`` or ``cls``.
     :param normalize: L2-normalize the sentence vectors (cosine similarity = dot product).
     :param max_seq_length: the longest input in tokens, saved for sentence-transformers.
+    :param prompts: prefixes by role (``{"query": "query: ", "passage": "passage: "}`` for E5), saved
+        with the model: the prefixes its vectors were trained with (none for a model tasuki trained).
     """
 
     def __init__(
-        self, encoder: nn.Module, pooling: str = "mean", normalize: bool = True, max_seq_length: int | None = None
+        self, encoder: nn.Module, pooling: str = "mean", normalize: bool = True, max_seq_length: int | None = None,
+        prompts: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = Pooling(pooling)
         self.normalize = normalize
         self.max_seq_length = max_seq_length
+        self.prompts = dict(prompts or {})
 
     @property
     def dimension(self) -> int:
@@ -99,7 +103,7 @@ class SentenceEncoder(nn.Module):
         _write_json(directory / "sentence_bert_config.json", bert_config)
         _write_json(
             directory / "config_sentence_transformers.json",
-            {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"},
+            {"prompts": self.prompts, "default_prompt_name": None, "similarity_fn_name": "cosine"},
         )
 
     @classmethod
@@ -129,7 +133,19 @@ class SentenceEncoder(nn.Module):
             pooling=pooling or read_pooling_config(directory) or "mean",
             normalize=normalize if normalize is not None else (read_normalize(directory) is not False),
             max_seq_length=read_max_seq_length(directory),
+            prompts=read_prompts(directory),
         )
+
+
+def read_prompts(directory: str | Path) -> dict[str, str] | None:
+    """The ``prompts`` saved in ``config_sentence_transformers.json`` (``{}`` counts), or None when it has none."""
+    config_file = Path(directory) / "config_sentence_transformers.json"
+    if not config_file.is_file():
+        return None
+    prompts = json.loads(config_file.read_text(encoding="utf-8")).get("prompts")
+    if not isinstance(prompts, dict):
+        return None
+    return {str(k): str(v) for k, v in prompts.items()}
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -67,7 +67,8 @@ class EmbeddingTask(Task):
     Options: ``pooling`` (``mean``, ``max``, ``cls``; default: the backbone's sentence-transformers
     config, else ``mean``), ``normalize`` (default True), ``loss`` (``mnrl``, ``contrastive``,
     ``cosent``, ``cosine``; default: from the data), ``scale`` (MNRL/CoSENT, 20), ``margin``
-    (contrastive, 0.5).
+    (contrastive, 0.5). The main metric (best evaluation, early stopping) is ``spearman`` on scored
+    pairs, else ``mrr@10`` of the retrieval evaluation.
     """
 
     name = "embedding"
@@ -171,6 +172,24 @@ class EmbeddingTask(Task):
     def feature_length(self, feature: dict[str, Any]) -> int:
         """The longest of the feature's texts, so that length-grouped batches pad little."""
         return max(len(feature[f"{_prefix(r)}input_ids"]) for r in ROLES if f"{_prefix(r)}input_ids" in feature)
+
+    def batch_sampler(
+        self, features: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, group_by_length: bool = True
+    ) -> Any:
+        """Training batches for in-batch negatives (``mnrl``): no text twice in a batch, not grouped by length.
+
+        Other losses, and evaluation, get the core's length-grouped batches.
+        """
+        from tasuki.sampling import LengthGroupedBatchSampler
+        from tasuki_embedding.sampling import NoDuplicatesBatchSampler
+
+        if shuffle and self.options.loss in losses.IN_BATCH_NEGATIVE_LOSSES:
+            columns = [features[f"{_prefix(r)}input_ids"] for r in ROLES if f"{_prefix(r)}input_ids" in features.column_names]
+            # a text is its token ids: the same text in any column (a query, a positive, a negative) clashes
+            keys = [[tuple(ids) for ids in texts] for texts in zip(*columns)]
+            return NoDuplicatesBatchSampler(keys, batch_size, seed=seed)
+        lengths = [self.feature_length(f) for f in features]
+        return LengthGroupedBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length)
 
     # --- model ---------------------------------------------------------------------------
 

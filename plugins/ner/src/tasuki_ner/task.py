@@ -94,6 +94,8 @@ class NerTask(Task):
                                    "entities (character offsets: start, end, label); prediction needs tokens or text")
     auto_model: ClassVar[Any] = _TokenClassificationHead()
     pipeline_tag: ClassVar[str | None] = "token-classification"
+    training_scheme: str | None = None
+    """The tag scheme of the training data (declared, or detected by :meth:`fit`); other sets keep their own."""
     main_metric: ClassVar[str] = "f1"  # entity-level micro F1 (seqeval)
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "max_length": 256}
 
@@ -180,8 +182,10 @@ class NerTask(Task):
             raw = self._raw_tags(row)
             tags = None
             if raw is not None:
-                # validate() has raised on bad tags already; convert leniently here
-                tags = to_bio(raw, self._scheme or "iob1", repair=True)
+                # every scheme converts to BIO by the same rule (tags.py) and validate() has checked
+                # this data set against its own scheme, so the lenient reading is exact: nothing learnt
+                # from another data set decides how this one is encoded
+                tags = to_bio(raw, "iob1")
             # whitespace tokens (the corpus's full-width spaces) carry no characters a model sees
             keep = [i for i, (s, e) in enumerate(words) if text[s:e].strip()]
             words = [words[i] for i in keep]
@@ -216,10 +220,9 @@ class NerTask(Task):
                 self._check_text_row(row, number, source, with_targets, known)
         if not sentences:
             return
-        scheme = self.options.scheme
-        if scheme == "auto":
-            scheme = detect_scheme([tags for _, _, tags in sentences])
-            self._scheme = scheme
+        # each data set is checked in its own scheme (declared, or detected over this set alone);
+        # the training scheme is what fit() saw, and validating another set never changes it
+        scheme = self._scheme or detect_scheme([tags for _, _, tags in sentences])
         for number, row, tags in sentences:
             try:
                 bio = to_bio(tags, scheme, repair=self.options.repair)
@@ -288,12 +291,14 @@ class NerTask(Task):
                 )
 
     def fit(self, train: Dataset) -> None:
-        """Take the label set (O, then B-/I- per type, sorted) from the training data."""
+        """Take the label set (O, then B-/I- per type, sorted) and the tag scheme from the training data."""
         self._read_tag_names(train)
         types: set[str] = set()
+        sentences = []
         for row in train:
             if row.get("tokens") is not None:
                 raw = self._raw_tags(row) or []
+                sentences.append(raw)
                 types.update(parse_tag(t)[1] for t in raw if t != "O")
             else:
                 types.update(_entity(e).type for e in row.get("entities") or [])
@@ -302,6 +307,9 @@ class NerTask(Task):
         missing = types - {label[2:] for label in self.labels if label != "O"}
         if missing:
             raise DataError(f"training data has types {sorted(missing)} that the given labels {self.labels} lack")
+        if sentences:
+            self.training_scheme = self._scheme or detect_scheme(sentences)
+            log.info("ner: training tags read as %s", self.training_scheme.upper())
 
     # --- features ------------------------------------------------------------------------
 

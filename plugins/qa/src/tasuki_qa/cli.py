@@ -68,9 +68,9 @@ def set_null_threshold(model_dir: Path, threshold: float) -> None:
     if options is None:
         raise click.ClickException(f"{path}: no saved task options with 'null_threshold'")
     options["null_threshold"] = threshold
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(saved, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves a half-written tasuki.json
+    from tasuki.checkpoint import atomic_write_json
+
+    atomic_write_json(path, saved)  # a crash never leaves a half-written tasuki.json
 
 
 def _find_options(obj: Any) -> dict[str, Any] | None:

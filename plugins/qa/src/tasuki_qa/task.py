@@ -42,7 +42,8 @@ class QAOptions:
 class QATask(Task):
     """Extractive QA: find the answer to a question as a span of its context, or say there is none.
 
-    Options: :class:`QAOptions` (saved with the model).
+    Options: :class:`QAOptions` (saved with the model). The main metric (best evaluation, early
+    stopping) is the SQuAD F1 (``f1``).
     """
 
     name: ClassVar[str] = "qa"
@@ -150,7 +151,11 @@ class QATask(Task):
         """SQuAD v2 exact/F1 (character F1 for ja), HasAns/NoAns, and the best no-answer threshold."""
         spans = self.spans(outputs, features, examples)
         references = references_of(examples["answers"])
-        return squad_v2_metrics([s.answer for s in spans], references, self.lang, [s.no_answer_score for s in spans])
+        # the threshold search answers with the best span even where "" won: without it, it could
+        # only ever abstain more (a lower threshold would "answer" with "")
+        best_texts = [context[s.best_span[0] : s.best_span[1]] for s, context in zip(spans, examples["context"])]
+        return squad_v2_metrics([s.answer for s in spans], references, self.lang, [s.no_answer_score for s in spans],
+                                span_predictions=best_texts)
 
     def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
         """Per question ``{"answer", "score", "start", "end"}``; ``context[start:end] == answer``."""
