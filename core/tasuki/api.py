@@ -140,6 +140,7 @@ def train(
             data={"train": f"{train_source} ({len(train_set)} examples)",
                   "eval": f"{eval_source} ({len(eval_set) if eval_set is not None else 0} examples)"},
             extras=plots,
+            columns=dict(columns or {}),
             carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
         )
     accelerator.wait_for_everyone()
@@ -169,6 +170,11 @@ class TrainedModel:
         self.tokenizer = tokenizer
         self.metadata = metadata
         self.max_length = int(metadata.get("training_args", {}).get("max_length") or 512)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """The column mapping the model was trained with (``{task_column: your_column}``); reused by default."""
+        return dict(self.metadata.get("columns") or {})
 
     def __repr__(self) -> str:
         return f"TrainedModel(task={self.task.name!r}, lang={self.task.lang!r}, directory={str(self.directory)!r})"
@@ -201,7 +207,8 @@ class TrainedModel:
     def evaluate(self, data: Any, *, columns: Mapping[str, str] | None = None, encoding: str | None = None,
                  batch_size: int = 64, plots_dir: str | Path | None = None) -> dict[str, Any]:
         """Metrics on labelled ``data`` (a file, dataset or rows); with ``plots_dir``, also the figures."""
-        examples, source = load_data(data, type(self.task), columns=columns, encoding=encoding)
+        examples, source = load_data(data, type(self.task), columns=columns, encoding=encoding,
+                                     saved_columns=self.columns)
         self.task.validate(examples, source, with_targets=True)
         outputs, features = self._outputs(examples, batch_size, progress=True)
         metrics = self.task.compute_metrics(outputs, features, examples)

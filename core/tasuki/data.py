@@ -154,12 +154,15 @@ def load_data(
     config: str | None = None,
     split: str | None = None,
     encoding: str | None = None,
+    saved_columns: Mapping[str, str] | None = None,
 ) -> tuple[Dataset, str]:
     """Load ``source`` and return ``(dataset, description)`` with columns renamed to the task's.
 
     :param columns: ``{task_column: user_column}``, e.g. ``{"text": "review", "label": "stars"}``.
     :param with_targets: also require the task's target columns (training and evaluation).
     :param config, split: for Hub datasets (``split`` defaults to ``train``).
+    :param saved_columns: the mapping a model was trained with: applied where the data has the
+        user's column and not the task's (``columns`` entries win).
     """
     from datasets import Dataset, DatasetDict
 
@@ -177,8 +180,15 @@ def load_data(
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
     if task_cls is not None:
-        dataset = map_columns(dataset, task_cls, columns, where, with_targets=with_targets)
+        dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,
+                              with_targets=with_targets)
     return dataset, where
+
+
+def saved_for(dataset: Dataset, saved: Mapping[str, str] | None) -> dict[str, str]:
+    """The entries of a model's saved mapping that apply to ``dataset`` (its column is there, the task's is not)."""
+    found = set(dataset.column_names)
+    return {task: user for task, user in (saved or {}).items() if user in found and task not in found}
 
 
 def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:

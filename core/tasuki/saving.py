@@ -48,6 +48,7 @@ def save_trained(
     data: dict[str, Any],
     extras: Callable[[Path], list[Path]] | None = None,
     carry: Sequence[str] = (),
+    columns: dict[str, str] | None = None,
 ) -> Path:
     """Write a trained model as a whole: staged in a sibling directory, then swapped in for ``directory``.
 
@@ -74,6 +75,7 @@ def save_trained(
             "training_args": args,
             "metrics": metrics,
             "data": data,
+            "columns": dict(columns or {}),  # the user's column names: evaluate and predict reuse them
             "versions": _versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }

@@ -227,7 +227,7 @@ def predict_file(
     :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
     :param resume: keep the rows ``OUTPUT.partial`` already holds and predict only the rest.
     """
-    from tasuki.data import map_columns, rows_to_dataset
+    from tasuki.data import map_columns, rows_to_dataset, saved_for
     from tasuki.features import caching
 
     if chunk_size < 1 or batch_size < 1:
@@ -236,7 +236,8 @@ def predict_file(
     if output.resolve() == input.resolve():
         raise DataError(f"{output}: the output would overwrite the input")
     output.parent.mkdir(parents=True, exist_ok=True)
-    columns = dict(columns if columns is not None else (model.metadata.get("columns") or {}))
+    saved = model.metadata.get("columns") or {}
+    columns = dict(columns or {})
     rank, world = _world()
     part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
     done_rows = _complete_lines(part) if resume else 0
@@ -248,7 +249,7 @@ def predict_file(
     if done_rows:
         logger.info("%s: resuming after %d rows already written", part, done_rows)
     task_cls = type(model.task)
-    renames = {user: task for task, user in columns.items() if user != task}
+    renames: dict[str, str] = {}
     source = str(input)
     predicted = 0
     bar = _progress(progress and rank == 0, done_rows * world)
@@ -260,7 +261,10 @@ def predict_file(
             first = row_number + 1
             row_number += len(chunk)
             if number == 0:  # the columns are checked once, with the message tasuki.data gives
-                map_columns(rows_to_dataset(chunk[:1], source), task_cls, columns, source, with_targets=False)
+                head = rows_to_dataset(chunk[:1], source)
+                columns = {**saved_for(head, saved), **columns}  # the model's own mapping where it applies
+                map_columns(head, task_cls, columns, source, with_targets=False)
+                renames = {user: task for task, user in columns.items() if user != task}
             if number % world != rank:
                 continue
             mine += len(chunk)

@@ -59,8 +59,8 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
     if input_file:
         from tasuki.data import load_data
 
-        given = mapping if mapping is not None else model.metadata.get("columns")
-        rows, _ = load_data(input_file, type(model.task), columns=given, with_targets=False, encoding=encoding)
+        rows, _ = load_data(input_file, type(model.task), columns=mapping, with_targets=False, encoding=encoding,
+                            saved_columns=model.columns)
         inputs += [dict(row) for row in rows]
     predictions = model.predict(inputs, batch_size=batch_size, progress=len(inputs) > 1000)
     if as_json:
