@@ -4,14 +4,20 @@ Japanese has no spaces between words, so token labels (NER) and answer spans (QA
 aligned through MeCab words: each :class:`Word` knows where it sits in the original
 string, so ``text[w.start:w.end] == w.text`` always holds. Whitespace (including the
 full-width space U+3000) is never a word.
+
+Speed: MeCab is asked for surfaces only (one string per text, no node object per word), the
+offsets of text without whitespace are running sums of the word lengths, and
+:class:`WordPieces` tokenizes each distinct word once. Together they keep tasuki's Japanese
+tokenization at MeCab's pace rather than Python's (``bench/tokenization.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
 from tasuki.errors import TasukiError
 
@@ -20,9 +26,11 @@ class MeCabUnavailable(TasukiError):
     """fugashi or a MeCab dictionary is not installed; ``tasuki doctor`` says what to install."""
 
 
-@dataclass(frozen=True)
-class Word:
-    """One MeCab word: its surface text, character offsets, and (on request) part of speech."""
+class Word(NamedTuple):
+    """One MeCab word: its surface text, character offsets, and (on request) part of speech.
+
+    A named tuple: texts have tens of words each, and tuples are the cheapest objects to make.
+    """
 
     text: str
     start: int
@@ -47,11 +55,75 @@ def tagger() -> Any:
         raise MeCabUnavailable(f"MeCab could not load unidic-lite from {unidic_lite.DICDIR}: {exc}") from None
 
 
+@lru_cache(maxsize=1)
+def _surface_tagger() -> Any:
+    """A second tagger on the same dictionary that prints only the surfaces, one per line.
+
+    Same dictionary, same lattice: the same words as :func:`tagger`, without a Python node per
+    word (``-O ""`` drops unidic-lite's own output format so that ``--node-format`` applies).
+    """
+    import fugashi
+    import unidic_lite
+
+    tagger()  # the same clear errors when MeCab or the dictionary is missing
+    return fugashi.GenericTagger(f'-r /dev/null -d "{unidic_lite.DICDIR}" -O "" --node-format="%m\\n" '
+                                 f'--unk-format="%m\\n" --bos-format="" --eos-format=""')
+
+
+_SPACE = re.compile(r"\s")
+
+
+def word_spans(text: str) -> tuple[list[str], list[int]]:
+    """The MeCab words of ``text`` as two lists: surfaces and start offsets (``end = start + len``).
+
+    The fast form of :func:`split_words` (no object per word); whitespace is never a word.
+    """
+    if not text:
+        return [], []
+    output = _surface_tagger().parse(text)
+    surfaces = output.split("\n") if output else []
+    if not _SPACE.search(text):
+        if "".join(surfaces) == text:  # no whitespace to skip: each word starts where the last ended
+            return surfaces, [0, *accumulate(map(len, surfaces[:-1]))]
+        return _node_spans(text)  # never seen; guard rather than misalign
+    words: list[str] = []
+    starts: list[int] = []
+    find = text.find
+    cursor = 0
+    for surface in surfaces:
+        # MeCab skips only whitespace before a word and no surface starts with it: the first match is the word
+        start = find(surface, cursor)
+        if start < 0 or not surface:
+            return _node_spans(text)
+        cursor = start + len(surface)
+        if not surface.isspace():  # MeCab reports full-width spaces as words; they carry no label
+            words.append(surface)
+            starts.append(start)
+    return words, starts
+
+
+def _node_spans(text: str) -> tuple[list[str], list[int]]:
+    """:func:`word_spans` through MeCab's nodes and their whitespace counts (the careful path)."""
+    words: list[str] = []
+    starts: list[int] = []
+    for word in _node_words(text, with_pos=False):
+        words.append(word.text)
+        starts.append(word.start)
+    return words, starts
+
+
 def split_words(text: str, *, with_pos: bool = False) -> list[Word]:
     """Split ``text`` into MeCab words with character offsets into ``text``.
 
     :param with_pos: also fill :attr:`Word.pos` (parsing MeCab's feature string costs time).
     """
+    if with_pos:
+        return _node_words(text, with_pos=True)
+    words, starts = word_spans(text)
+    return [Word(w, s, s + len(w)) for w, s in zip(words, starts)]
+
+
+def _node_words(text: str, *, with_pos: bool) -> list[Word]:
     words: list[Word] = []
     cursor = 0
     for node in tagger()(text):
@@ -68,6 +140,61 @@ def split_words(text: str, *, with_pos: bool = False) -> list[Word]:
             continue  # MeCab reports full-width spaces as words; they carry no label
         words.append(Word(surface, start, end, (node.feature.pos1 or "") if with_pos else ""))
     return words
+
+
+class WordPieces:
+    """MeCab words -> sub-word ids with character offsets, each distinct word tokenized once.
+
+    Words repeat (particles, endings, punctuation): the pieces of a word are looked up, not
+    recomputed. Equal to tokenizing the word list with ``is_split_into_words``: a fast tokenizer
+    normalizes and pre-tokenizes each word on its own either way.
+
+    :param tokenizer: a ``transformers`` fast tokenizer or a ``tokenizers.Tokenizer``.
+    :param prefix, suffix: ids around each text (e.g. ``[CLS]`` and ``[SEP]``), offsets ``(0, 0)``.
+    :param max_words: distinct words kept; the cache starts over beyond it (bounded memory).
+    """
+
+    def __init__(self, tokenizer: Any, prefix: Sequence[int] = (), suffix: Sequence[int] = (),
+                 max_words: int = 200_000) -> None:
+        self._backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+        if not hasattr(self._backend, "encode_batch"):
+            raise TypeError("WordPieces needs a fast tokenizer (tokenizer.json)")
+        self.prefix = list(prefix)
+        self.suffix = list(suffix)
+        self.max_words = max_words
+        self._cache: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
+
+    def _learn(self, words: Iterable[str]) -> None:
+        distinct = list(dict.fromkeys(words))
+        new = [w for w in distinct if w not in self._cache]
+        if len(self._cache) + len(new) > self.max_words:
+            self._cache.clear()  # this text's words are learnt again below: all of them stay findable
+            new = distinct
+        for word, encoding in zip(new, self._backend.encode_batch(new, add_special_tokens=False)):
+            self._cache[word] = (encoding.ids, encoding.offsets)
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids and ``(start, end)`` character offsets into ``text`` of its MeCab words' pieces."""
+        return self.encode_words(*word_spans(text))
+
+    def encode_words(self, words: Sequence[str], starts: Sequence[int]) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids and offsets of pre-split words (``starts``: each word's offset in its text)."""
+        cache = self._cache
+        if not all(w in cache for w in words):
+            self._learn(words)
+        ids = list(self.prefix)
+        offsets = [(0, 0)] * len(ids)
+        for word, start in zip(words, starts):
+            piece_ids, piece_offsets = cache[word]
+            ids += piece_ids
+            if len(piece_ids) == 1:  # most words are one piece: one tuple, no list to build
+                a, b = piece_offsets[0]
+                offsets.append((start + a, start + b))
+            else:
+                offsets += [(start + a, start + b) for a, b in piece_offsets]
+        ids += self.suffix
+        offsets += [(0, 0)] * len(self.suffix)
+        return ids, offsets
 
 
 def mecab_status() -> tuple[bool, str]:
