@@ -225,4 +225,4 @@ def load_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> N
     path = root / BEST_DIR / BEST_WEIGHTS
     if not path.is_file():
         raise CheckpointError(f"{path}: the best evaluation's weights are missing; train again with --overwrite")
-    load_model(accelerator.unwrap_model(model), str(path), device=str(accelerator.device))
+    load_model(accelerator.unwrap_model(model), str(path))  # read on the CPU, copied onto the parameters
