@@ -13,7 +13,7 @@ from tasuki.data import detect_language, load_data
 from tasuki.errors import CheckpointError, DataError
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
-from tasuki.runner import TrainingArgs, TrainResult, encode, make_loader, predict_outputs, run_training
+from tasuki.runner import TrainingArgs, TrainResult, predict, run_training
 from tasuki.saving import read_metadata, save_trained, verify_weights
 
 if TYPE_CHECKING:
@@ -180,9 +180,9 @@ class TrainedModel:
         return f"TrainedModel(task={self.task.name!r}, lang={self.task.lang!r}, directory={str(self.directory)!r})"
 
     def _outputs(self, examples: Dataset, batch_size: int, progress: bool = False) -> tuple[Any, Dataset]:
-        features = encode(self.task, examples, self.tokenizer, self.max_length)
-        loader, _ = make_loader(self.task, features, self.tokenizer, batch_size, shuffle=False)
-        return predict_outputs(self.task, self.model, loader, len(features), progress=progress), features
+        done = predict(self.task, self.model, self.tokenizer, examples, max_length=self.max_length,
+                       batch_size=batch_size, progress=progress)
+        return done.outputs, done.features
 
     def predict(self, inputs: Any = None, *, batch_size: int = 32, progress: bool = False, **fields: Any) -> Any:
         """Predictions for one input (returns one result) or a list of inputs (returns a list).

@@ -84,6 +84,40 @@ def predict_outputs(
     return [rows[i] for i in range(num_features)]
 
 
+@dataclass
+class Predictions:
+    """What :func:`predict` returns: model outputs per feature, the features, and the examples they came from."""
+
+    outputs: Outputs
+    features: Dataset
+    examples: Dataset
+
+
+def predict(
+    task: Task,
+    model: Any,
+    tokenizer: Any,
+    examples: Dataset,
+    *,
+    max_length: int,
+    batch_size: int = 32,
+    accelerator: Accelerator | None = None,
+    progress: bool = False,
+) -> Predictions:
+    """THE prediction path: examples -> features -> batches -> ``task.predict_step`` outputs, in order.
+
+    Evaluation, ``TrainedModel.predict``, the figures, mlm's adaptation report, ``ner show``, the
+    ONNX runtime (``model`` is then an ONNX Runtime session behind the torch call signature) and
+    the server all come through here; ``task.postprocess`` / ``task.compute_metrics`` take the result.
+    """
+    features = encode(task, examples, tokenizer, max_length)
+    loader, _ = make_loader(task, features, tokenizer, batch_size, shuffle=False)
+    if accelerator is not None:
+        loader = accelerator.prepare(loader)
+    outputs = predict_outputs(task, model, loader, len(features), accelerator, progress=progress)
+    return Predictions(outputs, features, examples)
+
+
 def group_by_example(features: Dataset, outputs: Outputs) -> list[list[int]]:
     """Feature positions per example, for tasks whose features carry ``example_index``."""
     groups: dict[int, list[int]] = {}

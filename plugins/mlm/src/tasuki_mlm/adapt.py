@@ -195,15 +195,12 @@ def evaluate_texts(
     """Held-out MLM metrics of ``backbone`` under ``task``'s head as it is now (no training)."""
     from datasets import Dataset
 
-    from tasuki.runner import encode, make_loader, predict_outputs
+    from tasuki.runner import predict
 
-    model = task.build_model(backbone)
-    tokenizer = backbone.tokenizer
     examples = Dataset.from_list([{"text": t} for t in texts])
-    features = encode(task, examples, tokenizer, max_length)
-    loader, _ = make_loader(task, features, tokenizer, batch_size, shuffle=False)
-    outputs = predict_outputs(task, model, loader, len(features))
-    return task.compute_metrics(outputs, features, examples)
+    done = predict(task, task.build_model(backbone), backbone.tokenizer, examples, max_length=max_length,
+                   batch_size=batch_size)
+    return task.compute_metrics(done.outputs, done.features, done.examples)
 
 
 def _record(result: AdaptResult) -> None:

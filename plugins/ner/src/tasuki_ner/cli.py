@@ -36,15 +36,14 @@ def show(
     model_dir: Path, texts: tuple[str, ...], aggregation: str | None, html_path: Path | None, as_json: bool, colour: bool | None
 ) -> None:
     """Highlight the entities a trained ner model finds in TEXTS ("-" reads lines from stdin)."""
-    from tasuki_ner.inference import load_directory, predict_entities
+    from tasuki_ner.inference import load_directory
     from tasuki_ner.render import to_html, to_terminal
 
     lines = [line.rstrip("\n") for line in sys.stdin if line.strip()] if texts == ("-",) else list(texts)
-    task, model, tokenizer = load_directory(model_dir)
+    model = load_directory(model_dir)
     if aggregation:
-        task.aggregation = aggregation
-    max_length = int(min(getattr(tokenizer, "model_max_length", 512) or 512, 512))
-    results = predict_entities(task, model, tokenizer, lines, max_length=max_length)
+        model.task.aggregation = aggregation
+    results = model.predict(lines)  # the saved max_length, the one prediction path
     colour = sys.stdout.isatty() if colour is None else colour
     for text, entities in zip(lines, results):
         if as_json:

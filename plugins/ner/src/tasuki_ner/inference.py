@@ -1,8 +1,8 @@
-"""Run a token-classification model over rows in this process, driving the Task methods.
+"""Entities from a token-classification model, through the core's one prediction path.
 
-The core runner (:mod:`tasuki.runner`) is the way to train and evaluate; this small loop is
-for the places that need predictions without it: ``tasuki ner show``, the benchmark, and
-tests that check the task against ``transformers.pipeline`` on the same weights.
+``tasuki ner show``, the benchmark and the tests that compare the task with
+``transformers.pipeline`` on the same weights call :func:`tasuki.runner.predict`, the function
+that evaluation and ``TrainedModel.predict`` use: there is no second loop to keep in step.
 """
 
 from __future__ import annotations
@@ -19,39 +19,23 @@ from tasuki_ner.task import NerTask
 def run_model(
     task: NerTask, model: Any, tokenizer: Any, rows: list[dict[str, Any]], *, max_length: int = 512, batch_size: int = 32
 ) -> tuple[list[dict[str, np.ndarray]], Any, Any]:
-    """``(outputs, features, examples)`` as the runner would give them to ``postprocess``/``compute_metrics``."""
-    import torch
+    """``(outputs, features, examples)`` as the runner gives them to ``postprocess``/``compute_metrics``."""
     from datasets import Dataset
 
-    examples = Dataset.from_list(rows)
-    features = examples.map(
-        task.encode,
-        batched=True,
-        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
-        remove_columns=examples.column_names,
-    )
-    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))  # less padding
-    outputs: list[dict[str, np.ndarray]] = [{} for _ in range(len(features))]
-    model.eval()
-    with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            chunk = order[b : b + batch_size]
-            batch = task.collate([features[i] for i in chunk], tokenizer)
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            step = task.predict_step(model, batch)
-            for j, i in enumerate(chunk):
-                outputs[i] = {k: v[j].float().cpu().numpy() for k, v in step.items()}
-    return outputs, features, examples
+    from tasuki.runner import predict
+
+    done = predict(task, model, tokenizer, Dataset.from_list(rows), max_length=max_length, batch_size=batch_size)
+    return done.outputs, done.features, done.examples
 
 
-def load_directory(directory: str | Path) -> tuple[NerTask, Any, Any]:
-    """``(task, model, tokenizer)`` of a model directory saved by ``tasuki train ner``."""
+def load_directory(directory: str | Path) -> Any:
+    """The :class:`tasuki.api.TrainedModel` of a directory saved by ``tasuki train ner``."""
     import tasuki
 
     model = tasuki.load(directory)
     if not isinstance(model.task, NerTask):
         raise DataError(f"{directory} holds a {model.task.name!r} model, not an 'ner' one")
-    return model.task, model.model, model.tokenizer
+    return model
 
 
 def predict_entities(
