@@ -76,6 +76,8 @@ class EmbeddingTask(Task):
     input_columns: ClassVar[tuple[str, ...]] = ("text",)
     target_columns: ClassVar[tuple[str, ...]] = ("pair",)
     pipeline_tag = "sentence-similarity"
+    # Spearman on scored pairs; MRR@10 of the retrieval evaluation on pairs and triplets.
+    main_metric: ClassVar[tuple[str, ...]] = ("spearman", "mrr@10")
     training_defaults: ClassVar[dict[str, Any]] = {
         "learning_rate": 2e-5,
         "batch_size": 32,
@@ -93,14 +95,10 @@ class EmbeddingTask(Task):
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Every text column holds non-empty strings; ``score``, when present, holds finite numbers."""
-        for column in ROLES:
-            if column not in data.column_names:
-                continue
-            for row, value in enumerate(data[column], start=1):
-                if not isinstance(value, str):
-                    raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
-                if not value.strip():
-                    raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+        from tasuki.data import check_texts, require_columns
+
+        require_columns(data, self.required_columns(with_targets), source, task=self.name)
+        check_texts(data, [c for c in ROLES if c in data.column_names], source)
         if "score" in data.column_names:
             for row, value in enumerate(data["score"], start=1):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -38,14 +38,11 @@ def load_encoder(model: str, pooling: str | None, normalize: bool | None, max_le
 
 def read_texts(path: str, column: str, encoding: str | None) -> list[str]:
     """Texts from a file tasuki reads (txt: one a line; csv/tsv/jsonl/json/parquet: ``column``)."""
-    from tasuki.data import load_data
+    from tasuki.data import check_texts, load_data
 
     rows, source = load_data(path, encoding=encoding, with_targets=False)
     if column not in rows.column_names:
         raise DataError(f"{source}: no column {column!r}; found columns: {', '.join(rows.column_names)}. "
                         f"Choose one with --column")
-    texts = rows[column]
-    for row, value in enumerate(texts, start=1):
-        if not isinstance(value, str) or not value.strip():
-            raise DataError(f"{source}: row {row}, column {column!r}: expected a non-empty text, got {value!r}")
-    return list(texts)
+    check_texts(rows, [column], source)
+    return list(rows[column])
