@@ -145,6 +145,20 @@ def _table_script(name: str, quick_args: tuple[str, ...] = ("--quick",)) -> Call
     return collect
 
 
+def _serve(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/serve.py: tasuki serve vs a naive pipeline-per-request server, each in its own process."""
+    from bench import serve
+
+    return serve.run(quick=quick, threads=options.threads)
+
+
+def _export(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/export.py: the pipeline vs tasuki on torch, ONNX fp32 and ONNX int8 (sentiment, embedding)."""
+    from bench import export
+
+    return export.run(quick=quick, threads=options.threads)
+
+
 def _gpu(quick: bool, options: argparse.Namespace) -> list[Row]:
     import torch
 
@@ -165,6 +179,8 @@ BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
     "qa": _qa,
     # quick: no fine-tuning (40 of the 125 s a quick run took); the full run measures it
     "embedding": _table_script("embedding", ("--quick", "--skip-finetune")),
+    "serve": _serve,
+    "export": _export,
     "gpu": _gpu,
 }
 

@@ -37,6 +37,12 @@ function field(kind, name, labelText, value) {
   return [el("label", { for: id, text: labelText }), input];
 }
 
+// A local backbone directory is shown by its name (the full path is in the tooltip); Hub ids stay whole.
+function shortPath(spec) {
+  if (!spec) return "?";
+  return /^([A-Za-z]:)?[\\/]/.test(spec) ? spec.split(/[\\/]/).filter(Boolean).pop() : spec;
+}
+
 function card(model) {
   const examples = EXAMPLES[model.lang] || EXAMPLES.en;
   const kind = formKind(model);
@@ -58,7 +64,7 @@ function card(model) {
     el("h2", { text: model.name }),
     el("div", { class: "meta" }, el("span", { class: "badge", text: model.task }),
        el("span", { class: "badge", text: model.lang }),
-       `backbone: ${model.backbone || "?"}${labels}`),
+       el("span", { title: model.backbone || "", text: `backbone: ${shortPath(model.backbone)}${labels}` })),
     form, result);
   form.addEventListener("submit", (event) => { event.preventDefault(); submit(model, kind, form, button, result); });
   form.addEventListener("keydown", (event) => {
