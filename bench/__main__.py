@@ -159,6 +159,13 @@ def _export(quick: bool, options: argparse.Namespace) -> list[Row]:
     return export.run(quick=quick, threads=options.threads)
 
 
+def _scale(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/scale.py: each size in a fresh process (peak memory per size); plot and section via its own main."""
+    from bench import scale
+
+    return scale.run(quick=quick)
+
+
 def _gpu(quick: bool, options: argparse.Namespace) -> list[Row]:
     import torch
 
@@ -181,6 +188,7 @@ BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
     "embedding": _table_script("embedding", ("--quick", "--skip-finetune")),
     "serve": _serve,
     "export": _export,
+    "scale": _scale,
     "gpu": _gpu,
 }
 
