@@ -44,3 +44,72 @@ def test_two_process_run_gathers_exactly_the_one_process_metrics(backbone_dir: s
     one_process = json.loads(one.stdout[one.stdout.index("{"):])
     assert two_process["accuracy"] == one_process["accuracy"]
     assert two_process["mean_confidence"] == pytest.approx(one_process["mean_confidence"], abs=1e-6)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runs(backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run each: one process, torchrun with two processes, and two one-process 'nodes'."""
+    from tasuki.checkpoint import complete_checkpoints, read_state
+
+    tmp = tmp_path_factory.mktemp("distributed")
+    rows = [{"text": t, "label": "pos"} for t in POSITIVE] * 4 + [{"text": t, "label": "neg"} for t in NEGATIVE] * 4
+    train = write_jsonl(tmp / "train.jsonl", rows)  # 48 rows: 12 batches of 4, 6 per process under two
+    evaluation = write_jsonl(tmp / "eval.jsonl", [{"text": t, "label": "pos"} for t in POSITIVE]
+                             + [{"text": t, "label": "neg"} for t in NEGATIVE[:5]])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1"}
+
+    def args(out: Path) -> list[str]:
+        return ["-m", "tasuki", "train", "toy-classify", "--data", str(train), "--eval-data", str(evaluation),
+                "--output", str(out), "--backbone", backbone_dir, "--max-steps", "10", "--batch-size", "4",
+                "--learning-rate", "3e-3", "--logging-steps", "1", "--keep-checkpoints", "--cpu", "--json",
+                "--no-progress"]
+
+    def result(done: subprocess.CompletedProcess, out: Path) -> dict:
+        assert done.returncode == 0, done.stderr[-3000:]
+        state = read_state(complete_checkpoints(out / "checkpoints")[0])
+        return {"summary": json.loads(done.stdout[done.stdout.index("{"):]), "log": state["log"],
+                "steps": state["global_step"]}
+
+    found = {}
+    out = tmp / "one"
+    found["one"] = result(subprocess.run([sys.executable, *args(out)], env=env, capture_output=True, text=True,
+                                         timeout=300), out)
+    out = tmp / "two"
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]
+    found["two"] = result(subprocess.run([*torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()),
+                                          *args(out)], env=env, capture_output=True, text=True, timeout=300), out)
+    out, port = tmp / "nodes", str(free_port())
+    nodes = [subprocess.Popen([*torchrun, "--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank),
+                               "--master-addr", "127.0.0.1", "--master-port", port, *args(out)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for rank in (0, 1)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    for node, (_, err) in zip(nodes, outputs):
+        assert node.returncode == 0, err[-3000:]
+    found["nodes"] = result(subprocess.CompletedProcess([], 0, outputs[0][0], outputs[0][1]), out)
+    return found
+
+
+def test_learning_rate_at_every_step_is_the_same_for_one_and_two_processes(runs: dict) -> None:
+    one, two = runs["one"]["log"], runs["two"]["log"]
+    assert runs["one"]["steps"] == runs["two"]["steps"] == 10
+    assert [e["step"] for e in one] == [e["step"] for e in two] == list(range(1, 11))
+    assert [e["lr"] for e in one] == [e["lr"] for e in two]
+    assert all(e["lr"] > 0 for e in one[:-1]) and one[-1]["lr"] == 0.0  # decays to 0 at the last step, not before
+    print("lr per step:", [f"{e['lr']:.2e}" for e in one])
+
+
+def test_two_nodes_give_the_metrics_of_two_processes_on_one(runs: dict) -> None:
+    two, nodes = runs["two"], runs["nodes"]
+    assert nodes["steps"] == two["steps"] == 10
+    assert nodes["summary"]["metrics"] == pytest.approx(two["summary"]["metrics"], abs=1e-6)
+    # the logged training loss is the mean over both processes, the same on both set-ups
+    assert [e["loss"] for e in nodes["log"]] == pytest.approx([e["loss"] for e in two["log"]], abs=1e-6)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import AutoModelForTokenClassification
 
 import tasuki
 from tasuki.checkpoint import complete_checkpoints
@@ -202,3 +203,67 @@ def test_default_epochs_grow_on_small_data(toy_registry, backbone_dir, toy_rows,
                           **FAST)  # 48 rows at batch 8: 6 steps per epoch, so 5 epochs
     assert result.global_step == 30
     assert tasuki.load(tmp_path / "m").metadata["training_args"]["epochs"] == 5
+
+
+class ToyTokenTask(ToyClassificationTask):
+    """A token task for the accumulation test: every word token labelled, specials ignored (-100)."""
+
+    name = "toy-tokens"
+    pipeline_tag = None
+    auto_model = AutoModelForTokenClassification
+
+    def encode(self, batch, tokenizer, max_length):
+        features = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        features["labels"] = [
+            [-100] + [(self.labels.index(label) + i) % 2 for i in range(len(ids) - 2)] + [-100]
+            for ids, label in zip(features["input_ids"], batch["label"])
+        ]
+        return dict(features)
+
+    def collate(self, features, tokenizer):
+        width = max(len(f["input_ids"]) for f in features)
+        batch = {"input_ids": torch.full((len(features), width), tokenizer.pad_token_id),  # (B, T)
+                 "attention_mask": torch.zeros((len(features), width), dtype=torch.long),
+                 "labels": torch.full((len(features), width), -100)}
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            batch["input_ids"][row, :n] = torch.tensor(f["input_ids"])
+            batch["attention_mask"][row, :n] = 1
+            batch["labels"][row, :n] = torch.tensor(f["labels"])
+        return batch
+
+
+@pytest.fixture(scope="module")
+def no_dropout_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tasuki.testing import tiny_bert
+
+    directory = tiny_bert(tmp_path_factory.mktemp("no-dropout"))
+    config = json.loads((directory / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (directory / "config.json").write_text(json.dumps(config))
+    return str(directory)
+
+
+@pytest.mark.parametrize("task_class", [ToyClassificationTask, ToyTokenTask], ids=["sequence", "token"])
+def test_accumulating_2x8_equals_one_batch_of_16(task_class, no_dropout_backbone: str, toy_rows: list[dict],
+                                                 tmp_path: Path) -> None:
+    # 40 rows: windows of 16, 16 and a last, short one of 8; token counts differ between the batches
+    rows = [{"text": f"{r['text']} {'very ' * (i % 5)}".strip(), "label": r["label"]} for i, r in
+            enumerate(toy_rows[:40])]
+    args = {**FAST, "epochs": 2, "group_by_length": False, "learning_rate": 1e-2, "checkpoints": False}
+    weights = []
+    for batch_size, accumulation in ((16, 1), (8, 2)):
+        out = tmp_path / f"{batch_size}x{accumulation}"
+        task = task_class(labels=["neg", "pos"])
+        tasuki.train(task, rows, backbone=no_dropout_backbone, output_dir=out,
+                     **{**args, "batch_size": batch_size, "gradient_accumulation_steps": accumulation})
+        weights.append(load_file(out / "model.safetensors"))
+    start = load_file(Path(no_dropout_backbone) / "model.safetensors")
+    moved = max(float((weights[0][f"bert.{k}"] - start[k]).abs().max()) for k in start if f"bert.{k}" in weights[0])
+    assert moved > 1e-3  # the runs trained
+    # Adam turns the float noise of gradients that are zero in exact arithmetic (attention key biases)
+    # into steps of up to ~1e-6: the tolerance sits well below the 1e-3 and more that the runs moved.
+    for name in weights[0]:
+        assert torch.allclose(weights[0][name], weights[1][name], atol=1e-5, rtol=1e-5), name
+    print(task_class.name, "moved", moved, "largest difference",
+          max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0]))
