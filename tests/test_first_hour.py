@@ -44,3 +44,18 @@ def test_one_mapping_given_once(lang: str, rows: list[tuple[str, str]], toy_regi
     already_named = tmp_path / "named.csv"  # a file that already uses the task's names needs no mapping either
     already_named.write_text("text,label\n" + "".join(f"{t},{s}\n" for t, s in rows), encoding="utf-8")
     assert json.loads(invoke("evaluate", model, "--data", already_named, "--json"))["accuracy"] == 1.0
+
+
+def test_runs_that_cannot_mean_much_are_warned(toy_registry, backbone_dir: str, tmp_path: Path, caplog) -> None:
+    import logging
+
+    import tasuki
+
+    rows = [{"text": t, "label": s} for t, s in ENGLISH * 8]  # 64 rows: 13 held out, 2 optimizer steps
+    with caplog.at_level(logging.WARNING, logger="tasuki"):
+        tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
+                     eval_split=0.2, learning_rate=1e-6, checkpoints=False, progress=False)
+    text = caplog.text
+    assert "the evaluation set has only 13 examples" in text
+    assert "training took only 2 optimizer steps" in text
+    assert "predicts one class for all 13 evaluation examples" in text  # lr 1e-6, 2 steps: the untrained head

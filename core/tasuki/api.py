@@ -113,8 +113,13 @@ def train(
     if args.max_length is None or args.max_length > backbone_obj.max_length:
         args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
 
+    if eval_set is not None and len(eval_set) < SMALL_EVAL:
+        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
+                       "hold out at least %d (--eval-data, or a larger --eval-split)", len(eval_set), eval_source,
+                       SMALL_EVAL)
     run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
     accelerator, metrics = run.accelerator, run.metrics
+    _warn_about_the_run(run, args)
     output_dir = Path(output_dir)
     figures: list[Path] = []
     if accelerator.is_main_process:
@@ -145,6 +150,24 @@ def train(
         )
     accelerator.wait_for_everyone()
     return TrainResult(output_dir, metrics, run.history, figures, run.global_step)
+
+
+SMALL_EVAL = 50
+"""Fewer held-out examples than this give scores too noisy to mean anything (one example: 2 points)."""
+
+
+def _warn_about_the_run(run: Any, args: TrainingArgs) -> None:
+    """Say when a run is unlikely to have learnt: far too few steps, or one class predicted for everything."""
+    if args.min_steps and run.global_step * 5 < args.min_steps:
+        logger.warning("training took only %d optimizer steps (under a fifth of --min-steps %d): the model has likely "
+                       "not learnt yet; leave --epochs/--max-steps unset for the automatic number, or give more data",
+                       run.global_step, args.min_steps)
+    outputs = run.eval_outputs or []
+    if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
+        predicted = {int(row["logits"].argmax()) for row in outputs}
+        if len(predicted) == 1:
+            logger.warning("the model predicts one class for all %d evaluation examples: it has not learnt to tell "
+                           "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
 
 
 def _language(given: str | None, data: Dataset, source: str) -> str:
