@@ -205,6 +205,7 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
     from accelerate import PartialState
 
     directory = Path(directory).absolute()
+    existed = directory.exists()
     state = PartialState(cpu=cpu)
     lock: OutputLock | None = None
     message = None
@@ -220,12 +221,16 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
         dist.broadcast_object_list(verdict, src=0)
         message = verdict[0]
     if message is not None:
+        if state.is_main_process and not existed and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
         raise OutputError(message)
     try:
         yield directory
     finally:
         if lock is not None:
             _forget_if_nothing_to_resume(directory)
+            if not existed and directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()  # a refused run leaves nothing behind, not even the directory it made
             lock.release()
 
 
