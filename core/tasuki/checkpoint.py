@@ -63,6 +63,18 @@ def dir_mode() -> int:
     return 0o777 & ~_read_umask()
 
 
+def follow_umask(root: Path) -> None:
+    """Give ``root`` and everything under it the modes the umask asks for.
+
+    Libraries that write through temporary files (safetensors, ``mkstemp``, ``mkdtemp``) leave
+    0600 / 0700 behind, which other users of a shared model directory then cannot read.
+    """
+    files, dirs = file_mode(), dir_mode()
+    for path in (root, *root.rglob("*")):
+        if not path.is_symlink():
+            os.chmod(path, dirs if path.is_dir() else files)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
 
@@ -163,6 +175,7 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any],
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        follow_umask(tmp)
         publish_checkpoint(tmp, checkpoint_dir(root, step), state)
         prune(root, keep, step)
     accelerator.wait_for_everyone()
@@ -213,6 +226,7 @@ def save_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> N
         best.mkdir(parents=True, exist_ok=True)
         tmp = best / f".{BEST_WEIGHTS}.tmp"
         save_model(accelerator.unwrap_model(model), str(tmp))  # handles tied weights (MLM heads)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, best / BEST_WEIGHTS)
     accelerator.wait_for_everyone()
 

@@ -24,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, atomic_write_text, dir_mode
+from tasuki.checkpoint import atomic_write_json, atomic_write_text, follow_umask
 from tasuki.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -61,7 +61,6 @@ def save_trained(
     directory = Path(directory).absolute()
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
-    os.chmod(staging, dir_mode())  # mkdtemp's 0700 would become the model directory's mode
     try:
         task.save_model(model, staging)
         tokenizer.save_pretrained(staging)
@@ -86,6 +85,7 @@ def save_trained(
         metadata["weights_sha256"] = {p.name: file_sha256(p) for p in sorted(staging.glob("*.safetensors"))}
         metadata["files"] = sorted([p.name for p in staging.iterdir()] + [METADATA_FILE])
         atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
+        follow_umask(staging)
         old = _swap_in(staging, directory)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
