@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -172,7 +173,9 @@ def encode(
         cache = _CACHING.get()
     use_cache = len(examples) >= CACHE_MIN_EXAMPLES if cache is None else cache
     cache_file = None
-    fingerprint = None
+    # Without a cache, a random fingerprint: datasets would otherwise hash the map function (the
+    # task and the tokenizer, pickled) on every call, a cost each prediction chunk would pay.
+    fingerprint = uuid.uuid4().hex
     if use_cache:
         fingerprint = features_fingerprint(task, examples, tokenizer, max_length)
         cache_file = cache_dir() / f"{task.name}-{fingerprint}.arrow"
