@@ -267,3 +267,49 @@ def test_accumulating_2x8_equals_one_batch_of_16(task_class, no_dropout_backbone
         assert torch.allclose(weights[0][name], weights[1][name], atol=1e-5, rtol=1e-5), name
     print(task_class.name, "moved", moved, "largest difference",
           max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0]))
+
+
+def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    from tasuki.checkpoint import CHECKPOINTS_DIR, read_state
+
+    out = tmp_path / "m"
+    # automatic epochs (20 here) with the default patience of 2: the toy set is learnt long before
+    result = tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir, output_dir=out,
+                          min_steps=200, keep_checkpoints=True, **FAST)
+    history = result.history
+    accuracies = [h["accuracy"] for h in history]
+    best = accuracies.index(max(accuracies))
+    assert len(history) == best + 3 < 20  # two evaluations without improvement, then stop
+    assert result.metrics["accuracy"] == max(accuracies)
+    assert result.metrics["mean_confidence"] == history[best]["mean_confidence"]  # the best evaluation's
+    # the delivered weights are the best evaluation's: evaluating them again gives its metrics
+    again = tasuki.evaluate(out, toy_rows[:12])
+    assert again["mean_confidence"] == pytest.approx(history[best]["mean_confidence"], abs=1e-5)
+    last = read_state(complete_checkpoints(out / CHECKPOINTS_DIR)[0])
+    assert last["best"]["step"] == history[best]["step"] and last["best"]["bad"] == 2
+
+    never = tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir,
+                         output_dir=tmp_path / "all", epochs=best + 4, early_stopping_patience=0, **FAST)
+    assert len(never.history) == best + 4  # given epochs: no early stopping unless asked
+
+
+def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_registry, backbone_dir, toy_rows,
+                                                                      tmp_path: Path) -> None:
+    args = {**FAST, "epochs": 10, "logging_steps": 6, "keep_checkpoints": True}
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "bf16", mixed_precision="bf16",
+                 cpu=True, **args)
+    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp32", mixed_precision="no",
+                 cpu=True, **args)
+    from tasuki.checkpoint import read_state
+
+    log = read_state(complete_checkpoints(tmp_path / "bf16" / "checkpoints")[0])["log"]
+    assert log[-1]["loss"] < 0.5 * log[0]["loss"]  # it learns (mean loss of the first and last epoch)
+    weights = load_file(tmp_path / "bf16" / "model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.float32}
+    texts = [r["text"] for r in toy_rows[:12]]
+    low, full = tasuki.load(tmp_path / "bf16").predict(texts), tasuki.load(tmp_path / "fp32").predict(texts)
+    assert [p["label"] for p in low] == [p["label"] for p in full]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(low, full)) < 0.05
+    with pytest.raises(SettingError, match="'fp16' needs a GPU"):
+        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp16",
+                     mixed_precision="fp16", cpu=True, **args)

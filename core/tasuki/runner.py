@@ -168,17 +168,24 @@ def resolve_precision(args: TrainingArgs) -> str:
 
 def make_accelerator(args: TrainingArgs) -> Accelerator:
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import ProjectConfiguration
 
     log_with = None if args.report_to in ("none", "", None) else args.report_to
     if log_with == "wandb":
         os.environ.setdefault("WANDB_MODE", "offline")
+    precision = resolve_precision(args)
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision", precision) != precision:
+        # a second train() in one Python process with another precision: Accelerate keeps one
+        # process-wide state and would refuse; the process group (PartialState) is kept
+        AcceleratorState._reset_state()
     # Accumulation is done by the loop itself (see ``_train_step``): Accelerate's would divide
     # every micro-batch's loss by the window length, which is wrong for token-level losses and
     # for a last, shorter window.
     return Accelerator(
         gradient_accumulation_steps=1,
-        mixed_precision=resolve_precision(args),
+        mixed_precision=precision,
         cpu=args.cpu,
         log_with=log_with,
         project_config=ProjectConfiguration(
