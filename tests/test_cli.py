@@ -25,11 +25,19 @@ def test_plugins_and_tasks_list_the_toy_plugin(toy_registry) -> None:
     assert code == 0 and "toy-classify" in out
 
 
-def test_doctor_reports_each_component(toy_registry) -> None:
+def test_doctor_reports_each_component(toy_registry, monkeypatch) -> None:
+    from tasuki.cli import doctor
+
+    # one plugin that is surely not installed, kept in the checkout's qa folder: doctor says how to add it
+    monkeypatch.setitem(doctor.PLUGINS, "tasuki-not-installed", ("qa", "a plugin for this test"))
     code, out = run("doctor")
     assert code == 0, out
-    for word in ("Python", "torch", "accelerate", "MeCab", "tasks: toy-classify"):
+    for word in ("Python", "torch", "accelerate", "MeCab", "tasks: toy-classify", "tasuki plugins: "):
         assert word in out
+    for distribution in doctor.PLUGINS:
+        assert distribution in out
+    missing = next(line for line in out.splitlines() if "tasuki-not-installed" in line)
+    assert "missing" in missing and "pip install" in missing and "plugins/qa" in missing
 
 
 def test_train_predict_evaluate(toy_registry, backbone_dir: str, toy_rows: list[dict], tmp_path: Path) -> None:

@@ -55,14 +55,37 @@ def save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def bar_chart(values: Mapping[str, float], path: str | Path, *, title: str, ylabel: str = "") -> Path:
-    """One bar per key, the value written above it."""
+def value_label(value: float, *, percent: bool = False) -> str:
+    """A number as people read it: ``2,710`` (never ``2.71e+03``), ``0.873``, or ``87.3%``."""
+    if percent:
+        return f"{100 * value:.1f}%" if 0 < abs(value) < 0.1 else f"{100 * value:.0f}%"
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def bar_chart(
+    values: Mapping[str, float], path: str | Path, *, title: str, ylabel: str = "", percent: bool = False,
+    show_share: bool = False,
+) -> Path:
+    """One bar per key, its value written above it (integers as integers, ``percent=True`` for shares in 0..1).
+
+    ``show_share`` adds each bar's share of the total (``1,204 (62%)``): label counts.
+    """
     plt = pyplot()
     names = [str(k) for k in values]
+    numbers = [float(v) for v in values.values()]
     use_cjk_font_if_needed(names)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(names) + 2), 3.6))
-    bars = ax.bar(names, list(values.values()), color="#4C72B0")
-    ax.bar_label(bars, fmt="%.3g")
+    bars = ax.bar(names, numbers, color="#4C72B0")
+    total = sum(numbers)
+    labels = [value_label(v, percent=percent) + (f" ({v / total:.0%})" if show_share and total else "") for v in numbers]
+    ax.bar_label(bars, labels=labels, padding=2)
+    top = max([0.0, *numbers])
+    if top > 0:  # headroom: the tallest bar's label stays inside the frame
+        ax.set_ylim(top=top * 1.15)
+    if percent:
+        ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=30 if len(names) > 5 else 0)
@@ -106,8 +129,14 @@ def heatmap(
     return save(fig, path)
 
 
-def confusion_matrix(counts: np.ndarray, labels: Sequence[str], path: str | Path, *, title: str = "") -> Path:
-    """A confusion matrix normalised by true label (rows sum to 1), counts in each cell."""
+def confusion_matrix(
+    counts: np.ndarray, labels: Sequence[str], path: str | Path, *, title: str = "", subtitle: str = ""
+) -> Path:
+    """A confusion matrix normalised by true label (rows sum to 1), counts in each cell.
+
+    :param title: e.g. the model or backbone; default "Confusion matrix".
+    :param subtitle: a second title line, e.g. the score (``macro F1 0.812 · accuracy 0.846 · n=1,600``).
+    """
     plt = pyplot()
     use_cjk_font_if_needed(labels)
     counts = np.asarray(counts, dtype=np.float64)  # (L, L): gold rows, predicted columns
@@ -119,21 +148,22 @@ def confusion_matrix(counts: np.ndarray, labels: Sequence[str], path: str | Path
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xticks(range(len(labels)), labels=list(labels), rotation=30, ha="right")
     ax.set_yticks(range(len(labels)), labels=list(labels))
-    ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(len(labels)):
         for j in range(len(labels)):
             color = "white" if normalised[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", color=color)
-    ax.set_title(title or "Confusion matrix (normalised by true label)")
+            ax.text(j, i, f"{normalised[i, j]:.0%}\n({int(counts[i, j]):,})", ha="center", va="center", color=color)
+    heading = title or "Confusion matrix"
+    ax.set_title(f"{heading}\n{subtitle}" if subtitle else heading, fontsize=10)
+    ax.set_xlabel("predicted (cells: share of the true label, and count)")
     fig.tight_layout()
     return save(fig, path)
 
 
 def box_plot(groups: Mapping[str, Sequence[float]], path: str | Path, *, title: str, ylabel: str) -> Path:
-    """One box per group (e.g. words per text, by label)."""
+    """One box per group (e.g. words per text, by label); each tick says how many values its box holds."""
     plt = pyplot()
-    names = [str(k) for k in groups]
+    names = [f"{k}\n(n={len(v):,})" for k, v in groups.items()]
     use_cjk_font_if_needed(names)
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 4.0))
     ax.boxplot([list(v) for v in groups.values()], tick_labels=names, showfliers=True)

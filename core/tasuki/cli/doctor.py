@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -79,13 +80,52 @@ def check_plugins() -> tuple[str, str]:
     return "ok", f"tasks: {tasks}"
 
 
+PLUGINS: dict[str, tuple[str, str]] = {
+    "tasuki-sentiment": ("sentiment", "sentiment / text classification, en + ja, and the offline demo"),
+    "tasuki-ner": ("ner", "named entity recognition, en + ja"),
+    "tasuki-qa": ("qa", "extractive question answering, en + ja"),
+    "tasuki-embedding": ("embedding", "sentence embeddings, similarity and search"),
+    "tasuki-mlm": ("mlm", "masked-language-model domain adaptation (tasuki adapt)"),
+    "tasuki-attention": ("attention", "a from-scratch Transformer backbone (scratch:...) and attention heatmaps"),
+}
+"""The plugins of the tasuki project: distribution -> (folder under plugins/, what it adds)."""
+
+
+def install_command(distribution: str, folder: str) -> str:
+    """How to install one of :data:`PLUGINS`: from this checkout when tasuki runs from one, else from the index."""
+    repo = Path(__file__).resolve().parents[3]  # core/tasuki/cli/doctor.py -> the checkout
+    if (repo / "plugins" / folder / "pyproject.toml").is_file():
+        here = Path.cwd().resolve() == repo
+        root = "" if here else f"{repo}/"
+        constraints = f" -c {root}constraints.txt" if (repo / "constraints.txt").is_file() else ""
+        return f"pip install{constraints} -e {root}plugins/{folder}"
+    return f"pip install {distribution}"
+
+
+def check_installable() -> tuple[str, str]:
+    """Every plugin of the project, installed or not, with the command that adds a missing one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    lines, missing = [], 0
+    width = max(map(len, PLUGINS))
+    for distribution, (folder, what) in PLUGINS.items():
+        try:
+            lines.append(f"       installed {distribution:<{width}}  {version(distribution):<7} {what}")
+        except PackageNotFoundError:
+            missing += 1
+            lines.append(f"       missing   {distribution:<{width}}  {what}: {install_command(distribution, folder)}")
+    head = f"tasuki plugins: {len(PLUGINS) - missing} of {len(PLUGINS)} installed"
+    return "ok", "\n".join([head, *lines])
+
+
 def check_hub() -> tuple[str, str]:
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     return "ok", "Hugging Face Hub: offline mode (HF_HUB_OFFLINE)" if offline else "Hugging Face Hub: online mode"
 
 
 CHECKS: list[Check] = [
-    check_python, check_torch, check_accelerate, check_mecab, check_embedded, check_plugins, check_hub,
+    check_python, check_torch, check_accelerate, check_mecab, check_embedded, check_plugins, check_installable,
+    check_hub,
 ]
 MARKS = {
     "ok": click.style("ok  ", fg="green"),
@@ -96,7 +136,7 @@ MARKS = {
 
 @click.command("doctor")
 def command() -> None:
-    """Check the installation: Python, torch and GPUs, accelerate, MeCab, backbones, plugins."""
+    """Check the installation: Python, torch and GPUs, accelerate, MeCab, backbones, plugins (and those to add)."""
     failed = False
     for check in CHECKS:
         try:

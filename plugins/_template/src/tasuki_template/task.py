@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
 
 from tasuki.errors import DataError
-from tasuki.task import Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, Task
 
 
 class TemplateClassificationTask(Task):
@@ -16,7 +15,7 @@ class TemplateClassificationTask(Task):
 
     name = "template-classify"
     description = "Template: text classification (copy plugins/_template to start a plugin)"
-    auto_model = AutoModelForSequenceClassification
+    auto_model = LazyAutoModel("AutoModelForSequenceClassification")  # transformers loads on first use
     pipeline_tag = "text-classification"
     training_defaults = {"max_length": 128}
 

@@ -23,11 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.backbone import Backbone
 from tasuki.errors import UnknownNameError
-from tasuki_attention.model import HEADS, ScratchConfig
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
+
+    from tasuki_attention.model import ScratchConfig
+
+# tasuki_attention.model (torch + transformers) is imported where a model is built: plugin
+# discovery imports this module, and ``tasuki --help`` must not pay for torch.
 
 _INT_KEYS = {
     "layers": "num_layers",
@@ -125,6 +129,8 @@ class ScratchBackbone(Backbone):
 
     def config(self, **overrides: Any) -> ScratchConfig:
         """The :class:`ScratchConfig` this spec describes, with task overrides (``num_labels``, ...)."""
+        from tasuki_attention.model import ScratchConfig
+
         o = self.options
         dropouts = {v: o[k] for k, v in _FLOAT_KEYS.items() if k in o}
         if "bert" in o:
@@ -157,6 +163,8 @@ class ScratchBackbone(Backbone):
         return self._build(auto_class, self.options.get("seed"), config)
 
     def _build(self, auto_class: Any, seed: int | None, config: dict[str, Any]) -> torch.nn.Module:
+        from tasuki_attention.model import HEADS
+
         if auto_class not in HEADS:
             known = ", ".join(a.__name__ for a in HEADS)
             raise UnknownNameError(

@@ -2,9 +2,10 @@
 
 Being a ``PreTrainedModel`` with its own config is what lets every task use it with no special
 case: ``save_pretrained`` writes ``config.json`` + safetensors, and, because this module registers
-the classes with ``AutoConfig`` / ``AutoModel`` / ``AutoModelFor*`` when imported (the plugin imports
-it), ``AutoModelForSequenceClassification.from_pretrained(saved_dir)`` works in any process that
-has loaded the tasuki plugins — no ``trust_remote_code`` involved.
+the classes with ``AutoConfig`` / ``AutoModel`` / ``AutoModelFor*`` when imported (the plugin has the
+config registered when transformers' Auto classes load, and the config imports this module when a
+model is configured), ``AutoModelForSequenceClassification.from_pretrained(saved_dir)`` works in any
+process that has loaded the tasuki plugins — no ``trust_remote_code`` involved.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from transformers import (
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
-    PreTrainedConfig,
     PreTrainedModel,
 )
 from transformers import initialization as init
@@ -33,49 +33,9 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 
-from tasuki_attention.config import EncoderConfig
 from tasuki_attention.encoder import MaskedLMHead, Pooler, ScratchEncoder
+from tasuki_attention.hf_config import MODEL_TYPE, ScratchConfig
 from tasuki_attention.modules import PositionalEncoding, sinusoidal_table
-
-MODEL_TYPE = "tasuki-scratch"
-
-
-class ScratchConfig(PreTrainedConfig):
-    """:class:`~tasuki_attention.config.EncoderConfig`'s fields as a ``transformers`` config (``config.json``)."""
-
-    model_type = MODEL_TYPE
-    attribute_map = {
-        "num_hidden_layers": "num_layers",
-        "num_attention_heads": "num_heads",
-        "max_position_embeddings": "max_positions",
-    }
-
-    vocab_size: int = 30522
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 1024
-    max_positions: int = 512
-    type_vocab_size: int = 2
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
-    activation: str = "gelu"
-    norm_first: bool = False
-    positional: str = "learned"
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int | None = 0
-    fused: bool = True
-    initializer_range: float = 0.02
-    classifier_dropout: float | None = None
-    tie_word_embeddings: bool = True
-
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
-        self.encoder_config()  # validate now: a bad head count fails at configuration, not mid-forward
-
-    def encoder_config(self) -> EncoderConfig:
-        """The plain dataclass the torch modules take."""
-        return EncoderConfig.from_dict({**self.to_dict(), "pad_token_id": self.pad_token_id or 0})
 
 
 class ScratchPreTrainedModel(PreTrainedModel):

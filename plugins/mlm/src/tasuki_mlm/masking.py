@@ -10,8 +10,10 @@ is chosen as a whole, then each of its tokens gets its own 80/10/10 draw, as in 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads where masks are drawn: plugin discovery imports this module
+    import torch
 
 IGNORE_INDEX = -100
 """Label of positions that are not predicted (``CrossEntropyLoss``'s ``ignore_index``)."""
@@ -38,6 +40,8 @@ def relabel_groups(word_ids: Sequence[int | None]) -> list[int]:
 
 def replacement_candidates(vocab_size: int, special_ids: Iterable[int]) -> torch.Tensor:
     """Token ids a "random token" may be drawn from: the whole vocabulary but special tokens."""
+    import torch
+
     keep = torch.ones(vocab_size, dtype=torch.bool)
     special = [i for i in special_ids if i is not None and 0 <= i < vocab_size]
     keep[special] = False
@@ -69,6 +73,8 @@ def mask_tokens(
     row (and no small batch) is without a target; on rows of realistic length this almost
     never happens and does not move the proportions.
     """
+    import torch
+
     assert input_ids.shape == groups.shape and input_ids.ndim == 2, (input_ids.shape, groups.shape)
     batch, _ = input_ids.shape
     num_groups = int(groups.max().item()) + 1 if groups.numel() else 0

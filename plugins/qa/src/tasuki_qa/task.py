@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from transformers import AutoModelForQuestionAnswering
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
-from tasuki.task import Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, Task
 from tasuki_qa.features import encode_windows
 from tasuki_qa.metrics import references_of, squad_v2_metrics
 from tasuki_qa.spans import Span, best_span
@@ -51,7 +50,7 @@ class QATask(Task):
     languages: ClassVar[tuple[str, ...]] = ("en", "ja")
     input_columns: ClassVar[tuple[str, ...]] = ("question", "context")
     target_columns: ClassVar[tuple[str, ...]] = ("answers",)
-    auto_model: ClassVar[Any] = AutoModelForQuestionAnswering
+    auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForQuestionAnswering")
     pipeline_tag: ClassVar[str | None] = "question-answering"
     training_defaults: ClassVar[dict[str, Any]] = {
         "max_length": 384,

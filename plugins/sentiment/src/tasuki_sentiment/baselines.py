@@ -63,17 +63,22 @@ def tfidf_logreg(
 
 
 def encoder_features(
-    backbone: Any, texts: Sequence[str], *, pooling: str = "mean", batch_size: int = 64, max_length: int = 128
+    backbone: Any, texts: Sequence[str], *, pooling: str = "mean", batch_size: int = 64, max_length: int = 128,
+    progress: str | None = None,
 ) -> np.ndarray:
     """Hidden states of a frozen encoder, pooled per text: ``(N, hidden)``.
 
     :param backbone: a :class:`tasuki.backbone.Backbone` or anything ``--backbone`` accepts.
     :param pooling: ``"cls"`` (the first token's state) or ``"mean"`` (mean over real tokens: what
         sentence encoders such as MiniLM and E5 were trained to produce).
+    :param progress: with a description, a progress bar on stderr (minutes on CPU for thousands of texts).
     """
-    import torch
+    import sys
 
-    from tasuki.backbone import resolve_backbone
+    import torch
+    from tqdm.auto import tqdm
+
+    from tasuki.registry import resolve_backbone
 
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
@@ -83,7 +88,9 @@ def encoder_features(
     # Sort by length so that each batch pads little; put rows back in order at the end.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     chunks: list[np.ndarray] = []
-    with torch.inference_mode():
+    bar = tqdm(total=len(order), desc=progress, unit="text", file=sys.stderr, disable=progress is None,
+               dynamic_ncols=True)
+    with torch.inference_mode(), bar:
         for start in range(0, len(order), batch_size):
             batch_texts = [texts[i] for i in order[start : start + batch_size]]
             batch = tokenizer(batch_texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
@@ -94,6 +101,7 @@ def encoder_features(
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
             chunks.append(pooled.float().numpy())
+            bar.update(len(batch_texts))
     stacked = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
     features = np.empty_like(stacked)
     features[np.asarray(order)] = stacked
@@ -110,18 +118,21 @@ def frozen_features_logreg(
     pooling: str = "mean",
     max_length: int = 128,
     seed: int = 0,
+    progress: bool = False,
 ) -> BaselineResult:
-    """A logistic regression on frozen-encoder features (no fine-tuning)."""
+    """A logistic regression on frozen-encoder features (no fine-tuning); ``progress``: bars on stderr."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from tasuki.backbone import resolve_backbone
+    from tasuki.registry import resolve_backbone
 
     backbone = resolve_backbone(backbone)
     labels = sorted(set(map(str, train_labels)))
-    x_train = encoder_features(backbone, list(train_texts), pooling=pooling, max_length=max_length)
-    x_test = encoder_features(backbone, list(test_texts), pooling=pooling, max_length=max_length)
+    x_train = encoder_features(backbone, list(train_texts), pooling=pooling, max_length=max_length,
+                               progress="frozen features, train" if progress else None)
+    x_test = encoder_features(backbone, list(test_texts), pooling=pooling, max_length=max_length,
+                              progress="frozen features, test" if progress else None)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5, random_state=seed))
     model.fit(x_train, _ids(train_labels, labels))
     predicted = model.predict(x_test)

@@ -39,19 +39,25 @@ def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: 
 @click.option("--backbone", default=None, help="Show how this backbone's tokenizer splits a sentence.")
 @click.option("--example", default=None, help="The sentence to tokenize (default: the first text).")
 @click.option("--encoding", default=None, help="The file's encoding (default UTF-8).")
+@click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN",
+              help="Read the task's column from yours: --column text=review --column label=stars (repeatable).")
 def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None, example: str | None,
-            encoding: str | None) -> None:
+            encoding: str | None, columns: tuple[str, ...]) -> None:
     """Label counts, words per text by label, and a tokenized example. DATA: a file (default: the embedded set)."""
-    from tasuki.backbone import resolve_backbone
+    from tasuki.cli import parse_pairs
     from tasuki.data import load_data
+    from tasuki.registry import resolve_backbone
     from tasuki_sentiment import datasets
     from tasuki_sentiment.explore import explore as run_explore
     from tasuki_sentiment.task import SentimentTask
 
+    mapping = parse_pairs(columns, "--column") if columns else None
     if data is None:
+        if mapping:
+            raise click.BadParameter("maps the columns of DATA, and no DATA file was given", param_hint="--column")
         rows = datasets.load_default(lang)["train"]
     else:
-        rows, _ = load_data(data, SentimentTask, encoding=encoding)
+        rows, _ = load_data(data, SentimentTask, columns=mapping, encoding=encoding)
     spec = backbone or SentimentTask.default_backbones[lang]
     tokenizer = resolve_backbone(spec).tokenizer
     found = run_explore(rows, output_dir, lang=lang, tokenizer=tokenizer, example=example)

@@ -123,7 +123,7 @@ def run(
     echo(f"== data: {description}\n   train {len(train)}, test {len(test)} ({eval_lang})")
 
     # 2. Look at it
-    from tasuki.backbone import resolve_backbone
+    from tasuki.registry import resolve_backbone
 
     backbone_obj = resolve_backbone(backbone)
     seen = explore(train, output_dir / "explore", lang=train_lang, tokenizer=backbone_obj.tokenizer,
@@ -142,7 +142,8 @@ def run(
         lap("tfidf")
     if frozen_features:
         frozen = frozen_features_logreg(backbone_obj, train_texts, train_labels, test_texts, test_labels,
-                                        max_length=max_length, seed=seed)
+                                        max_length=max_length, seed=seed,
+                                        progress=training_args.get("progress", True))
         result.scores["frozen_features_logreg"] = _headline(frozen.metrics)
         echo(f"== no fine-tuning: {frozen.name}: {_fmt(frozen.metrics)}")
         lap("frozen_features")
@@ -170,8 +171,13 @@ def run(
     # 5. Reload from disk, evaluate on the test split, plot
     model = tasuki.load(trained.output_dir)
     metrics = model.evaluate(test, plots_dir=output_dir / "evaluation")
-    result.figures += [Path(p) for p in metrics.pop("figures", [])]
+    figures = [Path(p) for p in metrics.pop("figures", [])]
     result.metrics = metrics
+    test_name = f"the {eval_lang} test split ({description})"
+    _confusion_figure(output_dir / "evaluation" / "confusion_matrix.png", metrics, model.task.labels or [],
+                      f"{backbone} fine-tuned on {train_lang}, tested on {eval_lang}", len(test))
+    result.figures += figures
+    write_test_metrics(model_dir, metrics, len(test), test_name)
     result.scores["fine_tuned"] = _headline(metrics)
     echo(f"== fine-tuned, reloaded from {model_dir}, on the {eval_lang} test split: {_fmt(metrics)}")
     echo(_per_label(metrics, model.task.labels or []))
@@ -196,6 +202,52 @@ def run(
     for path in result.figures:
         echo(f"   {path}")
     return result
+
+
+def _confusion_figure(path: Path, metrics: dict[str, Any], labels: list[str], title: str, n: int) -> Path:
+    """The test split's confusion matrix, titled with the backbone and the score."""
+    from tasuki import plots
+    from tasuki_sentiment.metrics import confusion_from_metrics
+    from tasuki_sentiment.task import score_line
+
+    return plots.confusion_matrix(confusion_from_metrics(metrics, labels), labels, path, title=title,
+                                  subtitle=score_line(metrics, n))
+
+
+def test_metrics_section(metrics: dict[str, Any], n: int, source: str) -> str:
+    """The model card's ``## Evaluation`` section for the demo's test split (headline, then per label)."""
+    labels = sorted({k.split("/", 1)[1] for k in metrics if k.startswith("f1/")})
+    lines = ["## Evaluation", "", f"On {source}: {n:,} examples the model never saw in training, "
+             "after reloading it from this directory.", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {metrics[key]:.4f} |" for key, name in
+              (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1")) if key in metrics]
+    lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {label} | {metrics.get(f'precision/{label}', 0):.4f} | {metrics.get(f'recall/{label}', 0):.4f} | "
+              f"{metrics.get(f'f1/{label}', 0):.4f} | {int(metrics.get(f'support/{label}', 0)):,} |" for label in labels]
+    return "\n".join(lines) + "\n"
+
+
+def write_test_metrics(model_dir: Path, metrics: dict[str, Any], n: int, source: str) -> Path:
+    """Put the test metrics into the model card (README.md), atomically.
+
+    The demo trains with no held-out split (all of the training split is used) and tests
+    afterwards, so the card the trainer wrote says "eval: none (0 examples)": the test numbers
+    replace its evaluation section, and the data list names the test split.
+    """
+    import re
+
+    from tasuki.checkpoint import atomic_write_text
+
+    path = Path(model_dir) / "README.md"
+    card = path.read_text(encoding="utf-8") if path.is_file() else ""
+    section = test_metrics_section(metrics, n, source)
+    card = re.sub(r"^- eval: .*$", f"- test: {source} ({n} examples), scores below", card, count=1, flags=re.M)
+    if re.search(r"^## Evaluation$", card, flags=re.M):  # replace up to the next section
+        card = re.sub(r"^## Evaluation\n.*?(?=^## |\Z)", lambda _: section + "\n", card, count=1, flags=re.M | re.S)
+    else:
+        card = card.rstrip("\n") + "\n\n" + section
+    atomic_write_text(path, card)
+    return path
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:

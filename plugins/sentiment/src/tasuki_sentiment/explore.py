@@ -76,7 +76,8 @@ def explore(
     output_dir = Path(output_dir)
     unit = "MeCab words" if lang == "ja" else "words"
     figures = [
-        plots.bar_chart(counts, output_dir / "label_distribution.png", title="Label distribution", ylabel="examples"),
+        plots.bar_chart(counts, output_dir / "label_distribution.png", title="Label distribution", ylabel="examples",
+                        show_share=True),
         plots.box_plot(lengths, output_dir / "words_per_text.png", title=f"{unit.capitalize()} per text, by label",
                        ylabel=f"{unit} per text"),
     ]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+# scikit-learn is imported inside the functions: plugin discovery (``tasuki --help``) imports this module.
 
 
 def confusion(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
     """Counts ``(num_labels, num_labels)``: rows are gold labels, columns predictions."""
+    from sklearn.metrics import confusion_matrix
+
     return confusion_matrix(gold, predicted, labels=list(range(num_labels)))
 
 
@@ -19,6 +22,8 @@ def classification_metrics(gold: np.ndarray, predicted: np.ndarray, labels: Sequ
 
     All values are plain floats, so that they print and serialise like any other metric.
     """
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
     ids = list(range(len(labels)))
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, predicted, labels=ids, zero_division=0

@@ -1,0 +1,88 @@
+"""``tasuki sentiment explore --column``, and the demo's test metrics in the model card."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tasuki.cli import cli as tasuki_cli
+from tasuki_sentiment import demo
+
+
+def explore(*args: str):
+    return CliRunner().invoke(tasuki_cli, ["sentiment", "explore", *args])
+
+
+def write_reviews(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "review", "stars"])
+        writer.writerows([i, r["text"], r["label"]] for i, r in enumerate(rows))
+    return path
+
+
+def test_explore_reads_the_columns_it_is_told(tmp_path, bert_dir, rows):
+    data = write_reviews(tmp_path / "reviews.csv", rows)
+    out = tmp_path / "figs"
+    result = explore(str(data), "--column", "text=review", "--column", "label=stars", "--output", str(out),
+                     "--backbone", str(bert_dir))
+    assert result.exit_code == 0, result.output
+    assert "30 examples: negative 10 (33%), neutral 10 (33%), positive 10 (33%)" in result.output
+    assert "tokens: ['[CLS]', 'i', 'love', 'this', 'film', '[SEP]']" in result.output  # the first review
+    assert (out / "label_distribution.png").is_file() and (out / "words_per_text.png").is_file()
+
+
+def test_explore_without_the_mapping_names_the_missing_columns(tmp_path, bert_dir, rows):
+    data = write_reviews(tmp_path / "reviews.csv", rows)
+    result = explore(str(data), "--output", str(tmp_path / "figs"), "--backbone", str(bert_dir))
+    assert result.exit_code == 2
+    assert "review" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "figs").exists()
+
+
+def test_explore_column_needs_a_file_and_name_value(tmp_path):
+    result = explore("--column", "text=review", "--output", str(tmp_path / "figs"))
+    assert result.exit_code == 2 and "no DATA file was given" in result.output
+    result = explore(str(tmp_path), "--column", "review", "--output", str(tmp_path / "figs"))
+    assert result.exit_code == 2 and "expected NAME=VALUE" in result.output
+
+
+CARD = """---
+library_name: transformers
+---
+
+# sentiment model trained with tasuki
+
+## Training data
+
+- train: rows (384 examples)
+- eval: none (0 examples)
+
+## Evaluation
+
+| metric | value |
+|---|---|
+| (no evaluation data) | |
+
+## Training arguments
+
+- `epochs`: 5
+"""
+
+
+def test_demo_writes_its_test_metrics_into_the_model_card(tmp_path):
+    (tmp_path / "README.md").write_text(CARD, encoding="utf-8")
+    metrics = {"accuracy": 0.8125, "f1_macro": 0.8, "f1_weighted": 0.81}
+    for label, support in (("negative", 32), ("positive", 64)):
+        metrics |= {f"precision/{label}": 0.75, f"recall/{label}": 0.5, f"f1/{label}": 0.6, f"support/{label}": support}
+    demo.write_test_metrics(tmp_path, metrics, 96, "the ja test split")
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "eval: none" not in card and "(no evaluation data)" not in card
+    assert "- test: the ja test split (96 examples), scores below" in card
+    assert "| accuracy | 0.8125 |" in card and "| macro F1 | 0.8000 |" in card
+    assert "| positive | 0.7500 | 0.5000 | 0.6000 | 64 |" in card
+    assert card.index("## Evaluation") < card.index("## Training arguments") and "- `epochs`: 5" in card
+    assert card.count("## Evaluation") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]  # written atomically: no temporary left
