@@ -52,6 +52,7 @@ class QATask(Task):
     target_columns: ClassVar[tuple[str, ...]] = ("answers",)
     auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForQuestionAnswering")
     pipeline_tag: ClassVar[str | None] = "question-answering"
+    main_metric: ClassVar[str] = "f1"  # SQuAD (v2) token F1, character F1 for Japanese
     training_defaults: ClassVar[dict[str, Any]] = {
         "max_length": 384,
         "learning_rate": 5e-5,

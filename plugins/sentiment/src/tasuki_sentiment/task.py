@@ -32,7 +32,8 @@ class SentimentTask(Task):
     ``datasets.ClassLabel`` column; see :mod:`tasuki_sentiment.labels`); the default
     datasets use ``positive`` / ``neutral`` / ``negative``. Metrics are accuracy, weighted
     and macro F1, per-label precision / recall / F1 and the confusion matrix; a prediction
-    is the best label with its probability and the probability of every label.
+    is the best label with its probability and the probability of every label. The main metric
+    (best evaluation, early stopping) is macro F1.
     """
 
     name: ClassVar[str] = "sentiment"
@@ -42,6 +43,8 @@ class SentimentTask(Task):
     target_columns: ClassVar[tuple[str, ...]] = ("label",)
     auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForSequenceClassification")
     pipeline_tag: ClassVar[str | None] = "text-classification"
+    # Macro F1, not accuracy: on skewed labels (most tweets neutral) accuracy rewards ignoring the rare ones.
+    main_metric: ClassVar[str] = "f1_macro"
     default_backbones: ClassVar[dict[str, str]] = {"en": "minilm", "ja": "e5-small"}
     # Good on real data for small encoders (MiniLM, e5-small, distilbert): the usual GLUE-style
     # recipe; 128 tokens holds nearly every review or tweet (longer ones are counted and warned about).
