@@ -2,7 +2,10 @@
 
 Every comparison runs tasuki and its reference in the same process, on the same data and
 model, with the same ``torch`` thread count; warm-up runs are excluded and each number is a
-median over repeated runs (contenders interleaved, so background load hits both alike).
+median over repeated runs, reported with their min-max (:class:`Spread`; contenders interleaved,
+so background load hits both alike). A small difference in quality measured on a sample (a
+recall on a few hundred queries) comes with a bootstrap confidence interval
+(:func:`bootstrap_interval`), or is not claimed.
 """
 
 from __future__ import annotations
@@ -63,12 +66,37 @@ class Row:
         return {**asdict(self), "ratio": self.ratio, "goal_met": self.goal_met}
 
 
-def median_runs(
+@dataclass(frozen=True)
+class Spread:
+    """The one statistic every benchmark reports: the median over repeats, with their min and max."""
+
+    median: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        """The spread of measured values (seconds, rates, ...)."""
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+    def rate(self, amount: float) -> Spread:
+        """``amount / seconds`` (items per second): the median stays the median, min and max swap."""
+        return Spread(amount / self.median, amount / self.high, amount / self.low, self.n)
+
+    def text(self, fmt: str = ".3g") -> str:
+        """``median (min-max over n)``."""
+        if self.n == 1:
+            return f"{self.median:{fmt}} (1 run)"
+        return f"{self.median:{fmt}} ({self.low:{fmt}}-{self.high:{fmt}} over {self.n})"
+
+
+def timed_runs(
     contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
-) -> tuple[dict[str, float], dict[str, Any]]:
+) -> tuple[dict[str, Spread], dict[str, Any]]:
     """Time each contender ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
 
-    :returns: median seconds per contender, and each contender's last return value.
+    :returns: the seconds per contender as a :class:`Spread`, and each contender's last return value.
     """
     results: dict[str, Any] = {}
     for _ in range(warmup):
@@ -80,7 +108,36 @@ def median_runs(
             start = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}, results
+    return {name: Spread.of(t) for name, t in times.items()}, results
+
+
+def median_runs(
+    contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """:func:`timed_runs`, medians only: median seconds per contender, and each one's last return value."""
+    spreads, results = timed_runs(contenders, repeats, warmup)
+    return {name: s.median for name, s in spreads.items()}, results
+
+
+def bootstrap_interval(
+    values: list[float], *, paired: list[float] | None = None, resamples: int = 10_000, level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """The mean of ``values`` (or of ``values - paired``, per item) with a percentile bootstrap interval.
+
+    For a difference measured on the same items (recall@1 after vs before fine-tuning, per query),
+    pass both: the items are resampled together, so the interval is that of the paired difference.
+    :returns: ``(estimate, low, high)``.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    if paired is not None:
+        x = x - np.asarray(paired, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(x.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
 def machine() -> dict[str, Any]:

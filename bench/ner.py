@@ -78,28 +78,25 @@ def _throughput(model_dir: Path, n: int, batch_size: int, repeats: int) -> None:
     model = tasuki.load(model_dir, device="cpu")
     pipe = pipeline("token-classification", model=str(model_dir), aggregation_strategy="simple", device=-1)
 
-    def timed(fn):
-        best, result = float("inf"), None
-        for _ in range(repeats):
-            start = time.perf_counter()
-            result = fn()
-            best = min(best, time.perf_counter() - start)
-        return best, result
+    import sys
 
-    fn_ours = lambda: model.predict(texts, batch_size=batch_size)  # noqa: E731
-    fn_ref = lambda: pipe(texts, batch_size=batch_size)  # noqa: E731
-    fn_ours(), fn_ref()  # warm-up: thread pools, allocator
-    t_ours, ours = timed(fn_ours)
-    t_ref, ref = timed(fn_ref)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.harness import timed_runs
+
+    # the harness's one statistic: median over interleaved repeats (after a warm-up), with min-max
+    seconds, results = timed_runs({"tasuki": lambda: model.predict(texts, batch_size=batch_size),
+                                   "pipeline": lambda: pipe(texts, batch_size=batch_size)}, repeats, warmup=1)
+    ours, ref = results["tasuki"], results["pipeline"]
+    t_ours, t_ref = seconds["tasuki"].median, seconds["pipeline"].median
     same = sum(
         {(e["type"], e["start"], e["end"]) for e in a} == {(e["entity_group"], e["start"], e["end"]) for e in b}
         for a, b in zip(ours, ref)
     )
     n_entities = sum(len(a) for a in ours)
-    print(f"\n{n} texts, batch size {batch_size}, best of {repeats}, CPU threads {torch.get_num_threads()}")
-    print(f"{'':28} {'seconds':>8} {'texts/s':>8}")
-    print(f"{'tasuki predict':28} {t_ours:8.2f} {n / t_ours:8.1f}")
-    print(f"{'pipeline (simple)':28} {t_ref:8.2f} {n / t_ref:8.1f}")
+    print(f"\n{n} texts, batch size {batch_size}, median of {repeats} (min-max), CPU threads {torch.get_num_threads()}")
+    print(f"{'':28} {'seconds':>8} {'texts/s':>8}  texts/s median (min-max)")
+    print(f"{'tasuki predict':28} {t_ours:8.2f} {n / t_ours:8.1f}  {seconds['tasuki'].rate(n).text('.1f')}")
+    print(f"{'pipeline (simple)':28} {t_ref:8.2f} {n / t_ref:8.1f}  {seconds['pipeline'].rate(n).text('.1f')}")
     print(f"throughput ratio tasuki / pipeline: {t_ref / t_ours:.2f}")
     print(f"identical entities: {same}/{n} texts ({same / n:.1%}); {n_entities} entities from tasuki")
 

@@ -17,7 +17,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -69,7 +68,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=1, help="timed runs per contender (median), interleaved")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per contender, interleaved: median with min-max (1 with --quick)")
     args = parser.parse_args()
 
     import torch
@@ -100,14 +100,13 @@ def main() -> None:
                 for p in items]
 
     ours(pairs[:12]), reference(pairs[:12])  # warm-up, untimed
-    timings: dict[str, list[float]] = {"tasuki": [], "reference": []}
-    results = {}
-    for _ in range(max(1, args.repeats)):
-        for name, fn in (("tasuki", ours), ("reference", reference)):
-            start = time.perf_counter()
-            results[name] = fn()
-            timings[name].append(time.perf_counter() - start)
-    t_ours, t_ref = (sorted(timings[n])[len(timings[n]) // 2] for n in ("tasuki", "reference"))
+    sys.path.insert(0, str(ROOT))
+    from bench.harness import timed_runs
+
+    # the harness's one statistic: median over interleaved repeats, with min-max (warm-up above, untimed)
+    seconds, results = timed_runs({"tasuki": ours, "reference": reference}, 1 if args.quick else args.repeats,
+                                  warmup=0)
+    t_ours, t_ref = seconds["tasuki"].median, seconds["reference"].median
     same = sum((a["answer"], a["start"], a["end"]) == (b["answer"], b["start"], b["end"])
                for a, b in zip(results["tasuki"], results["reference"]))
     n = len(pairs)
@@ -115,6 +114,8 @@ def main() -> None:
           f"max_length {max_length}, stride {stride}, torch threads {args.threads}, model {directory}")
     print(f"{'measure':<28}  {'tasuki':>10}  {'reference':>10}  {'ratio':>6}")
     print(f"{'pairs/s':<28}  {n / t_ours:>10.2f}  {n / t_ref:>10.2f}  {t_ref / t_ours:>6.2f}")
+    print(f"pairs/s median (min-max): tasuki {seconds['tasuki'].rate(n).text('.2f')}, "
+          f"reference {seconds['reference'].rate(n).text('.2f')}")
     print(f"identical answers: {same}/{n} = {100 * same / n:.1f}% (answer text and character offsets)")
 
 

@@ -46,7 +46,7 @@ def quick_model(directory: Path) -> Path:
 
 
 def throughput(model_dir: Path, texts: list[str], batch_size: int, repeats: int) -> dict[str, float]:
-    """Texts per second for tasuki and for transformers.pipeline (best of ``repeats``), and label agreement."""
+    """Texts per second for tasuki and for transformers.pipeline (median of ``repeats``, with min-max), and label agreement."""
     import torch
     from transformers import pipeline
 
@@ -69,9 +69,18 @@ def throughput(model_dir: Path, texts: list[str], batch_size: int, repeats: int)
             theirs = reference(texts, **call)
             times["pipeline"].append(time.perf_counter() - start)
     same = sum(a["label"] == b["label"] for a, b in zip(ours, theirs)) / len(texts)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.harness import Spread
+
+    # the harness's one statistic: the median over repeats, with min-max (not the best run)
+    rates = {name: Spread.of(t).rate(len(texts)) for name, t in times.items()}
     return {
-        "tasuki_texts_per_s": len(texts) / min(times["tasuki"]),
-        "pipeline_texts_per_s": len(texts) / min(times["pipeline"]),
+        "tasuki_texts_per_s": rates["tasuki"].median,
+        "pipeline_texts_per_s": rates["pipeline"].median,
+        "tasuki_spread": rates["tasuki"].text(".1f"),
+        "pipeline_spread": rates["pipeline"].text(".1f"),
         "same_labels": same,
         "max_length": max_length,
     }
@@ -113,6 +122,7 @@ def main() -> None:
         f"{speed['tasuki_texts_per_s']:.1f}", f"{speed['pipeline_texts_per_s']:.1f}",
         f"{speed['tasuki_texts_per_s'] / speed['pipeline_texts_per_s']:.2f}",
     ))
+    rows.append(("  median (min-max) over repeats", speed["tasuki_spread"], speed["pipeline_spread"], ""))
     rows.append(("same labels as pipeline", f"{speed['same_labels']:.1%}", "", ""))
 
     header = ("measure", "tasuki", "reference", "ratio")

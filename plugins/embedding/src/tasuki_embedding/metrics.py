@@ -39,17 +39,26 @@ def retrieval_metrics(
     ``corpus_texts`` name the rows of ``corpus`` (N, H); documents are matched by text, so a
     text repeated in the corpus counts once.
     """
-    position = {}
+    rank = retrieval_ranks(queries, query_targets, corpus, corpus_texts)
+    metrics = {f"recall@{k}": float(np.mean(rank <= k)) for k in ks}
+    metrics["mrr@10"] = float(np.mean(np.where(rank <= 10, 1.0 / rank, 0.0)))
+    return metrics
+
+
+def retrieval_ranks(
+    queries: np.ndarray, query_targets: Sequence[str], corpus: np.ndarray, corpus_texts: Sequence[str]
+) -> np.ndarray:
+    """Per query (Q, H), the rank of its relevant document: how many documents score strictly higher, plus one. ``(Q,)``
+
+    Per-query ranks let a comparison of two models resample the same queries (a paired bootstrap).
+    """
+    position: dict[str, int] = {}
     for i, text in enumerate(corpus_texts):
         position.setdefault(text, i)
     target = np.array([position[t] for t in query_targets])  # (Q,)
     scores = cos_sim(queries, corpus)  # (Q, N)
-    # Rank of the relevant document: how many documents score strictly higher, plus one.
     own = scores[np.arange(len(target)), target][:, None]  # (Q, 1)
-    rank = (scores > own).sum(axis=1) + 1  # (Q,)
-    metrics = {f"recall@{k}": float(np.mean(rank <= k)) for k in ks}
-    metrics["mrr@10"] = float(np.mean(np.where(rank <= 10, 1.0 / rank, 0.0)))
-    return metrics
+    return (scores > own).sum(axis=1) + 1  # (Q,)
 
 
 def triplet_accuracy(anchors: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> float:
