@@ -74,16 +74,19 @@ class Server:
     def __init__(self, command: list[str], port: int, threads: int) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True)
+        self.command, self.env = command, env
 
     def __enter__(self) -> str:
         import httpx
 
+        self.log = tempfile.TemporaryFile(mode="w+")  # not a pipe: a chatty server must never block on it
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=self.log, text=True)
         deadline = time.monotonic() + 300
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited {self.process.returncode}: {self.process.stderr.read()[-800:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"server exited {self.process.returncode}: {self.log.read()[-800:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start within 300 s")
             try:
@@ -98,10 +101,11 @@ class Server:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 def load(url: str, texts: list[str], clients: int) -> dict[str, Any]:
-    """``clients`` concurrent clients send every text once (one per request); throughput, p50, p99, labels."""
+    """``clients`` concurrent clients send every text once (one per request): latencies, seconds, labels, errors."""
     import httpx
 
     async def main() -> dict[str, Any]:
@@ -124,12 +128,18 @@ def load(url: str, texts: list[str], clients: int) -> dict[str, Any]:
             started = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(clients)))
             seconds = time.perf_counter() - started
-        latencies.sort()
-        return {"rps": len(texts) / seconds, "p50": statistics.median(latencies) * 1000,
-                "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
-                "errors": errors, "labels": labels}
+        return {"latencies": latencies, "seconds": seconds, "labels": labels, "errors": errors}
 
     return asyncio.run(main())
+
+
+def summary(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Throughput over all parts, p50/p99 over all their requests (ms)."""
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    return {"rps": len(latencies) / sum(p["seconds"] for p in parts),
+            "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+            "errors": sum(p["errors"] for p in parts), "labels": [x for p in parts for x in p["labels"]]}
 
 
 def tweets(n: int, seed: int = 0) -> list[str]:
@@ -140,24 +150,35 @@ def tweets(n: int, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(rows, n)
 
 
-def measure(model_dir: Path, quick: bool, threads: int = 2) -> dict[str, dict[int, dict[str, Any]]]:
-    """Both servers at every concurrency level: ``{"tasuki": {clients: figures}, "naive": {...}}``."""
+def measure(model_dir: Path, quick: bool, threads: int = 2, rounds: int = 2) -> dict[str, dict[int, dict[str, Any]]]:
+    """Both servers at every concurrency level: ``{"tasuki": {clients: figures}, "naive": {...}}``.
+
+    Both run at once (an idle one costs nothing) and take turns, ``rounds`` times per level on
+    different halves of the texts, so that background load on the machine hits both alike.
+    """
     per_level = 200 if quick else 1000
     texts = tweets(per_level + 64)
     warm, texts = texts[:64], texts[64:]
+    ports = {"tasuki": _free_port(), "naive": _free_port()}
     commands = {
-        "tasuki": lambda port: [sys.executable, "-m", "tasuki", "serve", str(model_dir), "--port", str(port),
-                                "--log-level", "warning"],
-        "naive": lambda port: [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(model_dir),
-                               "--port", str(port)],
+        "tasuki": [sys.executable, "-m", "tasuki", "serve", str(model_dir), "--port", str(ports["tasuki"]),
+                   "--log-level", "warning"],
+        "naive": [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(model_dir),
+                  "--port", str(ports["naive"])],
     }
-    results: dict[str, dict[int, dict[str, Any]]] = {}
-    for name, command in commands.items():
-        port = _free_port()
-        with Server(command(port), port, threads) as url:
+    parts: dict[str, dict[int, list[dict[str, Any]]]] = {name: {c: [] for c in CONCURRENCY} for name in commands}
+    with Server(commands["tasuki"], ports["tasuki"], threads) as ours, \
+            Server(commands["naive"], ports["naive"], threads) as theirs:
+        urls = {"tasuki": ours, "naive": theirs}
+        for url in urls.values():
             load(url, warm, 8)  # warm-up: allocator, kernels, connections
-            results[name] = {clients: load(url, texts[: max(per_level, clients * 8)], clients) for clients in CONCURRENCY}
-    return results
+        for clients in CONCURRENCY:
+            level = texts[: max(per_level, clients * 8)]
+            step = -(-len(level) // rounds)
+            for r in range(rounds):
+                for name in (("tasuki", "naive") if r % 2 == 0 else ("naive", "tasuki")):
+                    parts[name][clients].append(load(urls[name], level[r * step:(r + 1) * step], clients))
+    return {name: {c: summary(p) for c, p in levels.items()} for name, levels in parts.items()}
 
 
 def rows_of(results: dict[str, dict[int, dict[str, Any]]], note: str) -> list[Row]:
