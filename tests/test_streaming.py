@@ -160,3 +160,25 @@ def test_two_processes_write_one_output_in_input_order(model_dir: Path, tmp_path
     assert [g["prediction"]["label"] for g in got] == [e["prediction"]["label"] for e in expected]
     assert [g["prediction"]["score"] for g in got] == pytest.approx([e["prediction"]["score"] for e in expected])
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_read_dataset_streams_into_a_cached_arrow_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasuki.data import read_file
+    from tasuki.streaming import read_dataset
+
+    monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "in.csv"
+    source.write_text('\ufefftext , label\r\n' + '"hi, there",pos\r\n  ,  \r\n"multi\nline",neg\r\n' * 3,
+                      encoding="utf-8")
+    first = read_dataset(source, batch_rows=4)  # several batches into one file
+    assert first.to_list() == read_file(source).to_list() and len(first) == 6
+    (cached,) = (tmp_path / "cache" / "data").glob("*.arrow")
+    written = cached.stat().st_mtime_ns
+    again = read_dataset(source)
+    assert cached.stat().st_mtime_ns == written and again._fingerprint == first._fingerprint
+    source.write_text("text,label\nchanged,pos\n", encoding="utf-8")  # a changed file is read again
+    assert read_dataset(source).to_list() == [{"text": "changed", "label": "pos"}]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"text": "x", "label": 1}\n{"text": "y", "label": "neg"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="rows 2-2: columns must keep one type"):
+        read_dataset(mixed, batch_rows=1)

@@ -29,6 +29,8 @@ from typing import IO, TYPE_CHECKING, Any
 from tasuki.errors import DataError
 
 if TYPE_CHECKING:
+    from datasets import Dataset
+
     from tasuki.api import TrainedModel
 
 logger = logging.getLogger(__name__)
@@ -146,6 +148,62 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
             yield from _jsonl_rows(handle, path, encoding)
         else:
             yield from _text_rows(handle, path, encoding)
+
+
+def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = None,
+                 batch_rows: int = 10_000) -> Dataset:
+    """A file as a ``datasets.Dataset`` backed by an Arrow file, read in flat memory and cached.
+
+    Rows stream from :func:`iter_rows` into an Arrow file ``batch_rows`` at a time (memory
+    holds one batch, not the file), under ``$TASUKI_CACHE/data``, named by the file's path,
+    size, modification time and encoding: a second run on an unchanged file reads nothing.
+    The dataset's fingerprint follows the file, so the feature cache of
+    :func:`tasuki.features.encode` finds its features again.
+    """
+    import hashlib
+
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.arrow_writer import ArrowWriter
+
+    import tasuki
+    from tasuki.features import cache_dir
+
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    stat = path.stat()
+    key = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, encoding, getattr(task_cls, "name", None),
+                      tasuki.__version__])
+    target = cache_dir().parent / "data" / f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.arrow"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        written = 0
+        try:
+            with ArrowWriter(path=str(tmp)) as writer:
+                names: list[str] = []
+                for batch in _chunks(iter_rows(path, task_cls, encoding), batch_rows):
+                    seen = list(dict.fromkeys(name for row in batch for name in row))
+                    if not names:
+                        names = seen  # the first batch's columns are the file's columns
+                    elif extra := [name for name in seen if name not in names]:
+                        raise DataError(f"{path}: rows {written + 1}-{written + len(batch)} have column(s) "
+                                        f"{extra} that the first {written} rows lack; give every row the same columns")
+                    columns = {name: [row.get(name) for row in batch] for name in names}
+                    try:
+                        writer.write_batch(columns)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+                        raise DataError(f"{path}: rows {written + 1}-{written + len(batch)}: columns must keep "
+                                        f"one type across rows ({exc})") from None
+                    written += len(batch)
+                writer.finalize()
+            if not written:
+                raise DataError(f"{path}: no examples in file")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return Dataset.from_file(str(target))
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
