@@ -1,10 +1,17 @@
 """One Accelerate loop that trains, evaluates and predicts for every task.
 
-It reads like Accelerate's own ``complete_nlp_example.py``: ``prepare``, ``accumulate``,
-``backward``, gathering for metrics, ``save_state``/``load_state`` with
-``skip_first_batches`` for an exact resume. Everything task-specific goes through the
-:class:`~tasuki.task.Task` methods; the same code runs on one CPU, one GPU, or several
-processes (``accelerate launch`` / ``torchrun``).
+It reads like Accelerate's own ``complete_nlp_example.py``: ``prepare``, ``backward``,
+gathering for metrics, ``save_state``/``load_state`` with ``skip_first_batches`` for an exact
+resume. Everything task-specific goes through the :class:`~tasuki.task.Task` methods; the same
+code runs on one CPU, one GPU, or several processes and machines (``accelerate launch`` /
+``torchrun``), with three rules that make those equal:
+
+- steps are optimizer steps, counted on the *prepared* loader (each process sees 1/N of the
+  batches), and the scheduler steps once per optimizer step;
+- an optimizer step's gradient is that of the combined batch (all accumulated batches on all
+  processes), each loss weighted by its items (:meth:`~tasuki.task.Task.loss_items`);
+- a resumed run replays exactly: checkpoints carry RNG states, scheduler and the run's
+  fingerprint, the prepared loader is told the epoch, and collation draws from a per-batch seed.
 """
 
 from __future__ import annotations
