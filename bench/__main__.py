@@ -44,6 +44,13 @@ def _tokenization(quick: bool, options: argparse.Namespace) -> list[Row]:
     return tokenization.run(quick=quick)
 
 
+def _cli_startup(quick: bool, options: argparse.Namespace) -> list[Row]:
+    """bench/cli_startup.py: wall time of tasuki --help / plugins / tasks in fresh interpreters."""
+    from bench import cli_startup
+
+    return cli_startup.run(quick=quick)
+
+
 def _roofline(quick: bool, options: argparse.Namespace) -> list[Row]:
     from bench import roofline
 
@@ -177,6 +184,7 @@ def _gpu(quick: bool, options: argparse.Namespace) -> list[Row]:
 
 
 BENCHMARKS: dict[str, Callable[[bool, argparse.Namespace], list[Row]]] = {
+    "cli_startup": _cli_startup,
     "roofline": _roofline,
     "tokenization": _tokenization,
     "training": _training,

@@ -1,7 +1,8 @@
 """CLI start-up time: ``tasuki --help``, ``tasuki plugins`` and ``tasuki tasks`` against ``python -c pass``.
 
 Each command runs in a fresh interpreter (``python -m tasuki ...``, the same interpreter as
-this one, with every installed plugin discovered), ``repeats`` times, interleaved with the
+this one, with every installed plugin of this repository discovered: ``TASUKI_PLUGINS`` leaves
+out test fixtures such as tests/toyplugin, which no user installs), ``repeats`` times, interleaved with the
 bare interpreter so that background load hits both alike. The row's value is the median
 wall time; min and max go into ``extra``. Start-up of a Python program cannot be faster than
 the interpreter itself, so ``python -c pass`` is the reference (the ratio is the cost of
@@ -30,10 +31,19 @@ COMMANDS: dict[str, list[str]] = {
     "tasuki tasks": ["-m", "tasuki", "tasks"],
 }
 BARE = ["-c", "pass"]
+PROJECT_PLUGINS = {"tasuki-sentiment", "tasuki-ner", "tasuki-qa", "tasuki-embedding", "tasuki-mlm", "tasuki-attention",
+                   "tasuki-template"}
+
+
+def project_plugins() -> list[str]:
+    """Entry-point names of this repository's plugin distributions that are installed."""
+    from importlib.metadata import entry_points
+
+    return sorted(ep.name for ep in entry_points(group="tasuki") if ep.dist and ep.dist.metadata["Name"] in PROJECT_PLUGINS)
 
 
 def _time(args: list[str]) -> float:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASUKI_PLUGINS": ",".join(project_plugins())}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300)
     elapsed = time.perf_counter() - start
@@ -63,7 +73,7 @@ def run(quick: bool = False) -> list[Row]:
         rows.append(Row(
             "cli_startup", f"{name} wall s (median of {repeats})", statistics.median(t), bare, "s", "lower",
             "python -c pass",
-            note=f"min {min(t):.3f} s, max {max(t):.3f} s; load average {load}",
+            note=f"min {min(t):.3f} s, max {max(t):.3f} s; load average {load}; plugins {','.join(project_plugins())}",
             extra={"min_s": min(t), "max_s": max(t), "runs_s": t, "bare_runs_s": times["python -c pass"],
                    "load_average": load},
         ))
