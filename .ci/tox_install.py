@@ -17,8 +17,9 @@ import os
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Path(os.environ.get("TASUKI_TOX_BASE", ROOT / ".tox" / ".base"))

@@ -17,10 +17,9 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from tasuki.registry import resolve_backbone
 from tasuki.errors import UnknownNameError
 from tasuki.hookspecs import hookimpl
-from tasuki.registry import Registry, set_registry
+from tasuki.registry import Registry, resolve_backbone, set_registry
 from tasuki.task import Task
 from tasuki_attention import plugin
 from tasuki_attention.backbone import ScratchBackbone, parse_scratch_arg
