@@ -74,8 +74,13 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def measure_prepare(data: Path, backbone: Path) -> dict[str, Any]:
-    """In this process: read, tokenize (cached), plan one epoch of batches; seconds and peak MB."""
+def measure_prepare(data: Path, backbone: Path, reader: str = "load_data") -> dict[str, Any]:
+    """In this process: read, tokenize (cached), plan one epoch of batches; seconds and peak MB.
+
+    :param reader: ``load_data`` (``tasuki.data``: the rows in memory, what training reads today) or
+        ``stream`` (``tasuki.streaming.read_dataset``: an Arrow file written row by row, cached).
+    """
+    import datasets  # noqa: F401 - imported before the clock starts: its import is no part of the data's cost
     from transformers import AutoTokenizer
 
     from tasuki.api import make_task
@@ -87,7 +92,14 @@ def measure_prepare(data: Path, backbone: Path) -> dict[str, Any]:
     task = make_task("sentiment", labels=["neg", "pos"])
     baseline = _peak_mb()
     started = time.perf_counter()
-    examples, _ = load_data(data, get_registry().task("sentiment"))
+    task_cls = get_registry().task("sentiment")
+    if reader == "stream":
+        from tasuki.data import map_columns
+        from tasuki.streaming import read_dataset
+
+        examples = map_columns(read_dataset(data, task_cls), task_cls, None, str(data), with_targets=True)
+    else:
+        examples, _ = load_data(data, task_cls)
     read = time.perf_counter()
     features = encode(task, examples, tokenizer, 64, cache=True)
     tokenized = time.perf_counter()
@@ -101,6 +113,7 @@ def measure_prepare(data: Path, backbone: Path) -> dict[str, Any]:
 
 def measure_predict(data: Path, model_dir: Path, output: Path) -> dict[str, Any]:
     """In this process: stream ``data`` through the model into ``output``; seconds and peak MB."""
+    import datasets  # noqa: F401 - imported before the clock starts
     import torch
 
     import tasuki
@@ -117,17 +130,22 @@ def measure_predict(data: Path, model_dir: Path, output: Path) -> dict[str, Any]
             "baseline_mb": baseline}
 
 
-def _child(kind: str, timeout: int, env: dict[str, str], **paths: Path) -> dict[str, Any]:
+def _child(kind: str, timeout: int, env: dict[str, str], **options: Any) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its last output line is the JSON result."""
-    args = [sys.executable, "-m", "bench.scale", "--child", kind, *(f"--{k}={v}" for k, v in paths.items())]
+    args = [sys.executable, "-m", "bench.scale", "--child", kind, *(f"--{k}={v}" for k, v in options.items())]
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=HERE.parent, env=env)
     if done.returncode:
         raise RuntimeError(f"{kind} exited {done.returncode}: {done.stderr.strip()[-800:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(sizes: list[int], workdir: Path, timeout: int = 3600, log: Any = None) -> dict[int, dict[str, Any]]:
-    """Every measurement at every size, each in its own process; ``{rows: {"first", "cached", "predict"}}``."""
+KINDS = ("first", "cached", "first_stream", "cached_stream", "predict")
+"""prepare with ``load_data`` (first run, then cached), the same with streamed reading, predict_file."""
+
+
+def measure(sizes: list[int], workdir: Path, timeout: int = 3600, log: Any = None,
+            kinds: tuple[str, ...] = KINDS) -> dict[int, dict[str, Any]]:
+    """Every measurement of ``kinds`` at every size, each in its own process; ``{rows: {kind: result}}``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TASUKI_PLUGINS": "sentiment",
            "TASUKI_CACHE": str(workdir / "cache"), "HF_DATASETS_CACHE": str(workdir / "hf-cache"),
            "PYTHONPATH": str(HERE.parent)}
@@ -138,15 +156,19 @@ def measure(sizes: list[int], workdir: Path, timeout: int = 3600, log: Any = Non
     for rows in sizes:
         data = write_data(workdir / f"data-{rows}.csv", rows)
         results[rows] = {}
+        output = workdir / f"out-{rows}.jsonl"
         jobs = {"first": ("prepare", {"data": data, "backbone": backbone}),
                 "cached": ("prepare", {"data": data, "backbone": backbone}),  # the cache "first" wrote
-                "predict": ("predict", {"data": data, "model": model_dir, "output": workdir / f"out-{rows}.jsonl"})}
-        for kind, (child, paths) in jobs.items():
-            results[rows][kind] = _child(child, timeout, env, **paths)
+                "first_stream": ("prepare", {"data": data, "backbone": backbone, "reader": "stream"}),
+                "cached_stream": ("prepare", {"data": data, "backbone": backbone, "reader": "stream"}),
+                "predict": ("predict", {"data": data, "model": model_dir, "output": output})}
+        for kind in kinds:
+            child, options = jobs[kind]
+            results[rows][kind] = _child(child, timeout, env, **options)
             if log:
-                log(f"{rows:>9,} rows {kind:>7}: {results[rows][kind]['seconds']:8.1f}s "
+                log(f"{rows:>9,} rows {kind:>13}: {results[rows][kind]['seconds']:8.1f}s "
                     f"{results[rows][kind]['peak_mb']:7.0f} MB peak")
-        (workdir / f"out-{rows}.jsonl").unlink(missing_ok=True)
+        output.unlink(missing_ok=True)
         data.unlink()
     return results
 
@@ -166,11 +188,18 @@ def rows_of(results: dict[int, dict[str, Any]], quick: bool) -> list[Row]:
         p, q = results[small]["predict"], results[large]["predict"]
         out.append(Row("scale", f"predict_file peak memory, {label}", q["peak_mb"], p["peak_mb"], "MB", "lower",
                        f"the same at {small:,} rows", goal=1.5, note=note))
+        if "first_stream" in results[small] and "first_stream" in results[large]:
+            a, b = results[small]["first_stream"], results[large]["first_stream"]
+            out.append(Row("scale", f"prepare peak memory, streamed reading, {label}", b["peak_mb"], a["peak_mb"],
+                           "MB", "lower", f"the same at {small:,} rows", goal=1.5, note=note))
     for size in sizes:
-        first, cached = results[size]["first"], results[size]["cached"]
-        out.append(Row("scale", f"prepare time, cached vs first run, {size:,} rows", cached["seconds"],
-                       first["seconds"], "s", "lower", "first run (empty cache)", goal=0.2,
-                       note=f"read {cached['read_s']:.1f}s of {cached['seconds']:.1f}s cached; {note}"))
+        for suffix, how in (("", ""), ("_stream", ", streamed reading")):
+            if f"first{suffix}" not in results[size]:
+                continue
+            first, cached = results[size][f"first{suffix}"], results[size][f"cached{suffix}"]
+            out.append(Row("scale", f"prepare time, cached vs first run{how}, {size:,} rows", cached["seconds"],
+                           first["seconds"], "s", "lower", "first run (empty cache)", goal=0.2,
+                           note=f"read {cached['read_s']:.1f}s of {cached['seconds']:.1f}s cached; {note}"))
     largest = results[sizes[-1]]["predict"]
     out.append(Row("scale", f"predict_file rows/s, {sizes[-1]:,} rows", largest["rows_per_s"], None, "rows/s",
                    "higher", note=f"tiny model (2 layers, hidden 32, 1 thread), chunks of 1,000, batch 256; {note}"))
@@ -187,7 +216,11 @@ def plot(results: dict[int, dict[str, Any]], path: Path) -> Path:
     sizes = sorted(results)
     fig, (mem, sec) = plt.subplots(1, 2, figsize=(10, 4))
     for kind, label in (("first", "prepare (first run)"), ("cached", "prepare (cached)"),
+                        ("first_stream", "prepare, streamed reading (first)"),
+                        ("cached_stream", "prepare, streamed reading (cached)"),
                         ("predict", "predict_file (streaming)")):
+        if not all(kind in results[s] for s in sizes):
+            continue
         mem.plot(sizes, [results[s][kind]["peak_mb"] for s in sizes], marker="o", label=label)
         sec.plot(sizes, [results[s][kind]["seconds"] for s in sizes], marker="o", label=label)
     linear = [results[sizes[0]]["first"]["seconds"] * s / sizes[0] for s in sizes]
@@ -215,15 +248,20 @@ def section(results: dict[int, dict[str, Any]], info: dict[str, Any], command: s
     lines = [SECTION, "## Scale: cost against data size (`bench/scale.py`)", "",
              f"Command: `{command}`; {info['cpu']}, {info['cores']} cores, load average before "
              f"{info['load_average']}, {info['date']}. Each number is one run in a fresh process.", "",
-             "| rows | prepare first: s (read / tokenize / plan) | peak MB | cached: s | peak MB | speed-up "
+             "| rows | reader | prepare first: s (read / tokenize / plan) | peak MB | cached: s | peak MB | speed-up "
              "| predict_file: s | rows/s | peak MB |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in sizes:
-        f, c, p = results[s]["first"], results[s]["cached"], results[s]["predict"]
-        lines.append(f"| {s:,} | {f['seconds']:.1f} ({f['read_s']:.1f} / {f['tokenize_s']:.1f} / {f['plan_s']:.1f}) "
-                     f"| {f['peak_mb']:.0f} | {c['seconds']:.1f} | {c['peak_mb']:.0f} | "
-                     f"{f['seconds'] / c['seconds']:.1f}x | {p['seconds']:.1f} | {p['rows_per_s']:,.0f} | "
-                     f"{p['peak_mb']:.0f} |")
+        p = results[s]["predict"]
+        for suffix, reader in (("", "`tasuki.data.load_data`"), ("_stream", "`tasuki.streaming.read_dataset`")):
+            if f"first{suffix}" not in results[s]:
+                continue
+            f, c = results[s][f"first{suffix}"], results[s][f"cached{suffix}"]
+            predicted = (f"{p['seconds']:.1f} | {p['rows_per_s']:,.0f} | {p['peak_mb']:.0f}" if not suffix
+                         else "〃 | 〃 | 〃")
+            lines.append(f"| {s:,} | {reader} | {f['seconds']:.1f} ({f['read_s']:.1f} / {f['tokenize_s']:.1f} / "
+                         f"{f['plan_s']:.1f}) | {f['peak_mb']:.0f} | {c['seconds']:.1f} | {c['peak_mb']:.0f} | "
+                         f"{f['seconds'] / c['seconds']:.1f}x | {predicted} |")
     lines += ["", f"Baseline of a process with tasuki, torch and transformers imported: "
               f"{results[sizes[0]]['first']['baseline_mb']:.0f} MB.", "",
               table(rows_of(results, quick=sizes[-1] < 200_000)), "", "![scale](scale.png)", ""]
@@ -258,14 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", type=int, nargs="+")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md and the plot alone")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="measure only these")
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the results in bench/scale.json (same sizes) instead of replacing them")
     parser.add_argument("--child", choices=["prepare", "predict"], help=argparse.SUPPRESS)
+    parser.add_argument("--reader", default="load_data", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--backbone", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.child == "prepare":
-        print(json.dumps(measure_prepare(options.data, options.backbone)))
+        print(json.dumps(measure_prepare(options.data, options.backbone, options.reader)))
         return 0
     if options.child == "predict":
         print(json.dumps(measure_predict(options.data, options.model, options.output)))
@@ -277,15 +319,21 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     command = "python -m bench.scale " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="tasuki-bench-scale-") as tmp:
-        results = measure(sizes, Path(tmp), log=lambda m: print(f"[scale] {m}", file=sys.stderr, flush=True))
+        results = measure(sizes, Path(tmp), log=lambda m: print(f"[scale] {m}", file=sys.stderr, flush=True),
+                          kinds=tuple(options.kinds))
+    raw = HERE / "scale.json"
+    if options.merge and raw.is_file():
+        earlier = json.loads(raw.read_text(encoding="utf-8"))
+        for size, kinds in earlier["results"].items():
+            results.setdefault(int(size), {}).update({k: v for k, v in kinds.items() if k not in results[int(size)]})
+        command += f" (merged into the run of {earlier['machine']['date']}: {earlier.get('command', 'python -m bench.scale')})"
     text = section(results, info, command.strip())
     print(text)
     if not options.no_write:
         plot(results, HERE / "scale.png")
         write_section(text, HERE / "RESULTS.md")
-        raw = HERE / "scale.json"
-        raw.write_text(json.dumps({"machine": info, "results": {str(k): v for k, v in results.items()}}, indent=2)
-                       + "\n", encoding="utf-8")
+        raw.write_text(json.dumps({"machine": info, "command": command, "results": {
+            str(k): v for k, v in sorted(results.items())}}, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
