@@ -83,13 +83,14 @@ def test_cli_rejects_mlm_probability_outside_zero_one(tmp_path: Path, value: str
     result = CliRunner().invoke(_cli(), ["adapt", str(tmp_path), "-o", str(tmp_path / "out"),
                                          "--mlm-probability", value])
     assert result.exit_code == 2
-    assert "--mlm-probability must lie strictly between 0 and 1" in result.output
+    assert f"option of task 'mlm' 'mlm_probability': {float(value)!r} is not allowed; allowed: a number > 0 and < 1" \
+        in result.output
 
 
 def test_cli_reports_data_errors_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00broken")
     result = CliRunner().invoke(_cli(), ["adapt", str(tmp_path), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "bad.txt: line 1: cannot decode" in result.output and "Traceback" not in result.output
 
 

@@ -108,5 +108,5 @@ def test_fill_mask_query_without_mask_is_an_error(tiny_tokenizer) -> None:
 
 @pytest.mark.parametrize("value", [0.0, 1.0, 2.0, -0.5])
 def test_task_rejects_probability_outside_zero_one(value: float) -> None:
-    with pytest.raises(ValueError, match="mlm_probability must lie strictly between 0 and 1"):
+    with pytest.raises(ValueError, match="'mlm_probability': .* is not allowed; allowed: a number > 0 and < 1"):
         MaskedLMTask(mlm_probability=value)

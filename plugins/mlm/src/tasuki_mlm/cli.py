@@ -37,8 +37,9 @@ def adapt_command(corpus: str, output_dir: str, no_compare: bool, **options: Any
 
     try:
         result = adapt(corpus, output_dir=output_dir, compare=not no_compare, **given(options))
-    except TasukiError as exc:
-        raise click.ClickException(str(exc)) from None
+    except TasukiError as exc:  # one line and exit 2, as every tasuki command (also outside the tasuki group)
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     if result.head_initialized:
         click.echo("note: the backbone had no masked-LM head; one was initialised (tied to the embeddings)")
     if result.baseline:

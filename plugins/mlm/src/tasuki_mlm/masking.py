@@ -108,3 +108,27 @@ def mask_tokens(
         picks = torch.randint(len(candidates), (count,), generator=generator)
         masked[to_random] = candidates[picks].to(masked.dtype)
     return masked, labels
+
+
+def fixed_masks(
+    original: torch.Tensor, groups: torch.Tensor, attention: torch.Tensor, *, probability: float,
+    mask_token_id: int, candidates: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask each row with an RNG seeded by its own tokens: the same text always gets the same masks."""
+    import zlib
+
+    import numpy as np
+    import torch
+    masked_rows, label_rows = [], []
+    for row in range(original.shape[0]):
+        n = int(attention[row].sum())
+        tokens = original[row, :n].cpu()
+        generator = torch.Generator().manual_seed(zlib.crc32(tokens.numpy().astype(np.int64).tobytes()))
+        masked, labels = mask_tokens(
+            original[row : row + 1].cpu(), groups[row : row + 1].cpu(),
+            probability=probability, mask_token_id=mask_token_id,
+            candidates=candidates, generator=generator,
+        )
+        masked_rows.append(masked)
+        label_rows.append(labels)
+    return torch.cat(masked_rows).to(original.device), torch.cat(label_rows).to(original.device)

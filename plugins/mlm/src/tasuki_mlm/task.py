@@ -10,10 +10,8 @@ positions.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,7 +23,9 @@ from transformers import AutoModelForMaskedLM
 from tasuki.errors import DataError
 from tasuki.settings import setting
 from tasuki.task import Outputs, Task
-from tasuki_mlm.masking import IGNORE_INDEX, mask_tokens, relabel_groups, replacement_candidates
+from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
+from tasuki_mlm.masking import IGNORE_INDEX, fixed_masks, mask_tokens, relabel_groups, replacement_candidates
+from tasuki_mlm.weights import checkpoint_keys, mlm_logits, pooler_weights
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from tasuki.backbone import Backbone
 
 logger = logging.getLogger(__name__)
-FILL_MASK = "fill_mask"  # example column set by ``examples_from_inputs``: user text with [MASK], never re-masked
 GROUPS = "mask_groups"  # batch key: (B, T) word group per token, -1 = never masked
 
 
@@ -116,104 +115,12 @@ class MaskedLMTask(Task):
         fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
         if max_length < 3:
             raise DataError(f"max_length {max_length} is too short for a block ([CLS] token [SEP])")
-        if self.options.nsp and not fill:
-            return self._encode_pairs(texts, tokenizer, max_length)
-        if fill or self.options.line_by_line:
-            return self._encode_lines(texts, tokenizer, max_length, fill)
-        return self._encode_blocks(texts, tokenizer, max_length)
-
-    def _encode_lines(self, texts: list[str], tokenizer: Any, max_length: int, fill: bool) -> dict[str, list]:
-        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=self._needs_offsets())
-        ids_list: list[list[int]] = encoded["input_ids"]
-        out: dict[str, list] = {"input_ids": ids_list}
-        if fill:
-            out[FILL_MASK] = [True] * len(texts)
-            for row, ids in enumerate(ids_list, start=1):
-                if tokenizer.mask_token_id not in ids:
-                    raise DataError(
-                        f"input {row}: no {tokenizer.mask_token} token in {texts[row - 1][:60]!r}; fill-mask "
-                        f"predicts the tokens hidden behind {tokenizer.mask_token}"
-                    )
-        elif self.options.whole_word:
-            special = set(tokenizer.all_special_ids)
-            out["word_ids"] = [
-                [-1 if ids[j] in special or w is None else w for j, w in enumerate(self._word_ids(encoded, i, texts[i]))]
-                for i, ids in enumerate(ids_list)
-            ]
-        return out
-
-    def _encode_blocks(self, texts: list[str], tokenizer: Any, max_length: int) -> dict[str, list]:
-        encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=self._needs_offsets())
         whole_word = self.options.whole_word
-        stream: list[int] = []  # every document's tokens, each followed by [SEP]
-        words: list[int] = []  # a corpus-wide word number per token (-1: the separators)
-        next_word = 0
-        for i, ids in enumerate(encoded["input_ids"]):
-            stream.extend(ids)
-            stream.append(tokenizer.sep_token_id)
-            if whole_word:
-                local = self._word_ids(encoded, i, texts[i])
-                words.extend(next_word + w if w is not None and w >= 0 else -1 for w in local)
-                next_word += max((w for w in local if w is not None), default=-1) + 1
-                words.append(-1)
-        body = max_length - 2
-        starts = list(range(0, len(stream) - body + 1, body))
-        if not starts and stream:
-            # This map batch does not fill one block: keep what there is rather than drop the corpus.
-            starts = [0]
-        out: dict[str, list] = {"input_ids": []}
-        if whole_word:
-            out["word_ids"] = []
-        for start in starts:
-            chunk = stream[start : start + body]
-            if chunk and chunk[-1] == tokenizer.sep_token_id:
-                chunk = chunk[:-1]  # the block's own [SEP] closes it
-            out["input_ids"].append([tokenizer.cls_token_id, *chunk, tokenizer.sep_token_id])
-            if whole_word:
-                out["word_ids"].append([-1, *words[start : start + len(chunk)], -1])
-        return out
-
-    def _encode_pairs(self, texts: list[str], tokenizer: Any, max_length: int) -> dict[str, list]:
-        from tasuki_mlm.nsp import sentence_pairs
-
-        pairs = sentence_pairs(texts, tokenizer, max_length)
-        if not pairs:
-            return {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
-        encoded = tokenizer([a for a, _, _ in pairs], [b for _, b, _ in pairs], truncation="longest_first",
-                            max_length=max_length)
-        out = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
-               "next_sentence_label": [label for _, _, label in pairs]}
-        if self.options.whole_word:
-            # Word ids restart in segment B: number words by (segment, word) so that they stay distinct.
-            out["word_ids"] = [
-                [-1 if w is None else w * 2 + (seq or 0) for w, seq in zip(encoded.word_ids(i), encoded.sequence_ids(i))]
-                for i in range(len(pairs))
-            ]
-        return out
-
-    def _needs_offsets(self) -> bool:
-        return bool(self.options.whole_word) and self.lang == "ja"
-
-    def _word_ids(self, encoded: Any, index: int, text: str) -> list[int | None]:
-        """Word number per token of ``encoded[index]``: MeCab words for Japanese, else the tokenizer's."""
-        if self.lang != "ja":
-            if not getattr(encoded, "is_fast", False):
-                raise DataError("whole-word masking needs a fast tokenizer (tokenizer.json) for word ids")
-            return list(encoded.word_ids(index))
-        from tasuki.japanese import split_words
-
-        words = split_words(text)
-        starts = [w.start for w in words]
-        result: list[int | None] = []
-        for start, end in encoded["offset_mapping"][index]:
-            if start == end:
-                result.append(None)  # special tokens have an empty span
-                continue
-            k = bisect.bisect_right(starts, start) - 1
-            # A token inside MeCab word k gets its number; one that falls between words (none
-            # should, whitespace aside) becomes a word of its own, numbered after all real words.
-            result.append(k if k >= 0 and start < words[k].end else len(words) + len(result))
-        return result
+        if self.options.nsp and not fill:
+            return encode_pairs(texts, tokenizer, max_length, whole_word=whole_word)
+        if fill or self.options.line_by_line:
+            return encode_lines(texts, tokenizer, max_length, fill=fill, whole_word=whole_word, lang=self.lang)
+        return encode_blocks(texts, tokenizer, max_length, whole_word=whole_word, lang=self.lang)
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
         """Pad, then mask (except fill-mask queries): ``input_ids``, ``attention_mask``, ``labels``, groups."""
@@ -262,11 +169,11 @@ class MaskedLMTask(Task):
         prefix = model.base_model_prefix + "."
         self.head_initialized = True  # a from-scratch encoder, or a checkpoint we cannot read, has no head
         if backbone.directory is not None:
-            stored = _checkpoint_keys(backbone.directory)
+            stored = checkpoint_keys(backbone.directory)
             head = [k for k in model.state_dict() if not k.startswith(prefix)]  # e.g. cls.predictions.*
             if stored is not None:
                 self.head_initialized = not any(k in stored for k in head)
-            self._extra_weights = _pooler_weights(backbone.directory, prefix)
+            self._extra_weights = pooler_weights(backbone.directory, prefix)
         if self.head_initialized:
             logger.warning(
                 "backbone %s has no masked-LM head: initialised one (transform + decoder tied to the word "
@@ -324,15 +231,17 @@ class MaskedLMTask(Task):
         Fill-mask (no labels): the top-k candidates per position, (B, T, k) ids and scores.
         """
         if "labels" not in batch:
-            logits = _mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
+            logits = mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
             scores, ids = logits.float().softmax(-1).topk(int(self.options.top_k), dim=-1)  # (B, T, k)
             return {"top_ids": ids, "top_scores": scores, "input_ids": batch["input_ids"]}
         labels = batch["labels"]
         original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # undo collate's random masks
-        masked, labels = self._fixed_masks(original, batch[GROUPS], batch["attention_mask"])
+        masked, labels = fixed_masks(
+            original, batch[GROUPS], batch["attention_mask"], probability=self.options.mlm_probability,
+            mask_token_id=self._mask_token_id, candidates=self._candidates)
         pair = {k: batch[k] for k in ("token_type_ids",) if k in batch}
         output = model(input_ids=masked, attention_mask=batch["attention_mask"], **pair)
-        logits = _mlm_logits(output)  # (B, T, V)
+        logits = mlm_logits(output)  # (B, T, V)
         loss = torch.nn.functional.cross_entropy(
             logits.float().transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
         )  # (B, T)
@@ -343,25 +252,6 @@ class MaskedLMTask(Task):
             guess = output.seq_relationship_logits.argmax(-1)  # (B,)
             kept["nsp_correct"] = (guess == batch["next_sentence_label"]).long()
         return kept
-
-    def _fixed_masks(
-        self, original: torch.Tensor, groups: torch.Tensor, attention: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask each row with an RNG seeded by its own tokens: the same text always gets the same masks."""
-        assert self._candidates is not None, "collate runs before predict_step"
-        masked_rows, label_rows = [], []
-        for row in range(original.shape[0]):
-            n = int(attention[row].sum())
-            tokens = original[row, :n].cpu()
-            generator = torch.Generator().manual_seed(zlib.crc32(tokens.numpy().astype(np.int64).tobytes()))
-            masked, labels = mask_tokens(
-                original[row : row + 1].cpu(), groups[row : row + 1].cpu(),
-                probability=self.options.mlm_probability, mask_token_id=self._mask_token_id,
-                candidates=self._candidates, generator=generator,
-            )
-            masked_rows.append(masked)
-            label_rows.append(labels)
-        return torch.cat(masked_rows).to(original.device), torch.cat(label_rows).to(original.device)
 
     # --- results ---------------------------------------------------------------------------
 
@@ -408,42 +298,3 @@ class MaskedLMTask(Task):
         return results
 
 
-def _mlm_logits(output: Any) -> torch.Tensor:
-    """(B, T, V) token logits of a masked-LM (``logits``) or pre-training (``prediction_logits``) output."""
-    logits = getattr(output, "logits", None)
-    return logits if logits is not None else output.prediction_logits
-
-
-def _checkpoint_keys(directory: Path) -> set[str] | None:
-    """Tensor names of a local safetensors checkpoint (single file or sharded); None when not local."""
-    single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
-    if single.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(single), framework="pt") as handle:
-            return set(handle.keys())
-    if index.is_file():
-        import json
-
-        return set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}))
-    return None
-
-
-def _pooler_weights(directory: Path, prefix: str) -> dict[str, torch.Tensor]:
-    """The backbone checkpoint's pooler tensors under the MLM model's names (``bert.pooler.*``).
-
-    A masked-LM model has no pooler, so saving it would drop the pretrained one and every
-    classifier built on the adapted directory would start from a random pooler instead.
-    """
-    weights = directory / "model.safetensors"
-    if not weights.is_file():
-        return {}
-    from safetensors import safe_open
-
-    found = {}
-    with safe_open(str(weights), framework="pt") as handle:
-        for key in handle.keys():  # noqa: SIM118 - safe_open handles are not iterable
-            local = key[len(prefix) :] if key.startswith(prefix) else key
-            if local.startswith("pooler."):
-                found[prefix + local] = handle.get_tensor(key)
-    return found
