@@ -192,6 +192,18 @@ def test_missing_extra_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, toy_di
     assert result.output.strip() == "error: serving needs fastapi: pip install 'tasuki[serve]'"
 
 
+def test_cli_refuses_bad_settings_and_directories_in_one_line(toy_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tasuki.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", str(toy_dir), "--max-wait-ms", "-1"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: serve setting 'max_wait_ms': -1.0 is not allowed; allowed: a number >= 0"
+    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "no such model directory" in result.output and "Traceback" not in result.output
+
+
 # --- errors and limits -----------------------------------------------------------------------
 
 
@@ -260,7 +272,7 @@ def test_predict_failure_is_500_for_its_batch_and_the_server_goes_on(toy: Traine
 
 def test_a_bad_input_the_task_refuses_fails_only_its_request(toy: TrainedModel, counted: CountingPredict) -> None:
     counted.fail, counted.fail_when = DataError("row 1, column 'text': not what this task reads"), "odd one"
-    app = create_app({"toy": toy}, max_wait_ms=100)
+    app = create_app({"toy": toy}, max_wait_ms=300)
     responses = _call(app, [("POST", "/models/toy", {"inputs": text}) for text in ["good movie", "odd one", "bad day"]])
     assert [r.status_code for r in responses] == [200, 422, 200]
     assert "not what this task reads" in responses[1].json()["error"]
@@ -272,7 +284,7 @@ def test_a_bad_input_the_task_refuses_fails_only_its_request(toy: TrainedModel, 
 
 def test_concurrent_requests_share_predict_calls_and_get_their_own_results(
         toy: TrainedModel, counted: CountingPredict) -> None:
-    app = create_app({"toy": toy}, max_wait_ms=100)
+    app = create_app({"toy": toy}, max_wait_ms=200)
     bodies = [{"inputs": text} if i % 3 else {"inputs": [text, TEXTS[-1]]} for i, text in enumerate(TEXTS)]
     responses = _call(app, [("POST", "/models/toy", body) for body in bodies])
     assert all(r.status_code == 200 for r in responses)
@@ -285,7 +297,7 @@ def test_concurrent_requests_share_predict_calls_and_get_their_own_results(
 
 def test_the_token_budget_bounds_a_batch(toy: TrainedModel, counted: CountingPredict) -> None:
     # each text is 16 characters: 2 + 16 / 4 = 6 estimated tokens; a budget of 13 holds two
-    app = create_app({"toy": toy}, max_wait_ms=100, max_batch_tokens=13)
+    app = create_app({"toy": toy}, max_wait_ms=300, max_batch_tokens=13)
     responses = _call(app, [("POST", "/models/toy", {"inputs": f"good movie {i:05d}"}) for i in range(6)])
     assert all(r.status_code == 200 for r in responses)
     assert max(counted.calls) == 2 and sum(counted.calls) == 6
