@@ -280,6 +280,7 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
     accuracies = [h["accuracy"] for h in history]
     best = accuracies.index(max(accuracies))
     assert len(history) == best + 3 < 20  # two evaluations without improvement, then stop
+    assert result.stopped_early and result.best_step == history[best]["step"]
     assert result.metrics["accuracy"] == max(accuracies)
     assert result.metrics["mean_confidence"] == history[best]["mean_confidence"]  # the best evaluation's
     # the delivered weights are the best evaluation's: evaluating them again gives its metrics

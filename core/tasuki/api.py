@@ -149,7 +149,8 @@ def train(
             carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
         )
     accelerator.wait_for_everyone()
-    return TrainResult(output_dir, metrics, run.history, figures, run.global_step)
+    return TrainResult(output_dir, metrics, run.history, figures, run.global_step, best_step=run.best_step,
+                       stopped_early=run.stopped_early)
 
 
 SMALL_EVAL = 50

@@ -55,6 +55,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     global_step: int = 0
+    best_step: int | None = None
+    """The step of the evaluation whose weights were saved (None without an evaluation set)."""
+    stopped_early: bool = False
 
 
 # --- evaluation / prediction -----------------------------------------------------------------
