@@ -15,7 +15,7 @@ heuristic sees a whole sentence as one word), and ``text`` is the original subst
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -128,3 +128,30 @@ def _group(items: list[tuple], text: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def merged_examples(outputs: Any, features: Any, examples: Any, num_labels: int) -> Iterator[tuple[dict, dict]]:
+    """Per example: the row, and its windows merged into token arrays ``logits (N, C)``, ``offsets``, ``word_ids``."""
+    groups: list[list[int]] = []
+    for f, window in enumerate(features["window"]):
+        if window == 0:
+            groups.append([])
+        groups[-1].append(f)
+    if len(groups) != len(examples):
+        raise ValueError(f"{len(groups)} feature groups for {len(examples)} examples: features out of order?")
+    columns = {name: features[name] for name in ("positions", "offsets", "word_ids")}
+    for row, group in zip(examples, groups):
+        pieces = []
+        n = 1 + max((max(columns["positions"][f], default=-1) for f in group), default=-1)
+        offsets = np.zeros((n, 2), dtype=np.int64)
+        word_ids = np.full(n, -1, dtype=np.int64)
+        for f in group:
+            positions = columns["positions"][f]
+            logits = np.asarray(outputs[f]["logits"])[: len(positions)]  # trim the runner's padding
+            pieces.append((positions, logits))
+            for j, g in enumerate(positions):
+                if g >= 0:
+                    offsets[g] = columns["offsets"][f][j]
+                    word_ids[g] = columns["word_ids"][f][j]
+        logits = merge_windows(pieces) if n else np.zeros((0, num_labels), dtype=np.float32)
+        yield row, {"logits": logits, "offsets": offsets, "word_ids": word_ids}

@@ -6,8 +6,9 @@ Default mode is seqeval's (conlleval-compatible): an ``I-X`` after ``O`` starts 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,3 +77,26 @@ def plot_f1_by_type(report: dict[str, dict[str, float]], path: Path | str, title
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return plots.save(fig, path, dpi=110)
+
+
+def word_tags(merged: Iterable[tuple[dict, dict]], example_of: Callable[[dict], Any], labels: Sequence[str]
+              ) -> tuple[list, list]:
+    """Gold and predicted BIO tags per word, for seqeval, from each example's merged token predictions."""
+    id2label = dict(enumerate(labels))
+    y_true, y_pred = [], []
+    for row, tokens in merged:
+        example = example_of(row)
+        best = tokens["logits"].argmax(axis=-1) if len(tokens["logits"]) else np.zeros(0, dtype=int)
+        predicted = []
+        for w, (start, _) in enumerate(example.words):
+            hits = np.nonzero(tokens["word_ids"] == w)[0]
+            if len(hits):
+                predicted.append(id2label[int(best[hits[0]])])
+                continue
+            # no token starts in this word: it continues the token that covers its first character
+            cover = [t for t, (s, e) in enumerate(tokens["offsets"]) if s <= start < e]
+            tag = id2label[int(best[cover[0]])] if cover else "O"
+            predicted.append("I-" + tag[2:] if tag.startswith("B-") else tag)
+        y_true.append(example.tags or ["O"] * len(example.words))
+        y_pred.append(predicted)
+    return y_true, y_pred

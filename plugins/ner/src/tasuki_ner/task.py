@@ -14,7 +14,6 @@ than ``max_length`` tokens are split into overlapping windows and merged, never 
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -22,26 +21,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from tasuki.errors import DataError
 from tasuki.settings import SettingError, setting
 from tasuki.task import Outputs, Task
-from tasuki_ner.aggregate import STRATEGIES, aggregate, merge_windows, softmax
+from tasuki_ner.aggregate import STRATEGIES, aggregate, merged_examples, softmax
 from tasuki_ner.align import (
     IGNORE,
     Example,
-    join_tokens,
     special_tokens,
-    split_at_entities,
-    text_words,
     token_labels,
     tokenize,
     windows,
 )
-from tasuki_ner.metrics import entity_metrics, entity_report, plot_f1_by_type
+from tasuki_ner.metrics import entity_metrics, entity_report, plot_f1_by_type, word_tags
 from tasuki_ner.readers import CONLL_SUFFIXES, read_conll
-from tasuki_ner.tags import Span, TagError, bio_labels, detect_scheme, normalize_scheme, parse_tag, to_bio
+from tasuki_ner.rows import check_rows, entity, example_of, raw_tags, tag_names_of, text_of
+from tasuki_ner.tags import bio_labels, detect_scheme, normalize_scheme, parse_tag
 
 if TYPE_CHECKING:
     import torch
@@ -147,148 +142,25 @@ class NerTask(Task):
                 rows.append(dict(x))
         return rows
 
-    def _tag_column(self, row: dict[str, Any]) -> str | None:
-        for column in ("tags", "ner_tags"):
-            if row.get(column) is not None:
-                return column
-        return None
-
     def _raw_tags(self, row: dict[str, Any]) -> list[str] | None:
-        column = self._tag_column(row)
-        if column is None:
-            return None
-        tags = list(row[column])
-        if tags and all(isinstance(t, (int, np.integer)) for t in tags):
-            if self._tag_names is None:
-                raise DataError(f"column {column!r} holds integers but the data set gives no tag names (ClassLabel)")
-            tags = [self._tag_names[int(t)] for t in tags]
-        return tags
+        return raw_tags(row, self._tag_names)
 
     def _read_tag_names(self, data: Dataset) -> None:
-        feature = getattr(data, "features", {}).get("ner_tags") if hasattr(data, "features") else None
-        names = getattr(getattr(feature, "feature", None), "names", None)
-        if names:
-            self._tag_names = list(names)
+        self._tag_names = tag_names_of(data) or self._tag_names
 
     def _text_of(self, row: dict[str, Any]) -> str:
-        if row.get("tokens") is not None:
-            return join_tokens(row["tokens"], "" if self.lang == "ja" else " ")[0]
-        return row["text"]
+        return text_of(row, self.lang)
 
     def _example(self, row: dict[str, Any]) -> Example:
         """Text, words and (if the row has targets) BIO word tags of one row."""
-        if row.get("tokens") is not None:
-            text, words = join_tokens(row["tokens"], "" if self.lang == "ja" else " ")
-            raw = self._raw_tags(row)
-            tags = None
-            if raw is not None:
-                # every scheme converts to BIO by the same rule (tags.py) and validate() has checked
-                # this data set against its own scheme, so the lenient reading is exact: nothing learnt
-                # from another data set decides how this one is encoded
-                tags = to_bio(raw, "iob1")
-            # whitespace tokens (the corpus's full-width spaces) carry no characters a model sees
-            keep = [i for i, (s, e) in enumerate(words) if text[s:e].strip()]
-            words = [words[i] for i in keep]
-            if tags is not None:
-                tags = to_bio([tags[i] for i in keep], "iob1")
-            return Example(text, words, tags)
-        text = row["text"]
-        words = text_words(text, self.lang)
-        if row.get("entities") is None:
-            return Example(text, words)
-        spans = [_entity(e) for e in row["entities"]]
-        words, tags, split = split_at_entities(words, spans)
-        return Example(text, words, tags, split)
+        return example_of(row, self.lang, self._tag_names)
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Check every row; errors name the file and line (CoNLL) or row (jsonl) and the token or entity."""
         self._read_tag_names(data)
-        columns = set(data.column_names)
-        if "tokens" not in columns and "text" not in columns:
-            raise DataError(
-                f"{source}: ner data needs a 'tokens' column (with 'tags') or a 'text' column (with 'entities'); "
-                f"found columns {sorted(columns)}"
-            )
         known = {label[2:] for label in self.labels or [] if label != "O"}
-        sentences: list[tuple[int, dict[str, Any], list[str]]] = []
-        for number, row in enumerate(data, start=1):
-            if row.get("tokens") is not None:
-                tags = self._check_token_row(row, number, source, with_targets)
-                if tags is not None:
-                    sentences.append((number, row, tags))
-            else:
-                self._check_text_row(row, number, source, with_targets, known)
-        if not sentences:
-            return
-        # each data set is checked in its own scheme (declared, or detected over this set alone);
-        # the training scheme is what fit() saw, and validating another set never changes it
-        scheme = self._scheme or detect_scheme([tags for _, _, tags in sentences])
-        for number, row, tags in sentences:
-            try:
-                bio = to_bio(tags, scheme, repair=self.options.repair)
-            except TagError as exc:
-                raise DataError(f"{_where(source, number, row, exc.position)}: {exc}") from None
-            if known:
-                for i, tag in enumerate(bio):
-                    if tag != "O" and tag[2:] not in known:
-                        raise DataError(
-                            f"{_where(source, number, row, i)}: unknown tag {tags[i]!r}: the model knows the types "
-                            f"{sorted(known)} (from its training data)"
-                        )
-
-    def _check_token_row(self, row: dict, number: int, source: str, with_targets: bool) -> list[str] | None:
-        tokens = row["tokens"]
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise DataError(f"{_where(source, number, row)}: column 'tokens' must be a list of strings")
-        if not tokens or not any(t.strip() for t in tokens):
-            raise DataError(f"{_where(source, number, row)}: empty sentence (no tokens)")
-        if not with_targets:
-            return None
-        tags = self._raw_tags(row)
-        if tags is None:
-            raise DataError(f"{_where(source, number, row)}: no 'tags' for the tokens (training/evaluation needs them)")
-        if len(tags) != len(tokens):
-            raise DataError(f"{_where(source, number, row)}: {len(tokens)} tokens but {len(tags)} tags; each token needs one tag")
-        for i, tag in enumerate(tags):
-            try:
-                parse_tag(tag)
-            except ValueError as exc:
-                raise DataError(f"{_where(source, number, row, i)}: {exc}") from None
-        return tags
-
-    def _check_text_row(self, row: dict, number: int, source: str, with_targets: bool, known: set[str]) -> None:
-        text = row.get("text")
-        if not isinstance(text, str):
-            raise DataError(f"{source}: row {number}, column 'text': expected text, got {text!r}")
-        if not text.strip():
-            raise DataError(f"{source}: row {number}, column 'text': empty text")
-        if not with_targets:
-            return
-        entities = row.get("entities")
-        if not isinstance(entities, list):
-            raise DataError(f"{source}: row {number}: column 'entities' must be a list of {{start, end, type}}")
-        spans = []
-        for k, raw in enumerate(entities, start=1):
-            where = f"{source}: row {number}, entity {k}"
-            try:
-                span = _entity(raw)
-            except ValueError as exc:
-                raise DataError(f"{where}: {exc}") from None
-            if not 0 <= span.start < span.end <= len(text):
-                raise DataError(
-                    f"{where}: offsets [{span.start}, {span.end}) lie outside the text (length {len(text)}); "
-                    "offsets are character positions, end exclusive"
-                )
-            if known and span.type not in known:
-                raise DataError(f"{where}: unknown type {span.type!r}; the model knows {sorted(known)}")
-            spans.append(span)
-        spans.sort(key=lambda s: s.start)
-        for a, b in itertools.pairwise(spans):
-            if b.start < a.end:
-                raise DataError(
-                    f"{source}: row {number}: entities {text[a.start : a.end]!r} [{a.start}, {a.end}) and "
-                    f"{text[b.start : b.end]!r} [{b.start}, {b.end}) overlap; nested entities are not supported"
-                )
+        check_rows(data, source, with_targets=with_targets, known=known, scheme=self._scheme,
+                   repair=self.options.repair, tag_names=self._tag_names)
 
     def fit(self, train: Dataset) -> None:
         """Take the label set (O, then B-/I- per type, sorted) and the tag scheme from the training data."""
@@ -301,7 +173,7 @@ class NerTask(Task):
                 sentences.append(raw)
                 types.update(parse_tag(t)[1] for t in raw if t != "O")
             else:
-                types.update(_entity(e).type for e in row.get("entities") or [])
+                types.update(entity(e).type for e in row.get("entities") or [])
         if self.labels is None:
             self.labels = bio_labels(types)
         missing = types - {label[2:] for label in self.labels if label != "O"}
@@ -392,50 +264,11 @@ class NerTask(Task):
 
     def _per_example(self, outputs: Outputs, features: Dataset, examples: Dataset) -> Iterator[tuple[dict, dict]]:
         """Per example: the row, and its merged token arrays ``logits (N, C)``, ``offsets``, ``word_ids``."""
-        groups: list[list[int]] = []
-        for f, window in enumerate(features["window"]):
-            if window == 0:
-                groups.append([])
-            groups[-1].append(f)
-        if len(groups) != len(examples):
-            raise ValueError(f"{len(groups)} feature groups for {len(examples)} examples: features out of order?")
-        columns = {name: features[name] for name in ("positions", "offsets", "word_ids")}
-        for row, group in zip(examples, groups):
-            pieces = []
-            n = 1 + max((max(columns["positions"][f], default=-1) for f in group), default=-1)
-            offsets = np.zeros((n, 2), dtype=np.int64)
-            word_ids = np.full(n, -1, dtype=np.int64)
-            for f in group:
-                positions = columns["positions"][f]
-                logits = np.asarray(outputs[f]["logits"])[: len(positions)]  # trim the runner's padding
-                pieces.append((positions, logits))
-                for j, g in enumerate(positions):
-                    if g >= 0:
-                        offsets[g] = columns["offsets"][f][j]
-                        word_ids[g] = columns["word_ids"][f][j]
-            logits = merge_windows(pieces) if n else np.zeros((0, len(self.labels or [])), dtype=np.float32)
-            yield row, {"logits": logits, "offsets": offsets, "word_ids": word_ids}
+        return merged_examples(outputs, features, examples, len(self.labels or []))
 
     def _tag_sequences(self, outputs: Outputs, features: Dataset, examples: Dataset) -> tuple[list, list]:
         """Gold and predicted BIO tags per word, for seqeval."""
-        id2label = dict(enumerate(self.labels or []))
-        y_true, y_pred = [], []
-        for row, merged in self._per_example(outputs, features, examples):
-            example = self._example(row)
-            best = merged["logits"].argmax(axis=-1) if len(merged["logits"]) else np.zeros(0, dtype=int)
-            predicted = []
-            for w, (start, _) in enumerate(example.words):
-                hits = np.nonzero(merged["word_ids"] == w)[0]
-                if len(hits):
-                    predicted.append(id2label[int(best[hits[0]])])
-                    continue
-                # no token starts in this word: it continues the token that covers its first character
-                cover = [t for t, (s, e) in enumerate(merged["offsets"]) if s <= start < e]
-                tag = id2label[int(best[cover[0]])] if cover else "O"
-                predicted.append("I-" + tag[2:] if tag.startswith("B-") else tag)
-            y_true.append(example.tags or ["O"] * len(example.words))
-            y_pred.append(predicted)
-        return y_true, y_pred
+        return word_tags(self._per_example(outputs, features, examples), self._example, self.labels or [])
 
     def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
         """Entity-level micro/macro precision, recall, F1 and per type (seqeval), and token accuracy."""
@@ -460,27 +293,3 @@ class NerTask(Task):
         if not [k for k in report if not k.endswith(" avg")]:
             return []
         return [plot_f1_by_type(report, Path(directory) / "ner_f1_by_type.png")]
-
-
-def _entity(raw: Any) -> Span:
-    """A character span from ``{"start", "end", "type" | "label"}`` or ``[start, end, type]``."""
-    if isinstance(raw, dict):
-        kind = next((raw[k] for k in ("type", "label", "entity_group") if raw.get(k) is not None), None)
-        start, end = raw.get("start"), raw.get("end")
-    elif isinstance(raw, (list, tuple)) and len(raw) == 3:
-        start, end, kind = raw
-    else:
-        raise ValueError(f"expected {{'start', 'end', 'type'}} or [start, end, type], got {raw!r}")
-    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
-        raise ValueError(f"'start' and 'end' must be integers, got {start!r} and {end!r}")
-    if not isinstance(kind, str) or not kind.strip():
-        raise ValueError(f"entity needs a non-empty 'type', got {kind!r}")
-    return Span(start, end, kind.strip())
-
-
-def _where(source: str, number: int, row: dict[str, Any], token: int | None = None) -> str:
-    """``file: line N`` for CoNLL rows (which carry their first line), else ``file: row N, token K``."""
-    line = row.get("line")
-    if isinstance(line, int) and line > 0:
-        return f"{source}: line {line + (token or 0)}"
-    return f"{source}: row {number}" + (f", token {token + 1}" if token is not None else "")
