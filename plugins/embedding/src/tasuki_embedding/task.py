@@ -61,14 +61,12 @@ class EmbeddingOptions:
     margin: float = setting(0.5, min=0)
     """Margin of the contrastive loss."""
 
+
 class EmbeddingTask(Task):
     """Sentence embeddings: pooled, normalized encoder outputs, trained so that similar texts are close.
 
-    Options: ``pooling`` (``mean``, ``max``, ``cls``; default: the backbone's sentence-transformers
-    config, else ``mean``), ``normalize`` (default True), ``loss`` (``mnrl``, ``contrastive``,
-    ``cosent``, ``cosine``; default: from the data), ``scale`` (MNRL/CoSENT, 20), ``margin``
-    (contrastive, 0.5). The main metric (best evaluation, early stopping) is ``spearman`` on scored
-    pairs, else ``mrr@10`` of the retrieval evaluation.
+    Options: :class:`EmbeddingOptions`. The main metric (best evaluation, early stopping) is
+    ``spearman`` on scored pairs, else ``mrr@10`` of the retrieval evaluation.
     """
 
     name = "embedding"
