@@ -7,7 +7,6 @@ import json
 import pytest
 
 import tasuki
-from tasuki_ner.corpora import hironsan
 from tasuki_ner.readers import write_conll
 
 SENTENCES = [
@@ -52,9 +51,10 @@ def test_load_predict_evaluate_and_pipeline_agree(trained, conll):
 
     model = tasuki.load(trained.output_dir)
     text = "Barack Obama visited London ."
-    entities = model.predict(text)
-    assert entities and all(e["text"] == text[e["start"] : e["end"]] for e in entities)
-    assert {"text", "type", "start", "end", "score"} <= set(entities[0])
+    entities = model.predict(text)  # a training sentence: its two entities, at their offsets
+    assert [(e["type"], e["text"], e["start"], e["end"]) for e in entities] == [
+        ("PER", "Barack Obama", 0, 12), ("LOC", "London", 21, 27)]
+    assert all(e["text"] == text[e["start"] : e["end"]] and 0.5 < e["score"] <= 1 for e in entities)
     pipe = pipeline("token-classification", model=str(trained.output_dir), aggregation_strategy="simple")
     texts = [text, "Google met Sony in Tokyo .", "Microsoft visited Paris"]
     ours = model.predict(texts)
@@ -85,15 +85,23 @@ def test_cli_show_and_data(trained, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "en" / "test.conll").is_file()
 
 
+JA_SENTENCES = [  # characters the tiny Japanese vocabulary has, so that every word is learnable
+    (["山田", "太郎", "は", "東京", "に", "いる", "。"], ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"]),
+    (["花子", "は", "大阪", "の", "会社", "に", "いる", "。"], ["B-PER", "O", "B-LOC", "O", "O", "O", "O", "O"]),
+    (["株式", "会社", "日本", "は", "京都", "に", "ある", "。"], ["B-ORG", "I-ORG", "I-ORG", "O", "B-LOC", "O", "O", "O"]),
+    (["私", "は", "東京", "の", "料理", "店", "が", "良い", "。"], ["O", "O", "B-LOC", "O", "O", "O", "O", "O", "O"]),
+]
+
+
 def test_japanese_trains_and_predicts_with_character_offsets(tmp_path, tiny_ja):
-    train = hironsan("train")[:12]
+    train = [{"tokens": t, "tags": g} for t, g in JA_SENTENCES] * 4
     result = tasuki.train(
         "ner", data=train, eval_data=train[:4], backbone=str(tiny_ja), lang="ja", output_dir=tmp_path / "ja",
-        max_steps=3, **FAST,
+        epochs=20, learning_rate=5e-3, warmup_ratio=0.0, **FAST,
     )  # fmt: skip
-    assert "f1" in result.metrics and any(k.startswith("f1_") for k in result.metrics)
+    assert result.metrics["f1"] == 1.0 and result.metrics["f1_PER"] == result.metrics["f1_ORG"] == 1.0
     model = tasuki.load(tmp_path / "ja")
     model.task.aggregation = "first"  # MeCab words
-    text = "山田太郎は東京都に住んでいる。"
+    text = "山田太郎は東京にいる。"  # the first training sentence, as plain text: MeCab finds the words
     entities = model.predict(text)
-    assert all(e["text"] == text[e["start"] : e["end"]] for e in entities)
+    assert [(e["type"], e["text"], e["start"], e["end"]) for e in entities] == [("PER", "山田太郎", 0, 4), ("LOC", "東京", 5, 7)]
