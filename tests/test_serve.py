@@ -233,6 +233,11 @@ def test_bad_requests_get_a_status_and_name_the_field(toy: TrainedModel, body: A
     assert error.get("field") == field
 
 
+def test_deeply_nested_json_is_400_not_a_crash(toy: TrainedModel) -> None:
+    response = _post(create_app({"toy": toy}), "/models/toy", b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400 and response.json() == {"error": "body: JSON nested too deeply"}
+
+
 def test_unknown_model_and_predict_with_several_models(toy: TrainedModel) -> None:
     app = create_app({"a": toy, "b": toy})
     unknown, several = _call(app, [("POST", "/models/nope", {"inputs": "x"}), ("POST", "/predict", {"inputs": "x"})])

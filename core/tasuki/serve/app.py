@@ -185,3 +185,5 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise RequestError(400, f"body: not UTF-8 ({exc})") from None
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"body: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise RequestError(400, "body: JSON nested too deeply") from None
