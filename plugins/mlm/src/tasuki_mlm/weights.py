@@ -4,9 +4,10 @@ its pooler (kept when saving), and the token logits of either kind of MLM output
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # annotations only: plugin discovery imports this module through the task
+    import torch
 
 
 def mlm_logits(output: Any) -> torch.Tensor:

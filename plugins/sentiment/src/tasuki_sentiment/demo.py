@@ -173,7 +173,7 @@ def run(
     metrics = model.evaluate(test, plots_dir=output_dir / "evaluation")
     figures = [Path(p) for p in metrics.pop("figures", [])]
     result.metrics = metrics
-    test_name = f"the {eval_lang} test split ({description})"
+    test_name = f"the {eval_lang} test split of {description}"
     _confusion_figure(output_dir / "evaluation" / "confusion_matrix.png", metrics, model.task.labels or [],
                       f"{backbone} fine-tuned on {train_lang}, tested on {eval_lang}", len(test))
     result.figures += figures
