@@ -175,7 +175,7 @@ def run(
     result.metrics = metrics
     test_name = f"the {eval_lang} test split of {description}"
     _confusion_figure(output_dir / "evaluation" / "confusion_matrix.png", metrics, model.task.labels or [],
-                      f"{backbone} fine-tuned on {train_lang}, tested on {eval_lang}", len(test))
+                      f"{_short(backbone)} fine-tuned on {train_lang}, tested on {eval_lang}", len(test))
     result.figures += figures
     write_test_metrics(model_dir, metrics, len(test), test_name)
     result.scores["fine_tuned"] = _headline(metrics)
@@ -248,6 +248,11 @@ def write_test_metrics(model_dir: Path, metrics: dict[str, Any], n: int, source:
         card = card.rstrip("\n") + "\n\n" + section
     atomic_write_text(path, card)
     return path
+
+
+def _short(spec: str, width: int = 40) -> str:
+    """A backbone spec that fits a figure title: long paths keep their end (the model's name)."""
+    return spec if len(spec) <= width else "…" + spec[-(width - 1):]
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:
