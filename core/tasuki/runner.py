@@ -319,7 +319,9 @@ def _train_step(task: Task, model: torch.nn.Module, window: list[dict[str, torch
             loss = task.training_loss(model, batch)
             weight = count / total
             accelerator.backward(loss * weight * accelerator.num_processes)
-        share += loss.detach().float() * weight
+        # a batch without items (all labels ignored) has a NaN mean: weight 0 keeps it out of the
+        # gradient, and this keeps it out of the logged loss
+        share += torch.where(count > 0, loss.detach().float() * weight, 0.0)
     return share
 
 
