@@ -13,13 +13,14 @@ def sentiment() -> None:
 
 
 @sentiment.command()
-@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True,
+              help="English tweets with MiniLM, or the shipped Japanese sentences with e5-small.")
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=Path("sentiment-demo"),
               show_default=True, help="Directory for the model and the figures.")
 @click.option("--limit", type=int, default=-1, help="Examples of the default data (en default 8000; 0: all).")
 @click.option("--backbone", default=None, help="Backbone spec (default: minilm for en, e5-small for ja).")
-@click.option("--epochs", type=int, default=None)
-@click.option("--batch-size", type=int, default=None)
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: en 3, ja 5).")
+@click.option("--batch-size", type=int, default=None, help="Examples per step (default: en 32, ja 16).")
 @click.option("--cross-lingual", is_flag=True, help="Fine-tune e5-small on English, evaluate on the Japanese test set.")
 @click.option("--no-frozen-features", is_flag=True, help="Skip the frozen-encoder logistic regression.")
 def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: int | None, batch_size: int | None,
@@ -33,9 +34,10 @@ def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: 
 
 @sentiment.command()
 @click.argument("data", required=False)
-@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True,
+              help="Language of the texts (Japanese words are counted with MeCab).")
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=Path("sentiment-explore"),
-              show_default=True)
+              show_default=True, help="Directory for the figures.")
 @click.option("--backbone", default=None, help="Show how this backbone's tokenizer splits a sentence.")
 @click.option("--example", default=None, help="The sentence to tokenize (default: the first text).")
 @click.option("--encoding", default=None, help="The file's encoding (default UTF-8).")
