@@ -140,7 +140,7 @@ def main() -> int:
     # adapt() splits the same list with the same seed and share: the same held-out articles.
     print(f"BBC News: {len(articles)} articles; {len(train_docs)} for adaptation, {len(held_docs)} held out")
 
-    from tasuki.backbone import resolve_backbone
+    from tasuki.registry import resolve_backbone
 
     tokenizer = resolve_backbone("minilm").tokenizer
     print("\n== masking statistics on ~100k BBC tokens (max_length 128) ==")

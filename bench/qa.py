@@ -48,7 +48,7 @@ def random_head_model(directory: Path) -> Path:
     """The packaged MiniLM under a seeded, untrained QA head, saved as a tasuki model directory."""
     import torch
 
-    from tasuki.backbone import resolve_backbone
+    from tasuki.registry import resolve_backbone
     from tasuki.saving import save_trained
     from tasuki_qa.task import QATask
 

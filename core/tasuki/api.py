@@ -8,19 +8,23 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
 from tasuki.data import detect_language, load_data
 from tasuki.errors import CheckpointError, DataError
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
-from tasuki.runner import TrainingArgs, TrainResult, predict, run_training
 from tasuki.saving import read_metadata, save_trained, verify_weights
 
 if TYPE_CHECKING:
     import torch
     from datasets import Dataset
 
+    from tasuki.runner import TrainResult
     from tasuki.task import Task
+
+# tasuki.runner (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
+# through this module and must start without torch.
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +121,8 @@ def train(
         logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
                        "hold out at least %d (--eval-data, or a larger --eval-split)", len(eval_set), eval_source,
                        SMALL_EVAL)
+    from tasuki.runner import TrainResult, run_training
+
     run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
     accelerator, metrics = run.accelerator, run.metrics
     _warn_about_the_run(run, args)
@@ -204,6 +210,8 @@ class TrainedModel:
         return f"TrainedModel(task={self.task.name!r}, lang={self.task.lang!r}, directory={str(self.directory)!r})"
 
     def _outputs(self, examples: Dataset, batch_size: int, progress: bool = False) -> tuple[Any, Dataset]:
+        from tasuki.runner import predict
+
         done = predict(self.task, self.model, self.tokenizer, examples, max_length=self.max_length,
                        batch_size=batch_size, progress=progress)
         return done.outputs, done.features

@@ -14,10 +14,26 @@ directory loads in ``SentenceTransformer(dir)`` as well as in ``tasuki.load(dir)
 
 from __future__ import annotations
 
-from tasuki_embedding.encoder import Encoder, encode
-from tasuki_embedding.model import SentenceEncoder
-from tasuki_embedding.pooling import Pooling
-from tasuki_embedding.similarity import EmbeddingIndex, cos_sim, search
-from tasuki_embedding.task import EmbeddingTask
+from typing import Any
+
+# Loaded on first use: plugin discovery imports this package, and ``tasuki --help`` must not pay for torch.
+_LAZY = {
+    "Encoder": "tasuki_embedding.encoder", "encode": "tasuki_embedding.encoder",
+    "SentenceEncoder": "tasuki_embedding.model", "Pooling": "tasuki_embedding.pooling",
+    "EmbeddingIndex": "tasuki_embedding.similarity", "cos_sim": "tasuki_embedding.similarity",
+    "search": "tasuki_embedding.similarity", "EmbeddingTask": "tasuki_embedding.task",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tasuki_embedding' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["EmbeddingIndex", "EmbeddingTask", "Encoder", "Pooling", "SentenceEncoder", "cos_sim", "encode", "search"]

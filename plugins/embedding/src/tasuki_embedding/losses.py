@@ -11,8 +11,10 @@ The parity tests compare each with ``sentence_transformers.losses.*.compute_loss
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the task imports this module for its constants: torch loads in the losses
+    import torch
 
 LOSSES = ("mnrl", "contrastive", "cosent", "cosine")
 SCORED_LOSSES = ("contrastive", "cosent", "cosine")
@@ -23,6 +25,8 @@ IN_BATCH_NEGATIVE_LOSSES = ("mnrl",)
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of every row of ``a`` (N, H) with every row of ``b`` (M, H): (N, M)."""
+    import torch.nn.functional as F
+
     return F.normalize(a, p=2, dim=-1) @ F.normalize(b, p=2, dim=-1).T
 
 
@@ -30,6 +34,9 @@ def multiple_negatives_ranking_loss(
     anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None = None, scale: float = 20.0
 ) -> torch.Tensor:
     """Cross-entropy of each anchor (B, H) against all positives and negatives of the batch; its own positive is the target."""
+    import torch
+    import torch.nn.functional as F
+
     candidates = positives if negatives is None else torch.cat([positives, negatives], dim=0)  # (B or 2B, H)
     scores = cosine_matrix(anchors, candidates) * scale  # (B, B or 2B)
     targets = torch.arange(len(anchors), device=anchors.device)
@@ -38,6 +45,8 @@ def multiple_negatives_ranking_loss(
 
 def contrastive_loss(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
     """Pull similar pairs (label 1) together; push dissimilar ones (0) beyond ``margin`` in cosine distance."""
+    import torch.nn.functional as F
+
     distances = 1 - F.cosine_similarity(a, b)  # (B,)
     labels = labels.float()
     losses = 0.5 * (labels * distances.pow(2) + (1 - labels) * F.relu(margin - distances).pow(2))
@@ -46,6 +55,9 @@ def contrastive_loss(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, mar
 
 def cosent_loss(a: torch.Tensor, b: torch.Tensor, scores: torch.Tensor, scale: float = 20.0) -> torch.Tensor:
     """CoSENT: for every two pairs where pair i scores higher than pair j, penalise cos(j) > cos(i)."""
+    import torch
+    import torch.nn.functional as F
+
     cos = F.cosine_similarity(a, b).float() * scale  # (B,)
     diff = cos[None, :] - cos[:, None]  # (B, B): diff[i, j] = cos_j - cos_i
     wanted = scores[:, None] > scores[None, :]  # (B, B): pair i should rank above pair j
@@ -56,4 +68,6 @@ def cosent_loss(a: torch.Tensor, b: torch.Tensor, scores: torch.Tensor, scale: f
 
 def cosine_similarity_loss(a: torch.Tensor, b: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     """Mean squared error between cos(a, b) and the target score."""
+    import torch.nn.functional as F
+
     return F.mse_loss(F.cosine_similarity(a, b), scores.float())

@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
 from tasuki.task import Outputs, Task
 from tasuki_embedding import losses
-from tasuki_embedding.model import SentenceEncoder
-from tasuki_embedding.pooling import read_max_seq_length, read_normalize, read_pooling_config
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
+    import torch
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
@@ -146,6 +144,8 @@ class EmbeddingTask(Task):
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
         """Pad each text column to its longest: ``input_ids``/``attention_mask`` (B, T) per role, ``score`` (B,)."""
+        import torch
+
         pad_id = tokenizer.pad_token_id or 0
         batch: dict[str, torch.Tensor] = {}
         for role in ROLES:
@@ -191,6 +191,9 @@ class EmbeddingTask(Task):
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """The backbone's bare encoder under mean/max/cls pooling (a sentence-transformers backbone keeps its own)."""
+        from tasuki_embedding.model import SentenceEncoder
+        from tasuki_embedding.pooling import read_max_seq_length, read_normalize, read_pooling_config
+
         directory = getattr(backbone, "name_or_path", None)
         local = Path(directory) if directory and Path(directory).is_dir() else None
         pooling = self.options.pooling or (read_pooling_config(local) if local else None) or "mean"
@@ -202,6 +205,8 @@ class EmbeddingTask(Task):
 
     def load_model(self, directory: Path) -> torch.nn.Module:
         """Load the sentence-transformers layout written by :meth:`save_model`."""
+        from tasuki_embedding.model import SentenceEncoder
+
         return SentenceEncoder.load(directory)
 
     def save_model(self, model: torch.nn.Module, directory: Path) -> None:
@@ -210,6 +215,8 @@ class EmbeddingTask(Task):
 
     def _embed(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Vectors (B, H) per text column, from one forward pass over all columns padded to one width."""
+        import torch
+
         roles = [r for r in ROLES if f"{_prefix(r)}input_ids" in batch]
         ids = [batch[f"{_prefix(r)}input_ids"] for r in roles]
         masks = [batch[f"{_prefix(r)}attention_mask"] for r in roles]

@@ -17,17 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from transformers import AutoModelForMaskedLM
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
-from tasuki.task import Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, Task
 from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
 from tasuki_mlm.masking import IGNORE_INDEX, fixed_masks, mask_tokens, relabel_groups, replacement_candidates
 from tasuki_mlm.weights import checkpoint_keys, mlm_logits, pooler_weights
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch loads where batches are built: plugin discovery imports this module
+    import torch
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
@@ -67,7 +66,7 @@ class MaskedLMTask(Task):
     languages = ("en", "ja")
     input_columns = ("text",)
     target_columns = ()
-    auto_model = AutoModelForMaskedLM
+    auto_model = LazyAutoModel("AutoModelForMaskedLM")
     pipeline_tag = "fill-mask"
     main_metric: ClassVar[str] = "loss"  # mean cross-entropy over the masked tokens of the held-out text
     greater_is_better: ClassVar[bool] = False
@@ -124,6 +123,8 @@ class MaskedLMTask(Task):
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
         """Pad, then mask (except fill-mask queries): ``input_ids``, ``attention_mask``, ``labels``, groups."""
+        import torch
+
         length = max(len(f["input_ids"]) for f in features)
         ids = torch.full((len(features), length), tokenizer.pad_token_id, dtype=torch.long)  # (B, T)
         attention = torch.zeros((len(features), length), dtype=torch.long)  # (B, T)
@@ -230,6 +231,8 @@ class MaskedLMTask(Task):
 
         Fill-mask (no labels): the top-k candidates per position, (B, T, k) ids and scores.
         """
+        import torch
+
         if "labels" not in batch:
             logits = mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
             scores, ids = logits.float().softmax(-1).topk(int(self.options.top_k), dim=-1)  # (B, T, k)

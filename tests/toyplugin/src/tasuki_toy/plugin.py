@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
 
 from tasuki.errors import DataError
 from tasuki.hookspecs import hookimpl
-from tasuki.task import Task
+from tasuki.task import LazyAutoModel, Task
 
 
 @dataclass
@@ -26,7 +25,7 @@ class ToyClassificationTask(Task):
 
     name = "toy-classify"
     description = "Minimal text classification for tests"
-    auto_model = AutoModelForSequenceClassification
+    auto_model = LazyAutoModel("AutoModelForSequenceClassification")
     pipeline_tag = "text-classification"
     training_defaults = {"max_length": 32}
     Options = ToyOptions
