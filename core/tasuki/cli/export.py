@@ -5,14 +5,16 @@ from __future__ import annotations
 import click
 
 from tasuki.cli import echo_json
+from tasuki.export import QUANTIZATIONS
 
 
 @click.command("export")
 @click.argument("model_dir", type=click.Path())
 @click.option("--output", required=True, type=click.Path(),
               help="Directory for the export (new, empty, or an earlier export, which is replaced).")
-@click.option("--quantize", type=click.Choice(["int8"]),
-              help="Dynamic int8 quantization of the weights (smaller and faster on CPUs); default: fp32.")
+@click.option("--quantize", type=click.Choice(QUANTIZATIONS),
+              help="Dynamic int8 quantization of the weights, smaller and faster on CPUs (int8: the feed-forward "
+                   "down-projections stay fp32; int8-all: every one, faster, less exact); default: fp32.")
 @click.option("--per-channel/--per-tensor", default=True, show_default=True,
               help="int8 scales per output channel or one per weight matrix.")
 @click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default: the exporter's).")
