@@ -242,7 +242,10 @@ def require_columns(
         return
     found = list(found if found is not None else dataset.column_names)
     unused = [c for c in found if c not in (mapped or {}).values() and c not in needed]
-    pairs = [(name, unused[i] if i < len(unused) else "YOUR_COLUMN") for i, name in enumerate(missing)]
+    # name the user's columns only when there is exactly one candidate for each missing one; a guess
+    # among several (id, review, stars) would suggest a wrong mapping
+    guess = len(unused) == len(missing)
+    pairs = [(name, unused[i] if guess else f"YOUR_{name.upper()}_COLUMN") for i, name in enumerate(missing)]
     cli = " ".join(f"--column {task_column}={user_column}" for task_column, user_column in pairs)
     python = ", ".join(f"{task_column!r}: {user_column!r}" for task_column, user_column in pairs)
     raise DataError(
