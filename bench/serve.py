@@ -72,7 +72,10 @@ class Server:
     """A server in its own process (its own GIL), started and waited for; stopped with SIGTERM."""
 
     def __init__(self, command: list[str], port: int, threads: int) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        # Both servers alike: `threads` torch threads, and OpenMP threads that sleep when idle. Spinning
+        # (the default) burns the cores a loaded machine's other processes, and the other server, wait for.
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+               "OMP_WAIT_POLICY": "PASSIVE"}
         self.url = f"http://127.0.0.1:{port}"
         self.command, self.env = command, env
 
@@ -177,7 +180,10 @@ def measure(model_dir: Path, quick: bool, threads: int = 2, rounds: int = 2) -> 
             step = -(-len(level) // rounds)
             for r in range(rounds):
                 for name in (("tasuki", "naive") if r % 2 == 0 else ("naive", "tasuki")):
-                    parts[name][clients].append(load(urls[name], level[r * step:(r + 1) * step], clients))
+                    part = load(urls[name], level[r * step:(r + 1) * step], clients)
+                    parts[name][clients].append(part)
+                    print(f"[serve] {name}, {clients} clients, round {r + 1}: "
+                          f"{len(part['latencies']) / part['seconds']:.1f} req/s", file=sys.stderr, flush=True)
     return {name: {c: summary(p) for c, p in levels.items()} for name, levels in parts.items()}
 
 

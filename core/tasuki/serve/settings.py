@@ -21,7 +21,7 @@ class ServeSettings:
     max_batch_tokens: int = setting(8192, min=1)
     """Token budget of one batch: requests waiting for a model run together until their estimated
     tokens (characters / 4, or / 1.5 for Japanese) would pass it; a larger request runs alone."""
-    max_wait_ms: float = setting(5.0, min=0)
+    max_wait_ms: float = setting(2.0, min=0)
     """How long a batch waits for more requests after its first, in milliseconds (0: never waits;
     under load, batches fill up while the previous one runs)."""
     max_queue: int = setting(512, min=1)
@@ -34,8 +34,9 @@ class ServeSettings:
     """Longest single text (a QA context included) in characters (413 beyond)."""
     max_inputs: int = setting(256, min=1)
     """Most inputs in one request's list (413 beyond)."""
-    batch_size: int = setting(64, min=1)
-    """Forward-pass batch size inside one predict call (texts of similar length go together)."""
+    batch_size: int = setting(16, min=1)
+    """Forward-pass batch size inside one predict call: texts of similar length go together, so a
+    smaller one pads less (on 2 CPU cores, 64 tweets cost 35% less CPU in batches of 16 than of 64)."""
 
     def __post_init__(self) -> None:
         check(self, what=WHAT)
