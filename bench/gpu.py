@@ -82,7 +82,7 @@ def run(quick: bool = False, batch: int = 32, seq: int = 128) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="tasuki-bench-gpu-") as out:
         args = TrainingArgs(output_dir=out, max_steps=steps, batch_size=batch, max_length=seq, mixed_precision="bf16",
                             save_steps=0, logging_steps=10**9, progress=False)
-        _, model, _, _, _ = run_training(task, backbone, data, None, args)
+        model = run_training(task, backbone, data, None, args).model
     summary = clock.summary(warmup)
     params = sum(p.numel() for p in model.parameters())
     name = torch.cuda.get_device_name(0)

@@ -163,6 +163,7 @@ def run(
         seed=seed,
         eval_split=0.0,
         checkpoints=training_args.pop("checkpoints", False),  # a demo needs no resume: save the disk writes
+        overwrite=training_args.pop("overwrite", True),  # running the demo again replaces its own model
         freeze_embeddings=len(backbone_obj.tokenizer) > 100_000,  # a huge multilingual vocabulary
         **training_args,
     )
