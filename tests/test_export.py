@@ -143,7 +143,8 @@ def test_reexport_replaces_an_earlier_export(trained: Path, exports: dict[str, P
 
     out = tmp_path / "again"
     shutil.copytree(exports["int8"], out)
-    export(trained, out)  # an earlier export may be replaced
+    # an earlier export may be replaced; tasuki.export is callable although this file imported the submodule
+    tasuki.export(trained, out)
     assert json.loads((out / "tasuki.json").read_text("utf-8"))["quantization"] is None
     assert tasuki.load(out).predict("good movie")["label"] == tasuki.load(trained).predict("good movie")["label"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]  # the old one and the staging are gone

@@ -36,7 +36,9 @@ import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -362,5 +364,20 @@ def export_summary(directory: str | Path) -> dict[str, Any]:
             "megabytes": round(path.stat().st_size / 1e6, 2) if path.is_file() else None,
             "max_abs_diff": spec.get("max_abs_diff"), "source": metadata.get("source", {}).get("directory")}
 
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`export`.
+
+    ``tasuki.export`` is the public function (a lazy attribute of the package), but importing this
+    submodule (``from tasuki.export import ...``, as the CLI does) makes Python bind the *module* as
+    the package's ``export`` attribute; calling the module then calls the function, so
+    ``tasuki.export(DIR, OUT)`` works whichever of the two the attribute holds.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["QUANTIZATIONS", "ExportError", "export", "export_summary"]
