@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tasuki.errors import TasukiError
@@ -37,7 +37,6 @@ class Job:
 
     request: Checked
     future: asyncio.Future
-    queued: float = field(default_factory=time.perf_counter)
     started: bool = False
     """Taken into a batch (or given up): no longer counted as waiting."""
 
@@ -54,7 +53,6 @@ class Batcher:
         self._waiting = 0  # requests submitted and not yet started: bounded by max_queue
         self._worker: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tasuki-serve-{served.name}")
-        self.predict_calls = 0
 
     # --- the request side ----------------------------------------------------------------
 
@@ -149,7 +147,6 @@ class Batcher:
         parameters = batch[0].request.parameters
         started = time.perf_counter()
         try:
-            self.predict_calls += 1
             results = await loop.run_in_executor(self._executor, self.served.run, items, parameters)
         except RequestError as exc:  # a parameter the task refused: every request of the batch sent it
             self._fail(batch, exc)
