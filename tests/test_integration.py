@@ -51,15 +51,35 @@ def test_mlm_adapted_directory_is_a_backbone_for_sentiment(installed: Registry, 
     corpus = [{"text": row["text"]} for row in SENTIMENT_ROWS] * 3
     tasuki.train("mlm", corpus, backbone=backbone_dir, output_dir=tmp_path / "adapted", max_steps=3, batch_size=8,
                  progress=False, eval_split=0)
-    result = tasuki.train("sentiment", SENTIMENT_ROWS, backbone=str(tmp_path / "adapted"),
-                          output_dir=tmp_path / "clf", epochs=2, batch_size=8, progress=False)
-    assert "accuracy" in result.metrics
-    model = tasuki.load(tmp_path / "clf")
-    assert model.predict("great food")["label"] in {"positive", "neutral", "negative"}
+    result = tasuki.train("sentiment", SENTIMENT_ROWS, backbone=str(tmp_path / "adapted"), output_dir=tmp_path / "clf",
+                          max_steps=1, batch_size=8, learning_rate=1e-12, eval_split=0, progress=False)
+    assert result.global_step == 1
+    # the classifier's encoder is the adapted one (a step of 1e-12 moves no weight), not the original backbone
+    from safetensors.torch import load_file
+
+    adapted = load_file(str(tmp_path / "adapted" / "model.safetensors"))
+    classifier = load_file(str(tmp_path / "clf" / "model.safetensors"))
+    key = next(k for k in adapted if k.endswith("word_embeddings.weight"))
+    mine = next(k for k in classifier if k.endswith("word_embeddings.weight"))
+    original = load_file(str(Path(backbone_dir) / "model.safetensors"))
+    first = next(k for k in original if k.endswith("word_embeddings.weight"))
+    assert (classifier[mine] - adapted[key]).abs().max() < 1e-6 < (adapted[key] - original[first]).abs().max()
 
 
 def test_sentiment_trains_on_the_scratch_backbone(installed: Registry, backbone_dir: str, tmp_path: Path) -> None:
     result = tasuki.train("sentiment", SENTIMENT_ROWS, backbone=f"scratch:bert={backbone_dir}",
-                          output_dir=tmp_path / "clf", epochs=2, batch_size=8, progress=False)
-    assert result.global_step > 0
-    assert tasuki.load(tmp_path / "clf").predict(["i love this film"])[0]["label"]
+                          output_dir=tmp_path / "clf", epochs=30, batch_size=8, learning_rate=3e-3, eval_split=0,
+                          progress=False)
+    assert result.global_step == 30 * 3  # 24 rows in batches of 8: 3 steps an epoch
+    assert tasuki.load(tmp_path / "clf").model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+
+
+@pytest.mark.xfail(strict=True, reason="on the tiny BERT every positive and negative sentence of SENTIMENT_ROWS "
+                   "scores alike (0.51/0.48) after 90 steps (lr 3e-3 or 5e-4), the toy task too; neutral is learnt. "
+                   "Found in review, not yet explained: remove this mark when it learns")
+def test_sentiment_learns_six_sentences_by_heart(installed: Registry, backbone_dir: str, tmp_path: Path) -> None:
+    tasuki.train("sentiment", SENTIMENT_ROWS, backbone=backbone_dir, output_dir=tmp_path / "clf", epochs=30,
+                 batch_size=8, learning_rate=3e-3, eval_split=0, progress=False)
+    texts = [row["text"] for row in SENTIMENT_ROWS[:6]]
+    predicted = tasuki.load(tmp_path / "clf").predict(texts)
+    assert [p["label"] for p in predicted] == [row["label"] for row in SENTIMENT_ROWS[:6]]
