@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,23 @@ TEXTS = ["good movie", "terrible food", "i love this film", "awful place", "very
          "the food was okay", "nice people and a great day"]
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Tiny models train fastest on one thread, and a busy machine's OpenMP spinning cannot slow them 50x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _train(task: str, rows: list[dict[str, Any]], backbone: str, out: Path, **kwargs: Any) -> Path:
-    return tasuki.train(task, rows, backbone=backbone, output_dir=out, max_steps=2, checkpoints=False, progress=False,
-                        **kwargs).output_dir
+    with one_thread():
+        return tasuki.train(task, rows, backbone=backbone, output_dir=out, max_steps=2, checkpoints=False,
+                            progress=False, **kwargs).output_dir
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +395,7 @@ def test_load_16_clients_no_errors_and_results_identical_to_predict(toy: Trained
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(toy_dir: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASUKI_PLUGINS": "toy"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASUKI_PLUGINS": "toy", "OMP_NUM_THREADS": "1"}
     # a long batching wait keeps the requests in flight when the signal arrives
     server = subprocess.Popen([sys.executable, "-m", "tasuki", "serve", str(toy_dir), "--port", str(port),
                                "--max-wait-ms", "1500", "--log-level", "warning"],

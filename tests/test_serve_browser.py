@@ -30,7 +30,7 @@ import tasuki
 from tasuki.api import TrainedModel
 from tasuki.registry import Registry, set_registry
 from tasuki.serve import create_app
-from test_serve import CONTEXT, NER_EN, NER_JA, PAIRS, QA_ROWS, ThreadedServer
+from test_serve import CONTEXT, NER_EN, NER_JA, PAIRS, QA_ROWS, ThreadedServer, one_thread
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +63,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainedModel]:
         # long enough on these few sentences that the page shows the trained answers
         fit = {"max_steps": 30, "learning_rate": 3e-3, "batch_size": 12, "max_length": 64, "warmup_ratio": 0.0,
                "checkpoints": False, "progress": False, "eval_split": 0.0}
-        dirs = {
-            "sentiment": tasuki.train("sentiment", SENTIMENT, backbone=en, output_dir=root / "sentiment", **fit),
-            "ner": tasuki.train("ner", NER_EN, backbone=en, output_dir=root / "ner", **fit),
-            "ner-ja": tasuki.train("ner", NER_JA, backbone=ja, lang="ja", output_dir=root / "ner-ja", **fit),
-            "qa": tasuki.train("qa", QA_ROWS, backbone=en, output_dir=root / "qa", **fit),
-            "embedding": tasuki.train("embedding", PAIRS, backbone=en, output_dir=root / "embedding", **fit),
-        }
+        with one_thread():
+            dirs = {
+                "sentiment": tasuki.train("sentiment", SENTIMENT, backbone=en, output_dir=root / "sentiment", **fit),
+                "ner": tasuki.train("ner", NER_EN, backbone=en, output_dir=root / "ner", **fit),
+                "ner-ja": tasuki.train("ner", NER_JA, backbone=ja, lang="ja", output_dir=root / "ner-ja", **fit),
+                "qa": tasuki.train("qa", QA_ROWS, backbone=en, output_dir=root / "qa", **fit),
+                "embedding": tasuki.train("embedding", PAIRS, backbone=en, output_dir=root / "embedding", **fit),
+            }
         return {name: tasuki.load(result.output_dir, device="cpu") for name, result in dirs.items()}
     finally:
         set_registry(None)
