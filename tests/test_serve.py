@@ -219,6 +219,27 @@ def test_cli_refuses_bad_settings_and_directories_in_one_line(toy_dir: Path, tmp
     assert result.exit_code == 2 and "no such model directory" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
+def test_an_onnx_export_is_served_the_same_way(toy_dir: Path, toy: TrainedModel, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from tasuki.export import export
+    from tasuki_toy import plugin as toy_plugin
+
+    set_registry(Registry([("toy", toy_plugin)], entry_points=False))
+    try:
+        with one_thread():
+            export(toy_dir, tmp_path / "toy-onnx")
+        exported = tasuki.load(tmp_path / "toy-onnx", device="cpu")
+    finally:
+        set_registry(None)
+    app = create_app([exported, toy])
+    onnx, torch_side, listed = _call(app, [("POST", "/models/toy-onnx", {"inputs": TEXTS[:3]}),
+                                           ("POST", "/models/toy", {"inputs": TEXTS[:3]}), ("GET", "/models", None)])
+    _same(onnx.json(), exported.predict(TEXTS[:3]))
+    assert [r["label"] for r in onnx.json()] == [r["label"] for r in torch_side.json()]
+    assert [m["runtime"] for m in listed.json()] == ["onnx", "torch"]
+
+
 # --- errors and limits -----------------------------------------------------------------------
 
 

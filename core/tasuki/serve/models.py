@@ -119,6 +119,8 @@ class ServedModel:
             "languages": list(task.languages),
             "labels": list(task.labels) if task.labels else None,
             "backbone": backbone.get("spec") or backbone.get("name_or_path"),
+            "runtime": meta.get("runtime", "torch"),
+            "quantization": meta.get("quantization"),
             "input_columns": list(task.input_columns),
             "inputs": self.expected_inputs(),
             "parameters": {name: help_of(type(task).Options, f) for name, f in self.parameters.items()},

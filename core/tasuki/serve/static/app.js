@@ -64,6 +64,9 @@ function card(model) {
     el("h2", { text: model.name }),
     el("div", { class: "meta" }, el("span", { class: "badge", text: model.task }),
        el("span", { class: "badge", text: model.lang }),
+       ...(model.runtime && model.runtime !== "torch"
+         ? [el("span", { class: "badge", text: model.quantization ? `${model.runtime} ${model.quantization}` : model.runtime })]
+         : []),
        el("span", { title: model.backbone || "", text: `backbone: ${shortPath(model.backbone)}${labels}` })),
     form, result);
   form.addEventListener("submit", (event) => { event.preventDefault(); submit(model, kind, form, button, result); });
