@@ -93,3 +93,17 @@ def test_language_is_detected_from_every_text_in_the_rows() -> None:
     ner = Dataset.from_list([{"tokens": ["東京", "に", "住む"], "tags": ["B-LOC", "O", "O"]}])
     assert detect_language(ner) == "ja"  # lists of strings count too
     assert japanese_share("2024 / 123") == 0.0  # no letters at all
+
+
+def test_a_large_file_streams_into_the_same_rows(tmp_path, monkeypatch) -> None:
+    import tasuki.data as data
+
+    path = tmp_path / "big.csv"
+    path.write_text("text,label\r\n" + "".join(f"text number {i},{'pos' if i % 2 else 'neg'}\r\n" for i in range(500)),
+                    encoding="utf-8")
+    monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))
+    whole = data.read_file(path)
+    monkeypatch.setattr(data, "STREAM_ABOVE", 100)  # this file now counts as large
+    streamed = data.read_file(path)
+    assert streamed.to_list() == whole.to_list()
+    assert any((tmp_path / "cache").rglob("*.arrow"))  # it went through the stream reader's cache

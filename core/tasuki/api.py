@@ -212,8 +212,9 @@ class TrainedModel:
     def _outputs(self, examples: Dataset, batch_size: int, progress: bool = False) -> tuple[Any, Dataset]:
         from tasuki.runner import predict
 
+        # one-off inputs are never cached (and a cache hit would skip the task state encode sets)
         done = predict(self.task, self.model, self.tokenizer, examples, max_length=self.max_length,
-                       batch_size=batch_size, progress=progress)
+                       batch_size=batch_size, progress=progress, cache=False)
         return done.outputs, done.features
 
     def predict(self, inputs: Any = None, *, batch_size: int = 32, progress: bool = False, **fields: Any) -> Any:

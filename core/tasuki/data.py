@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from tasuki.task import Task
 
 GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+STREAM_ABOVE = 64 * 2**20
+"""Files larger than this (64 MiB) are read in a stream (:func:`tasuki.streaming.read_dataset`)."""
+logger = logging.getLogger(__name__)
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
 
 
@@ -121,6 +125,13 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     if suffix not in readers:
         known = ", ".join(sorted({*readers, ".parquet"}))
         raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}")
+    streamable = suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix]
+    if streamable and path.stat().st_size > STREAM_ABOVE:
+        from tasuki.streaming import read_dataset
+
+        # a large file streams row by row into a cached Arrow file: flat memory, read once per version
+        logger.info("%s: %.0f MB, read in a stream into the data cache", path, path.stat().st_size / 1e6)
+        return read_dataset(path, task_cls, encoding)
     rows = readers[suffix](path, read_text(path, encoding))
     if not rows:
         raise DataError(f"{path}: no examples in file")

@@ -113,6 +113,7 @@ def predict(
     batch_size: int = 32,
     accelerator: Accelerator | None = None,
     progress: bool = False,
+    cache: bool | None = None,
 ) -> Predictions:
     """THE prediction path: examples -> features -> batches -> ``task.predict_step`` outputs, in order.
 
@@ -120,7 +121,7 @@ def predict(
     ONNX runtime (``model`` is then an ONNX Runtime session behind the torch call signature) and
     the server all come through here; ``task.postprocess`` / ``task.compute_metrics`` take the result.
     """
-    features = encode(task, examples, tokenizer, max_length)
+    features = encode(task, examples, tokenizer, max_length, cache=cache)
     loader, _ = make_loader(task, features, tokenizer, batch_size, shuffle=False)
     if accelerator is not None:
         loader = accelerator.prepare(loader)
