@@ -59,7 +59,11 @@ def cli() -> None:
 
 
 def _show_tasuki_messages() -> None:
-    """tasuki's own INFO messages (detected language, new head weights...) go to stderr, once."""
+    """tasuki's own INFO messages (detected language, new head weights...) go to stderr, once;
+    warnings print as one line, without the path of the library line that raised them."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
     logger = logging.getLogger("tasuki")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -98,6 +98,6 @@ def test_mixed_types_in_a_column_named_by_row():
 def test_too_long_text_is_truncated_with_a_counting_warning(bert_dir, rows, tmp_path):
     long = " ".join(["wonderful"] * 300)
     data = [*rows, {"text": long, "label": "positive"}]
-    with pytest.warns(UserWarning, match=r"1 of \d+ texts were longer than max_length=32 tokens"):
+    with pytest.warns(UserWarning, match=r"longer than max_length=32 tokens are truncated \(1 of the first \d+"):
         tasuki.train("sentiment", data=data, backbone=str(bert_dir), output_dir=tmp_path / "m", max_steps=1,
                      batch_size=8, max_length=32, eval_split=0.0, progress=False)

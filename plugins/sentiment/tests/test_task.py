@@ -43,7 +43,7 @@ def test_encode_maps_labels_and_counts_truncation(bert_dir, rows):
     task = SentimentTask()
     task.fit(Dataset.from_list(rows))
     batch = {"text": ["i love this film", "good " * 50], "label": ["positive", "negative"]}
-    with pytest.warns(TruncationWarning, match=r"1 of 2 texts were longer than max_length=16 .*longest had 52\)"):
+    with pytest.warns(TruncationWarning, match=r"max_length=16 tokens are truncated \(1 of the first 2, the longest 52 tokens\)"):
         features = task.encode(batch, tokenizer, max_length=16)
     assert features["labels"] == [2, 0]
     assert len(features["input_ids"][1]) == 16

@@ -60,6 +60,7 @@ class SentimentTask(Task):
         super().__init__(lang=lang, labels=labels, **options)
         self.label_kind = label_kind or "text"
         self.truncated = 0
+        self._warned_truncation = False
         """How many texts :meth:`encode` has truncated so far (in this process)."""
 
     # --- state ---------------------------------------------------------------------------
@@ -130,7 +131,10 @@ class SentimentTask(Task):
 
     def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
         """Tokenize texts (truncating to ``max_length`` with a warning that counts them) and map labels to ids."""
-        texts = batch[self.input_columns[0]]
+        # a fast tokenizer tokenizes a whole text before truncating: a 50 MB line would take minutes,
+        # so texts are cut first far beyond what max_length tokens can hold (64 characters a token)
+        limit = max(64 * max_length, 10_000)
+        texts = [text[:limit] for text in batch[self.input_columns[0]]]
         encoded = tokenizer(texts, truncation=False)
         too_long = [i for i, ids in enumerate(encoded["input_ids"]) if len(ids) > max_length]
         if too_long:
@@ -143,13 +147,15 @@ class SentimentTask(Task):
                 for j, i in enumerate(too_long):
                     values[i] = clipped[key][j]
             self.truncated += len(too_long)
-            warnings.warn(
-                f"{len(too_long)} of {len(texts)} texts were longer than max_length={max_length} tokens and were "
-                f"truncated (the longest had {longest}); "
-                f"raise max_length to keep more of them",
-                TruncationWarning,
-                stacklevel=2,
-            )
+            if not self._warned_truncation:  # once per task: tokenizing runs in batches of 1,000
+                self._warned_truncation = True
+                warnings.warn(
+                    f"texts longer than max_length={max_length} tokens are truncated ({len(too_long)} of the first "
+                    f"{len(texts)}, the longest {longest} tokens); raise --max-length (Python: max_length=) to "
+                    f"keep more of them",
+                    TruncationWarning,
+                    stacklevel=2,
+                )
         features = {k: list(v) for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         column = self.target_columns[0]
         if column in batch and self.labels:
