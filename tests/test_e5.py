@@ -365,8 +365,7 @@ def test_offsets_map_back_to_japanese_characters(tokenizer) -> None:
 @pytest.mark.slow
 def test_registered_backbone_resolves_to_the_cache(converted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     from tasuki.backbone import HFBackbone
-    from tasuki.registry import resolve_backbone
-    from tasuki.registry import Registry, set_registry
+    from tasuki.registry import Registry, resolve_backbone, set_registry
 
     monkeypatch.setenv("TASUKI_CACHE", str(converted["cache"]))
     set_registry(Registry(entry_points=False))
