@@ -43,7 +43,7 @@ def test_no_text_twice_in_a_batch_and_every_example_once_per_epoch() -> None:
 def test_rows_that_all_clash_make_smaller_batches_not_lost_rows() -> None:
     sampler = NoDuplicatesBatchSampler([["same"]] * 3 + [["a"], ["b"]], 4, seed=0)
     batches = list(sampler)
-    assert sorted(len(b) for b in batches) == [1, 1, 3] and sorted(sum(batches, [])) == [0, 1, 2, 3, 4]
+    assert sorted(len(b) for b in batches) == [1, 1, 3] and sorted(i for b in batches for i in b) == [0, 1, 2, 3, 4]
 
 
 def test_other_losses_and_evaluation_keep_length_grouping() -> None:

@@ -14,9 +14,8 @@ from transformers import AutoModel, AutoModelForSequenceClassification, pipeline
 
 import tasuki.api as api
 from conftest import news_corpus
-from tasuki.registry import resolve_backbone
 from tasuki.hookspecs import hookimpl
-from tasuki.registry import Registry, set_registry
+from tasuki.registry import Registry, resolve_backbone, set_registry
 from tasuki.task import Task
 from tasuki_mlm import plugin
 from tasuki_mlm.adapt import adapt, evaluate_texts
