@@ -2,7 +2,7 @@
 
 Each command runs in a fresh interpreter (``python -m tasuki ...``, the same interpreter as
 this one, with every installed plugin of this repository discovered: ``TASUKI_PLUGINS`` leaves
-out test fixtures such as tests/toyplugin, which no user installs), ``repeats`` times, interleaved with the
+out the plugin template, which no user installs), ``repeats`` times, interleaved with the
 bare interpreter so that background load hits both alike. The row's value is the median
 wall time; min and max go into ``extra``. Start-up of a Python program cannot be faster than
 the interpreter itself, so ``python -c pass`` is the reference (the ratio is the cost of

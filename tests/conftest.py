@@ -11,7 +11,7 @@ import pytest
 
 from tasuki.registry import Registry, set_registry
 from tasuki.testing import tiny_bert
-from tasuki_toy import plugin as toy_plugin
+from tasuki_template import plugin as toy_plugin
 
 POSITIVE = ["good movie", "great food", "i love this film", "nice place", "very good service", "great day"]
 NEGATIVE = ["bad movie", "terrible food", "i hate this film", "awful place", "very bad service", "terrible day"]

@@ -21,7 +21,7 @@ from tasuki.args import TrainingArgs
 from tasuki.cli import cli
 from tasuki.errors import TasukiError
 from tasuki.registry import Registry, set_registry
-from tasuki_toy import plugin as toy_plugin
+from tasuki_template import plugin as toy_plugin
 
 ROWS = [("good movie", "pos"), ("great food", "pos"), ("nice place", "pos"), ("bad movie", "neg"),
         ("terrible food", "neg"), ("awful place", "neg")] * 3
@@ -60,7 +60,7 @@ def registry() -> Registry:
 @pytest.fixture(scope="module")
 def model_dir(registry: Registry, backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("boundary-model") / "model"
-    tasuki.train("toy-classify", [{"text": t, "label": lab} for t, lab in ROWS], backbone=backbone_dir, output_dir=out,
+    tasuki.train("template-classify", [{"text": t, "label": lab} for t, lab in ROWS], backbone=backbone_dir, output_dir=out,
                  max_steps=2, batch_size=4, checkpoints=False, progress=False, eval_split=0)
     return out
 
@@ -95,7 +95,7 @@ TRAIN_CASES = {
     "unknown precision": (["--mixed-precision", "fp8"], "good.csv", "'fp8' is not one of"),
     "seed that is not a number": (["--seed", "abc"], "good.csv", "'abc' is not a valid integer"),
     "misspelt task option": (["--option", "lowercse=true"], "good.csv",
-                             "unknown option of task 'toy-classify' 'lowercse'; known: lowercase"),
+                             "unknown option of task 'template-classify' 'lowercse'; known: lowercase"),
     "boolean option 'flase'": (["--option", "lowercase=flase"], "good.csv",
                                "'lowercase': 'flase' is not allowed; allowed: true or false"),
     "labels as a bare word": (["--option", "labels=positive"], "good.csv", "'labels': expected a list of label names"),
@@ -116,7 +116,7 @@ def test_train_refuses_with_one_line_and_writes_nothing(name: str, registry, fil
     extra, data, expected = TRAIN_CASES[name]
     out = tmp_path / "out"
     backbone = [] if "--backbone" in extra else ["--backbone", backbone_dir]
-    assert_clear_error(("train", "toy-classify", "--data", files[data], "--output", out, *backbone, *extra,
+    assert_clear_error(("train", "template-classify", "--data", files[data], "--output", out, *backbone, *extra,
                         "--max-steps" if "--max-steps" not in extra else "--seed", "1"), expected)
     assert not out.exists()
 
@@ -209,7 +209,7 @@ def test_every_training_argument_reaches_the_saved_model(registry, files, backbo
         flag = "--" + name.replace("_", "-")
         args += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
     out = tmp_path / "model"
-    code, _, err = invoke("train", "toy-classify", "--data", files["good.csv"], "--output", out, "--backbone",
+    code, _, err = invoke("train", "template-classify", "--data", files["good.csv"], "--output", out, "--backbone",
                           backbone_dir, *args)
     assert code == 0, err
     saved = json.loads((out / "tasuki.json").read_text(encoding="utf-8"))["training_args"]
@@ -224,7 +224,7 @@ def test_every_training_argument_reaches_the_saved_model(registry, files, backbo
 
 def _cli(*args: str | bytes, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tasuki", *args], input=stdin.encode(), capture_output=True,
-                          timeout=300, env={**os.environ, "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1", **(env or {})})
+                          timeout=300, env={**os.environ, "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
 @pytest.mark.slow
@@ -249,7 +249,7 @@ def test_remote_code_never_runs_without_the_flag(registry, model_dir: Path, file
     directory = _remote_code_model(model_dir, tmp_path / "remote", marker)
     for args in (["predict", str(directory), "good food"],
                  ["evaluate", str(directory), "--data", str(files["good.csv"])],
-                 ["train", "toy-classify", "--data", str(files["good.csv"]), "--output", str(tmp_path / "o"),
+                 ["train", "template-classify", "--data", str(files["good.csv"]), "--output", str(tmp_path / "o"),
                   "--backbone", str(directory), "--max-steps", "1"]):
         done = _cli(*args, stdin="y\n")
         err = done.stderr.decode()

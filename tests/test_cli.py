@@ -19,10 +19,10 @@ def test_plugins_and_tasks_list_the_toy_plugin(toy_registry) -> None:
     code, out = run("plugins", "--json")
     assert code == 0
     plugins = {p["name"]: p for p in json.loads(out)}
-    assert plugins["toy"]["tasks"] == ["toy-classify"] and not plugins["toy"]["broken"]
+    assert plugins["toy"]["tasks"] == ["template-classify"] and not plugins["toy"]["broken"]
     assert plugins["builtin"]["backbones"] == ["hf", "minilm", "e5-small"]
     code, out = run("tasks")
-    assert code == 0 and "toy-classify" in out
+    assert code == 0 and "template-classify" in out
 
 
 def test_doctor_reports_each_component(toy_registry, monkeypatch) -> None:
@@ -32,7 +32,7 @@ def test_doctor_reports_each_component(toy_registry, monkeypatch) -> None:
     monkeypatch.setitem(doctor.PLUGINS, "tasuki-not-installed", ("qa", "a plugin for this test"))
     code, out = run("doctor")
     assert code == 0, out
-    for word in ("Python", "torch", "accelerate", "MeCab", "tasks: toy-classify", "tasuki plugins: "):
+    for word in ("Python", "torch", "accelerate", "MeCab", "tasks: template-classify", "tasuki plugins: "):
         assert word in out
     for distribution in doctor.PLUGINS:
         assert distribution in out
@@ -46,7 +46,7 @@ def test_train_predict_evaluate(toy_registry, backbone_dir: str, toy_rows: list[
     data = tmp_path / "train.csv"
     data.write_text("review,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in toy_rows), encoding="utf-8")
     out = tmp_path / "model"
-    code, text = run("train", "toy-classify", "--data", str(data), "--column", "text=review", "--output", str(out),
+    code, text = run("train", "template-classify", "--data", str(data), "--column", "text=review", "--output", str(out),
                      "--backbone", backbone_dir, "--epochs", "8", "--batch-size", "8", "--learning-rate", "3e-3",
                      "--json")
     assert code == 0, text

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 HEAVY = ("torch", "transformers", "datasets", "sklearn", "matplotlib")
 PROJECT_PLUGINS = {"tasuki-sentiment", "tasuki-ner", "tasuki-qa", "tasuki-embedding", "tasuki-mlm", "tasuki-attention",
                    "tasuki-template"}
-"""The distributions of this repository: test fixtures (tests/toyplugin) are not what a user installs."""
+"""The plugin distributions of this repository."""
 
 
 def installed_project_plugins() -> list[str]:

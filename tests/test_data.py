@@ -8,7 +8,7 @@ import pytest
 
 from tasuki.data import load_data, read_text
 from tasuki.errors import DataError
-from tasuki_toy.plugin import ToyClassificationTask as Toy
+from tasuki_template.plugin import TemplateClassificationTask as Toy
 
 
 def write(path: Path, data: bytes) -> Path:

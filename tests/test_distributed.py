@@ -27,10 +27,10 @@ def test_two_process_run_gathers_exactly_the_one_process_metrics(backbone_dir: s
     held_out = [{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE[:5]]
     evaluation = write_jsonl(tmp_path / "eval.jsonl", held_out)
     out = tmp_path / "model"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-        "-m", "tasuki", "train", "toy-classify", "--data", str(train), "--eval-data", str(evaluation),
+        "-m", "tasuki", "train", "template-classify", "--data", str(train), "--eval-data", str(evaluation),
         "--output", str(out), "--backbone", backbone_dir, "--epochs", "3", "--batch-size", "4",
         "--eval-batch-size", "3", "--learning-rate", "3e-3", "--cpu", "--json",
     ]
@@ -64,10 +64,10 @@ def runs(backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     train = write_jsonl(tmp / "train.jsonl", rows)  # 48 rows: 12 batches of 4, 6 per process under two
     evaluation = write_jsonl(tmp / "eval.jsonl", [{"text": t, "label": "pos"} for t in POSITIVE]
                              + [{"text": t, "label": "neg"} for t in NEGATIVE[:5]])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1"}
 
     def args(out: Path) -> list[str]:
-        return ["-m", "tasuki", "train", "toy-classify", "--data", str(train), "--eval-data", str(evaluation),
+        return ["-m", "tasuki", "train", "template-classify", "--data", str(train), "--eval-data", str(evaluation),
                 "--output", str(out), "--backbone", backbone_dir, "--max-steps", "10", "--batch-size", "4",
                 "--learning-rate", "3e-3", "--logging-steps", "1", "--keep-checkpoints", "--cpu", "--json",
                 "--no-progress"]

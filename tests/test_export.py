@@ -18,7 +18,7 @@ from tasuki.errors import CheckpointError, TasukiError
 from tasuki.export import ExportError, export
 from tasuki.registry import Registry, set_registry
 from tasuki.runtimes import MissingExtraError, OnnxModel, intra_op_threads, physical_cores
-from tasuki_toy import plugin as toy_plugin
+from tasuki_template import plugin as toy_plugin
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -57,7 +57,7 @@ def trained(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Pat
     rows = ([{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE]) * 4
     backbone = tiny_bert(root / "backbone")
     # trained until the labels differ between texts (as in test_cli): identical labels then mean something
-    tasuki.train("toy-classify", rows, backbone=str(backbone), output_dir=root / "model", epochs=8,
+    tasuki.train("template-classify", rows, backbone=str(backbone), output_dir=root / "model", epochs=8,
                  learning_rate=3e-3, batch_size=8, checkpoints=False, progress=False, eval_split=0.0)
     (root / "data.csv").write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows), "utf-8")
     return root / "model"
@@ -128,7 +128,7 @@ def test_cli_export_predict_evaluate(trained: Path, tmp_path: Path) -> None:
     code, text = run("export", str(trained), "--output", str(out), "--quantize", "int8", "--json")
     assert code == 0, text
     summary = json.loads(text)
-    assert summary["quantization"] == "int8" and summary["task"] == "toy-classify"
+    assert summary["quantization"] == "int8" and summary["task"] == "template-classify"
     code, text = run("predict", str(out), *TEXTS[:2], "--json")
     assert code == 0, text
     assert [p["label"] for p in json.loads(text)] == [p["label"] for p in tasuki.load(trained).predict(TEXTS[:2])]

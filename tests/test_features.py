@@ -11,10 +11,10 @@ from transformers import AutoTokenizer
 
 from tasuki.features import INDEX, LENGTH, encode, feature_lengths, make_loader
 from tasuki.runner import group_by_example
-from tasuki_toy.plugin import ToyClassificationTask
+from tasuki_template.plugin import TemplateClassificationTask
 
 
-class TwoWindows(ToyClassificationTask):
+class TwoWindows(TemplateClassificationTask):
     """Two features per example, ``example_index`` counted within the map batch."""
 
     calls = 0
@@ -26,7 +26,7 @@ class TwoWindows(ToyClassificationTask):
         return features
 
 
-class LongestOfTwo(ToyClassificationTask):
+class LongestOfTwo(TemplateClassificationTask):
     """A task with its own feature length (as the embedding task has)."""
 
     def feature_length(self, feature: dict[str, Any]) -> int:
@@ -60,7 +60,7 @@ def test_example_index_counts_over_the_whole_dataset(tokenizer: Any, num_proc: i
 
 def test_lengths_come_from_the_map(tokenizer: Any) -> None:
     examples = Dataset.from_list(rows(50))
-    task = ToyClassificationTask(labels=["neg", "pos"])
+    task = TemplateClassificationTask(labels=["neg", "pos"])
     features = encode(task, examples, tokenizer, 8, cache=False)
     assert feature_lengths(task, features).tolist() == [len(ids) for ids in features["input_ids"]]
     assert sorted(set(features[LENGTH])) == [5, 6, 7, 8]  # texts of 5 to 12 tokens, truncated at 8
@@ -74,7 +74,7 @@ def test_lengths_come_from_the_map(tokenizer: Any) -> None:
 
 
 def test_loader_batches_group_by_length_and_keep_private_columns_out(tokenizer: Any) -> None:
-    task = ToyClassificationTask(labels=["neg", "pos"])
+    task = TemplateClassificationTask(labels=["neg", "pos"])
     features = encode(task, Dataset.from_list(rows(40)), tokenizer, 16, cache=False)
     loader, sampler = make_loader(task, features, tokenizer, 8, shuffle=False)
     lengths = features[LENGTH]
@@ -107,7 +107,7 @@ def test_second_encode_reuses_the_cache(tokenizer: Any, cache: Path, backbone_di
 
 
 def test_cache_only_for_large_data_by_default(tokenizer: Any, cache: Path) -> None:
-    encode(ToyClassificationTask(labels=["neg", "pos"]), Dataset.from_list(rows(30)), tokenizer, 16)
+    encode(TemplateClassificationTask(labels=["neg", "pos"]), Dataset.from_list(rows(30)), tokenizer, 16)
     assert not cache.exists() or not list(cache.glob("*.arrow"))  # a predict call leaves no file
 
 
@@ -115,4 +115,4 @@ def test_num_proc_must_be_positive(tokenizer: Any) -> None:
     from tasuki.errors import DataError
 
     with pytest.raises(DataError, match="num_proc must be >= 1"):
-        encode(ToyClassificationTask(labels=["neg", "pos"]), Dataset.from_list(rows(3)), tokenizer, 16, num_proc=0)
+        encode(TemplateClassificationTask(labels=["neg", "pos"]), Dataset.from_list(rows(3)), tokenizer, 16, num_proc=0)

@@ -30,7 +30,7 @@ def test_one_mapping_given_once(lang: str, rows: list[tuple[str, str]], toy_regi
     data = tmp_path / "reviews.csv"
     data.write_text("review,stars\n" + "".join(f"{t},{s}\n" for t, s in rows * 4), encoding="utf-8")
     model = tmp_path / "model"
-    invoke("train", "toy-classify", "--data", data, "--column", "text=review", "--column", "label=stars",
+    invoke("train", "template-classify", "--data", data, "--column", "text=review", "--column", "label=stars",
            "--output", model, "--backbone", backbone, "--epochs", "15", "--batch-size", "8", "--learning-rate", "5e-3",
            "--eval-split", "0", "--no-checkpoints")
     assert json.loads((model / "tasuki.json").read_text(encoding="utf-8"))["columns"] == {"text": "review",
@@ -53,7 +53,7 @@ def test_runs_that_cannot_mean_much_are_warned(toy_registry, backbone_dir: str, 
 
     rows = [{"text": t, "label": s} for t, s in ENGLISH * 8]  # 64 rows: 13 held out, 2 optimizer steps
     with caplog.at_level(logging.WARNING, logger="tasuki"):
-        tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
+        tasuki.train("template-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
                      eval_split=0.2, learning_rate=1e-6, checkpoints=False, progress=False)
     text = caplog.text
     assert "the evaluation set has only 13 examples" in text

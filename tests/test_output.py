@@ -18,7 +18,7 @@ FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split":
 
 
 def run(rows: list[dict], backbone: str, out: Path, **extra) -> tasuki.api.TrainResult:
-    return tasuki.train("toy-classify", rows, backbone=backbone, output_dir=out, **{**FAST, **extra})
+    return tasuki.train("template-classify", rows, backbone=backbone, output_dir=out, **{**FAST, **extra})
 
 
 def test_an_existing_model_is_refused_then_replaced_with_overwrite(toy_registry, backbone_dir, toy_rows,
@@ -83,7 +83,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_to_overwrit
 
 def test_a_crash_while_saving_leaves_the_complete_old_model(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from tasuki_toy.plugin import ToyClassificationTask
+    from tasuki_template.plugin import TemplateClassificationTask
 
     out = tmp_path / "m"
     run(toy_rows, backbone_dir, out)
@@ -93,7 +93,7 @@ def test_a_crash_while_saving_leaves_the_complete_old_model(toy_registry, backbo
         (directory / "model.safetensors").write_bytes(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(ToyClassificationTask, "save_model", crash)
+    monkeypatch.setattr(TemplateClassificationTask, "save_model", crash)
     with pytest.raises(OSError, match="disk full"):
         run(toy_rows, backbone_dir, out, overwrite=True, learning_rate=1e-2)
     monkeypatch.undo()
@@ -107,7 +107,7 @@ def test_a_crash_while_saving_leaves_the_complete_old_model(toy_registry, backbo
     out2 = tmp_path / "k"
     run(toy_rows, backbone_dir, out2, keep_checkpoints=True)
     before = {p.name: p.read_bytes() for p in out2.iterdir() if p.is_file()}
-    monkeypatch.setattr(ToyClassificationTask, "save_model", crash)
+    monkeypatch.setattr(TemplateClassificationTask, "save_model", crash)
     with pytest.raises(OSError, match="disk full"):
         run(toy_rows, backbone_dir, out2, resume=True, keep_checkpoints=True)
     monkeypatch.undo()

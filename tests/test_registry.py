@@ -12,13 +12,13 @@ from tasuki import registry as registry_module
 from tasuki.errors import PluginClashError, UnknownNameError
 from tasuki.hookspecs import hookimpl
 from tasuki.registry import Registry
-from tasuki_toy import plugin as toy_plugin
+from tasuki_template import plugin as toy_plugin
 
 
 def make_plugin(name: str, task_name: str) -> types.ModuleType:
     module = types.ModuleType(name)
 
-    class OtherTask(toy_plugin.ToyClassificationTask):
+    class OtherTask(toy_plugin.TemplateClassificationTask):
         pass
 
     OtherTask.name = task_name
@@ -33,30 +33,30 @@ def make_plugin(name: str, task_name: str) -> types.ModuleType:
 
 def test_in_test_plugin_registers_its_task() -> None:
     registry = Registry([("toy", toy_plugin)], entry_points=False)
-    assert registry.task("toy-classify") is toy_plugin.ToyClassificationTask
-    assert registry.plugins["toy"].tasks == ["toy-classify"]
+    assert registry.task("template-classify") is toy_plugin.TemplateClassificationTask
+    assert registry.plugins["toy"].tasks == ["template-classify"]
     assert {"hf", "minilm", "e5-small"} <= set(registry.backbones)  # built-ins use the same hooks
 
 
 def test_unknown_task_lists_known_ones() -> None:
     registry = Registry([("toy", toy_plugin)], entry_points=False)
-    with pytest.raises(UnknownNameError, match="unknown task 'nope'.*toy-classify"):
+    with pytest.raises(UnknownNameError, match="unknown task 'nope'.*template-classify"):
         registry.task("nope")
 
 
 def test_clash_is_isolated_and_names_both_distributions() -> None:
     other = make_plugin("other_mod", "other-task")
-    registry = Registry([("toy", toy_plugin), ("clone", make_plugin("clone_mod", "toy-classify")), ("other", other)],
+    registry = Registry([("toy", toy_plugin), ("clone", make_plugin("clone_mod", "template-classify")), ("other", other)],
                         entry_points=False)
-    with pytest.raises(PluginClashError, match="'toy-classify' is registered twice.*toy.*clone"):
-        registry.task("toy-classify")
+    with pytest.raises(PluginClashError, match="'template-classify' is registered twice.*toy.*clone"):
+        registry.task("template-classify")
     assert registry.task("other-task")  # every other task keeps working
-    assert "toy-classify" not in registry.tasks  # neither claimant wins silently
+    assert "template-classify" not in registry.tasks  # neither claimant wins silently
     assert registry.plugins["toy"].clashes and registry.plugins["clone"].clashes
 
 
 def test_unknown_name_in_tasuki_plugins_lists_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_entry_points(monkeypatch, [EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki")])
+    _fake_entry_points(monkeypatch, [EntryPoint(name="toy", value="tasuki_template.plugin", group="tasuki")])
     monkeypatch.setenv("TASUKI_PLUGINS", "toy,nonexistent")
     with pytest.raises(UnknownNameError, match="TASUKI_PLUGINS names 'nonexistent'.*installed plugins: toy"):
         Registry()
@@ -91,7 +91,7 @@ def test_plugin_that_raises_while_registering_is_isolated() -> None:
     registry = Registry([("broken", broken), ("toy", toy_plugin)], entry_points=False)
     assert registry.plugins["broken"].broken
     assert "RuntimeError: boom" in registry.plugins["broken"].error
-    assert registry.task("toy-classify")  # the others keep working
+    assert registry.task("template-classify")  # the others keep working
     with pytest.raises(UnknownNameError, match="broken plugins"):
         registry.task("missing")
 
@@ -114,18 +114,18 @@ def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[EntryPoint]) -
 
 def test_entry_point_import_error_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     bad = EntryPoint(name="bad", value="tasuki_does_not_exist.plugin", group="tasuki")
-    good = EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki")
+    good = EntryPoint(name="toy", value="tasuki_template.plugin", group="tasuki")
     _fake_entry_points(monkeypatch, [bad, good])
     registry = Registry()
     assert registry.plugins["bad"].broken
     assert "ModuleNotFoundError" in registry.plugins["bad"].error
-    assert registry.task("toy-classify") is toy_plugin.ToyClassificationTask
+    assert registry.task("template-classify") is toy_plugin.TemplateClassificationTask
 
 
 def test_tasuki_plugins_restricts_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     sys.modules["fake_other_plugin"] = make_plugin("fake_other_plugin", "other-task")
     eps = [
-        EntryPoint(name="toy", value="tasuki_toy.plugin", group="tasuki"),
+        EntryPoint(name="toy", value="tasuki_template.plugin", group="tasuki"),
         EntryPoint(name="other", value="fake_other_plugin", group="tasuki"),
     ]
     _fake_entry_points(monkeypatch, eps)
@@ -133,13 +133,13 @@ def test_tasuki_plugins_restricts_loading(monkeypatch: pytest.MonkeyPatch) -> No
     registry = Registry()
     assert set(registry.tasks) == {"other-task"}
     monkeypatch.setenv("TASUKI_PLUGINS", "toy, other")
-    assert set(Registry().tasks) == {"toy-classify", "other-task"}
+    assert set(Registry().tasks) == {"template-classify", "other-task"}
 
 
 def test_installed_toy_distribution_is_found_through_its_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tox installs tests/toyplugin as a real distribution: discovery must find it with no help."""
+    """tox installs plugins/_template as a real distribution: discovery must find it with no help."""
     monkeypatch.delenv("TASUKI_PLUGINS", raising=False)
     registry = Registry()
-    assert registry.plugins["toy"].distribution == "tasuki-toy"
-    assert registry.plugins["toy"].version == "0.0.1"
-    assert "toy-classify" in registry.tasks
+    assert registry.plugins["template"].distribution == "tasuki-template"
+    assert registry.plugins["template"].version == "0.1.0"
+    assert "template-classify" in registry.tasks

@@ -26,10 +26,10 @@ from tasuki.checkpoint import complete_checkpoints, read_state
 # KILL_AT-th batch of this process, before the forward pass.
 KILLER = """
 import os, signal, sys
-from tasuki_toy.plugin import ToyClassificationTask
+from tasuki_template.plugin import TemplateClassificationTask
 
 kill_at = int(os.environ.get("KILL_AT", "0"))
-original = ToyClassificationTask.training_loss
+original = TemplateClassificationTask.training_loss
 calls = 0
 
 def training_loss(self, model, batch):
@@ -39,7 +39,7 @@ def training_loss(self, model, batch):
         os.kill(os.getpid(), signal.SIGKILL)
     return original(self, model, batch)
 
-ToyClassificationTask.training_loss = training_loss
+TemplateClassificationTask.training_loss = training_loss
 from tasuki.cli import main
 sys.argv[0] = "tasuki"
 main()
@@ -72,10 +72,10 @@ def train(tmp_path: Path, backbone_dir: str, data: dict[str, Path], out: Path, *
     if processes > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
                     "--master_port", str(free_port()), str(script)]
-    command = [*launcher, "train", "toy-classify", "--data", str(data["train"]), "--eval-data", str(data["eval"]),
+    command = [*launcher, "train", "template-classify", "--data", str(data["train"]), "--eval-data", str(data["eval"]),
                "--output", str(out), "--backbone", backbone_dir, "--batch-size", "4", "--learning-rate", "3e-3",
                "--save-steps", "2", "--save-total-limit", "0", "--cpu", "--no-progress", "--seed", "3", *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1",
            "KILL_AT": str(kill_at)}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
@@ -148,14 +148,14 @@ def test_resume_refuses_a_run_with_other_arguments(toy_registry, backbone_dir: s
     out = tmp_path / "run"
     args = {"batch_size": 4, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 3, "max_steps": 4,
             "save_steps": 2}
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, keep_checkpoints=True, **args)
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, keep_checkpoints=True, **args)
     with pytest.raises(CheckpointError, match="differs in seed: 3 -> 4"):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **{**args, "seed": 4})
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **{**args, "seed": 4})
     with pytest.raises(CheckpointError, match=r"batch_size: 4 -> 2; .*learning_rate: 0.003 -> 0.001"):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True,
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True,
                      **{**args, "batch_size": 2, "learning_rate": 1e-3})
     with pytest.raises(CheckpointError, match="train_data"):  # other data, same arguments
-        tasuki.train("toy-classify", toy_rows[:40], backbone=backbone_dir, output_dir=out, resume=True, **args)
+        tasuki.train("template-classify", toy_rows[:40], backbone=backbone_dir, output_dir=out, resume=True, **args)
 
 
 def test_resume_without_a_checkpoint_is_an_error(backbone_dir: str, data: dict[str, Path], tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import tasuki
 from tasuki.checkpoint import complete_checkpoints
 from tasuki.errors import CheckpointError
 from tasuki.settings import SettingError
-from tasuki_toy.plugin import ToyClassificationTask
+from tasuki_template.plugin import TemplateClassificationTask
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7}
 
@@ -30,9 +30,9 @@ def batch_loss(model_dir: Path, rows: list[dict]) -> float:
 
 
 def test_loss_decreases_and_model_learns(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
-    before = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "a", max_steps=1,
+    before = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "a", max_steps=1,
                           **{**FAST, "learning_rate": 1e-9})
-    after = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "b", epochs=8, **FAST)
+    after = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "b", epochs=8, **FAST)
     assert after.global_step == 8 * 6 and before.global_step == 1
     assert batch_loss(tmp_path / "b", toy_rows) < 0.5 * batch_loss(tmp_path / "a", toy_rows)
     assert tasuki.evaluate(tmp_path / "b", toy_rows)["accuracy"] == 1.0
@@ -43,7 +43,7 @@ def test_freeze_embeddings_trains_everything_but_the_word_embeddings(toy_registr
     from transformers import AutoModel
 
     start = AutoModel.from_pretrained(backbone_dir)
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", epochs=1,
                  freeze_embeddings=True, **FAST)
     trained = tasuki.load(tmp_path / "m").model
     words = trained.get_input_embeddings().weight
@@ -55,10 +55,10 @@ def test_freeze_embeddings_trains_everything_but_the_word_embeddings(toy_registr
 def test_language_defaults_to_the_datas_and_a_mismatch_is_warned(toy_registry, backbone_dir, tmp_path: Path,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     rows = [{"text": "この映画は最高だった。", "label": "pos"}, {"text": "二度と行かない店だ。", "label": "neg"}] * 6
-    tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "auto", max_steps=1, **FAST)
+    tasuki.train("template-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "auto", max_steps=1, **FAST)
     assert tasuki.load(tmp_path / "auto").task.lang == "ja"
     with caplog.at_level("WARNING", logger="tasuki"):
-        tasuki.train("toy-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "en", max_steps=1, lang="en",
+        tasuki.train("template-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "en", max_steps=1, lang="en",
                      **FAST)
     assert "looks like 'ja'" in caplog.text
     assert tasuki.load(tmp_path / "en").task.lang == "en"  # what the user asked for
@@ -71,10 +71,10 @@ class Interrupt(Exception):
 def test_interrupted_run_resumes_to_identical_weights(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     args = {**FAST, "epochs": 2, "save_steps": 4, "gradient_accumulation_steps": 1}
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "full", **args)
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "full", **args)
 
     calls = {"n": 0}
-    original = ToyClassificationTask.training_loss
+    original = TemplateClassificationTask.training_loss
 
     def crashing_loss(self, model, batch):
         calls["n"] += 1
@@ -82,12 +82,12 @@ def test_interrupted_run_resumes_to_identical_weights(toy_registry, backbone_dir
             raise Interrupt
         return original(self, model, batch)
 
-    monkeypatch.setattr(ToyClassificationTask, "training_loss", crashing_loss)
+    monkeypatch.setattr(TemplateClassificationTask, "training_loss", crashing_loss)
     with pytest.raises(Interrupt):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", **args)
-    monkeypatch.setattr(ToyClassificationTask, "training_loss", original)
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", **args)
+    monkeypatch.setattr(TemplateClassificationTask, "training_loss", original)
     assert [p.name for p in complete_checkpoints(tmp_path / "cut" / "checkpoints")] == ["step-00000008", "step-00000006"]
-    resumed = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", resume=True,
+    resumed = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "cut", resume=True,
                            **args)
     assert resumed.global_step == 12
     full = load_file(tmp_path / "full" / "model.safetensors")
@@ -101,7 +101,7 @@ def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbon
                                                            caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "run"
     args = {**FAST, "epochs": 1, "save_steps": 2, "save_total_limit": 0, "keep_checkpoints": True}
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
     root = out / "checkpoints"
     newest = complete_checkpoints(root)[0]
     # a crash mid-write leaves a hidden temporary directory: resume must ignore it
@@ -111,7 +111,7 @@ def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbon
     # a complete-looking but corrupt checkpoint: truncated weights
     weights = newest / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    result = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
+    result = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
     assert "unreadable" in caplog.text and newest.name in caplog.text
     assert result.global_step == 6
     assert half.exists() and newest.exists()  # nothing the user had is deleted
@@ -119,19 +119,19 @@ def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbon
 
 def test_resume_with_only_broken_checkpoints_is_a_clear_error(toy_registry, backbone_dir, toy_rows, tmp_path) -> None:
     out = tmp_path / "run"
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, epochs=1, keep_checkpoints=True,
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, epochs=1, keep_checkpoints=True,
                  **FAST)
     for checkpoint in complete_checkpoints(out / "checkpoints"):
         (checkpoint / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="no readable checkpoint"):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, epochs=1, **FAST)
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, epochs=1, **FAST)
 
 
 def test_save_load_predict_and_transformers_pipeline_agree(toy_registry, backbone_dir, toy_rows, tmp_path) -> None:
     from transformers import pipeline
 
     out = tmp_path / "model"
-    tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:8], backbone=backbone_dir, output_dir=out, epochs=6,
+    tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:8], backbone=backbone_dir, output_dir=out, epochs=6,
                  **FAST)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "tasuki.json"):
         assert (out / name).is_file(), name
@@ -158,7 +158,7 @@ def test_half_written_model_directory_fails_clearly(toy_registry, tmp_path: Path
 
 def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     out = tmp_path / "m"
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
     (out / "model.safetensors").write_bytes(b"\x00" * 10)
     with pytest.raises(CheckpointError, match="model.safetensors does not match its tasuki.json"):
         tasuki.load(out)
@@ -171,7 +171,7 @@ def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_
 
 def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     with pytest.raises(SettingError, match="unknown training argument.*epoch_count"):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
 
 
 def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> None:
@@ -181,7 +181,7 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
 
     from tasuki.runner import encode, group_by_example
 
-    class TwoWindows(ToyClassificationTask):
+    class TwoWindows(TemplateClassificationTask):
         def encode(self, batch, tokenizer, max_length):
             features = tokenizer([t for t in batch["text"] for _ in range(2)], truncation=True, max_length=max_length)
             features["example_index"] = [i for i in range(len(batch["text"])) for _ in range(2)]
@@ -199,13 +199,13 @@ def test_default_epochs_grow_on_small_data(toy_registry, backbone_dir, toy_rows,
     assert auto_epochs(steps_per_epoch=1000, min_steps=500) == 3  # large data: the usual 3
     assert auto_epochs(steps_per_epoch=25, min_steps=500) == 20  # 400 sentences at batch 16
     assert auto_epochs(steps_per_epoch=50, min_steps=500) == 10
-    result = tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", min_steps=30,
+    result = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", min_steps=30,
                           **FAST)  # 48 rows at batch 8: 6 steps per epoch, so 5 epochs
     assert result.global_step == 30
     assert tasuki.load(tmp_path / "m").metadata["training_args"]["epochs"] == 5
 
 
-class ToyTokenTask(ToyClassificationTask):
+class ToyTokenTask(TemplateClassificationTask):
     """A token task for the accumulation test: every word token labelled, specials ignored (-100)."""
 
     name = "toy-tokens"
@@ -244,7 +244,7 @@ def no_dropout_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(directory)
 
 
-@pytest.mark.parametrize("task_class", [ToyClassificationTask, ToyTokenTask], ids=["sequence", "token"])
+@pytest.mark.parametrize("task_class", [TemplateClassificationTask, ToyTokenTask], ids=["sequence", "token"])
 def test_accumulating_2x8_equals_one_batch_of_16(task_class, no_dropout_backbone: str, toy_rows: list[dict],
                                                  tmp_path: Path) -> None:
     # 40 rows: windows of 16, 16 and a last, short one of 8; token counts differ between the batches
@@ -274,7 +274,7 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
 
     out = tmp_path / "m"
     # automatic epochs (20 here) with the default patience of 2: the toy set is learnt long before
-    result = tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir, output_dir=out,
+    result = tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir, output_dir=out,
                           min_steps=200, keep_checkpoints=True, **FAST)
     history = result.history
     accuracies = [h["accuracy"] for h in history]
@@ -289,7 +289,7 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
     last = read_state(complete_checkpoints(out / CHECKPOINTS_DIR)[0])
     assert last["best"]["step"] == history[best]["step"] and last["best"]["bad"] == 2
 
-    never = tasuki.train("toy-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir,
+    never = tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir,
                          output_dir=tmp_path / "all", epochs=best + 4, early_stopping_patience=0, **FAST)
     assert len(never.history) == best + 4  # given epochs: no early stopping unless asked
 
@@ -297,9 +297,9 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
 def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_registry, backbone_dir, toy_rows,
                                                                       tmp_path: Path) -> None:
     args = {**FAST, "epochs": 10, "logging_steps": 6, "keep_checkpoints": True}
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "bf16", mixed_precision="bf16",
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "bf16", mixed_precision="bf16",
                  cpu=True, **args)
-    tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp32", mixed_precision="no",
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp32", mixed_precision="no",
                  cpu=True, **args)
     from tasuki.checkpoint import read_state
 
@@ -312,5 +312,5 @@ def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_regist
     assert [p["label"] for p in low] == [p["label"] for p in full]
     assert max(abs(a["score"] - b["score"]) for a, b in zip(low, full)) < 0.05
     with pytest.raises(SettingError, match="'fp16' needs a GPU"):
-        tasuki.train("toy-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp16",
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp16",
                      mixed_precision="fp16", cpu=True, **args)

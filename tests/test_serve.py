@@ -1,6 +1,6 @@
 """``tasuki serve``: the API, its errors and limits, dynamic batching, a loopback load test, SIGTERM drain.
 
-Core tests serve a toy-classify model (tests/toyplugin); the ``integration`` ones serve real
+Core tests serve a template-classify model (plugins/_template); the ``integration`` ones serve real
 plugins' models (sentiment, ner in English and Japanese, qa, embedding), all tiny and offline.
 """
 
@@ -59,19 +59,19 @@ def _train(task: str, rows: list[dict[str, Any]], backbone: str, out: Path, **kw
 
 @pytest.fixture(scope="module")
 def toy_dir(backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tasuki_toy import plugin as toy_plugin
+    from tasuki_template import plugin as toy_plugin
 
     set_registry(Registry([("toy", toy_plugin)], entry_points=False))
     try:
         rows = [{"text": t, "label": "pos" if i % 2 == 0 else "neg"} for i, t in enumerate(TEXTS)] * 2
-        return _train("toy-classify", rows, backbone_dir, tmp_path_factory.mktemp("serve") / "toy")
+        return _train("template-classify", rows, backbone_dir, tmp_path_factory.mktemp("serve") / "toy")
     finally:
         set_registry(None)
 
 
 @pytest.fixture(scope="module")
 def toy(toy_dir: Path) -> TrainedModel:
-    from tasuki_toy import plugin as toy_plugin
+    from tasuki_template import plugin as toy_plugin
 
     set_registry(Registry([("toy", toy_plugin)], entry_points=False))
     try:
@@ -162,7 +162,7 @@ def test_models_health_ready_metrics_and_docs(toy: TrainedModel, toy_dir: Path) 
     other = create_app({"other": toy})
     with TestClient(app) as client:  # runs the lifespan: /ready says yes inside it
         (info,) = client.get("/models").json()
-        assert info["name"] == "toy" and info["task"] == "toy-classify" and info["labels"] == ["neg", "pos"]
+        assert info["name"] == "toy" and info["task"] == "template-classify" and info["labels"] == ["neg", "pos"]
         assert info["lang"] == "en" and "en" in info["languages"] and info["backbone"]
         assert client.get("/models/toy").json() == info
         assert client.get("/health").json() == {"status": "ok"}
@@ -223,7 +223,7 @@ def test_cli_refuses_bad_settings_and_directories_in_one_line(toy_dir: Path, tmp
 def test_an_onnx_export_is_served_the_same_way(toy_dir: Path, toy: TrainedModel, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     from tasuki.export import export
-    from tasuki_toy import plugin as toy_plugin
+    from tasuki_template import plugin as toy_plugin
 
     set_registry(Registry([("toy", toy_plugin)], entry_points=False))
     try:
@@ -416,7 +416,7 @@ def test_load_16_clients_no_errors_and_results_identical_to_predict(toy: Trained
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(toy_dir: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASUKI_PLUGINS": "toy", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASUKI_PLUGINS": "template", "OMP_NUM_THREADS": "1"}
     # a long batching wait keeps the requests in flight when the signal arrives
     server = subprocess.Popen([sys.executable, "-m", "tasuki", "serve", str(toy_dir), "--port", str(port),
                                "--max-wait-ms", "1500", "--log-level", "warning"],

@@ -15,7 +15,7 @@ import tasuki
 from conftest import NEGATIVE, POSITIVE
 from tasuki.errors import DataError
 from tasuki.registry import Registry, set_registry
-from tasuki_toy import plugin as toy_plugin
+from tasuki_template import plugin as toy_plugin
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, backbone_dir: str) -> Pa
     set_registry(registry)
     out = tmp_path_factory.mktemp("stream") / "model"
     rows = [{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE]
-    tasuki.train("toy-classify", rows * 4, backbone=backbone_dir, output_dir=out, max_steps=3, batch_size=8,
+    tasuki.train("template-classify", rows * 4, backbone=backbone_dir, output_dir=out, max_steps=3, batch_size=8,
                  learning_rate=3e-3, checkpoints=False, eval_split=0, progress=False)
     set_registry(None)
     return out
@@ -145,7 +145,7 @@ def test_two_processes_write_one_output_in_input_order(model_dir: Path, tmp_path
     source = tmp_path / "in.txt"
     source.write_text("".join(t + "\n" for t in texts(257)), encoding="utf-8")
     single = tmp_path / "single.jsonl"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "toy", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "tasuki", "predict", str(model_dir), "--input", str(source),
                            "--output", str(single), "--chunk-size", "20"], env=env, capture_output=True, text=True,
                           timeout=300)
