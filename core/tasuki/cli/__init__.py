@@ -103,4 +103,19 @@ _register_core_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="tasuki")
+    try:
+        cli(prog_name="tasuki")
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Under torchrun / accelerate launch, leave the process group before Python exits: a gloo thread
+    still running at interpreter shutdown aborts the process ("terminate called without an active
+    exception"), and the launcher then fails a run that had finished."""
+    if "torch.distributed" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
