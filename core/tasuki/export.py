@@ -30,7 +30,6 @@ then predicts and evaluates through the same task code as the torch model
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import io
 import logging
@@ -46,7 +45,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json
+from tasuki.checkpoint import atomic_write_json, file_sha256
 from tasuki.errors import CheckpointError, TasukiError
 from tasuki.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
 from tasuki.saving import METADATA_FILE, read_metadata
@@ -181,19 +180,11 @@ def _export_metadata(metadata: dict[str, Any], source: Path, graph: Path, spec: 
                    "metrics": metadata.get("metrics", {})},
         "metrics": {},
         # what load() verifies before reading the graph (the source's own weights are not here)
-        "weights_sha256": {spec["file"]: _sha256(graph)},
+        "weights_sha256": {spec["file"]: file_sha256(graph)},
         "versions": {**metadata.get("versions", {}), **_versions()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     return result
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

