@@ -9,6 +9,7 @@ for the model class of a saved ``config.json``, it is there.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from transformers.configuration_utils import PreTrainedConfig
@@ -28,21 +29,13 @@ class ScratchConfig(PreTrainedConfig):
         "max_position_embeddings": "max_positions",
     }
 
-    vocab_size: int = 30522
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 1024
-    max_positions: int = 512
-    type_vocab_size: int = 2
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
-    activation: str = "gelu"
-    norm_first: bool = False
-    positional: str = "learned"
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int | None = 0
-    fused: bool = True
+    # EncoderConfig's fields and defaults, declared there once: PreTrainedConfig makes each subclass a
+    # dataclass from the annotations and values of its class body, so they are copied in before that.
+    for _field in fields(EncoderConfig):
+        __annotations__[_field.name] = _field.type
+        vars()[_field.name] = _field.default
+    del _field
+    # transformers' own extras, not the encoder's
     initializer_range: float = 0.02
     classifier_dropout: float | None = None
     tie_word_embeddings: bool = True

@@ -10,7 +10,7 @@ process that has loaded the tasuki plugins — no ``trust_remote_code`` involved
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -138,17 +138,35 @@ class ScratchForMaskedLM(ScratchPreTrainedModel):
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-class ScratchForSequenceClassification(ScratchPreTrainedModel):
-    """Pooled ``[CLS]`` vector -> dropout -> linear; regression, single- or multi-label loss as in BERT."""
+class ScratchClassifier(ScratchPreTrainedModel):
+    """Dropout and a linear layer on the encoder's vectors: the head the sequence and token classifiers share.
+
+    ``pooled`` picks the vectors: the pooled ``[CLS]`` one per sequence, or every token's. The layer
+    keeps BERT's name, ``classifier``, so ``model.classifier`` is the same layer on any backbone.
+    """
+
+    pooled: ClassVar[bool] = False
 
     def __init__(self, config: ScratchConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.scratch = ScratchModel(config)
+        self.scratch = ScratchModel(config, add_pooling_layer=self.pooled)
         p = config.classifier_dropout if config.classifier_dropout is not None else config.dropout
         self.dropout = nn.Dropout(p)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
+
+    def classify(self, kwargs: dict[str, Any], **inputs: Any) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
+        """Logits ``(B, L)`` when pooled, else ``(B, T, L)``, and the encoder's output."""
+        out = _encode(self, kwargs, **inputs)
+        vectors = out.pooler_output if self.pooled else out.last_hidden_state  # (B, C) or (B, T, C)
+        return self.classifier(self.dropout(vectors)), out
+
+
+class ScratchForSequenceClassification(ScratchClassifier):
+    """Pooled ``[CLS]`` vector -> dropout -> linear; regression, single- or multi-label loss as in BERT."""
+
+    pooled = True
 
     def forward(
         self,
@@ -159,8 +177,8 @@ class ScratchForSequenceClassification(ScratchPreTrainedModel):
         **kwargs: Any,
     ) -> SequenceClassifierOutput:
         """Logits ``(B, num_labels)``."""
-        out = _encode(self, kwargs, input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = self.classifier(self.dropout(out.pooler_output))  # (B, L)
+        logits, out = self.classify(kwargs, input_ids=input_ids, attention_mask=attention_mask,
+                                    token_type_ids=token_type_ids)  # (B, L)
         loss = None
         if labels is not None:
             problem = self.config.problem_type
@@ -180,17 +198,8 @@ class ScratchForSequenceClassification(ScratchPreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-class ScratchForTokenClassification(ScratchPreTrainedModel):
+class ScratchForTokenClassification(ScratchClassifier):
     """Every token's vector -> dropout -> linear (NER, POS); labels -100 are ignored."""
-
-    def __init__(self, config: ScratchConfig) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.scratch = ScratchModel(config, add_pooling_layer=False)
-        p = config.classifier_dropout if config.classifier_dropout is not None else config.dropout
-        self.dropout = nn.Dropout(p)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
 
     def forward(
         self,
@@ -201,8 +210,8 @@ class ScratchForTokenClassification(ScratchPreTrainedModel):
         **kwargs: Any,
     ) -> TokenClassifierOutput:
         """Logits ``(B, T, num_labels)``."""
-        out = _encode(self, kwargs, input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = self.classifier(self.dropout(out.last_hidden_state))  # (B, T, L)
+        logits, out = self.classify(kwargs, input_ids=input_ids, attention_mask=attention_mask,
+                                    token_type_ids=token_type_ids)  # (B, T, L)
         loss = None
         if labels is not None:
             loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
