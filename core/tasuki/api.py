@@ -156,7 +156,7 @@ def train(
         )
     accelerator.wait_for_everyone()
     return TrainResult(output_dir, metrics, run.history, figures, run.global_step, best_step=run.best_step,
-                       stopped_early=run.stopped_early)
+                       stopped_early=run.stopped_early, log=run.log)
 
 
 SMALL_EVAL = 50

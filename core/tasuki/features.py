@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from tasuki.errors import DataError
-from tasuki.sampling import LengthGroupedBatchSampler
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -233,11 +232,9 @@ class Collator:
 def make_loader(
     task: Task, features: Dataset, tokenizer: Any, batch_size: int, *, shuffle: bool, seed: int = 0,
     group_by_length: bool = True,
-) -> tuple[torch.utils.data.DataLoader, LengthGroupedBatchSampler]:
-    """A DataLoader with length-grouped batches and dynamic padding."""
-    sampler = LengthGroupedBatchSampler(
-        feature_lengths(task, features), batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length
-    )
+) -> tuple[torch.utils.data.DataLoader, Any]:
+    """A DataLoader with the task's batches (:meth:`~tasuki.task.Task.batch_sampler`) and dynamic padding."""
+    sampler = task.batch_sampler(features, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length)
     loader = torch.utils.data.DataLoader(
         features,
         batch_sampler=sampler,

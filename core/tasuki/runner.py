@@ -58,6 +58,8 @@ class TrainResult:
     best_step: int | None = None
     """The step of the evaluation whose weights were saved (None without an evaluation set)."""
     stopped_early: bool = False
+    log: list[dict[str, float]] = field(default_factory=list)
+    """Training loss (mean over processes) and learning rate at each logging step."""
 
 
 # --- evaluation / prediction -----------------------------------------------------------------

@@ -179,6 +179,22 @@ class Task(ABC):
         """Length used to group features of similar size into batches."""
         return len(feature["input_ids"])
 
+    def batch_sampler(
+        self, features: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, group_by_length: bool = True
+    ) -> Any:
+        """The batches of one epoch: lists of feature positions, with ``set_epoch(n)`` and ``__len__``.
+
+        The default groups similar lengths (:class:`~tasuki.sampling.LengthGroupedBatchSampler`).
+        Override where batch composition matters to the loss (in-batch negatives: no text twice
+        in a batch). The order must be a pure function of ``(seed, epoch)`` so a resumed run
+        replays it.
+        """
+        from tasuki.features import feature_lengths
+        from tasuki.sampling import LengthGroupedBatchSampler
+
+        return LengthGroupedBatchSampler(feature_lengths(self, features), batch_size, shuffle=shuffle, seed=seed,
+                                         group_by_length=group_by_length)
+
     # --- model ---------------------------------------------------------------------------
 
     def model_config(self) -> dict[str, Any]:

@@ -53,3 +53,14 @@ def test_other_losses_and_evaluation_keep_length_grouping() -> None:
         assert isinstance(sampler, LengthGroupedBatchSampler)
     evaluation = EmbeddingTask(loss="mnrl").batch_sampler(features, 2, shuffle=False)
     assert list(evaluation) == [[1, 3], [2, 0]]  # longest first: 5, 4 | 2, 1
+
+
+def test_the_runner_trains_on_the_tasks_batches() -> None:
+    from tasuki.features import INDEX, make_loader
+
+    features = _features().add_column(INDEX, list(range(16)))
+    loader, sampler = make_loader(EmbeddingTask(loss="mnrl"), features, None, 4, shuffle=True, seed=3)
+    assert isinstance(sampler, NoDuplicatesBatchSampler)
+    for batch in loader.batch_sampler:
+        texts = _texts(features, batch)
+        assert len(texts) == len(set(texts)), batch

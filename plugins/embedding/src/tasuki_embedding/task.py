@@ -176,7 +176,6 @@ class EmbeddingTask(Task):
 
         Other losses, and evaluation, get the core's length-grouped batches.
         """
-        from tasuki.sampling import LengthGroupedBatchSampler
         from tasuki_embedding.sampling import NoDuplicatesBatchSampler
 
         if shuffle and self.options.loss in losses.IN_BATCH_NEGATIVE_LOSSES:
@@ -184,8 +183,7 @@ class EmbeddingTask(Task):
             # a text is its token ids: the same text in any column (a query, a positive, a negative) clashes
             keys = [[tuple(ids) for ids in texts] for texts in zip(*columns)]
             return NoDuplicatesBatchSampler(keys, batch_size, seed=seed)
-        lengths = [self.feature_length(f) for f in features]
-        return LengthGroupedBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length)
+        return super().batch_sampler(features, batch_size, shuffle=shuffle, seed=seed, group_by_length=group_by_length)
 
     # --- model ---------------------------------------------------------------------------
 
