@@ -6,10 +6,12 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import click
 
+from tasuki.errors import DataError
 from tasuki.serve.settings import ServeSettings
 from tasuki.settings import default_of, flag_of, help_of, hints
 
@@ -29,28 +31,59 @@ def _stopped(signum: int, frame: Any) -> None:
     sys.exit(0)
 
 
+def _index_names(indexes: tuple[str, ...], models: tuple[str, ...]) -> dict[str, str]:
+    """``--index NAME=FILE`` values as ``{model name: file}``; a bare FILE belongs to the only model."""
+    from tasuki.serve.models import model_names
+
+    names = [name for name, _ in model_names(list(models))]
+    chosen: dict[str, str] = {}
+    for value in indexes:
+        if "=" in value and not Path(value).exists():
+            name, _, path = value.partition("=")
+        elif len(names) == 1:
+            name, path = names[0], value
+        else:
+            raise DataError(f"--index {value}: which model? give --index NAME=FILE with NAME one of {names}")
+        if name in chosen:
+            raise DataError(f"--index: two indexes for model {name!r} ({chosen[name]} and {path}); one per model")
+        if not Path(path).expanduser().is_file():  # before loading any model: the quickest refusal
+            raise DataError(f"index {path}: no such file; build one with tasuki search MODEL --corpus FILE "
+                            f"--index {path} QUERY")
+        chosen[name] = path
+    return chosen
+
+
 @click.command("serve")
 @click.argument("models", nargs=-1, required=True, metavar="DIR|NAME=DIR...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--device", default=None, help="Device of the models (default: cuda when available, else cpu).")
+@click.option("--index", "indexes", multiple=True, metavar="NAME=FILE.npz",
+              help="A search index for embedding model NAME (saved by tasuki search --corpus ... --index FILE.npz): "
+                   "POST /models/NAME/search. NAME may be left out with one model; repeat for several.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn's log level.")
 @_settings_options
-def command(models: tuple[str, ...], host: str, port: int, device: str | None, log_level: str,
-            **settings: Any) -> None:
+def command(models: tuple[str, ...], host: str, port: int, device: str | None, indexes: tuple[str, ...],
+            log_level: str, **settings: Any) -> None:
     """Serve trained models over HTTP: POST /models/NAME with {"inputs": ...}; a page at /.
 
     Each model is named after its directory (or NAME=DIR). Requests to a model are batched
     together (--max-batch-tokens, --max-wait-ms). SIGTERM or Ctrl-C finishes the requests in
-    flight and exits 0. See docs/serving.md.
+    flight and exits 0. With --index, an embedding model also answers POST /models/NAME/search.
+    See docs/serving.md.
     """
     from tasuki.serve import create_app, require_serve_extra
 
     require_serve_extra()
     import uvicorn
 
-    app = create_app(list(models), ServeSettings.build(**settings), device=device)
+    from tasuki.serve.app import load_indexes
+
+    serve_settings = ServeSettings.build(**settings)
+    named_indexes = _index_names(indexes, models)
+    app = create_app(list(models), serve_settings, device=device)
+    load_indexes(app, named_indexes)
     click.echo(f"serving {', '.join(app.state.batchers)} on http://{host}:{port}/ (API docs: /docs)", err=True)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)

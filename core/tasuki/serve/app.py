@@ -4,6 +4,8 @@ Routes (``/docs`` has them with their schemas):
 
 - ``POST /models/{name}`` and, with one model, ``POST /predict``: ``{"inputs": ..., "parameters": {...}}``
   -> what ``TrainedModel.predict`` returns, as JSON;
+- ``POST /models/{name}/search`` and, with one model, ``POST /search``: the ``top_k`` nearest entries
+  of an embedding model's index (:func:`load_indexes`) for each query;
 - ``GET /models``, ``GET /models/{name}``: task, languages, labels, backbone, parameters;
 - ``GET /health`` (the process answers), ``GET /ready`` (models loaded, not shutting down);
 - ``GET /metrics`` (Prometheus text), ``GET /`` (the page), ``/static/...``.
@@ -14,10 +16,11 @@ reaches ``predict`` before :meth:`ServedModel.check` has passed it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,9 +33,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tasuki import __version__
+from tasuki.errors import DataError
 from tasuki.serve.batching import Batcher
 from tasuki.serve.metrics import ServeMetrics
-from tasuki.serve.models import RequestError, ServedModel
+from tasuki.serve.models import MAX_TOP_K, RequestError, ServedModel
 from tasuki.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +50,14 @@ class PredictBody(BaseModel):
                                     "for qa; {'text', 'pair'} for an embedding similarity", examples=["I love it"])
     parameters: dict[str, Any] | None = Field(None, description="Per-request options the task accepts "
                                                                 "(GET /models lists them)")
+
+
+class SearchBody(BaseModel):
+    """The search request body (for the OpenAPI schema, as :class:`PredictBody`)."""
+
+    inputs: str | list[str] = Field(description="A query or a list of queries", examples=["a good film"])
+    parameters: dict[str, Any] | None = Field(None, description=f"top_k: hits per query (1 to {MAX_TOP_K}, "
+                                                                "default 5)", examples=[{"top_k": 5}])
 
 
 ERROR_SCHEMA = {"description": "an error", "content": {"application/json": {"example": {
@@ -94,7 +106,9 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
 
-    async def predict(name: str, request: Request) -> JSONResponse:
+    async def answer(name: str, request: Request,
+                     respond: Callable[[Batcher, Request], Awaitable[Any]]) -> JSONResponse:
+        """Run one route for model ``name``, counting it in the metrics whatever happens."""
         started = time.perf_counter()
         batcher = batchers.get(name)
         label = name if batcher else "unknown"
@@ -102,9 +116,7 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
         try:
             if batcher is None:
                 raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)} (GET /models)")
-            body = await _read_json(request, settings.max_body_bytes)
-            results = await batcher.submit(batcher.served.check(body))
-            return JSONResponse(results)
+            return JSONResponse(await respond(batcher, request))
         except RequestError as exc:
             status = exc.status
             raise
@@ -116,21 +128,55 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
             if batcher is not None:
                 metrics.latency.labels(label).observe(time.perf_counter() - started)
 
+    async def predict(batcher: Batcher, request: Request) -> Any:
+        body = await _read_json(request, settings.max_body_bytes)
+        return await batcher.submit(batcher.served.check(body))
+
+    async def search(batcher: Batcher, request: Request) -> Any:
+        served = batcher.served
+        if served.index is None:
+            raise RequestError(404, served.no_index())
+        body = await _read_json(request, settings.max_body_bytes)
+        checked, top_k = served.check_search(body)
+        # The queries join the model's batches like any predict request; the search itself (a
+        # matrix product over the index) runs in a thread, off the event loop.
+        vectors = await batcher.submit(checked)
+        hits = await asyncio.to_thread(served.search, [vectors] if checked.single else vectors, top_k)
+        return hits[0] if checked.single else hits
+
+    def only_model(route: str) -> str:
+        if len(batchers) != 1:
+            raise RequestError(404, f"POST /{route} needs a server with one model; this one has {len(batchers)}: "
+                               f"use POST /models/{{name}}{'' if route == 'predict' else '/' + route} "
+                               f"with one of {sorted(batchers)}")
+        return next(iter(batchers))
+
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": PredictBody.model_json_schema()}}}}
+    search_doc = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": SearchBody.model_json_schema()}}}}
 
     @app.post("/models/{name}", responses=ERRORS, openapi_extra=body_doc, summary="Predict with one model")
     async def predict_named(name: str, request: Request) -> JSONResponse:
         """``{"inputs": ..., "parameters": {...}}`` -> the model's predictions (one per input, or one)."""
-        return await predict(name, request)
+        return await answer(name, request, predict)
 
     @app.post("/predict", responses=ERRORS, openapi_extra=body_doc, summary="Predict with the only model")
     async def predict_only(request: Request) -> JSONResponse:
         """The same as ``POST /models/{name}`` when the server has exactly one model."""
-        if len(batchers) != 1:
-            raise RequestError(404, f"POST /predict needs a server with one model; this one has {len(batchers)}: "
-                               f"use POST /models/{{name}} with one of {sorted(batchers)}")
-        return await predict(next(iter(batchers)), request)
+        return await answer(only_model("predict"), request, predict)
+
+    @app.post("/models/{name}/search", responses=ERRORS, openapi_extra=search_doc,
+              summary="Search the index of an embedding model")
+    async def search_named(name: str, request: Request) -> JSONResponse:
+        """``{"inputs": query or queries, "parameters": {"top_k": 5}}`` -> per query, the nearest index
+        entries ``[{"index", "score", "text"}, ...]``, best first (404 when the model has no index)."""
+        return await answer(name, request, search)
+
+    @app.post("/search", responses=ERRORS, openapi_extra=search_doc, summary="Search with the only model")
+    async def search_only(request: Request) -> JSONResponse:
+        """The same as ``POST /models/{name}/search`` when the server has exactly one model."""
+        return await answer(only_model("search"), request, search)
 
     @app.get("/models", summary="The models served")
     async def list_models() -> list[dict[str, Any]]:
@@ -163,6 +209,19 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
     return app
+
+
+def load_indexes(app: FastAPI, indexes: Mapping[str, str | Path]) -> None:
+    """Give served embedding models their search index: ``{model name: index file (.npz)}``.
+
+    Every refusal (an unknown model, not an embedding model, a missing or unreadable file,
+    vectors of another size) is one :class:`~tasuki.errors.DataError` line.
+    """
+    batchers: dict[str, Batcher] = app.state.batchers
+    for name, path in indexes.items():
+        if name not in batchers:
+            raise DataError(f"index {path}: no model {name!r} on this server; it has {sorted(batchers)}")
+        batchers[name].served.load_index(path)
 
 
 async def _read_json(request: Request, limit: int) -> Any:

@@ -73,7 +73,56 @@ function card(model) {
   form.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
   });
+  if (model.index) node.append(searchForm(model, examples));
   return node;
+}
+
+// An embedding model with a loaded index: a query box, and its nearest index entries with their scores.
+function searchForm(model, examples) {
+  const form = el("form", { class: "form-search" });
+  const button = el("button", { type: "submit", text: "Search" });
+  const result = el("div", { class: "result search-result", "aria-live": "polite" });
+  const texts = model.index.texts ? "" : " (no texts saved: entries by position)";
+  form.append(...field("input", "query", `Search the index: ${model.index.size} entries${texts}`, examples.pair[0]),
+              button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const query = new FormData(form).get("query");
+    button.disabled = true;
+    result.replaceChildren(el("span", { class: "none", text: "…" }));
+    const started = performance.now();
+    try {
+      const response = await fetch(`models/${encodeURIComponent(model.name)}/search`, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ inputs: query, parameters: { top_k: 5 } }),
+      });
+      const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+      if (!response.ok) {
+        result.replaceChildren(el("div", { class: "error", text: `${response.status}: ${body.error || "error"}` }));
+      } else {
+        result.replaceChildren(hitsView(body),
+          el("div", { class: "took", text: `${Math.round(performance.now() - started)} ms` }));
+      }
+    } catch (error) {
+      result.replaceChildren(el("div", { class: "error", text: `request failed: ${error}` }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el("div", { class: "search" }, form, result);
+}
+
+function hitsView(hits) {
+  const list = el("ol", { class: "hits" });
+  for (const hit of hits) {
+    const fill = el("div", { class: "bar-fill" });
+    fill.style.width = `${Math.max(0, Math.min(1, (hit.score + 1) / 2)) * 100}%`;  // cosine: -1..1
+    list.append(el("li", { class: "hit", "data-index": hit.index },
+      el("span", { class: "hit-text", text: hit.text ?? `#${hit.index}`, title: hit.text ?? "" }),
+      el("div", { class: "bar-track" }, fill),
+      el("span", { class: "hit-score", text: hit.score.toFixed(3) })));
+  }
+  return list;
 }
 
 async function submit(model, kind, form, button, result) {
