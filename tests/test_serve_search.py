@@ -129,7 +129,9 @@ def test_get_models_shows_the_index(models: dict[str, TrainedModel], index_file:
     assert listed["embedding"]["index"] == {"size": len(CORPUS), "dimension": 32, "texts": True,
                                             "path": str(index_file)}
     assert listed["sentiment"]["index"] is None
-    assert _call(app, [("GET", "/models/embedding", None)])[0].json()["index"]["size"] == len(CORPUS)
+    one, schema = _call(app, [("GET", "/models/embedding", None), ("GET", "/openapi.json", None)])
+    assert one.json()["index"]["size"] == len(CORPUS)
+    assert {"/models/{name}/search", "/search"} <= set(schema.json()["paths"])
 
 
 def test_search_requests_are_checked(models: dict[str, TrainedModel], app_with_index: Any,

@@ -84,7 +84,9 @@ def command(models: tuple[str, ...], host: str, port: int, device: str | None, i
     named_indexes = _index_names(indexes, models)
     app = create_app(list(models), serve_settings, device=device)
     load_indexes(app, named_indexes)
-    click.echo(f"serving {', '.join(app.state.batchers)} on http://{host}:{port}/ (API docs: /docs)", err=True)
+    names = [f"{name} (search: {len(b.served.index)} entries)" if b.served.index is not None else name
+             for name, b in app.state.batchers.items()]
+    click.echo(f"serving {', '.join(names)} on http://{host}:{port}/ (API docs: /docs)", err=True)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=None)
