@@ -27,6 +27,9 @@ from tasuki.checkpoint import complete_checkpoints, read_state
 KILLER = """
 import os, signal, sys
 from tasuki_template.plugin import TemplateClassificationTask
+import tasuki.stream_batches
+
+tasuki.stream_batches.GROUP_SIZE = 2  # streamed runs: shuffle buffers of two batches, so a run crosses several
 
 kill_at = int(os.environ.get("KILL_AT", "0"))
 original = TemplateClassificationTask.training_loss
@@ -92,15 +95,18 @@ def final_weights(out: Path) -> Path:
 
 
 CASES = [
-    pytest.param(1, 1, id="one-process"),
-    pytest.param(1, 2, id="accumulation-2", marks=pytest.mark.slow),
-    pytest.param(2, 1, id="two-processes", marks=pytest.mark.slow),
+    pytest.param(1, 1, False, id="one-process"),
+    pytest.param(1, 2, False, id="accumulation-2", marks=pytest.mark.slow),
+    pytest.param(2, 1, False, id="two-processes", marks=pytest.mark.slow),
+    pytest.param(1, 1, True, id="streaming"),
+    pytest.param(2, 1, True, id="streaming-two-processes", marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize(("processes", "accumulation"), CASES)
+@pytest.mark.parametrize(("processes", "accumulation", "streaming"), CASES)
 def test_sigkill_between_checkpoints_then_resume_gives_the_uninterrupted_weights(
-        backbone_dir: str, data: dict[str, Path], tmp_path: Path, processes: int, accumulation: int) -> None:
+        backbone_dir: str, data: dict[str, Path], tmp_path: Path, processes: int, accumulation: int,
+        streaming: bool) -> None:
     per_epoch = 12 // processes // accumulation  # optimizer steps per epoch
     steps = 3 * per_epoch - 1  # three epochs, the last one cut short by --max-steps
     # killed in the first epoch, one step after a checkpoint: the resumed run has to finish that epoch
@@ -108,7 +114,7 @@ def test_sigkill_between_checkpoints_then_resume_gives_the_uninterrupted_weights
     kill_step = 2 * max(1, per_epoch // 4) + 1
     kill_at = (kill_step - 1) * accumulation + 1
     extra = ("--max-steps", str(steps), "--gradient-accumulation-steps", str(accumulation),
-             "--keep-checkpoints", "--logging-steps", "1")
+             "--keep-checkpoints", "--logging-steps", "1", "--streaming" if streaming else "--no-streaming")
     full = train(tmp_path, backbone_dir, data, tmp_path / "full", *extra, processes=processes)
     assert full.returncode == 0, full.stderr[-3000:]
 

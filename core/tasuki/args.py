@@ -70,6 +70,9 @@ class TrainingArgs:
     """Continue the interrupted run in --output from its newest checkpoint (same arguments and data)."""
     overwrite: bool = False
     """Replace the model, plots and checkpoints of an earlier run in --output."""
+    streaming: bool | None = None
+    """Tokenize the training data while training runs, a shuffle buffer at a time, instead of all of it first
+    (default: on above 1 GiB of training data)."""
     num_proc: int | None = setting(None, min=1)
     """Processes for tokenization (default: 1)."""
     cpu: bool = False

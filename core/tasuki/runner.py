@@ -35,6 +35,7 @@ from tasuki import checkpoint as ckpt
 from tasuki.args import TrainingArgs
 from tasuki.features import INDEX, Collator, encode, make_loader  # noqa: F401 - re-exported
 from tasuki.settings import SettingError
+from tasuki.stream_batches import StreamedBatches, should_stream
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -279,7 +280,7 @@ def run_fingerprint(task: Task, backbone: Backbone, train_examples: Dataset, eva
         "num_processes": num_processes, "max_length": args.max_length, "seed": args.seed,
         "learning_rate": args.learning_rate, "warmup_ratio": args.warmup_ratio, "weight_decay": args.weight_decay,
         "total_steps": total_steps, "warmup_steps": warmup_steps, "max_grad_norm": args.max_grad_norm,
-        "group_by_length": args.group_by_length, "mixed_precision": args.mixed_precision,
+        "group_by_length": args.group_by_length, "mixed_precision": args.mixed_precision, "streaming": args.streaming,
         "freeze_embeddings": args.freeze_embeddings, "early_stopping_patience": args.early_stopping_patience,
     }
 
@@ -359,8 +360,14 @@ def run_training(
     set_seed(args.seed)
     tokenizer = backbone.tokenizer
     args.max_length = args.max_length or backbone.max_length
+    streaming = should_stream(train_examples, args.streaming)
+    if streaming and args.streaming is None:
+        _report(accelerator, f"streaming: the training data is {train_examples.data.nbytes / 2**20:,.0f} MiB, so it "
+                             "is tokenized while training runs (--no-streaming tokenizes it all first, into a cache)")
+    args.streaming = streaming
     with accelerator.main_process_first():
-        train_features = encode(task, train_examples, tokenizer, args.max_length, num_proc=args.num_proc)
+        train_features = (None if streaming else
+                          encode(task, train_examples, tokenizer, args.max_length, num_proc=args.num_proc))
         eval_features = (encode(task, eval_examples, tokenizer, args.max_length, num_proc=args.num_proc)
                          if eval_examples is not None else None)
 
@@ -369,17 +376,24 @@ def run_training(
         model.get_input_embeddings().requires_grad_(False)
     if args.torch_compile:
         model = torch.compile(model)
-    train_loader, sampler = make_loader(
-        task, train_features, tokenizer, args.batch_size, shuffle=True, seed=args.seed,
-        group_by_length=args.group_by_length,
-    )
-    train_loader.collate_fn = SeededCollate(train_loader.collate_fn, args.seed, sampler)
+    optimizer = _optimizer(model, args)
+    if streaming:  # tokenized on the fly; split across processes by the loader itself, not by prepare
+        train_loader = sampler = StreamedBatches(
+            task, train_examples, tokenizer, args.max_length, args.batch_size, seed=args.seed,
+            group_by_length=args.group_by_length, rank=accelerator.process_index, world=accelerator.num_processes,
+            device=accelerator.device)
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        train_loader, sampler = make_loader(
+            task, train_features, tokenizer, args.batch_size, shuffle=True, seed=args.seed,
+            group_by_length=args.group_by_length,
+        )
+        train_loader.collate_fn = SeededCollate(train_loader.collate_fn, args.seed, sampler)
+        model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     eval_loader = None
     if eval_features is not None:
         eval_loader, _ = make_loader(task, eval_features, tokenizer, args.eval_batch_size or args.batch_size * 2,
                                      shuffle=False)
-    optimizer = _optimizer(model, args)
-    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
 
@@ -413,12 +427,16 @@ def run_training(
         state = ckpt.load_resume_point(accelerator, root, fingerprint, report=lambda m: _report(accelerator, m))
         global_step, start_epoch, skip_batches = state["global_step"], state["epoch"], state["batches_in_epoch"]
         history, log, best = state["history"], state["log"], state["best"]
+        if streaming:  # the loader starts at the saved buffer and batch: nothing to skip
+            train_loader.resume_at(state.get("stream") if skip_batches else None)
     has_eval = eval_loader is not None
     stopped_early = bool(patience) and best["bad"] >= patience  # killed after deciding to stop
 
     def checkpoint(epoch: int, batches_done: int) -> None:
         state = {"global_step": global_step, "epoch": epoch, "batches_in_epoch": batches_done, "history": history,
                  "log": log, "best": best, "fingerprint": fingerprint}
+        if streaming:
+            state["stream"] = list(train_loader.position) if batches_done else None
         ckpt.save_checkpoint(accelerator, root, state, args.save_total_limit)
 
     progress = tqdm(total=total_steps, initial=global_step, desc=f"training {task.name}",
@@ -435,7 +453,8 @@ def run_training(
         # in a resumed process: set both, or a resumed run would replay epoch 0's order.
         train_loader.set_epoch(epoch)
         sampler.set_epoch(epoch)
-        loader = accelerator.skip_first_batches(train_loader, skip_batches) if skip_batches else train_loader
+        skip = skip_batches and not streaming
+        loader = accelerator.skip_first_batches(train_loader, skip_batches) if skip else train_loader
         batches_done = skip_batches
         skip_batches = 0
         for window in _windows(loader, accumulation):
