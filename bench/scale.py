@@ -130,6 +130,27 @@ def measure_predict(data: Path, model_dir: Path, output: Path) -> dict[str, Any]
             "baseline_mb": baseline}
 
 
+def measure_train(data: Path, backbone: Path, output: Path, streaming: bool, steps: int = 20) -> dict[str, Any]:
+    """In this process: ``tasuki.train`` on the CSV for ``steps`` steps, streamed or not; seconds and peak MB.
+
+    Both read, check and fit the whole file; the usual path then tokenizes all of it before its
+    first step, the streamed one a shuffle buffer at a time.
+    """
+    import datasets  # noqa: F401 - imported before the clock starts
+    import torch
+
+    import tasuki
+
+    torch.set_num_threads(1)
+    baseline = _peak_mb()
+    started = time.perf_counter()
+    tasuki.train("sentiment", str(data), backbone=str(backbone), output_dir=output, streaming=streaming,
+                 max_steps=steps, batch_size=32, max_length=64, eval_split=0, checkpoints=False, progress=False,
+                 overwrite=True)
+    return {"seconds": time.perf_counter() - started, "steps": steps, "peak_mb": _peak_mb(), "baseline_mb": baseline,
+            "load_1min": os.getloadavg()[0]}
+
+
 def _child(kind: str, timeout: int, env: dict[str, str], **options: Any) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its last output line is the JSON result."""
     args = [sys.executable, "-m", "bench.scale", "--child", kind, *(f"--{k}={v}" for k, v in options.items())]
@@ -139,8 +160,9 @@ def _child(kind: str, timeout: int, env: dict[str, str], **options: Any) -> dict
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-KINDS = ("first", "cached", "first_stream", "cached_stream", "predict")
-"""prepare with ``load_data`` (first run, then cached), the same with streamed reading, predict_file."""
+KINDS = ("first", "cached", "first_stream", "cached_stream", "predict", "train", "train_streaming")
+"""prepare with ``load_data`` (first run, then cached), the same with streamed reading, predict_file,
+20 training steps tokenizing everything first (feature cache empty) or streaming."""
 
 
 def measure(sizes: list[int], workdir: Path, timeout: int = 3600, log: Any = None,
@@ -165,14 +187,17 @@ def measure(sizes: list[int], workdir: Path, timeout: int = 3600, log: Any = Non
                 "cached": ("prepare", {"data": data, "backbone": backbone}),  # the cache "first" wrote
                 "first_stream": ("prepare", {"data": data, "backbone": backbone, "reader": "stream"}),
                 "cached_stream": ("prepare", {"data": data, "backbone": backbone, "reader": "stream"}),
-                "predict": ("predict", {"data": data, "model": model_dir, "output": output})}
+                "predict": ("predict", {"data": data, "model": model_dir, "output": output}),
+                "train": ("train", {"data": data, "backbone": backbone, "output": workdir / "trained"}),
+                "train_streaming": ("train", {"data": data, "backbone": backbone, "output": workdir / "trained",
+                                              "streaming": 1})}
         for kind in kinds:
             child, options = jobs[kind]
             # a first run starts from an empty cache; its repeats (median kept: the machine is shared)
             # each get their own, and the cached run reads the last one's
             runs = []
-            for attempt in range(repeats if rows <= 200_000 and kind.startswith("first") else 1):
-                if kind.startswith("first"):
+            for attempt in range(repeats if rows <= 200_000 and kind.startswith(("first", "train")) else 1):
+                if kind.startswith(("first", "train")):
                     env["TASUKI_CACHE"] = str(workdir / f"cache-{rows}-{kind}-{attempt}")
                 runs.append(_child(child, timeout, env, **options))
             runs.sort(key=lambda r: r["seconds"])
@@ -213,6 +238,18 @@ def rows_of(results: dict[int, dict[str, Any]], quick: bool) -> list[Row]:
             out.append(Row("scale", f"prepare time, cached vs first run{how}, {size:,} rows", cached["seconds"],
                            first["seconds"], "s", "lower", "first run (empty cache)", goal=0.2,
                            note=f"read {cached['read_s']:.1f}s of {cached['seconds']:.1f}s cached; {note}"))
+    for small, large in itertools.pairwise(sizes):
+        for kind, how in (("train", "tokenizing all first"), ("train_streaming", "streaming")):
+            if kind in results[small] and kind in results[large]:
+                a, b = results[small][kind], results[large][kind]
+                out.append(Row("scale", f"20 training steps ({how}) peak memory, {large:,} vs {small:,} rows",
+                               b["peak_mb"], a["peak_mb"], "MB", "lower", f"the same at {small:,} rows", goal=1.5,
+                               note=note))
+    for size in sizes:
+        if "train" in results[size] and "train_streaming" in results[size]:
+            usual, streamed = results[size]["train"], results[size]["train_streaming"]
+            out.append(Row("scale", f"20 training steps, streaming vs tokenizing all first, {size:,} rows",
+                           streamed["seconds"], usual["seconds"], "s", "lower", "tokenizing all first", note=note))
     largest = results[sizes[-1]]["predict"]
     out.append(Row("scale", f"predict_file rows/s, {sizes[-1]:,} rows", largest["rows_per_s"], None, "rows/s",
                    "higher", note=f"tiny model (2 layers, hidden 32, 1 thread), chunks of 1,000, batch 256; {note}"))
@@ -320,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="measure only these")
     parser.add_argument("--merge", action="store_true",
                         help="add to the results in bench/scale.json (same sizes) instead of replacing them")
-    parser.add_argument("--child", choices=["prepare", "predict"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["prepare", "predict", "train"], help=argparse.SUPPRESS)
+    parser.add_argument("--streaming", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--reader", default="load_data", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--backbone", type=Path, help=argparse.SUPPRESS)
@@ -329,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.child == "prepare":
         print(json.dumps(measure_prepare(options.data, options.backbone, options.reader)))
+        return 0
+    if options.child == "train":
+        print(json.dumps(measure_train(options.data, options.backbone, options.output, bool(options.streaming))))
         return 0
     if options.child == "predict":
         print(json.dumps(measure_predict(options.data, options.model, options.output)))

@@ -93,7 +93,8 @@ def train(
     """
     task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
-    train_set, train_source = load_data(data, task_cls, columns=columns, encoding=encoding, config=data_config)
+    train_set, train_source = load_data(data, task_cls, columns=columns, encoding=encoding, config=data_config,
+                                        stream=bool(args.streaming))
     lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source)
     task_obj = make_task(task, lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
     task_obj.validate(train_set, train_source, with_targets=True)

@@ -15,7 +15,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,8 +111,13 @@ GENERIC_READERS = {
 }
 
 
-def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None) -> Dataset:
-    """Read one local file into a Dataset, using the task's own reader for its formats."""
+def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
+              stream: bool = False) -> Dataset:
+    """Read one local file into a Dataset, using the task's own reader for its formats.
+
+    csv, tsv, jsonl and txt files above 64 MiB, or any of them with ``stream=True``, stream row by
+    row into a cached Arrow file (flat memory) instead of being read whole.
+    """
     from datasets import Dataset
 
     path = Path(path)
@@ -126,7 +131,7 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
         known = ", ".join(sorted({*readers, ".parquet"}))
         raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}")
     streamable = suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix]
-    if streamable and path.stat().st_size > STREAM_ABOVE:
+    if streamable and (stream or path.stat().st_size > STREAM_ABOVE):
         from tasuki.streaming import read_dataset
 
         # a large file streams row by row into a cached Arrow file: flat memory, read once per version
@@ -166,6 +171,7 @@ def load_data(
     split: str | None = None,
     encoding: str | None = None,
     saved_columns: Mapping[str, str] | None = None,
+    stream: bool = False,
 ) -> tuple[Dataset, str]:
     """Load ``source`` and return ``(dataset, description)`` with columns renamed to the task's.
 
@@ -174,6 +180,7 @@ def load_data(
     :param config, split: for Hub datasets (``split`` defaults to ``train``).
     :param saved_columns: the mapping a model was trained with: applied where the data has the
         user's column and not the task's (``columns`` entries win).
+    :param stream: read a file row by row into a cached Arrow file (see :func:`read_file`).
     """
     from datasets import Dataset, DatasetDict
 
@@ -185,7 +192,7 @@ def load_data(
         dataset, where = rows_to_dataset(source, "rows"), "rows"
     elif Path(str(source)).expanduser().exists():
         where = str(Path(str(source)).expanduser())
-        dataset = read_file(where, task_cls, encoding)
+        dataset = read_file(where, task_cls, encoding, stream=stream)
     elif isinstance(source, (str, Path)) and Path(str(source)).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
         raise DataError(f"{source}: no such file")
     else:
@@ -282,10 +289,17 @@ def is_missing(value: Any) -> bool:
     return False
 
 
+def column_values(dataset: Dataset, column: str, chunk: int = 10_000) -> Iterator[Any]:
+    """A column's values in order, ``chunk`` rows at a time: a memory-mapped column of gigabytes
+    is never turned into one Python list."""
+    for batch in dataset.select_columns([column]).iter(batch_size=chunk):
+        yield from batch[column]
+
+
 def check_texts(dataset: Dataset, columns: Sequence[str], source: str) -> None:
     """Every value a non-empty string that UTF-8 can encode (no lone surrogates); errors name the row."""
     for column in columns:
-        for row, value in enumerate(dataset[column], start=1):
+        for row, value in enumerate(column_values(dataset, column), start=1):
             if not isinstance(value, str):
                 raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
             if not value.strip():
@@ -296,7 +310,7 @@ def check_texts(dataset: Dataset, columns: Sequence[str], source: str) -> None:
 def check_targets(dataset: Dataset, columns: Sequence[str], source: str) -> None:
     """No target empty, null or NaN (a CSV ``NaN`` must not become a class of its own)."""
     for column in columns:
-        for row, value in enumerate(dataset[column], start=1):
+        for row, value in enumerate(column_values(dataset, column), start=1):
             if is_missing(value):
                 raise DataError(f"{source}: row {row}, column {column!r}: missing {column} ({value!r}); "
                                 f"remove the row or give it a value")
