@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
 from tasuki.errors import DataError
 from tasuki_embedding import EmbeddingIndex, Encoder, cos_sim, search
+from tasuki_embedding.similarity import INDEX_FORMAT
 
 
 def _vectors(n: int, seed: int) -> np.ndarray:
@@ -51,6 +54,22 @@ def test_index_rejects_foreign_files(tmp_path) -> None:
         EmbeddingIndex.load(tmp_path / "plain.npy")
     with pytest.raises(DataError, match="2 texts for 3 vectors"):
         EmbeddingIndex(_vectors(3, 7), ["a", "b"])
+
+
+def test_broken_index_files_are_one_clear_error(tmp_path) -> None:
+    good = EmbeddingIndex(_vectors(3, 5), ["a", "b", "c"]).save(tmp_path / "good")
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:200])  # a copy cut short
+    metadata = np.array(json.dumps({"format": INDEX_FORMAT}))
+    np.savez(tmp_path / "words.npz", embeddings=np.array([["x", "y"]]), metadata=metadata)
+    np.savez(tmp_path / "list.npz", embeddings=_vectors(2, 3), metadata=np.array("[1, 2]"))
+    nan = _vectors(2, 3)
+    nan[0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", embeddings=nan, metadata=metadata)
+    for name, message in (("cut", "not an embedding index"), ("list", "unknown index format"),
+                          ("words", "2-D array of finite floats"), ("nan", "2-D array of finite floats")):
+        with pytest.raises(DataError, match=message):
+            EmbeddingIndex.load(tmp_path / f"{name}.npz")
+    assert not list(tmp_path.glob(".*.tmp"))  # save left no temporary file behind
 
 
 def test_encoder_search_finds_the_same_text(tiny_dir: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,13 @@ class EmbeddingIndex:
         }
         if self.texts is not None:
             arrays["texts"] = np.array(self.texts, dtype=np.str_)
-        np.savez(path, **arrays)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:  # a reader never sees half an index
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -114,8 +122,13 @@ class EmbeddingIndex:
                 metadata = json.loads(str(data["metadata"]))
                 texts = [str(t) for t in data["texts"]] if "texts" in data else None
                 embeddings = data["embeddings"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: not an embedding index saved by tasuki ({exc})") from None
-        if metadata.pop("format", None) != INDEX_FORMAT:
+        if not isinstance(metadata, dict) or metadata.pop("format", None) != INDEX_FORMAT:
             raise DataError(f"{path}: unknown index format")
+        if embeddings.ndim != 2 or embeddings.dtype.kind != "f" or not np.isfinite(embeddings).all():
+            raise DataError(f"{path}: the embeddings must be a 2-D array of finite floats, got "
+                            f"{embeddings.dtype} of shape {embeddings.shape}")
+        if texts is not None and len(texts) != len(embeddings):
+            raise DataError(f"{path}: {len(texts)} texts for {len(embeddings)} embeddings")
         return cls(embeddings, texts, metadata)
