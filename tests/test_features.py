@@ -58,6 +58,17 @@ def test_example_index_counts_over_the_whole_dataset(tokenizer: Any, num_proc: i
     assert features[INDEX] == list(range(5000))
 
 
+def test_small_inputs_skip_the_map_and_give_the_same_features(tokenizer: Any, cache: Path) -> None:
+    examples = Dataset.from_list(rows(40))
+    task = TwoWindows(labels=["neg", "pos"])
+    quick = encode(task, examples, tokenizer, 16, cache=False)  # 40 examples: one task.encode call, no map
+    mapped = encode(task, examples, tokenizer, 16, cache=True)  # the cached path always maps
+    assert quick.column_names == mapped.column_names
+    assert quick.to_dict() == mapped.to_dict()
+    remapped = mapped.select(range(len(mapped)))  # a dataset with an index mapping reads lengths another way
+    assert feature_lengths(task, quick).tolist() == feature_lengths(task, remapped).tolist()
+
+
 def test_lengths_come_from_the_map(tokenizer: Any) -> None:
     examples = Dataset.from_list(rows(50))
     task = TemplateClassificationTask(labels=["neg", "pos"])

