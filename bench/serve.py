@@ -7,6 +7,10 @@ clients busy over loopback, each sending one tweet per request, and records thro
 p50/p99 latency. The naive server is what one writes first with FastAPI: a plain ``def``
 route (run in FastAPI's thread pool) that calls ``pipe(text)``.
 
+A third server, ``tasuki serve`` on the same model exported to ONNX with int8 weights
+(``tasuki export --quantize int8``), shows what the CPU serving path gives; its rows say how
+many of its labels agree with the fp32 model's.
+
     python bench/serve.py            # 1,000 requests per level (at least 8 per client)
     python bench/serve.py --quick    # 200 per level
     python bench/serve.py --naive-server DIR --port 8001   # just the reference server
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import os
 import random
 import statistics
@@ -153,33 +159,34 @@ def tweets(n: int, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(rows, n)
 
 
-def measure(model_dir: Path, quick: bool, threads: int = 2, rounds: int = 2) -> dict[str, dict[int, dict[str, Any]]]:
-    """Both servers at every concurrency level: ``{"tasuki": {clients: figures}, "naive": {...}}``.
+def measure(model_dir: Path, quick: bool, threads: int = 2, rounds: int = 2,
+            int8_dir: Path | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+    """Every server at every concurrency level: ``{"tasuki": {clients: figures}, "naive": {...}, ...}``.
 
-    Both run at once (an idle one costs nothing) and take turns, ``rounds`` times per level on
-    different halves of the texts, so that background load on the machine hits both alike.
+    All run at once (an idle one costs nothing) and take turns, ``rounds`` times per level on
+    different parts of the texts, each round in another order, so that background load on the
+    machine hits all alike.
     """
     per_level = 200 if quick else 1000
     texts = tweets(per_level + 64)
     warm, texts = texts[:64], texts[64:]
-    ports = {"tasuki": _free_port(), "naive": _free_port()}
-    commands = {
-        "tasuki": [sys.executable, "-m", "tasuki", "serve", str(model_dir), "--port", str(ports["tasuki"]),
-                   "--log-level", "warning"],
-        "naive": [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(model_dir),
-                  "--port", str(ports["naive"])],
-    }
+    served = {"tasuki": model_dir, **({"tasuki-int8": int8_dir} if int8_dir else {})}
+    ports = {name: _free_port() for name in (*served, "naive")}
+    commands = {name: [sys.executable, "-m", "tasuki", "serve", str(directory), "--port", str(ports[name]),
+                       "--log-level", "warning"] for name, directory in served.items()}
+    commands["naive"] = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(model_dir),
+                         "--port", str(ports["naive"])]
     parts: dict[str, dict[int, list[dict[str, Any]]]] = {name: {c: [] for c in CONCURRENCY} for name in commands}
-    with Server(commands["tasuki"], ports["tasuki"], threads) as ours, \
-            Server(commands["naive"], ports["naive"], threads) as theirs:
-        urls = {"tasuki": ours, "naive": theirs}
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(Server(command, ports[name], threads)) for name, command in commands.items()}
         for url in urls.values():
             load(url, warm, 8)  # warm-up: allocator, kernels, connections
+        names = list(urls)
         for clients in CONCURRENCY:
             level = texts[: max(per_level, clients * 8)]
             step = -(-len(level) // rounds)
             for r in range(rounds):
-                for name in (("tasuki", "naive") if r % 2 == 0 else ("naive", "tasuki")):
+                for name in (names if r % 2 == 0 else names[::-1]):
                     part = load(urls[name], level[r * step:(r + 1) * step], clients)
                     parts[name][clients].append(part)
                     print(f"[serve] {name}, {clients} clients, round {r + 1}: "
@@ -189,16 +196,19 @@ def measure(model_dir: Path, quick: bool, threads: int = 2, rounds: int = 2) -> 
 
 def rows_of(results: dict[str, dict[int, dict[str, Any]]], note: str) -> list[Row]:
     rows = []
-    for clients in CONCURRENCY:
-        ours, ref = results["tasuki"][clients], results["naive"][clients]
-        same = sum(a == b for a, b in zip(ours["labels"], ref["labels"])) / len(ours["labels"])
-        extra = {"errors": {"tasuki": ours["errors"], "naive": ref["errors"]}, "same_labels": same}
-        where = f"{clients} client{'s' if clients > 1 else ''}"
-        rows.append(Row("serve", f"requests/s, {where}", ours["rps"], ref["rps"], "req/s", "higher", REFERENCE,
-                        goal=3.0 if clients == 16 else None, note=f"same labels {same:.1%}; {note}", extra=extra))
-        rows.append(Row("serve", f"p50 latency, {where}", ours["p50"], ref["p50"], "ms", "lower", REFERENCE, note=note))
-        rows.append(Row("serve", f"p99 latency, {where}", ours["p99"], ref["p99"], "ms", "lower", REFERENCE,
-                        goal=1.0 if clients == 16 else None, note=note))
+    for name in (n for n in results if n != "naive"):
+        kind = "" if name == "tasuki" else ", int8 ONNX export"
+        for clients in CONCURRENCY:
+            ours, ref = results[name][clients], results["naive"][clients]
+            same = sum(a == b for a, b in zip(ours["labels"], ref["labels"])) / len(ours["labels"])
+            extra = {"errors": {name: ours["errors"], "naive": ref["errors"]}, "same_labels": same}
+            where = f"{clients} client{'s' if clients > 1 else ''}{kind}"
+            rows.append(Row("serve", f"requests/s, {where}", ours["rps"], ref["rps"], "req/s", "higher", REFERENCE,
+                            goal=3.0 if clients == 16 else None, note=f"same labels {same:.1%}; {note}", extra=extra))
+            rows.append(Row("serve", f"p50 latency, {where}", ours["p50"], ref["p50"], "ms", "lower", REFERENCE,
+                            note=note))
+            rows.append(Row("serve", f"p99 latency, {where}", ours["p99"], ref["p99"], "ms", "lower", REFERENCE,
+                            goal=1.0 if clients == 16 else None, note=note))
     return rows
 
 
@@ -208,7 +218,12 @@ def run(quick: bool, threads: int = 2) -> list[Row]:
 
     with tempfile.TemporaryDirectory(prefix="tasuki-bench-serve-") as tmp:
         model_dir = quick_model(Path(tmp) / "model")
-        results = measure(model_dir, quick, threads)
+        int8_dir = Path(tmp) / "model-int8"
+        if importlib.util.find_spec("onnxruntime"):  # the tasuki[onnx] extra
+            from tasuki.export import export
+
+            export(model_dir, int8_dir, quantize="int8")
+        results = measure(model_dir, quick, threads, int8_dir=int8_dir if int8_dir.exists() else None)
     errors = sum(r["errors"] for side in results.values() for r in side.values())
     if errors:
         raise RuntimeError(f"{errors} requests failed during the serving benchmark")
