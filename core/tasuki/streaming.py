@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -160,6 +160,21 @@ def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = 
     The dataset's fingerprint follows the file, so the feature cache of
     :func:`tasuki.features.encode` finds its features again.
     """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    stat = path.stat()
+    key = [str(path), stat.st_size, stat.st_mtime_ns, encoding, getattr(task_cls, "name", None)]
+    return cached_rows(path.stem, key, lambda: iter_rows(path, task_cls, encoding), str(path), batch_rows)
+
+
+def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]], source: str,
+                batch_rows: int = 10_000) -> Dataset:
+    """Rows written once into an Arrow file under ``$TASUKI_CACHE/data`` and memory-mapped.
+
+    ``key`` (JSON) names the file with the tasuki version: while it is unchanged, ``rows`` is not
+    called again. Memory holds ``batch_rows`` rows at a time; the file appears complete or not at all.
+    """
     import hashlib
 
     import pyarrow as pa
@@ -169,13 +184,8 @@ def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = 
     import tasuki
     from tasuki.features import cache_dir
 
-    path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    stat = path.stat()
-    key = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, encoding, getattr(task_cls, "name", None),
-                      tasuki.__version__])
-    target = cache_dir().parent / "data" / f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.arrow"
+    digest = hashlib.sha256(json.dumps([key, tasuki.__version__], default=str).encode()).hexdigest()[:32]
+    target = cache_dir().parent / "data" / f"{name}-{digest}.arrow"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -183,23 +193,23 @@ def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = 
         try:
             with ArrowWriter(path=str(tmp)) as writer:
                 names: list[str] = []
-                for batch in _chunks(iter_rows(path, task_cls, encoding), batch_rows):
+                for batch in _chunks(rows(), batch_rows):
                     seen = list(dict.fromkeys(name for row in batch for name in row))
                     if not names:
                         names = seen  # the first batch's columns are the file's columns
                     elif extra := [name for name in seen if name not in names]:
-                        raise DataError(f"{path}: rows {written + 1}-{written + len(batch)} have column(s) "
+                        raise DataError(f"{source}: rows {written + 1}-{written + len(batch)} have column(s) "
                                         f"{extra} that the first {written} rows lack; give every row the same columns")
                     columns = {name: [row.get(name) for row in batch] for name in names}
                     try:
                         writer.write_batch(columns)
                     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-                        raise DataError(f"{path}: rows {written + 1}-{written + len(batch)}: columns must keep "
+                        raise DataError(f"{source}: rows {written + 1}-{written + len(batch)}: columns must keep "
                                         f"one type across rows ({exc})") from None
                     written += len(batch)
                 writer.finalize()
             if not written:
-                raise DataError(f"{path}: no examples in file")
+                raise DataError(f"{source}: no examples in file")
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

@@ -71,6 +71,28 @@ def test_held_out_split_is_fixed_and_whole_documents() -> None:
     assert split_documents(documents, 0.1, seed=4)[1] != held
 
 
+def test_a_corpus_folder_becomes_a_memory_mapped_dataset_read_once(tmp_path: Path, monkeypatch) -> None:
+    from datasets import Dataset
+
+    from tasuki_mlm import corpus
+
+    monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"{i:02d}.txt").write_text(f"article {i} about the market.", encoding="utf-8")
+    (folder / "rows.csv").write_text("body\nfirst row\n\nsecond row\n", encoding="utf-8")
+    dataset = corpus.corpus_dataset(folder, text_column="body")
+    assert dataset.cache_files  # an Arrow file on disk, not rows in memory
+    assert dataset["text"] == [d.text for d in read_corpus(folder, text_column="body")]
+    assert dataset["source"][-1] == str(folder / "rows.csv") + ":2"  # the second row (a blank line is none)
+    monkeypatch.setattr(corpus, "iter_documents", lambda *a, **k: pytest.fail("read again"))
+    assert corpus.corpus_dataset(folder, text_column="body")["text"] == dataset["text"]  # unchanged: the cache
+    train, held = split_documents(dataset, 0.1, seed=3)  # views, the same split as a list's
+    listed = split_documents(list(dataset["text"]), 0.1, seed=3)
+    assert (list(train["text"]), list(held["text"])) == listed and isinstance(train, Dataset) and len(held) == 3
+
+
 def _cli() -> click.Group:
     group = click.Group("tasuki")
     plugin.register_commands(group)

@@ -16,12 +16,15 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasuki.checkpoint import atomic_write_json, atomic_write_text
 from tasuki.errors import DataError
-from tasuki_mlm.corpus import Document, read_corpus, split_documents
+from tasuki_mlm.corpus import corpus_dataset, split_documents
 from tasuki_mlm.task import MaskedLMTask
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 logger = logging.getLogger(__name__)
 METRICS = ("perplexity", "masked_accuracy", "loss")
@@ -77,31 +80,41 @@ class AdaptResult:
         return "\n".join(lines)
 
 
-def load_documents(corpus: Any, *, encoding: str | None = None, text_column: str = "text") -> list[Document]:
-    """A corpus path (folder or file), a Hub dataset name, or a list of texts -> documents."""
+def load_documents(corpus: Any, *, encoding: str | None = None, text_column: str = "text") -> Dataset:
+    """A corpus path (folder or file), a Hub dataset name, or a list of texts -> a dataset of documents
+    (``text``; memory-mapped from tasuki's data cache for a path, so its size does not matter)."""
+    from datasets import Dataset
+
     if isinstance(corpus, (list, tuple)):
-        documents = [Document(t, f"text {i}") for i, t in enumerate(corpus, 1) if isinstance(t, str) and t.strip()]
-        if not documents:
+        texts = [t.strip() for t in corpus if isinstance(t, str) and t.strip()]
+        if not texts:
             raise DataError("empty corpus: no non-blank text given")
-        return documents
+        return Dataset.from_dict({"text": texts})
     if Path(str(corpus)).expanduser().exists():
-        return read_corpus(corpus, encoding=encoding, text_column=text_column)
+        return corpus_dataset(corpus, encoding=encoding, text_column=text_column).select_columns(["text"])
     from tasuki.data import load_data
 
     columns = {"text": text_column} if text_column != "text" else None
     dataset, source = load_data(str(corpus), MaskedLMTask, columns=columns, with_targets=False)
-    documents = [Document(t, f"{source}:{i}") for i, t in enumerate(dataset["text"], 1) if t and t.strip()]
-    if not documents:
+    dataset = dataset.select_columns(["text"]).filter(lambda t: bool(t and t.strip()), input_columns="text")
+    if len(dataset) == 0:
         raise DataError(f"{source}: empty corpus: no non-blank text found")
-    return documents
+    return dataset
 
 
-def check_corpus_size(documents: Sequence[Document], tokenizer: Any, max_length: int) -> int:
-    """Raise :class:`DataError` if the corpus cannot fill one block of ``max_length`` tokens; return its tokens."""
+def check_corpus_size(documents: Any, tokenizer: Any, max_length: int) -> int:
+    """Raise :class:`DataError` if the corpus cannot fill one block of ``max_length`` tokens; return its tokens.
+
+    ``documents``: a dataset with a ``text`` column, or :class:`Document` objects; read only until
+    one block is full.
+    """
+    from tasuki.data import column_values
+
     body = max_length - 2  # [CLS] ... [SEP]
     total = 0
-    for document in documents:
-        total += len(tokenizer(document.text, add_special_tokens=False)["input_ids"]) + 1  # + the [SEP] after it
+    texts = (d.text for d in documents) if isinstance(documents, list) else column_values(documents, "text")
+    for text in texts:
+        total += len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1  # + the [SEP] after it
         if total >= body:
             return total
     raise DataError(
@@ -145,16 +158,14 @@ def adapt(
     # the options are checked (one line naming a bad one) before the corpus is read
     MaskedLMTask(lang=lang, mlm_probability=mlm_probability, whole_word=whole_word, line_by_line=line_by_line)
     documents = load_documents(corpus, encoding=encoding, text_column=text_column)
-    train_docs, held_docs = split_documents(documents, held_out, seed)
+    train_docs, held_docs = split_documents(documents, held_out, seed)  # views of one memory-mapped table
     backbone_obj = resolve_backbone(backbone)
     max_length = min(max_length, backbone_obj.max_length)
     if not line_by_line:
         check_corpus_size(train_docs, backbone_obj.tokenizer, max_length)
     options = {"mlm_probability": mlm_probability, "whole_word": whole_word, "line_by_line": line_by_line}
-    train_rows = [{"text": d.text} for d in train_docs]
-    held_rows = [{"text": d.text} for d in held_docs]
     common = dict(
-        eval_data=held_rows, backbone=backbone_obj, lang=lang, max_steps=max_steps, epochs=epochs,
+        eval_data=held_docs, backbone=backbone_obj, lang=lang, max_steps=max_steps, epochs=epochs,
         max_length=max_length, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
         progress=progress, **training_args,
     )
@@ -167,15 +178,15 @@ def adapt(
         scratch = Path(tempfile.mkdtemp(prefix="tasuki-mlm-head-only-"))
         try:
             head_only = tasuki.api.train(
-                "mlm", train_rows, output_dir=scratch, task_options={**options, "freeze_backbone": True}, **common
+                "mlm", train_docs, output_dir=scratch, task_options={**options, "freeze_backbone": True}, **common
             )
             baseline = dict(head_only.metrics)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     elif compare:
-        baseline = evaluate_texts(probe, backbone_obj, [d.text for d in held_docs], max_length, batch_size * 2)
+        baseline = evaluate_texts(probe, backbone_obj, held_docs, max_length, batch_size * 2)
 
-    result = tasuki.api.train("mlm", train_rows, output_dir=output_dir, task_options=options, **common)
+    result = tasuki.api.train("mlm", train_docs, output_dir=output_dir, task_options=options, **common)
     adapted = AdaptResult(
         output_dir=Path(output_dir),
         head_initialized=head_initialized,
@@ -190,14 +201,17 @@ def adapt(
 
 
 def evaluate_texts(
-    task: MaskedLMTask, backbone: Any, texts: list[str], max_length: int, batch_size: int
+    task: MaskedLMTask, backbone: Any, texts: Sequence[str] | Dataset, max_length: int, batch_size: int
 ) -> dict[str, float]:
-    """Held-out MLM metrics of ``backbone`` under ``task``'s head as it is now (no training)."""
+    """Held-out MLM metrics of ``backbone`` under ``task``'s head as it is now (no training).
+
+    ``texts``: strings, or a dataset with a ``text`` column.
+    """
     from datasets import Dataset
 
     from tasuki.runner import predict
 
-    examples = Dataset.from_list([{"text": t} for t in texts])
+    examples = texts if isinstance(texts, Dataset) else Dataset.from_list([{"text": t} for t in texts])
     done = predict(task, task.build_model(backbone), backbone.tokenizer, examples, max_length=max_length,
                    batch_size=batch_size)
     return task.compute_metrics(done.outputs, done.features, done.examples)

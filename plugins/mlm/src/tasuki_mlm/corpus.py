@@ -9,12 +9,18 @@ fails with an error naming it and the line.
 
 from __future__ import annotations
 
-import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tasuki.data import GENERIC_SUFFIXES, load_data, read_text
+import numpy as np
+
+from tasuki.data import GENERIC_SUFFIXES, read_text
 from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 TABLE_SUFFIXES = tuple(s for s in (*GENERIC_SUFFIXES, ".parquet") if s != ".txt")
 
@@ -37,61 +43,99 @@ def read_corpus(
         file with a text column.
     :param text_column: the column that holds the text in table files.
     """
+    documents = list(iter_documents(source, encoding=encoding, text_column=text_column))
+    if not documents:
+        raise DataError(f"{Path(source).expanduser()}: empty corpus: no non-blank text found")
+    return documents
+
+
+def corpus_dataset(source: str | Path, *, encoding: str | None = None, text_column: str = "text") -> Dataset:
+    """The corpus as a memory-mapped dataset (``text``, ``source``): documents are written one batch at a
+    time into tasuki's data cache, so a corpus of gigabytes is read in flat memory, once per version of
+    its files."""
+    from tasuki.streaming import cached_rows
+
+    path = Path(source).expanduser().resolve()
+    files = _files(path) if path.is_dir() else [path]
+    key = ["corpus", str(path), encoding, text_column, *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)]
+
+    def rows() -> Iterator[dict[str, str]]:
+        for document in iter_documents(path, encoding=encoding, text_column=text_column):
+            yield {"text": document.text, "source": document.source}
+
+    try:
+        return cached_rows("corpus-" + path.name, key, rows, str(path))
+    except DataError as exc:
+        if "no examples" in str(exc):
+            raise DataError(f"{path}: empty corpus: no non-blank text found") from None
+        raise
+
+
+def iter_documents(
+    source: str | Path, *, encoding: str | None = None, text_column: str = "text"
+) -> Iterator[Document]:
+    """The documents of a corpus one at a time (see :func:`read_corpus`); a file is never read whole
+    except a ``.txt`` file of a folder, which is one document."""
+    from tasuki.streaming import iter_rows
+
     path = Path(source).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        usable = [p for p in files if p.suffix.lower() in (".txt", *TABLE_SUFFIXES)]
-        if not usable:
+        files = _files(path)
+        if not files:
             raise DataError(f"{path}: empty corpus: no .txt, .jsonl, .csv, .tsv, .json or .parquet files")
-        documents: list[Document] = []
-        for file in usable:
+        for file in files:
             if file.suffix.lower() == ".txt":
                 text = read_text(file, encoding).strip()
                 if text:
-                    documents.append(Document(text, str(file)))
+                    yield Document(text, str(file))
             else:
-                documents.extend(_read_table(file, encoding, text_column))
+                yield from _table_documents(file, encoding, text_column)
     elif path.is_file():
         if path.suffix.lower() == ".txt":
-            lines = read_text(path, encoding).split("\n")
-            documents = [Document(line.strip(), f"{path}:{n}") for n, line in enumerate(lines, 1) if line.strip()]
+            for number, row in enumerate(iter_rows(path, None, encoding), start=1):
+                yield Document(row["text"], f"{path}:{number}")
         else:
-            documents = _read_table(path, encoding, text_column)
+            yield from _table_documents(path, encoding, text_column)
     else:
         raise DataError(f"{path}: no such file or folder")
-    if not documents:
-        raise DataError(f"{path}: empty corpus: no non-blank text found")
-    return documents
 
 
-def _read_table(path: Path, encoding: str | None, text_column: str) -> list[Document]:
+def _files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [p for p in files if p.suffix.lower() in (".txt", *TABLE_SUFFIXES)]
+
+
+def _table_documents(path: Path, encoding: str | None, text_column: str) -> Iterator[Document]:
+    from tasuki.streaming import iter_rows
     from tasuki_mlm.task import MaskedLMTask
 
-    columns = {"text": text_column} if text_column != "text" else None
-    dataset, _ = load_data(path, MaskedLMTask, columns=columns, encoding=encoding, with_targets=False)
-    documents = []
-    for row, value in enumerate(dataset["text"], start=1):
+    for row, values in enumerate(iter_rows(path, MaskedLMTask, encoding), start=1):
+        if text_column not in values:
+            raise DataError(f"{path}: no column {text_column!r} (columns: {', '.join(map(str, values))}); "
+                            f"name the text column with --text-column")
+        value = values[text_column]
         if not isinstance(value, str):
             raise DataError(f"{path}: row {row}, column {text_column!r}: expected text, got {value!r}")
         if value.strip():
-            documents.append(Document(value.strip(), f"{path}:{row}"))
-    return documents
+            yield Document(value.strip(), f"{path}:{row}")
 
 
-def split_documents(
-    documents: list[Document], held_out: float, seed: int = 0
-) -> tuple[list[Document], list[Document]]:
-    """A fixed, seeded split into (train, held-out) documents; whole documents stay on one side."""
+def split_documents(documents: Any, held_out: float, seed: int = 0) -> tuple[Any, Any]:
+    """A fixed, seeded split into (train, held-out) documents; whole documents stay on one side.
+
+    ``documents`` is a list (lists come back) or a ``datasets.Dataset`` (index-mapped views of it
+    come back: nothing is copied).
+    """
     if not 0.0 < held_out < 1.0:
         raise ValueError(f"held_out must lie strictly between 0 and 1, got {held_out!r}")
     if len(documents) < 2:
         raise DataError(f"a corpus of {len(documents)} document cannot be split into training and held-out parts")
-    order = list(range(len(documents)))
-    random.Random(seed).shuffle(order)
+    order = np.random.default_rng(seed).permutation(len(documents))
     count = min(max(1, round(held_out * len(documents))), len(documents) - 1)
-    held = sorted(order[:count])
-    keep = sorted(order[count:])
-    return [documents[i] for i in keep], [documents[i] for i in held]
+    held, keep = np.sort(order[:count]), np.sort(order[count:])
+    if isinstance(documents, list):
+        return [documents[i] for i in keep], [documents[i] for i in held]
+    return documents.select(keep), documents.select(held)
 
 
 def bbc_news_directory() -> Path:
