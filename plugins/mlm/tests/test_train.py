@@ -3,6 +3,7 @@ and the head-only vs full comparison."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -128,6 +129,10 @@ def test_adapt_compares_head_only_with_full_adaptation(tiny_backbone, tmp_path) 
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "## Domain adaptation (tasuki-mlm)" in card and "| perplexity |" in card
     assert (tmp_path / "out" / "adaptation.json").is_file()
+    # a second adaptation may replace the first with --overwrite (adaptation.json is one of the run's files)
+    again = adapt(news_corpus(), output_dir=tmp_path / "out", backbone=str(tiny_backbone), max_steps=2,
+                  max_length=32, progress=False, save_steps=0, batch_size=8, compare=False, overwrite=True)
+    assert again.steps == 2 and json.loads((tmp_path / "out" / "adaptation.json").read_text())["steps"] == 2
 
 
 def test_adapt_with_a_pretrained_head_compares_before_and_after(adapted, tmp_path) -> None:

@@ -10,6 +10,7 @@ documents, so the difference is what adapting the encoder bought.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -229,3 +230,8 @@ def _record(result: AdaptResult) -> None:
             atomic_write_text(card, text)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
     atomic_write_json(directory / "adaptation.json", summary)
+    # listed with the model's files, so --overwrite may replace it like the rest of the run
+    metadata_file = directory / "tasuki.json"
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    metadata["files"] = sorted({*metadata.get("files", ()), "adaptation.json"})
+    atomic_write_json(metadata_file, metadata)
