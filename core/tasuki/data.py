@@ -301,7 +301,7 @@ def is_missing(value: Any) -> bool:
     return False
 
 
-def column_values(dataset: Dataset, column: str, chunk: int = 10_000) -> Iterator[Any]:
+def column_values(dataset: Dataset, column: str, chunk: int = 1000) -> Iterator[Any]:
     """A column's values in order, ``chunk`` rows at a time: a memory-mapped column of gigabytes
     is never turned into one Python list."""
     if dataset._indices is None:  # the table as stored: slice the Arrow column directly (no dataset copies)

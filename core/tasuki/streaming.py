@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet")
+BATCH_CHARS = 8_000_000
+"""Characters of text per Arrow batch written to the data cache (10,000 articles would hold ~100 MB)."""
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
 
 
@@ -193,7 +195,7 @@ def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]
         try:
             with ArrowWriter(path=str(tmp)) as writer:
                 names: list[str] = []
-                for batch in _chunks(rows(), batch_rows):
+                for batch in _chunks(rows(), batch_rows, max_chars=BATCH_CHARS):
                     seen = list(dict.fromkeys(name for row in batch for name in row))
                     if not names:
                         names = seen  # the first batch's columns are the file's columns
@@ -216,13 +218,17 @@ def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]
     return Dataset.from_file(str(target))
 
 
-def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _chunks(rows: Iterator[dict[str, Any]], size: int, max_chars: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Lists of ``size`` rows, or fewer once their strings hold ``max_chars`` characters (long documents)."""
     chunk: list[dict[str, Any]] = []
+    chars = 0
     for row in rows:
         chunk.append(row)
-        if len(chunk) == size:
+        if max_chars is not None:
+            chars += sum(len(v) for v in row.values() if isinstance(v, str))
+        if len(chunk) == size or (max_chars is not None and chars >= max_chars):
             yield chunk
-            chunk = []
+            chunk, chars = [], 0
     if chunk:
         yield chunk
 
