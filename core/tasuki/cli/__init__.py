@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -105,17 +107,40 @@ def main() -> None:
     """Console-script entry point."""
     try:
         cli(prog_name="tasuki")
-    finally:
+    except SystemExit as exc:
+        if _close_process_group():
+            _exit_now(exc.code)
+        raise
+    except BaseException:
         _close_process_group()
+        raise
 
 
-def _close_process_group() -> None:
-    """Under torchrun / accelerate launch, leave the process group before Python exits: a gloo thread
-    still running at interpreter shutdown aborts the process ("terminate called without an active
-    exception"), and the launcher then fails a run that had finished."""
+def _close_process_group() -> bool:
+    """Under torchrun / accelerate launch, leave the process group; True if there was one."""
     if "torch.distributed" not in sys.modules:
-        return
+        return False
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        return True
+    return False
+
+
+def _exit_now(code: object) -> None:
+    """Exit a distributed run without interpreter shutdown.
+
+    At shutdown a C++ thread of torch's distributed runtime can still be joinable when its
+    destructor runs, which aborts the process ("terminate called without an active exception",
+    SIGABRT); the launcher then fails a run that had finished and saved its model (seen about once
+    in five 2-process runs, even after leaving the process group). By now every file is written
+    and renamed into place; only the streams need flushing.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
