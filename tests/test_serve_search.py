@@ -73,9 +73,21 @@ def _same_hits(served: list[dict[str, Any]], direct: list[dict[str, Any]]) -> No
 
 @pytest.fixture
 def app_with_index(models: dict[str, TrainedModel], index_file: Path) -> Any:
-    app = create_app({"embedding": models["embedding"]}, max_wait_ms=100)
-    load_indexes(app, {"embedding": index_file})
-    return app
+    return create_app({"embedding": models["embedding"]}, max_wait_ms=100, indexes={"embedding": index_file})
+
+
+def test_the_uvicorn_factory_reads_indexes_from_the_environment(models: dict[str, TrainedModel], index_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasuki.errors import TasukiError
+    from tasuki.serve import app_from_env
+
+    monkeypatch.setenv("TASUKI_SERVE_MODELS", f"embedding={models['embedding'].directory}")
+    monkeypatch.setenv("TASUKI_SERVE_INDEXES", f"embedding={index_file}")
+    listed = _call(app_from_env(), [("GET", "/models", None)])[0].json()
+    assert listed[0]["index"]["size"] == len(CORPUS)
+    monkeypatch.setenv("TASUKI_SERVE_INDEXES", str(index_file))
+    with pytest.raises(TasukiError, match="TASUKI_SERVE_INDEXES: .* is not NAME=FILE.npz"):
+        app_from_env()
 
 
 def test_search_answers_what_the_index_search_answers(models: dict[str, TrainedModel], app_with_index: Any,

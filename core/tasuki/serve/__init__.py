@@ -8,7 +8,8 @@ app in a module of yours::
     app = create_app(["models/sentiment", "models/ner"], max_wait_ms=2)
 
 or let ``uvicorn --factory tasuki.serve:app_from_env`` read ``TASUKI_SERVE_MODELS`` (directories,
-or ``NAME=DIR``, separated by commas). Each worker process loads its own copy of the models.
+or ``NAME=DIR``, separated by commas) and ``TASUKI_SERVE_INDEXES`` (``NAME=FILE.npz``: search
+indexes of embedding models). Each worker process loads its own copy of the models.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def require_serve_extra() -> None:
 
 
 def create_app(models: Sequence[str | os.PathLike | TrainedModel] | Mapping[str, Any],
-               settings: ServeSettings | None = None, *, device: str | None = None, **overrides: Any) -> FastAPI:
+               settings: ServeSettings | None = None, *, device: str | None = None,
+               indexes: Mapping[str, str | os.PathLike] | None = None, **overrides: Any) -> FastAPI:
     """A FastAPI app serving ``models``: directories, loaded :class:`~tasuki.TrainedModel` objects,
     ``"NAME=DIR"`` strings, or a ``{name: directory or model}`` mapping.
 
     A model's URL name is its directory's name unless given; two equal names are an error.
-    ``overrides`` are :class:`ServeSettings` fields (``max_wait_ms=2``, ``max_batch_tokens=4096``...).
+    ``indexes`` gives embedding models a search index (``{model name: index .npz}``, see
+    ``POST /models/{name}/search``). ``overrides`` are :class:`ServeSettings` fields
+    (``max_wait_ms=2``, ``max_batch_tokens=4096``...).
     """
     require_serve_extra()
     from tasuki.api import TrainedModel, load
@@ -63,13 +67,25 @@ def create_app(models: Sequence[str | os.PathLike | TrainedModel] | Mapping[str,
     named = model_names(models)
     served = [ServedModel(name, source if isinstance(source, TrainedModel) else load(source, device=device), settings)
               for name, source in named]
-    return build_app(served, settings)
+    app = build_app(served, settings)
+    if indexes:
+        from tasuki.serve.app import load_indexes
+
+        load_indexes(app, indexes)
+    return app
 
 
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --factory tasuki.serve:app_from_env``: models from ``TASUKI_SERVE_MODELS`` (comma-separated)."""
+    """For ``uvicorn --factory tasuki.serve:app_from_env``: models from ``TASUKI_SERVE_MODELS`` and search
+    indexes from ``TASUKI_SERVE_INDEXES`` (``NAME=FILE.npz``), each comma-separated."""
     value = os.environ.get("TASUKI_SERVE_MODELS", "")
     models = [part.strip() for part in value.split(",") if part.strip()]
     if not models:
         raise TasukiError("set TASUKI_SERVE_MODELS to the model directories to serve (comma-separated)")
-    return create_app(models)
+    indexes: dict[str, str] = {}
+    for part in (p.strip() for p in os.environ.get("TASUKI_SERVE_INDEXES", "").split(",") if p.strip()):
+        name, sep, path = part.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise TasukiError(f"TASUKI_SERVE_INDEXES: {part!r} is not NAME=FILE.npz")
+        indexes[name.strip()] = path.strip()
+    return create_app(models, indexes=indexes)
