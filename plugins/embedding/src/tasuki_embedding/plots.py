@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,8 @@ from tasuki.errors import DataError
 from tasuki_embedding.similarity import cos_sim
 
 HEATMAP_MAX = 20
+PLOT_POINTS = 2000
+"""Most points in the projection plot (a readable picture, and a bounded PCA)."""
 """Sentences beyond this many make an unreadable heatmap."""
 
 
@@ -100,3 +103,21 @@ def _save(fig, plt, path: str | Path) -> Path:
         fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_evaluation(text: np.ndarray, pair: np.ndarray | None, examples: Any, directory: Path) -> list[Path]:
+    """The embedding task's figures from its evaluation vectors (``text`` and, for pairs, ``pair``, (N, H))."""
+    text = text[:PLOT_POINTS]
+    if "label" in examples.column_names:
+        vectors, labels = text, [str(x) for x in examples["label"][: len(text)]]
+    elif pair is not None:
+        pairs = pair[:PLOT_POINTS]
+        vectors, labels = np.concatenate([text, pairs]), ["text"] * len(text) + ["pair"] * len(pairs)
+    else:
+        vectors, labels = text, ["text"] * len(text)
+    paths = [plot_projection(vectors, labels, directory / "embedding_pca.png")]
+    n = min(len(text), HEATMAP_MAX // 2 if pair is not None else HEATMAP_MAX)
+    columns = (pair[:n], list(examples["pair"][:n])) if pair is not None else None
+    paths.append(plot_similarity_heatmap(text[:n], list(examples["text"][:n]), directory / "similarity_heatmap.png",
+                                         columns=columns))
+    return paths

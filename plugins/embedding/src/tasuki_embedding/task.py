@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # torch loads where batches and models are built: plugin disc
 
 ROLES = ("text", "pair", "negative")
 """Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""
-PLOT_POINTS = 2000
 
 
 def _prefix(role: str) -> str:
@@ -280,25 +279,10 @@ class EmbeddingTask(Task):
 
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """``embedding_pca.png`` (coloured by ``label``, else by column) and ``similarity_heatmap.png``."""
-        from tasuki_embedding.plots import HEATMAP_MAX, plot_projection, plot_similarity_heatmap
+        from tasuki_embedding.plots import plot_evaluation
 
-        directory = Path(directory)
-        text = _stack(outputs, "embedding")[:PLOT_POINTS]
-        if "label" in examples.column_names:
-            vectors, labels = text, [str(x) for x in examples["label"][: len(text)]]
-        elif "pair_embedding" in outputs[0]:
-            pair = _stack(outputs, "pair_embedding")[:PLOT_POINTS]
-            vectors, labels = np.concatenate([text, pair]), ["text"] * len(text) + ["pair"] * len(pair)
-        else:
-            vectors, labels = text, ["text"] * len(text)
-        paths = [plot_projection(vectors, labels, directory / "embedding_pca.png")]
-        n = min(len(text), HEATMAP_MAX // 2 if "pair_embedding" in outputs[0] else HEATMAP_MAX)
-        texts = list(examples["text"][:n])
-        columns = None
-        if "pair_embedding" in outputs[0]:
-            columns = (_stack(outputs, "pair_embedding")[:n], list(examples["pair"][:n]))
-        paths.append(plot_similarity_heatmap(text[:n], texts, directory / "similarity_heatmap.png", columns=columns))
-        return paths
+        pair = _stack(outputs, "pair_embedding") if "pair_embedding" in outputs[0] else None
+        return plot_evaluation(_stack(outputs, "embedding"), pair, examples, Path(directory))
 
 
 def _stack(outputs: Outputs, key: str) -> np.ndarray:

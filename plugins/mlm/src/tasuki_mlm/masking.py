@@ -26,6 +26,27 @@ def check_probability(value: float, name: str = "mlm_probability") -> float:
     return float(value)
 
 
+def pad_features(features: Sequence[dict], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """``input_ids`` padded with ``pad_token_id`` and the attention mask, both (B, T); and, when the
+    features have them, ``token_type_ids`` (B, T, padded with 0) and ``next_sentence_label`` (B,)."""
+    import torch
+
+    length = max(len(f["input_ids"]) for f in features)
+    ids = torch.full((len(features), length), pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(features), length), dtype=torch.long)
+    extra: dict[str, torch.Tensor] = {}
+    if "token_type_ids" in features[0]:
+        extra["token_type_ids"] = torch.zeros_like(ids)
+    for row, feature in enumerate(features):
+        ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
+        attention[row, : len(feature["input_ids"])] = 1
+        if "token_type_ids" in extra:
+            extra["token_type_ids"][row, : len(feature["token_type_ids"])] = torch.tensor(feature["token_type_ids"])
+    if "next_sentence_label" in features[0]:
+        extra["next_sentence_label"] = torch.tensor([f["next_sentence_label"] for f in features])
+    return ids, attention, extra
+
+
 def relabel_groups(word_ids: Sequence[int | None]) -> list[int]:
     """Word ids (``None``/-1 for tokens never masked) -> groups numbered 0, 1, ... per row."""
     mapping: dict[int, int] = {}

@@ -22,7 +22,14 @@ from tasuki.errors import DataError
 from tasuki.settings import setting
 from tasuki.task import LazyAutoModel, Outputs, Task
 from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
-from tasuki_mlm.masking import IGNORE_INDEX, fixed_masks, mask_tokens, relabel_groups, replacement_candidates
+from tasuki_mlm.masking import (
+    IGNORE_INDEX,
+    fixed_masks,
+    mask_tokens,
+    pad_features,
+    relabel_groups,
+    replacement_candidates,
+)
 from tasuki_mlm.weights import checkpoint_keys, mlm_logits, pooler_weights
 
 if TYPE_CHECKING:  # torch loads where batches are built: plugin discovery imports this module
@@ -125,19 +132,7 @@ class MaskedLMTask(Task):
         """Pad, then mask (except fill-mask queries): ``input_ids``, ``attention_mask``, ``labels``, groups."""
         import torch
 
-        length = max(len(f["input_ids"]) for f in features)
-        ids = torch.full((len(features), length), tokenizer.pad_token_id, dtype=torch.long)  # (B, T)
-        attention = torch.zeros((len(features), length), dtype=torch.long)  # (B, T)
-        for row, feature in enumerate(features):
-            ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
-            attention[row, : len(feature["input_ids"])] = 1
-        extra: dict[str, torch.Tensor] = {}
-        if "token_type_ids" in features[0]:
-            extra["token_type_ids"] = torch.zeros_like(ids)  # (B, T)
-            for row, feature in enumerate(features):
-                extra["token_type_ids"][row, : len(feature["token_type_ids"])] = torch.tensor(feature["token_type_ids"])
-        if "next_sentence_label" in features[0]:
-            extra["next_sentence_label"] = torch.tensor([f["next_sentence_label"] for f in features])  # (B,)
+        ids, attention, extra = pad_features(features, tokenizer.pad_token_id)  # (B, T), (B, T), segments / NSP
         if any(f.get(FILL_MASK) for f in features):
             return {"input_ids": ids, "attention_mask": attention}
         groups = torch.full_like(ids, -1)  # (B, T)
