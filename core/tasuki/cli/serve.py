@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 
+from tasuki.cli.options import given, settings_options
 from tasuki.errors import DataError
 from tasuki.serve.settings import ServeSettings
-from tasuki.settings import default_of, flag_of, help_of, hints
-
-
-def _settings_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """One ``--option`` per :class:`ServeSettings` field, with its type, default and help."""
-    types = hints(ServeSettings)
-    for f in reversed(fields(ServeSettings)):
-        function = click.option(flag_of(f), f.name, type=types[f.name], default=default_of(f), show_default=True,
-                                help=help_of(ServeSettings, f))(function)
-    return function
 
 
 def _stopped(signum: int, frame: Any) -> None:
@@ -63,7 +52,7 @@ def _index_names(indexes: tuple[str, ...], models: tuple[str, ...]) -> dict[str,
                    "POST /models/NAME/search. NAME may be left out with one model; repeat for several.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn's log level.")
-@_settings_options
+@settings_options(ServeSettings)
 def command(models: tuple[str, ...], host: str, port: int, device: str | None, indexes: tuple[str, ...],
             log_level: str, **settings: Any) -> None:
     """Serve trained models over HTTP: POST /models/NAME with {"inputs": ...}; a page at /.
@@ -80,7 +69,7 @@ def command(models: tuple[str, ...], host: str, port: int, device: str | None, i
 
     from tasuki.serve.app import load_indexes
 
-    serve_settings = ServeSettings.build(**settings)
+    serve_settings = ServeSettings.build(**given(settings))
     named_indexes = _index_names(indexes, models)
     app = create_app(list(models), serve_settings, device=device)
     load_indexes(app, named_indexes)

@@ -113,6 +113,8 @@ class ServedModel:
         """The search index of an embedding model (:meth:`load_index`), else None."""
         self.index_path: Path | None = None
         self.query_prompt = ""
+        self.batch_size = settings.batch_size or (32 if _on_gpu(model) else 8)
+        """Forward-pass batch size of one predict call."""
 
     @property
     def task(self) -> Task:
@@ -311,7 +313,7 @@ class ServedModel:
     def run(self, items: list[Any], parameters: Mapping[str, Any]) -> list[Any]:
         """Predictions for ``items`` (one ``predict`` call), as JSON values. Runs in the model's worker thread."""
         with self._applied(parameters):
-            predictions = self.model.predict(items, batch_size=self.settings.batch_size)
+            predictions = self.model.predict(items, batch_size=self.batch_size)
         return to_json(predictions)
 
     @contextmanager
@@ -332,6 +334,13 @@ class ServedModel:
         finally:
             for name, value in saved.items():
                 setattr(task.options, name, value)
+
+
+def _on_gpu(model: TrainedModel) -> bool:
+    """Whether the model runs on a GPU (a torch model with CUDA parameters; ONNX exports run on the CPU)."""
+    parameters = getattr(model.model, "parameters", None)
+    first = next(iter(parameters()), None) if callable(parameters) else None
+    return first is not None and first.device.type == "cuda"
 
 
 def _texts(items: list[Any], single: bool) -> Iterator[tuple[str, str]]:
