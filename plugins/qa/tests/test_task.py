@@ -193,3 +193,15 @@ def test_threshold_search_answers_where_the_model_abstained() -> None:
     tuned = QATask(null_threshold=m["best_exact_thresh"])
     tuned.fit(examples)
     assert [p["answer"] for p in tuned.postprocess(outputs, features, examples)] == ["beta", "", "gamma"]
+
+
+def test_streamed_training_takes_every_window(tiny_en: Path, tmp_path: Path) -> None:
+    long = [{"id": "long", "question": "When did Hillary climb Everest?", "context": LONG,
+             "answers": {"text": ["1953"], "answer_start": [LONG.index("1953")]}}]
+    data = (rows() + long) * 3
+    common = {"backbone": str(tiny_en), "epochs": 2, "batch_size": 4, "max_length": 64, "eval_split": 0,
+              "progress": False, "save_steps": 0, "task_options": {"doc_stride": 16}}
+    usual = tasuki.train("qa", data, output_dir=tmp_path / "usual", streaming=False, **common)
+    streamed = tasuki.train("qa", data, output_dir=tmp_path / "streamed", streaming=True, **common)
+    # the long context makes several windows: a streamed epoch counts windows, not examples
+    assert streamed.global_step == usual.global_step > 2 * len(data) // 4
