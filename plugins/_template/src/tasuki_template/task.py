@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tasuki.data import column_values
 from tasuki.errors import DataError
 from tasuki.task import LazyAutoModel, Task
 
@@ -34,12 +35,13 @@ class TemplateClassificationTask(Task):
 
     def fit(self, train: Any) -> None:
         if self.labels is None:
-            self.labels = sorted({str(label) for label in train["label"]})
+            # column_values reads a column in chunks: a dataset larger than memory stays on disk
+            self.labels = sorted({str(label) for label in column_values(train, "label")})
 
     def validate(self, data: Any, source: str, *, with_targets: bool) -> None:
         super().validate(data, source, with_targets=with_targets)
         if with_targets and self.labels is not None:
-            for row, label in enumerate(data["label"], start=1):
+            for row, label in enumerate(column_values(data, "label"), start=1):
                 if str(label) not in self.labels:
                     raise DataError(f"{source}: row {row}, column 'label': unknown label {label!r}")
 

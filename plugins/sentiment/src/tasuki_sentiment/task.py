@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from tasuki import plots
-from tasuki.data import require_columns
+from tasuki.data import column_values, require_columns
 from tasuki.errors import DataError
 from tasuki.task import LazyAutoModel, Outputs, Task
 from tasuki_sentiment import labels as label_rules
@@ -86,11 +86,12 @@ class SentimentTask(Task):
         column = self.target_columns[0]
         require_columns(train, self.required_columns(True), "training data", task=self.name)
         class_names = _class_names(train, column)
-        values = train[column]
-        kind = label_rules.column_kind(values, "training data", column, class_names)
-        found = label_rules.ordered_names(values, kind, class_names)
+        # the column is read in chunks, twice: memory holds the distinct labels, not one per row
+        kind = label_rules.column_kind(column_values(train, column), "training data", column, class_names)
+        distinct = list(dict.fromkeys(column_values(train, column)))
+        found = label_rules.ordered_names(distinct, kind, class_names)
         if self.labels:  # the user fixed the label set and its order: the data must stay inside it
-            extra = sorted(set(label_rules.name_of(v, kind, found) for v in values) - set(self.labels))
+            extra = sorted(set(label_rules.name_of(v, kind, found) for v in distinct) - set(self.labels))
             if extra:
                 raise DataError(f"training data has labels {extra} that are not in the given labels {self.labels}")
         else:
@@ -109,12 +110,11 @@ class SentimentTask(Task):
         if not with_targets:
             return
         column = self.target_columns[0]
-        values = data[column]
-        kind = label_rules.column_kind(values, source, column, _class_names(data, column))
+        kind = label_rules.column_kind(column_values(data, column), source, column, _class_names(data, column))
         if not self.labels:
             return  # not fitted yet: fit() learns the set from this very data
         known = set(self.labels)
-        for row, value in enumerate(values, start=1):
+        for row, value in enumerate(column_values(data, column), start=1):
             name = label_rules.name_of(value, self.label_kind if kind != "text" else "text", self.labels)
             if name in known:
                 continue
