@@ -127,3 +127,20 @@ def test_num_proc_must_be_positive(tokenizer: Any) -> None:
 
     with pytest.raises(DataError, match="num_proc must be >= 1"):
         encode(TemplateClassificationTask(labels=["neg", "pos"]), Dataset.from_list(rows(3)), tokenizer, 16, num_proc=0)
+
+
+def test_uncached_features_of_a_memory_mapped_dataset_leave_no_file(tokenizer: Any, cache: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasuki import features
+    from tasuki.streaming import read_dataset
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(f'{{"text": "good movie {i}", "label": "pos"}}\n' for i in range(1500)), encoding="utf-8")
+    examples = read_dataset(data)  # an Arrow file in the data cache: datasets would map beside it
+    task = TemplateClassificationTask(labels=["neg", "pos"])
+    small = encode(task, examples, tokenizer, 16, cache=False)  # under CACHE_MIN_EXAMPLES: in memory
+    assert not small.cache_files
+    monkeypatch.setattr(features, "CACHE_MIN_EXAMPLES", 1000)  # large: a scratch file, removed at exit
+    large = encode(task, examples, tokenizer, 16, cache=False)
+    assert Path(large.cache_files[0]["filename"]).parent.parent.name == "scratch"
+    assert sorted(p.name for p in (cache.parent / "data").iterdir()) == [examples.cache_files[0]["filename"].split("/")[-1]]

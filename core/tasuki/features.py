@@ -16,13 +16,16 @@ from files or lists is held in memory by ``datasets`` and has no cache directory
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import inspect
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -69,6 +72,20 @@ def cache_dir() -> Path:
     """Where feature files go: ``$TASUKI_CACHE/features``, else ``~/.cache/tasuki/features``."""
     root = os.environ.get("TASUKI_CACHE")
     return (Path(root).expanduser() if root else Path.home() / ".cache" / "tasuki") / "features"
+
+
+_SCRATCH: list[Path] = []
+
+
+def scratch_file(name: str) -> Path:
+    """A new file name in this process's scratch folder under :func:`cache_dir` (removed when the process
+    exits): for features that must not stay in memory but are not to be cached."""
+    if not _SCRATCH:
+        root = cache_dir().parent / "scratch"
+        root.mkdir(parents=True, exist_ok=True)
+        _SCRATCH.append(Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)))
+        atexit.register(shutil.rmtree, _SCRATCH[0], True)
+    return _SCRATCH[0] / f"{name}-{uuid.uuid4().hex}.arrow"
 
 
 class _EncodeBatch:
@@ -183,6 +200,12 @@ def encode(
             logger.info("features: reusing %s", cache_file)
     if not use_cache and len(examples) <= MAP_BATCH and not (num_proc and num_proc > 1):
         return _encode_in_memory(task, examples, tokenizer, max_length)
+    keep_in_memory = False
+    if not use_cache and examples.cache_files:
+        # a memory-mapped dataset: datasets would write the features beside its file, one file per
+        # call that nothing removes; small results stay in memory, large ones go to a scratch file
+        keep_in_memory = len(examples) < CACHE_MIN_EXAMPLES
+        cache_file = None if keep_in_memory else scratch_file(task.name)
     quiet = len(examples) < 5000  # a progress bar only where tokenizing takes a noticeable time
     was_enabled = datasets_logging.is_progress_bar_enabled()
     if quiet:
@@ -196,7 +219,8 @@ def encode(
             remove_columns=examples.column_names,
             num_proc=num_proc if num_proc and num_proc > 1 else None,
             cache_file_name=str(cache_file) if cache_file else None,
-            load_from_cache_file=bool(cache_file),
+            load_from_cache_file=use_cache,
+            keep_in_memory=keep_in_memory,
             new_fingerprint=fingerprint,
             desc=f"tokenizing ({task.name})",
         )
