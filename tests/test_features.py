@@ -141,6 +141,10 @@ def test_uncached_features_of_a_memory_mapped_dataset_leave_no_file(tokenizer: A
     small = encode(task, examples, tokenizer, 16, cache=False)  # under CACHE_MIN_EXAMPLES: in memory
     assert not small.cache_files
     monkeypatch.setattr(features, "CACHE_MIN_EXAMPLES", 1000)  # large: a scratch file, removed at exit
+    monkeypatch.setattr(features, "_SCRATCH", [])
+    left = cache.parent / "scratch" / "999999999-killed"  # a folder a killed process left
+    left.mkdir(parents=True)
     large = encode(task, examples, tokenizer, 16, cache=False)
     assert Path(large.cache_files[0]["filename"]).parent.parent.name == "scratch"
+    assert not left.exists()
     assert sorted(p.name for p in (cache.parent / "data").iterdir()) == [examples.cache_files[0]["filename"].split("/")[-1]]

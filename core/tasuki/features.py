@@ -83,9 +83,23 @@ def scratch_file(name: str) -> Path:
     if not _SCRATCH:
         root = cache_dir().parent / "scratch"
         root.mkdir(parents=True, exist_ok=True)
+        for folder in root.iterdir():  # left by killed processes: their pid is gone
+            pid = folder.name.split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
         _SCRATCH.append(Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)))
         atexit.register(shutil.rmtree, _SCRATCH[0], True)
     return _SCRATCH[0] / f"{name}-{uuid.uuid4().hex}.arrow"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class _EncodeBatch:
