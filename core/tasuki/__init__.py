@@ -11,6 +11,8 @@ The Python API mirrors the CLI::
 
 from __future__ import annotations
 
+from tasuki.lazy import lazy_getattr
+
 __version__ = "0.1.0"
 
 # Heavy modules (torch, transformers, datasets) load on first use, so that ``tasuki --help``,
@@ -21,16 +23,7 @@ _LAZY = {
     "TrainResult": "tasuki.runner", "Task": "tasuki.task",
 }
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tasuki' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -14,7 +14,7 @@ directory loads in ``SentenceTransformer(dir)`` as well as in ``tasuki.load(dir)
 
 from __future__ import annotations
 
-from typing import Any
+from tasuki.lazy import lazy_getattr
 
 # Loaded on first use: plugin discovery imports this package, and ``tasuki --help`` must not pay for torch.
 _LAZY = {
@@ -24,16 +24,7 @@ _LAZY = {
     "search": "tasuki_embedding.similarity", "EmbeddingTask": "tasuki_embedding.task",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tasuki_embedding' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["EmbeddingIndex", "EmbeddingTask", "Encoder", "Pooling", "SentenceEncoder", "cos_sim", "encode", "search"]

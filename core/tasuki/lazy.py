@@ -1,0 +1,30 @@
+"""Lazy package attributes: a package names what it exports, and each module loads on first use.
+
+Plugin discovery imports every plugin package, and ``tasuki --help`` must not pay for torch:
+packages whose public names live in heavy modules export them through :func:`lazy_getattr`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_getattr(package: str, sources: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for ``package``: ``sources[name]`` is the module that
+    defines ``name``, imported when the name is first used; the value is then kept on the package.
+
+    Usage, in a package's ``__init__.py``: ``__getattr__ = lazy_getattr(__name__, {"Encoder": "pkg.encoder"})``.
+    """
+
+    def __getattr__(name: str) -> Any:
+        source = sources.get(name)
+        if source is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(source), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
