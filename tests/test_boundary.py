@@ -43,6 +43,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         + '{"text": "broken \\ud800 text", "label": "pos"}\n',
         "json_nan.jsonl": "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in ROWS[:2])
         + '{"text": "meh", "label": NaN}\n' + "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in ROWS),
+        "header_only.csv": "text,label\n",
     }
     for name, text in made.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -107,6 +108,7 @@ TRAIN_CASES = {
     "blank label": ([], "empty_label.csv", "row 5, column 'label': missing label"),
     "lone surrogate in JSONL": ([], "surrogate.jsonl", "row 3, column 'text': invalid character"),
     "JSON NaN label": ([], "json_nan.jsonl", "row 3, column 'label': missing label (None)"),
+    "streamed file without rows": (["--streaming"], "header_only.csv", "header_only.csv: no examples in file"),
     "backbone directory that does not exist": (["--backbone", "./no/such/dir"], "good.csv", "no such directory"),
 }
 

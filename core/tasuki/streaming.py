@@ -171,11 +171,12 @@ def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = 
 
 
 def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]], source: str,
-                batch_rows: int = 10_000) -> Dataset:
+                batch_rows: int = 10_000, *, empty: str = "no examples in file") -> Dataset:
     """Rows written once into an Arrow file under ``$TASUKI_CACHE/data`` and memory-mapped.
 
     ``key`` (JSON) names the file with the tasuki version: while it is unchanged, ``rows`` is not
     called again. Memory holds ``batch_rows`` rows at a time; the file appears complete or not at all.
+    No rows at all is a :class:`DataError`: ``f"{source}: {empty}"``.
     """
     import hashlib
 
@@ -209,9 +210,9 @@ def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]
                         raise DataError(f"{source}: rows {written + 1}-{written + len(batch)}: columns must keep "
                                         f"one type across rows ({exc})") from None
                     written += len(batch)
+                if not written:  # before finalize, which cannot write a schema without one row
+                    raise DataError(f"{source}: {empty}")
                 writer.finalize()
-            if not written:
-                raise DataError(f"{source}: no examples in file")
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

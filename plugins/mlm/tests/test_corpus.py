@@ -86,6 +86,13 @@ def test_a_corpus_folder_becomes_a_memory_mapped_dataset_read_once(tmp_path: Pat
     assert dataset.cache_files  # an Arrow file on disk, not rows in memory
     assert dataset["text"] == [d.text for d in read_corpus(folder, text_column="body")]
     assert dataset["source"][-1] == str(folder / "rows.csv") + ":2"  # the second row (a blank line is none)
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    (blank / "a.txt").write_text("  \n\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"blank: empty corpus: no non-blank text found"):
+        corpus.corpus_dataset(blank)
+    with pytest.raises(DataError, match=r"missing: no such file or folder"):
+        corpus.corpus_dataset(tmp_path / "missing")
     monkeypatch.setattr(corpus, "iter_documents", lambda *a, **k: pytest.fail("read again"))
     assert corpus.corpus_dataset(folder, text_column="body")["text"] == dataset["text"]  # unchanged: the cache
     train, held = split_documents(dataset, 0.1, seed=3)  # views, the same split as a list's

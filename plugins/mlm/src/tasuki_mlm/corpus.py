@@ -56,6 +56,8 @@ def corpus_dataset(source: str | Path, *, encoding: str | None = None, text_colu
     from tasuki.streaming import cached_rows
 
     path = Path(source).expanduser().resolve()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     files = _files(path) if path.is_dir() else [path]
     key = ["corpus", str(path), encoding, text_column, *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)]
 
@@ -63,12 +65,7 @@ def corpus_dataset(source: str | Path, *, encoding: str | None = None, text_colu
         for document in iter_documents(path, encoding=encoding, text_column=text_column):
             yield {"text": document.text, "source": document.source}
 
-    try:
-        return cached_rows("corpus-" + path.name, key, rows, str(path))
-    except DataError as exc:
-        if "no examples" in str(exc):
-            raise DataError(f"{path}: empty corpus: no non-blank text found") from None
-        raise
+    return cached_rows("corpus-" + path.name, key, rows, str(path), empty="empty corpus: no non-blank text found")
 
 
 def iter_documents(
