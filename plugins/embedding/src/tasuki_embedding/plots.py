@@ -13,9 +13,9 @@ from tasuki.errors import DataError
 from tasuki_embedding.similarity import cos_sim
 
 HEATMAP_MAX = 20
+"""Sentences beyond this many make an unreadable heatmap."""
 PLOT_POINTS = 2000
 """Most points in the projection plot (a readable picture, and a bounded PCA)."""
-"""Sentences beyond this many make an unreadable heatmap."""
 
 
 def _pyplot():
