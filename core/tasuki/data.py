@@ -155,12 +155,7 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
 
     try:
         if not content_fingerprint and rows:
-            import uuid
-
-            from datasets.table import InMemoryTable
-
-            columns = {key: [row.get(key) for row in rows] for key in rows[0]}  # as Dataset.from_list does
-            return Dataset(InMemoryTable.from_pydict(columns), fingerprint=uuid.uuid4().hex)
+            return unnamed_dataset({key: [row.get(key) for row in rows] for key in rows[0]})  # as from_list does
         return Dataset.from_list([dict(row) for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
         raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
@@ -171,6 +166,17 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
                     if isinstance(text, str):
                         _check_encodable(text, f"{source}: row {number}, column {column!r}")
         raise
+
+
+def unnamed_dataset(columns: Mapping[str, list]) -> Dataset:
+    """An in-memory Dataset of ``columns`` with a random fingerprint: for data used once (a prediction
+    call, a server batch), where hashing the table as ``Dataset.from_dict`` does costs more than the work."""
+    import uuid
+
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    return Dataset(InMemoryTable.from_pydict(dict(columns)), fingerprint=uuid.uuid4().hex)
 
 
 def load_data(

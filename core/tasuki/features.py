@@ -249,16 +249,14 @@ def encode(
 def _encode_in_memory(task: Task, examples: Dataset, tokenizer: Any, max_length: int) -> Dataset:
     """One ``task.encode`` call, without ``Dataset.map``: the same features for a prediction call or a
     server batch, at a fraction of the cost (the map's bookkeeping took longer than the tokenizing)."""
-    from datasets import Dataset
-    from datasets.table import InMemoryTable
+    from tasuki.data import unnamed_dataset
 
     out = _EncodeBatch(task, tokenizer, max_length)(examples.to_dict(), list(range(len(examples))))
     count = len(out[LENGTH])
     if count == 0:
         raise DataError(f"task {task.name!r} produced no features from {len(examples)} examples")
     out[INDEX] = list(range(count))
-    # a random name: hashing the table (what Dataset.from_dict does) would cost more than tokenizing
-    return Dataset(InMemoryTable.from_pydict(out), fingerprint=uuid.uuid4().hex)
+    return unnamed_dataset(out)
 
 
 def feature_lengths(task: Task, features: Dataset) -> np.ndarray:

@@ -67,12 +67,8 @@ def command(models: tuple[str, ...], host: str, port: int, device: str | None, i
     require_serve_extra()
     import uvicorn
 
-    from tasuki.serve.app import load_indexes
-
     serve_settings = ServeSettings.build(**given(settings))
-    named_indexes = _index_names(indexes, models)
-    app = create_app(list(models), serve_settings, device=device)
-    load_indexes(app, named_indexes)
+    app = create_app(list(models), serve_settings, device=device, indexes=_index_names(indexes, models))
     names = [f"{name} (search: {len(b.served.index)} entries)" if b.served.index is not None else name
              for name, b in app.state.batchers.items()]
     click.echo(f"serving {', '.join(names)} on http://{host}:{port}/ (API docs: /docs)", err=True)
