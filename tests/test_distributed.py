@@ -21,6 +21,11 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_two_process_run_gathers_exactly_the_one_process_metrics(backbone_dir: str, tmp_path: Path) -> None:
+    """The README's command as written: ``torchrun --nproc-per-node 2 -m tasuki train ...``, no ``--cpu``.
+
+    On a machine without an accelerator the processes must still form one group (gloo): one lock
+    holder, half the steps of one process, one report, metrics gathered over both.
+    """
     train = write_jsonl(tmp_path / "train.jsonl",
                         [{"text": t, "label": "pos"} for t in POSITIVE] * 3 + [{"text": t, "label": "neg"} for t in NEGATIVE] * 3)
     # 11 examples: an odd count, so the two processes get uneven shares
@@ -29,15 +34,20 @@ def test_two_process_run_gathers_exactly_the_one_process_metrics(backbone_dir: s
     out = tmp_path / "model"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "template", "HF_HUB_OFFLINE": "1"}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
         "-m", "tasuki", "train", "template-classify", "--data", str(train), "--eval-data", str(evaluation),
         "--output", str(out), "--backbone", backbone_dir, "--epochs", "3", "--batch-size", "4",
-        "--eval-batch-size", "3", "--learning-rate", "3e-3", "--cpu", "--json",
+        "--eval-batch-size", "3", "--learning-rate", "3e-3", "--json",
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "in use by another tasuki run" not in done.stderr
     print(done.stdout[-2000:])
-    two_process = json.loads(done.stdout[done.stdout.index("{"):])["metrics"]
+    assert done.stdout.count('"output_dir"') == 1  # one report, from the main process
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    # 2 x len(POSITIVE) x 3 rows in batches of 4 per process and 2 processes: 8 rows a step, 3 epochs
+    assert summary["steps"] == 3 * -(-len(POSITIVE) * 6 // 8)
+    two_process = summary["metrics"]
     one = subprocess.run([sys.executable, "-m", "tasuki", "evaluate", str(out), "--data", str(evaluation), "--json"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert one.returncode == 0, one.stderr[-3000:]

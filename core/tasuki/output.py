@@ -204,9 +204,11 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
     """
     from accelerate import PartialState
 
+    from tasuki.devices import cpu_only
+
     directory = Path(directory).absolute()
     existed = directory.exists()
-    state = PartialState(cpu=cpu)
+    state = PartialState(cpu=cpu_only(cpu))
     lock: OutputLock | None = None
     message = None
     if state.is_main_process:

@@ -186,6 +186,8 @@ def make_accelerator(args: TrainingArgs) -> Accelerator:
     from accelerate.state import AcceleratorState
     from accelerate.utils import ProjectConfiguration
 
+    from tasuki.devices import cpu_only
+
     log_with = None if args.report_to in ("none", "", None) else args.report_to
     if log_with == "wandb":
         os.environ.setdefault("WANDB_MODE", "offline")
@@ -201,7 +203,7 @@ def make_accelerator(args: TrainingArgs) -> Accelerator:
     return Accelerator(
         gradient_accumulation_steps=1,
         mixed_precision=precision,
-        cpu=args.cpu,
+        cpu=cpu_only(args.cpu),
         log_with=log_with,
         project_config=ProjectConfiguration(
             project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "logs")

@@ -273,7 +273,9 @@ def _barrier(world: int) -> None:
     if world > 1:
         from accelerate import PartialState
 
-        PartialState().wait_for_everyone()
+        from tasuki.devices import cpu_only
+
+        PartialState(cpu=cpu_only(False)).wait_for_everyone()
 
 
 def _part_name(output: Path, rank: int, world: int, chunk_size: int) -> Path:
