@@ -84,15 +84,17 @@ def test_each_loss_learns_its_training_rows(tmp_path, tiny_dir: str, loss: str) 
     if loss == "mnrl":  # triplets with hard negatives of their own (a negative that is another row's
         # pair would clash with that row, and no-duplicates batching would halve the batches)
         rows = [{"text": a, "pair": b, "negative": n} for (a, b), n in zip(PAIRS, HARD_NEGATIVES)]
-        pooling = "mean"  # the random tiny BERT's [CLS] alone does not learn in 16 steps (the loss stays at ln 16)
     else:  # each text with its paraphrase (1) and with an unrelated text (0)
         rows = [{"text": a, "pair": b, "score": 1.0} for a, b in PAIRS]
         rows += [{"text": a, "pair": PAIRS[(i + 3) % 8][1], "score": 0.0} for i, (a, _) in enumerate(PAIRS)]
-        pooling = "cls"
+    # Mean pooling: the random tiny BERT's [CLS] alone learns these rows only for some seeds (cosine, seeds
+    # 0-7: Spearman 0.68-0.87 after 32 steps, 0.71-0.87 after 96), so a bar on it measures the seed, not
+    # the loss. Mean pooling reaches the ceiling under every seed measured (0-5, cosine and contrastive).
+    pooling = "mean"
     result = tasuki.train("embedding", data=rows * 2, eval_data=rows, backbone=tiny_dir, output_dir=tmp_path / loss,
                           task_options={"loss": loss, "pooling": pooling}, epochs=8, batch_size=8, learning_rate=1e-3,
                           progress=False, save_steps=0)
-    # the untrained encoder on the same rows: recall@1 0.25 (mnrl, mean pooling), Spearman 0.706 (cls)
+    # the untrained encoder on the same rows, as the bar to beat
     untrained = EmbeddingTask(loss=loss, pooling=pooling)
     encoder = Encoder.load(tiny_dir, pooling=pooling, device="cpu")
     vectors = {c: encoder.encode([r[c] for r in rows]) for c in ("text", "pair", "negative") if c in rows[0]}
@@ -101,8 +103,9 @@ def test_each_loss_learns_its_training_rows(tmp_path, tiny_dir: str, loss: str) 
     if loss == "mnrl":  # every pair found first, each text nearer its pair than its hard negative
         assert result.metrics["recall@1"] == 1.0 > before["recall@1"]
         assert result.metrics["triplet_accuracy"] == 1.0
-    else:  # paraphrases rank further above unrelated pairs than before training
-        assert result.metrics["spearman"] >= 0.74 > before["spearman"]
+    else:  # learnt: every paraphrase above every unrelated pair (the ceiling 4 / sqrt(21.25), as in the cosent test)
+        assert result.metrics["spearman"] == pytest.approx(4 / 21.25**0.5, abs=1e-6)
+        assert before["spearman"] < result.metrics["spearman"] - 0.05
     assert tasuki.load(tmp_path / loss).model.pooling.mode == pooling
 
 
