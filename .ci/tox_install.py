@@ -7,11 +7,17 @@ only the tasuki distributions it tests on top (pip counts the base's packages as
 Each env still holds exactly the tasuki distributions it names, so a plugin is tested alone;
 third-party packages are shared.
 
+Two bases: ``.tox/.base`` installs the lock (``constraints.txt``: every third-party version the suite
+passed with); with ``TASUKI_TOX_NEWEST=1`` (tox's ``newest`` label), ``.tox/.base-newest`` installs the
+newest releases the requirements admit, with only the lock's torch pin (the CPU wheel), rebuilt once a
+day, so that drift shows up there before a user meets it.
+
 Usage (tox.ini): ``install_command = python {toxinidir}/.ci/tox_install.py {opts} {packages}``.
 """
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import os
 import subprocess
@@ -22,8 +28,22 @@ from pathlib import Path
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = Path(os.environ.get("TASUKI_TOX_BASE", ROOT / ".tox" / ".base"))
-CONSTRAINTS = ROOT / "constraints.txt"
+NEWEST = os.environ.get("TASUKI_TOX_NEWEST") == "1"
+BASE = Path(os.environ.get("TASUKI_TOX_BASE", ROOT / ".tox" / (".base-newest" if NEWEST else ".base")))
+LOCK = ROOT / "constraints.txt"
+
+
+def constraints() -> Path:
+    """The lock; for the newest-releases base, only the lock's torch pin (any other torch spec pulls CUDA)."""
+    if not NEWEST:
+        return LOCK
+    pins = [line for line in LOCK.read_text(encoding="utf-8").splitlines() if line.startswith("torch==")]
+    path = BASE.parent / ".newest-constraints.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_suffix(f".{os.getpid()}")  # parallel envs write it too: replace, never half-write
+    staged.write_text("\n".join(pins) + "\n", encoding="utf-8")
+    os.replace(staged, path)
+    return path
 
 
 def third_party_requirements() -> list[str]:
@@ -47,10 +67,12 @@ def ensure_base() -> Path:
     with open(BASE.parent / ".base.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = BASE / ".complete"
-        wanted = "\n".join(sorted(third_party_requirements())) + "\n" + CONSTRAINTS.read_text(encoding="utf-8")
+        wanted = "\n".join(sorted(third_party_requirements())) + "\n" + constraints().read_text(encoding="utf-8")
+        if NEWEST:  # today's releases: rebuilt on the first run of each day
+            wanted += f"built on {datetime.date.today()}\n"
         if not done.is_file() or done.read_text(encoding="utf-8") != wanted:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(BASE)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS),
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "-c", str(constraints()),
                             *third_party_requirements()], check=True)
             cuda = subprocess.run([str(python), "-c", "import torch; print(torch.version.cuda)"], check=True,
                                   capture_output=True, text=True).stdout.strip()
@@ -65,7 +87,7 @@ def main(args: list[str]) -> int:
     base = ensure_base()
     own = Path(sysconfig.get_paths()["purelib"])
     (own / "_tasuki_tox_base.pth").write_text(f"{base}\n", encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "pip", "install", "-c", str(CONSTRAINTS), *args]).returncode
+    return subprocess.run([sys.executable, "-m", "pip", "install", "-c", str(constraints()), *args]).returncode
 
 
 if __name__ == "__main__":
