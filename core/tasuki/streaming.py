@@ -3,8 +3,10 @@
 ``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet) a chunk of rows at a time,
 predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
 JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
-to ``OUTPUT``, so a reader never sees half an output. ``resume=True`` keeps the rows a stopped
-run already wrote and predicts the rest.
+to ``OUTPUT``, so a reader never sees half an output. ``resume=True`` keeps the complete rows a
+stopped run already wrote (a torn last line is cut off) and predicts from the next row on, whatever
+the chunk sizes of the two runs. An existing ``OUTPUT`` that is not an earlier output of this
+function (a data file, say) is never replaced without ``overwrite=True``.
 
 Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) process ``r`` predicts chunks
 ``r, r + W, r + 2W, ...`` into its own part file; when every process is done, the main one
@@ -292,6 +294,7 @@ def predict_file(
     batch_size: int = 32,
     chunk_size: int = 1000,
     resume: bool = False,
+    overwrite: bool = False,
     encoding: str | None = None,
     progress: bool = True,
 ) -> int:
@@ -302,7 +305,9 @@ def predict_file(
 
     :param columns: ``{task_column: file_column}``; default: the model's own mapping, if it saved one.
     :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
-    :param resume: keep the rows ``OUTPUT.partial`` already holds and predict only the rest.
+    :param resume: keep the rows ``OUTPUT.partial`` (or a finished ``OUTPUT``) already holds and predict only
+        the rest; the chunk size may differ from the stopped run's.
+    :param overwrite: replace an existing ``OUTPUT`` that is not an earlier output of this function.
     """
     from tasuki.data import map_columns, rows_to_dataset, saved_for
     from tasuki.features import caching
@@ -312,12 +317,17 @@ def predict_file(
     input, output = Path(input).expanduser(), Path(output).expanduser()
     if output.resolve() == input.resolve():
         raise DataError(f"{output}: the output would overwrite the input")
+    _check_output_file(output, overwrite)
     output.parent.mkdir(parents=True, exist_ok=True)
     saved = model.metadata.get("columns") or {}
     columns = dict(columns or {})
     rank, world = _world()
     part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
+    if resume and world == 1 and not part.is_file() and output.is_file():
+        os.replace(output, part)  # a finished output (checked above: ours) holds the rows already predicted
     done_rows = _complete_lines(part) if resume else 0
+    if world == 1 and done_rows:
+        _check_last_row(part, done_rows)
     if world > 1:
         done_rows -= done_rows % chunk_size  # a part holds whole chunks: a torn chunk is predicted again
         if resume and part.is_file():
@@ -344,10 +354,13 @@ def predict_file(
                 renames = {user: task for task, user in columns.items() if user != task}
             if number % world != rank:
                 continue
-            mine += len(chunk)
+            before, mine = mine, mine + len(chunk)
             if mine <= done_rows:
                 continue
-            rows = [{renames.get(k, k): v for k, v in row.items()} for row in chunk]
+            # rows of this chunk a stopped run already wrote (its chunks may have been of another size)
+            skip = max(done_rows - before, 0)
+            first += skip
+            rows = [{renames.get(k, k): v for k, v in row.items()} for row in chunk[skip:]]
             try:
                 predictions = model.predict(rows, batch_size=batch_size)
             except DataError as exc:
@@ -356,8 +369,8 @@ def predict_file(
                                          default=_json_default) + "\n" for i, p in enumerate(predictions)))
             out.flush()
             os.fsync(out.fileno())  # what is on disk is what --resume keeps
-            predicted += len(chunk)
-            bar.update(len(chunk) * world)
+            predicted += len(rows)
+            bar.update(len(rows) * world)
     if row_number == 0:
         raise DataError(f"{input}: no rows to predict")
     if done_rows > mine:
@@ -376,6 +389,43 @@ def predict_file(
             os.replace(part, output)
     _barrier(world)
     return predicted
+
+
+def _check_output_file(output: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing ``output`` that is not an earlier prediction output, unless ``overwrite``."""
+    if output.is_dir():
+        raise DataError(f"--output {output} is a directory; give a file (e.g. {output / 'predictions.jsonl'})")
+    if overwrite or not output.exists() or _is_prediction_output(output):
+        return
+    raise DataError(f"--output {output} exists and is not the output of tasuki predict; refusing to replace it: "
+                    f"choose another --output, or pass --overwrite (Python: overwrite=True) to replace it")
+
+
+def _is_prediction_output(path: Path) -> bool:
+    """Whether ``path`` is empty or starts as ``predict_file`` writes: ``{"row": 1, "prediction": ...}``."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 26)  # a line holds one prediction: a long vector at most
+        if not first:
+            return True
+        row = json.loads(first)
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        return False
+    return isinstance(row, dict) and set(row) == {"row", "prediction"} and row["row"] == 1
+
+
+def _check_last_row(part: Path, lines: int) -> None:
+    """The last of the ``lines`` complete lines of ``part`` must be row ``lines``: else it is not this input's."""
+    with open(part, "rb") as handle:
+        handle.seek(max(part.stat().st_size - (1 << 26), 0))
+        last = handle.read().splitlines()[-1]
+    try:
+        row = json.loads(last).get("row")
+    except (ValueError, AttributeError):
+        row = None
+    if row != lines:
+        raise DataError(f"{part}: line {lines} is row {row}, not row {lines}: it is not the partial output of this "
+                        f"input; remove it or run without --resume")
 
 
 def _in_file(exc: DataError, source: str, first: int, last: int) -> DataError:
