@@ -252,8 +252,8 @@ class TrainedModel:
         return metrics
 
     def predict_file(self, input: str | Path, output: str | Path, *, columns: Mapping[str, str] | None = None,
-                     batch_size: int = 32, chunk_size: int = 1000, resume: bool = False, encoding: str | None = None,
-                     progress: bool = True) -> int:
+                     batch_size: int = 32, chunk_size: int = 1000, resume: bool = False, overwrite: bool = False,
+                     encoding: str | None = None, progress: bool = True) -> int:
         """Predict every row of a file (csv/tsv/jsonl/txt/parquet) into JSON lines, streaming in chunks.
 
         See :func:`tasuki.streaming.predict_file`; returns the number of rows this call predicted.
@@ -261,7 +261,7 @@ class TrainedModel:
         from tasuki.streaming import predict_file
 
         return predict_file(self, input, output, columns=columns, batch_size=batch_size, chunk_size=chunk_size,
-                            resume=resume, encoding=encoding, progress=progress)
+                            resume=resume, overwrite=overwrite, encoding=encoding, progress=progress)
 
 
 def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:

@@ -22,6 +22,8 @@ SHOWN = 60  # characters of each input shown in the table
               help="Stream the predictions of --input into this JSONL file (one line per row, in input order, "
                    "read and written in chunks; the file appears when complete).")
 @click.option("--resume", is_flag=True, help="With --output: keep the rows a stopped run wrote, predict the rest.")
+@click.option("--overwrite", is_flag=True,
+              help="With --output: replace an existing file that is not an earlier output of tasuki predict.")
 @click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=FILE_COLUMN",
               help="Map a column of --input to the task's (default: the mapping the model was trained with).")
 @click.option("--encoding", help="Encoding of --input (default UTF-8).")
@@ -30,7 +32,8 @@ SHOWN = 60  # characters of each input shown in the table
               help="With --output: rows read, predicted and written at a time.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON (one list).")
 def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, output_file: str | None, resume: bool,
-            columns: tuple[str, ...], encoding: str | None, batch_size: int, chunk_size: int, as_json: bool) -> None:
+            overwrite: bool, columns: tuple[str, ...], encoding: str | None, batch_size: int, chunk_size: int,
+            as_json: bool) -> None:
     """Predict with a trained model on TEXTs or on the rows of --input.
 
     Under torchrun / accelerate launch, --output splits the input across the processes and
@@ -46,11 +49,13 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
         raise click.UsageError("--output needs --input FILE")
     if resume and not output_file:
         raise click.UsageError("--resume continues an --output file; give --output")
+    if overwrite and not output_file:
+        raise click.UsageError("--overwrite replaces an --output file; give --output")
     mapping = parse_pairs(columns, "--column") if columns else None
     model = load(model_dir, device=_device())
     if output_file:
         count = model.predict_file(input_file, output_file, columns=mapping, batch_size=batch_size,
-                                   chunk_size=chunk_size, resume=resume, encoding=encoding)
+                                   chunk_size=chunk_size, resume=resume, overwrite=overwrite, encoding=encoding)
         if int(os.environ.get("RANK", "0")) == 0:
             click.echo(f"wrote {output_file} ({count} rows predicted"
                        f"{' by this process' if int(os.environ.get('WORLD_SIZE', '1')) > 1 else ''})", err=True)
@@ -64,7 +69,7 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
         inputs += [dict(row) for row in rows]
     predictions = model.predict(inputs, batch_size=batch_size, progress=len(inputs) > 1000)
     if as_json:
-        echo_json(predictions)
+        echo_json(plain(predictions))
         return
     for line in table(model.task.input_columns, inputs, predictions):
         click.echo(line)
@@ -92,6 +97,17 @@ def table(input_columns: tuple[str, ...], inputs: list[Any], predictions: list[A
 def _shorten(text: str) -> str:
     text = " ".join(text.split())  # line breaks and tabs would break the table
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars (embeddings, scores) as JSON lists and numbers, not their text."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars; torch tensors
+        return value.tolist()
+    return value
 
 
 def describe(prediction: Any) -> str:
