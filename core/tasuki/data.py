@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,10 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is
 def read_text(path: str | Path, encoding: str | None = None) -> str:
     """Decode a text file: UTF-8 (BOM allowed) unless ``encoding`` is given; LF line ends."""
     path = Path(path)
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     try:
         text = raw.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -51,11 +55,39 @@ def read_text(path: str | Path, encoding: str | None = None) -> str:
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_csv(path: Path, text: str, delimiter: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+def unreadable(path: Path, exc: OSError) -> DataError:
+    """``cannot read FILE: permission denied`` (the system's reason), for a file that exists but will not open."""
+    return DataError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}")
+
+
+def check_readable(path: Path) -> None:
+    """:class:`DataError` for a file that cannot be opened (no read permission), before any reader opens it."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+
+
+def csv_format(suffix: str) -> dict[str, Any]:
+    """``csv.reader`` arguments for ``.csv`` or ``.tsv``: tab-separated values have no quoting, a ``"`` is text."""
+    return {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {"delimiter": ","}
+
+
+def check_header(path: Path, names: Sequence[str]) -> None:
+    """Refuse a header that names a column twice (a reader would keep only the last one's values)."""
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise DataError(f"{path}: duplicate column {', '.join(map(repr, repeated))} in the header; "
+                        f"give every column its own name")
+
+
+def _read_csv(path: Path, text: str, suffix: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text), **csv_format(suffix))
     if not reader.fieldnames:
         raise DataError(f"{path}: empty file (no header row)")
     reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    check_header(path, reader.fieldnames)
     rows = []
     for row in reader:
         if all(value is None or not str(value).strip() for value in row.values()):
@@ -71,26 +103,42 @@ def _constant(name: str) -> float | None:
     return None if name == "NaN" else float(name)
 
 
+class _DuplicateKey(Exception):
+    """A JSON object names a key twice (``json`` would keep the last value)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return value
+
+
+def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
+    """One JSON Lines row: ``NaN`` is a missing value; not an object, or a key given twice, is a DataError."""
+    try:
+        row = json.loads(line, parse_constant=_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}: line {number}: duplicate key {exc.args[0]!r} in one object") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
 def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line, parse_constant=_constant)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
-    return rows
+    return [json_row(line, path, number) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
 
 
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
-        value = json.loads(text, parse_constant=_constant)
+        value = json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}: duplicate key {exc.args[0]!r} in one object") from None
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         value = value["data"]
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
@@ -103,8 +151,8 @@ def _read_lines(path: Path, text: str) -> list[dict[str, Any]]:
 
 
 GENERIC_READERS = {
-    ".csv": lambda path, text: _read_csv(path, text, ","),
-    ".tsv": lambda path, text: _read_csv(path, text, "\t"),
+    ".csv": lambda path, text: _read_csv(path, text, ".csv"),
+    ".tsv": lambda path, text: _read_csv(path, text, ".tsv"),
     ".jsonl": _read_jsonl,
     ".json": _read_json,
     ".txt": _read_lines,
@@ -123,6 +171,7 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    check_readable(path)
     suffix = path.suffix.lower()
     readers = {**GENERIC_READERS, **(task_cls.readers() if task_cls else {})}
     if suffix == ".parquet" and suffix not in readers:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tasuki.data import check_header, check_readable, csv_format, json_row
 from tasuki.errors import DataError
 
 if TYPE_CHECKING:
@@ -82,13 +83,14 @@ def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[
         yield number, line.rstrip("\r\n").lstrip("\ufeff") if number == 1 else line.rstrip("\r\n")
 
 
-def _csv_rows(handle: IO[str], path: Path, delimiter: str, encoding: str | None) -> Iterator[dict[str, Any]]:
-    reader = csv.reader(handle, delimiter=delimiter)
+def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
+    reader = csv.reader(handle, **csv_format(suffix))
     try:
         header = next(reader, None)
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
         names = [name.strip().lstrip("\ufeff") for name in header]
+        check_header(path, names)
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # a whitespace-only line, as tasuki.data skips it
@@ -102,15 +104,8 @@ def _csv_rows(handle: IO[str], path: Path, delimiter: str, encoding: str | None)
 
 def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
     for number, line in _lines(handle, path, encoding):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
-        yield row
+        if line.strip():
+            yield json_row(line, path, number)  # as tasuki.data reads a whole file
 
 
 def _text_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
@@ -128,6 +123,7 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    check_readable(path)
     suffix = path.suffix.lower()
     own = task_cls.readers() if task_cls is not None else {}
     if suffix not in STREAMED or suffix in own:
@@ -147,7 +143,7 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
         raise DataError(f"unknown encoding {encoding!r}") from None
     with open(path, encoding=encoding or "utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as handle:
         if suffix in (".csv", ".tsv"):
-            yield from _csv_rows(handle, path, "," if suffix == ".csv" else "\t", encoding)
+            yield from _csv_rows(handle, path, suffix, encoding)
         elif suffix == ".jsonl":
             yield from _jsonl_rows(handle, path, encoding)
         else:
