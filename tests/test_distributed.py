@@ -44,6 +44,7 @@ def test_two_process_run_gathers_exactly_the_one_process_metrics(backbone_dir: s
     assert "in use by another tasuki run" not in done.stderr
     print(done.stdout[-2000:])
     assert done.stdout.count('"output_dir"') == 1  # one report, from the main process
+    assert done.stderr.count("training took only") == 1  # and each warning once, not once per process
     summary = json.loads(done.stdout[done.stdout.index("{"):])
     # 2 x len(POSITIVE) x 3 rows in batches of 4 per process and 2 processes: 8 rows a step, 3 epochs
     assert summary["steps"] == 3 * -(-len(POSITIVE) * 6 // 8)

@@ -62,7 +62,12 @@ def cli() -> None:
 
 def _show_tasuki_messages() -> None:
     """tasuki's own INFO messages (detected language, new head weights...) go to stderr, once;
-    warnings print as one line, without the path of the library line that raised them."""
+    warnings print as one line, without the path of the library line that raised them.
+
+    Under ``torchrun`` / ``accelerate launch`` only the first process says them: every process
+    would say the same line, and errors still come from each.
+    """
+    import os
     import warnings
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
@@ -71,7 +76,7 @@ def _show_tasuki_messages() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.INFO if os.environ.get("RANK", "0") == "0" else logging.ERROR)
 
 
 def echo_json(value: Any) -> None:
