@@ -17,8 +17,9 @@ splits examples keeps an ``example_index`` column in its features to map them ba
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 Outputs = list[dict[str, np.ndarray]]
 """What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
+logger = logging.getLogger(__name__)
 
 
 class LazyAutoModel:
@@ -258,6 +260,28 @@ class Task(ABC):
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Write the figures a person wants after evaluation (PNG); return their paths."""
         return []
+
+
+def label_name(value: Any) -> Any:
+    """A class label as tasks learn, check and predict it: text without surrounding whitespace
+    (``"negative "`` from a hand-edited CSV is the class ``"negative"``); other values as they are."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def stripped_labels(values: Iterable[Any], source: str, column: str = "label") -> Iterator[Any]:
+    """``values`` through :func:`label_name`; when all are read, one warning counts those that lost whitespace."""
+    stripped: list[str] = []
+    count = 0
+    for value in values:
+        name = label_name(value)
+        if name != value:
+            count += 1
+            if len(stripped) < 3 and value not in stripped:
+                stripped.append(value)
+        yield name
+    if count:
+        logger.warning("%s: %d labels of column %r had surrounding whitespace (e.g. %s); they are read without it",
+                       source, count, column, ", ".join(map(repr, stripped)))
 
 
 def _label_list(labels: Any, task: str) -> list[str] | None:

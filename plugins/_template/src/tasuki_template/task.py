@@ -12,7 +12,7 @@ import numpy as np
 
 from tasuki.data import column_values
 from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, Task
+from tasuki.task import LazyAutoModel, Task, label_name, stripped_labels
 
 
 @dataclass
@@ -36,20 +36,21 @@ class TemplateClassificationTask(Task):
     def fit(self, train: Any) -> None:
         if self.labels is None:
             # column_values reads a column in chunks: a dataset larger than memory stays on disk
-            self.labels = sorted({str(label) for label in column_values(train, "label")})
+            # label_name: "neg " is the class "neg" (validate warned about it)
+            self.labels = sorted({str(label_name(label)) for label in column_values(train, "label")})
 
     def validate(self, data: Any, source: str, *, with_targets: bool) -> None:
         super().validate(data, source, with_targets=with_targets)
-        if with_targets and self.labels is not None:
-            for row, label in enumerate(column_values(data, "label"), start=1):
-                if str(label) not in self.labels:
+        if with_targets:
+            for row, label in enumerate(stripped_labels(column_values(data, "label"), source), start=1):
+                if self.labels is not None and str(label) not in self.labels:
                     raise DataError(f"{source}: row {row}, column 'label': unknown label {label!r}")
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         texts = [t.lower() for t in batch["text"]] if self.options.lowercase else batch["text"]
         features = tokenizer(texts, truncation=True, max_length=max_length)
         if "label" in batch:
-            features["labels"] = [self.labels.index(str(label)) for label in batch["label"]]
+            features["labels"] = [self.labels.index(str(label_name(label))) for label in batch["label"]]
         return dict(features)
 
     def compute_metrics(self, outputs: Any, features: Any, examples: Any) -> dict[str, float]:

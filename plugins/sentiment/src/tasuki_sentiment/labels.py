@@ -2,7 +2,8 @@
 
 Data arrives with labels of three kinds, and each maps to a label *name*:
 
-- ``"text"``: strings (``positive``); the name is the string itself.
+- ``"text"``: strings (``positive``); the name is the string without surrounding whitespace
+  (``"positive "`` is ``positive``).
 - ``"int"``: plain integers (``0, 1, 2`` or star ratings ``1..5``); the name is the decimal
   string (``"1"``), so a CSV file (whose values are always text) and a JSONL file with the
   same numbers agree.
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tasuki.errors import DataError
+from tasuki.task import label_name
 
 DEFAULT_LABELS = ("positive", "neutral", "negative")
 """The three labels of the default datasets (the Hub set's order: 0 positive, 1 neutral, 2 negative)."""
@@ -90,13 +92,13 @@ def ordered_names(values: Sequence[Any], kind: str, class_names: Sequence[str] |
         return list(class_names or [])
     if kind == "int":
         return [str(v) for v in sorted(set(values))]
-    return sorted({str(v) for v in values})
+    return sorted({str(label_name(v)) for v in values})
 
 
 def name_of(value: Any, kind: str, labels: Sequence[str]) -> str:
     """The label name of a raw value, given the training data's kind and label names."""
     if isinstance(value, str):
-        return value
+        return label_name(value)  # "negative " is "negative"
     if kind == "classlabel" and isinstance(value, int) and not isinstance(value, bool):
         return labels[value] if 0 <= value < len(labels) else str(value)
     return str(value)

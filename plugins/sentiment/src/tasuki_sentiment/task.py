@@ -12,7 +12,7 @@ import numpy as np
 from tasuki import plots
 from tasuki.data import column_values, require_columns
 from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, Task, stripped_labels
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
 
@@ -110,7 +110,9 @@ class SentimentTask(Task):
         if not with_targets:
             return
         column = self.target_columns[0]
-        kind = label_rules.column_kind(column_values(data, column), source, column, _class_names(data, column))
+        # labels are read without surrounding whitespace (label_rules.name_of): say so once per data set
+        values = stripped_labels(column_values(data, column), source, column)
+        kind = label_rules.column_kind(values, source, column, _class_names(data, column))
         if not self.labels:
             return  # not fitted yet: fit() learns the set from this very data
         known = set(self.labels)
