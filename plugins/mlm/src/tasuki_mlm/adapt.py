@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.checkpoint import atomic_write_json, atomic_write_text
 from tasuki.errors import DataError
-from tasuki_mlm.corpus import corpus_dataset, split_documents
+from tasuki_mlm.corpus import check_held_out, corpus_dataset, split_documents
 from tasuki_mlm.task import MaskedLMTask
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ def adapt(
     from tasuki.registry import resolve_backbone
 
     # the options are checked (one line naming a bad one) before the corpus is read
+    check_held_out(held_out)
     MaskedLMTask(lang=lang, mlm_probability=mlm_probability, whole_word=whole_word, line_by_line=line_by_line)
     documents = load_documents(corpus, encoding=encoding, text_column=text_column)
     train_docs, held_docs = split_documents(documents, held_out, seed)  # views of one memory-mapped table

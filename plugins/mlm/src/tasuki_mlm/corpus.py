@@ -18,6 +18,7 @@ import numpy as np
 
 from tasuki.data import GENERIC_SUFFIXES, read_text
 from tasuki.errors import DataError
+from tasuki.settings import SettingError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -117,14 +118,20 @@ def _table_documents(path: Path, encoding: str | None, text_column: str) -> Iter
             yield Document(value.strip(), f"{path}:{row}")
 
 
+def check_held_out(held_out: Any) -> None:
+    """One line unless ``0 < held_out < 1``: the evaluation needs held-out documents, training needs the rest."""
+    if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 < held_out < 1:
+        raise SettingError(f"'held_out' (--held-out): {held_out!r} is not allowed; allowed: a number > 0 and < 1 "
+                           f"(the share of documents held out for evaluation)")
+
+
 def split_documents(documents: Any, held_out: float, seed: int = 0) -> tuple[Any, Any]:
     """A fixed, seeded split into (train, held-out) documents; whole documents stay on one side.
 
     ``documents`` is a list (lists come back) or a ``datasets.Dataset`` (index-mapped views of it
     come back: nothing is copied).
     """
-    if not 0.0 < held_out < 1.0:
-        raise ValueError(f"held_out must lie strictly between 0 and 1, got {held_out!r}")
+    check_held_out(held_out)
     if len(documents) < 2:
         raise DataError(f"a corpus of {len(documents)} document cannot be split into training and held-out parts")
     order = np.random.default_rng(seed).permutation(len(documents))
