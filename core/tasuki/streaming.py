@@ -420,7 +420,7 @@ def _check_last_row(part: Path, lines: int) -> None:
     except (ValueError, AttributeError):
         row = None
     if row != lines:
-        raise DataError(f"{part}: line {lines} is row {row}, not row {lines}: it is not the partial output of this "
+        raise DataError(f"{part}: line {lines} is row {row}, not row {lines}: it is the partial output of another "
                         f"input; remove it or run without --resume")
 
 
