@@ -6,11 +6,12 @@ import sys
 import types
 from importlib.metadata import EntryPoint
 
+import pluggy
 import pytest
 
 from tasuki import registry as registry_module
 from tasuki.errors import PluginClashError, UnknownNameError
-from tasuki.hookspecs import hookimpl
+from tasuki.hookspecs import PROJECT, hookimpl, hookspec
 from tasuki.registry import Registry
 from tasuki_template import plugin as toy_plugin
 
@@ -106,6 +107,61 @@ def test_misspelt_hook_is_reported_not_fatal() -> None:
     odd.register_taks = register_taks
     with pytest.raises(Exception, match="unknown hook"):
         Registry([("odd", odd)], entry_points=False)
+
+
+def test_hook_implementation_may_take_a_subset_of_the_arguments() -> None:
+    """pluggy's rule: an implementation declares only the hook arguments it uses (here none; ``self`` is no argument)."""
+    import click
+
+    class Quiet:
+        def __init__(self) -> None:
+            self.called: list[str] = []
+
+        @hookimpl
+        def register_backbones(self) -> None:
+            self.called.append("backbones")
+
+        @hookimpl
+        def register_commands(self) -> None:
+            self.called.append("commands")
+
+    quiet = Quiet()
+    registry = Registry([("quiet", quiet)], entry_points=False)
+    registry.add_commands(click.Group())
+    assert registry.plugins["quiet"].error is None
+    assert quiet.called == ["backbones", "commands"]
+
+
+def test_grown_hook_passes_each_implementation_its_arguments_by_name() -> None:
+    """A hook that grows a second argument keeps working for implementations in any order, or with a subset."""
+    from tasuki.registry import call_by_name
+
+    spec = types.ModuleType("grown_spec")
+
+    @hookspec
+    def register_tasks(register, lang):  # register_tasks as it might grow
+        pass
+
+    spec.register_tasks = register_tasks
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(spec)
+    seen = []
+
+    class Reordered:
+        @hookimpl
+        def register_tasks(self, lang, register):
+            seen.append(("reordered", lang, register))
+
+    class Subset:
+        @hookimpl
+        def register_tasks(self, register):
+            seen.append(("subset", register))
+
+    pm.register(Reordered())
+    pm.register(Subset())
+    for impl in pm.hook.register_tasks.get_hookimpls():
+        call_by_name(impl, register="REGISTER", lang="ja")
+    assert sorted(seen) == [("reordered", "ja", "REGISTER"), ("subset", "REGISTER")]
 
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[EntryPoint]) -> None:

@@ -3,7 +3,9 @@
 A plugin is a module with ``@hookimpl`` functions, named in its distribution's
 ``[project.entry-points.tasuki]`` table. Each hook receives a ``register`` callback (or
 the CLI group) and registers objects through it; the core's built-in backbones are
-registered through the very same hooks (see :mod:`tasuki.builtin`).
+registered through the very same hooks (see :mod:`tasuki.builtin`). Hooks are called by
+argument name: an implementation declares only the arguments it uses, in any order (pluggy's
+rule), so a hook can grow an argument without breaking existing plugins.
 """
 
 from __future__ import annotations

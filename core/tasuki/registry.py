@@ -151,18 +151,19 @@ class Registry:
         """Call each plugin's hooks one plugin at a time, so that errors and names are attributed."""
         for impl in self.pm.hook.register_tasks.get_hookimpls():
             info = self.plugins[impl.plugin_name]
-            self._call(impl, info, lambda task_cls, info=info: self._register_task(task_cls, info))
+            self._call(impl, info, register=lambda task_cls, info=info: self._register_task(task_cls, info))
         for impl in self.pm.hook.register_backbones.get_hookimpls():
             info = self.plugins[impl.plugin_name]
             self._call(
-                impl, info, lambda prefix, factory, info=info: self._register_backbone(prefix, factory, info)
+                impl, info, register=lambda prefix, factory, info=info: self._register_backbone(prefix, factory, info)
             )
 
-    def _call(self, impl: Any, info: PluginInfo, register: Any) -> None:
+    def _call(self, impl: pluggy.HookImpl, info: PluginInfo, **arguments: Any) -> None:
+        """Call one plugin's hook implementation (see :func:`call_by_name`); an error marks the plugin broken."""
         if info.broken:
             return
         try:
-            impl.function(register)
+            call_by_name(impl, **arguments)
         except Exception as exc:
             info.error = _describe(exc)
 
@@ -220,8 +221,18 @@ class Registry:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             info = self.plugins[impl.plugin_name]
             before = set(cli.commands)
-            self._call(impl, info, cli)
+            self._call(impl, info, cli=cli)
             info.commands = sorted(set(cli.commands) - before)
+
+
+def call_by_name(impl: pluggy.HookImpl, **arguments: Any) -> Any:
+    """Call a hook implementation with the ``arguments`` it declares, by name, as ``pm.hook.NAME(...)`` would.
+
+    The registry calls each plugin's implementation itself (to attribute errors and names to
+    it), so it follows pluggy's rule here: an implementation takes any subset of the hookspec's
+    arguments, in any order. A hook can then grow an argument without breaking existing plugins.
+    """
+    return impl.function(**{name: arguments[name] for name in impl.argnames})
 
 
 def check_task_class(task_cls: Any) -> None:
