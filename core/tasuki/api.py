@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
-from tasuki.data import detect_language, load_data
+from tasuki.data import detect_language, hold_out, load_data
 from tasuki.errors import CheckpointError, DataError
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
@@ -85,7 +85,7 @@ def train(
 ) -> TrainResult:
     """Fine-tune ``backbone`` for ``task`` on ``data``; save the model into ``output_dir``.
 
-    :param data: a file, a Hub dataset name, a ``datasets.Dataset`` or a list of dicts.
+    :param data: a file, a Hub dataset name, a ``datasets.Dataset``, a pandas DataFrame or a list of dicts.
     :param eval_data: held-out data; without it ``eval_split`` of ``data`` is held out.
     :param backbone: Hub id, local directory or registered spec; default: the task's for ``lang``.
     :param lang: ``"en"``, ``"ja"``...; default: detected from the training data (kana/kanji or not).
@@ -105,8 +105,7 @@ def train(
                                           and not Path(eval_data).exists() else None)
         task_obj.validate(eval_set, eval_source, with_targets=True)
     elif args.eval_split > 0 and len(train_set) >= 10:
-        split = train_set.train_test_split(test_size=args.eval_split, seed=args.seed)
-        train_set, eval_set = split["train"], split["test"]
+        train_set, eval_set = hold_out(train_set, args.eval_split, args.seed)
         eval_source = f"{args.eval_split:.0%} held out of {train_source}"
     else:
         eval_set, eval_source = None, "none"

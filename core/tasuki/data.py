@@ -14,6 +14,8 @@ import csv
 import io
 import json
 import logging
+import math
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import DataError
+from tasuki.settings import SettingError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -242,6 +245,7 @@ def load_data(
 ) -> tuple[Dataset, str]:
     """Load ``source`` and return ``(dataset, description)`` with columns renamed to the task's.
 
+    :param source: a file name, a Hub dataset name, a ``datasets.Dataset``, a pandas DataFrame or a list of dicts.
     :param columns: ``{task_column: user_column}``, e.g. ``{"text": "review", "label": "stars"}``.
     :param with_targets: also require the task's target columns (training and evaluation).
     :param config, split: for Hub datasets (``split`` defaults to ``train``).
@@ -251,16 +255,24 @@ def load_data(
     """
     from datasets import Dataset, DatasetDict
 
+    if columns is not None and not isinstance(columns, Mapping):
+        raise SettingError(f"'columns': expected a mapping {{task column: your column}}, e.g. {{'text': 'review', "
+                           f"'label': 'stars'}} (CLI: --column text=review); got a {type(columns).__name__} {columns!r}")
     if isinstance(source, DatasetDict):
         raise DataError(f"got a DatasetDict with splits {list(source)}; pass one split, e.g. data['train']")
     if isinstance(source, Dataset):
         dataset, where = source, "dataset"
     elif isinstance(source, (list, tuple)):
         dataset, where = rows_to_dataset(source, "rows"), "rows"
-    elif Path(str(source)).expanduser().exists():
-        where = str(Path(str(source)).expanduser())
+    elif _is_dataframe(source):
+        dataset, where = _from_pandas(source), "DataFrame"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"data: expected a file name, a Hub dataset name, a datasets.Dataset, a pandas DataFrame or "
+                        f"a list of dicts; got a {type(source).__name__}")
+    elif _exists(Path(source).expanduser()):
+        where = str(Path(source).expanduser())
         dataset = read_file(where, task_cls, encoding, stream=stream)
-    elif isinstance(source, (str, Path)) and Path(str(source)).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
+    elif Path(source).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
         raise DataError(f"{source}: no such file")
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
@@ -268,6 +280,46 @@ def load_data(
         dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,
                               with_targets=with_targets)
     return dataset, where
+
+
+def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """``(train, held out)``: ``fraction`` of ``dataset`` held out at random, rounded up as
+    ``Dataset.train_test_split`` rounds; a fraction that leaves no training example is one line."""
+    total = len(dataset)
+    if math.ceil(fraction * total) >= total:
+        digits = len(str(total)) + 1
+        bound = math.floor((total - 1) / total * 10**digits) / 10**digits  # rounded down: itself allowed
+        raise SettingError(f"training argument 'eval_split': {fraction!r} holds out all {total} examples; allowed for "
+                           f"{total} examples: a number >= 0 and <= {bound} (one example at least must remain for "
+                           f"training), or held-out data of its own (eval_data=, --eval-data)")
+    split = dataset.train_test_split(test_size=fraction, seed=seed)
+    return split["train"], split["test"]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to be a file (a text passed as data) is a Hub name or nothing
+        return False
+
+
+def _is_dataframe(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # not imported: then value cannot be a DataFrame
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def _from_pandas(frame: Any) -> Dataset:
+    """A DataFrame as a Dataset, its index dropped (a row's position is its number, as in a file)."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    names = [str(name) for name in frame.columns]
+    if repeated := [name for name, count in Counter(names).items() if count > 1]:
+        raise DataError(f"DataFrame: duplicate column {', '.join(map(repr, repeated))}; give every column its own name")
+    try:
+        return Dataset.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"DataFrame: columns must keep one type across rows ({exc})") from None
 
 
 def saved_for(dataset: Dataset, saved: Mapping[str, str] | None) -> dict[str, str]:

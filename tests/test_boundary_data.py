@@ -1,0 +1,243 @@
+"""Data input at the door: files, labels, splits and Python values are read right, or refused in one line (exit 2).
+
+Each case was silently wrong or a traceback before: a duplicated column trained on its last copy, TSV was read
+with CSV quoting, ``negative`` and ``negative `` were two classes, an unreadable file, ``--eval-split 0.99``
+and ``adapt --held-out 1.0`` were tracebacks, a DataFrame was taken for a file name.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import tasuki
+from tasuki.cli import cli
+from tasuki.data import read_file
+from tasuki.errors import DataError, TasukiError
+from tasuki.registry import Registry, set_registry
+from tasuki.streaming import iter_rows
+from tasuki_template import plugin as toy_plugin
+
+ROWS = [("good movie", "pos"), ("great food", "pos"), ("nice place", "pos"), ("bad movie", "neg"),
+        ("terrible food", "neg"), ("awful place", "neg"), ("fine day", "pos"), ("sad day", "neg")] * 5  # 40 rows
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    registry = Registry([("toy", toy_plugin)], entry_points=False)
+    set_registry(registry)
+    yield registry
+    set_registry(None)
+
+
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))  # --streaming writes its Arrow files here
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def good_csv(tmp_path: Path) -> Path:
+    return write(tmp_path / "good.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS))
+
+
+def invoke(*args: Any, command: Any = cli) -> tuple[int, str]:
+    result = CliRunner().invoke(command, [str(a) for a in args])
+    error = result.exception
+    if error is not None and not isinstance(error, SystemExit):
+        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
+    return result.exit_code, result.stderr
+
+
+def assert_clear_error(args: tuple[Any, ...], expected: str, command: Any = cli) -> None:
+    code, err = invoke(*args, command=command)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, (args, code, err)
+    assert "Traceback" not in err, err
+    assert lines and expected in lines[-1], (expected, err)
+
+
+def train_args(data: Path, out: Path, backbone: str, *extra: str) -> tuple[Any, ...]:
+    return ("train", "template-classify", "--data", data, "--output", out, "--backbone", backbone, "--max-steps", "1",
+            "--batch-size", "8", "--no-checkpoints", *extra)
+
+
+# --- 1. a column name given twice ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "text", "extra"), [
+    ("dup.csv", "text,label,text\ngood,pos,bad\nbad,neg,good\n", ()),
+    ("dup_streamed.csv", "text,label,text\ngood,pos,bad\nbad,neg,good\n", ("--streaming",)),
+    ("dup.tsv", "text\tlabel\t text\ngood\tpos\tbad\nbad\tneg\tgood\n", ()),
+    ("dup_streamed.tsv", "text\tlabel\ttext\ngood\tpos\tbad\nbad\tneg\tgood\n", ("--streaming",)),
+])
+def test_a_duplicated_column_is_refused(name: str, text: str, extra: tuple[str, ...], registry, backbone_dir,
+                                        tmp_path: Path) -> None:
+    path = write(tmp_path / name, text)
+    out = tmp_path / "out"
+    assert_clear_error(train_args(path, out, backbone_dir, *extra), f"{path}: duplicate column 'text' in the header")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None:
+    path = write(tmp_path / "dup.jsonl", '{"text": "good", "label": "pos"}\n{"text": "good", "label": "pos", "text": "x"}\n')
+    with pytest.raises(DataError, match=r"dup.jsonl: line 2: duplicate key 'text'"):
+        read_file(path, stream=stream)
+
+
+# --- 2. TSV has no quoting -----------------------------------------------------------------------
+
+TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),
+            ('say ""twice""', "neg")] * 10
+
+
+def test_tsv_quotes_are_text_in_both_readers(tmp_path: Path) -> None:
+    path = write(tmp_path / "quotes.tsv", "text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in TSV_ROWS))
+    expected = [{"text": t, "label": lab} for t, lab in TSV_ROWS]
+    assert list(read_file(path)) == expected  # 40 rows, every quote kept
+    assert list(read_file(path, stream=True)) == expected
+    assert list(iter_rows(path)) == expected
+
+
+def test_whole_and_streamed_readers_give_the_same_rows(tmp_path: Path) -> None:
+    cases = {
+        "a.tsv": '\ufefftext\tlabel\r\n"q" here\tpos\r\n  \r\nshort\r\nx\t"y"\r\n',
+        "b.csv": 'text,label\n"a, quoted",pos\n\n"multi\nline",neg\nshort\n',
+        "c.jsonl": '{"text": "a", "label": NaN}\n\n{"text": "b", "label": 1}\n',
+    }
+    for name, text in cases.items():
+        path = write(tmp_path / name, text)
+        assert list(read_file(path)) == list(read_file(path, stream=True)) == list(iter_rows(path)), name
+
+
+# --- 3. labels differ only by surrounding whitespace ----------------------------------------------
+
+
+def test_labels_are_stripped_with_one_warning(registry, backbone_dir, tmp_path: Path, caplog) -> None:
+    rows = [{"text": t, "label": lab + " " if i % 3 == 0 else lab} for i, (t, lab) in enumerate(ROWS)]
+    with caplog.at_level(logging.WARNING):
+        result = tasuki.train("template-classify", rows, backbone=backbone_dir, output_dir=tmp_path / "m", max_steps=1,
+                              checkpoints=False, progress=False, eval_split=0)
+    model = tasuki.load(result.output_dir)
+    assert model.task.labels == ["neg", "pos"]
+    stripped = [r.getMessage() for r in caplog.records if "surrounding whitespace" in r.getMessage()]
+    assert len(stripped) == 1 and "14 labels" in stripped[0], stripped
+    assert model.predict("good movie")["label"] in ("neg", "pos")
+    metrics = model.evaluate(rows)  # the padded labels are the same classes in evaluation too
+    assert 0 <= metrics["accuracy"] <= 1
+
+
+def test_sentiment_labels_are_stripped(caplog) -> None:
+    from datasets import Dataset
+    from tasuki_sentiment.task import SentimentTask
+
+    data = Dataset.from_list([{"text": f"t{i}", "label": lab} for i, lab in
+                              enumerate(["negative", "negative ", " positive", "positive", "neutral"])])
+    task = SentimentTask()
+    with caplog.at_level(logging.WARNING):
+        task.validate(data, "train.csv", with_targets=True)
+        task.fit(data)
+    assert task.labels == ["negative", "neutral", "positive"]
+    assert sum("surrounding whitespace" in r.getMessage() for r in caplog.records) == 1
+    task.validate(data, "eval.csv", with_targets=True)  # the padded labels are known labels
+    assert task.encode({"text": ["a", "b"], "label": ["negative ", "positive"]}, _Tokenizer(), 8)["labels"] == [0, 2]
+
+
+class _Tokenizer:
+    def __call__(self, texts: list[str], **_: Any) -> dict[str, list]:
+        return {"input_ids": [[1, 2] for _ in texts], "attention_mask": [[1, 1] for _ in texts]}
+
+
+# --- 4. a file that cannot be read --------------------------------------------------------------
+
+
+@pytest.fixture
+def unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data file that open() refuses (chmod 000 does not stop root, who runs these tests: open is refused too)."""
+    path = good_csv(tmp_path)
+    path.chmod(0)
+    real_open = builtins.open
+
+    def guarded(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, Path)) and Path(file).resolve() == path.resolve():
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(io, "open", guarded)
+    yield path
+    path.chmod(0o644)
+
+
+@pytest.mark.parametrize("extra", [(), ("--streaming",)])
+def test_an_unreadable_file_is_one_line(extra: tuple[str, ...], unreadable: Path, registry, backbone_dir,
+                                        tmp_path: Path) -> None:
+    assert_clear_error(train_args(unreadable, tmp_path / "out", backbone_dir, *extra),
+                       f"cannot read {unreadable}: permission denied")
+
+
+# --- 5. an eval split that leaves nothing to train on --------------------------------------------
+
+
+def test_an_eval_split_that_holds_out_everything_is_refused(registry, backbone_dir, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert_clear_error(train_args(good_csv(tmp_path), out, backbone_dir, "--eval-split", "0.99"),
+                       "'eval_split': 0.99 holds out all 40 examples; allowed for 40 examples: a number >= 0 and <= 0.975")
+    assert not out.exists()
+
+
+# --- 6. adapt --held-out outside 0..1 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1.0", "-0.5", "0"])
+def test_adapt_held_out_out_of_range(value: str, tmp_path: Path) -> None:
+    from tasuki_mlm.cli import adapt_command
+
+    corpus = write(tmp_path / "corpus.txt", "one text here\nanother text there\n")
+    assert_clear_error((corpus, "--output", tmp_path / "out", "--held-out", value),
+                       f"'held_out' (--held-out): {float(value)!r} is not allowed; allowed: a number > 0 and < 1",
+                       command=adapt_command)
+    assert not (tmp_path / "out").exists()
+
+
+# --- 7. a pandas DataFrame as data ---------------------------------------------------------------
+
+
+def test_a_dataframe_is_data(registry, backbone_dir, tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame([{"text": t, "label": lab} for t, lab in ROWS], index=range(100, 140))
+    result = tasuki.train("template-classify", frame, backbone=backbone_dir, output_dir=tmp_path / "m", max_steps=1,
+                          checkpoints=False, progress=False, eval_split=0)
+    model = tasuki.load(result.output_dir)
+    assert model.task.labels == ["neg", "pos"]
+    assert 0 <= model.evaluate(frame)["accuracy"] <= 1
+    data, source = tasuki.data.load_data(frame)
+    assert data.column_names == ["text", "label"] and len(data) == 40 and source == "DataFrame"
+
+
+def test_data_of_another_type_is_one_line(registry) -> None:
+    with pytest.raises(DataError, match=r"data: expected a file name, a Hub dataset name, .*got a dict"):
+        tasuki.data.load_data({"text": ["a"], "label": ["pos"]})
+
+
+# --- 8. columns given as a list -----------------------------------------------------------------
+
+
+def test_columns_as_a_list_is_refused(registry, backbone_dir, tmp_path: Path) -> None:
+    with pytest.raises(TasukiError, match=r"'columns': expected a mapping \{task column: your column\}.*got a list"):
+        tasuki.train("template-classify", good_csv(tmp_path), columns=["text", "label"], backbone=backbone_dir,
+                     output_dir=tmp_path / "m", max_steps=1, checkpoints=False, progress=False)
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(TasukiError, match=r"'columns': .*got a str"):
+        tasuki.data.load_data(good_csv(tmp_path), toy_plugin.TemplateClassificationTask, columns="text")
