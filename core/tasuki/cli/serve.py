@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import click
 
 from tasuki.cli.options import given, settings_options
-from tasuki.errors import DataError
+from tasuki.errors import DataError, TasukiError
 from tasuki.serve.settings import ServeSettings
 
 
@@ -42,6 +43,19 @@ def _index_names(indexes: tuple[str, ...], models: tuple[str, ...]) -> dict[str,
     return chosen
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (uvicorn listens on it): a busy port is refused before any model loads."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart need not wait out TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # in use, no such address, a privileged port
+        sock.close()
+        raise TasukiError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
+                          f"choose another --port or --host") from None
+    return sock
+
+
 @click.command("serve")
 @click.argument("models", nargs=-1, required=True, metavar="DIR|NAME=DIR...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
@@ -68,10 +82,18 @@ def command(models: tuple[str, ...], host: str, port: int, device: str | None, i
     import uvicorn
 
     serve_settings = ServeSettings.build(**given(settings))
-    app = create_app(list(models), serve_settings, device=device, indexes=_index_names(indexes, models))
-    names = [f"{name} (search: {len(b.served.index)} entries)" if b.served.index is not None else name
-             for name, b in app.state.batchers.items()]
-    click.echo(f"serving {', '.join(names)} on http://{host}:{port}/ (API docs: /docs)", err=True)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stopped)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=None)
+    chosen = _index_names(indexes, models)
+    with _bind(host, port) as sock:
+        app = create_app(list(models), serve_settings, device=device, indexes=chosen)
+        names = [f"{name} (search: {len(b.served.index)} entries)" if b.served.index is not None else name
+                 for name, b in app.state.batchers.items()]
+        address = f"[{host}]" if ":" in host else host
+        click.echo(f"serving {', '.join(names)} on http://{address}:{sock.getsockname()[1]}/ (API docs: /docs)",
+                   err=True)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _stopped)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                               timeout_graceful_shutdown=None))
+        server.run(sockets=[sock])
+    if not server.started:
+        raise TasukiError("the server did not start; uvicorn's log above says why")
