@@ -64,6 +64,23 @@ class Encoder:
         self.dtype = dtype
         self.prompts = dict(model.prompts if prompts is None else prompts)
         self.max_length = int(max_length or model.max_seq_length or _model_limit(model, tokenizer))
+        self.name: str | None = None
+        """The model's name or directory (set by :meth:`load`), recorded in the indexes it builds."""
+        self._source: tuple[Path | None, dict[str, Any] | None] = (None, None)
+        self._fingerprint: str | None | bool = False  # False: not computed yet
+
+    @property
+    def fingerprint(self) -> str | None:
+        """:func:`~tasuki_embedding.similarity.model_fingerprint` of the loaded weights (None: unknown)."""
+        if self._fingerprint is False:
+            from tasuki_embedding.similarity import model_fingerprint
+
+            self._fingerprint = model_fingerprint(*self._source)
+        return self._fingerprint
+
+    def _loaded_from(self, name: str, directory: Path | None, metadata: dict[str, Any] | None = None) -> Encoder:
+        self.name, self._source = name, (directory, metadata)
+        return self
 
     @property
     def dimension(self) -> int:
@@ -93,7 +110,9 @@ class Encoder:
         if isinstance(model, SentenceEncoder):  # a tasuki.load(...) result
             if pooling is not None or normalize is not None:
                 raise DataError("pooling/normalize are fixed by a trained embedding model; load the directory instead")
-            return cls(model, spec.tokenizer, **options)
+            directory = getattr(spec, "directory", None)
+            return cls(model, spec.tokenizer, **options)._loaded_from(str(directory), directory,
+                                                                       getattr(spec, "metadata", None))
         from transformers import AutoTokenizer
 
         from tasuki.registry import resolve_backbone
@@ -104,13 +123,13 @@ class Encoder:
             backbone = resolve_backbone(spec, trust_remote_code=trust_remote_code)
             if backbone.directory is None:  # a Hub id or a from-scratch encoder: no directory of sentence-transformers files
                 encoder = SentenceEncoder(backbone.encoder(), pooling or "mean", True if normalize is None else normalize)
-                return cls(encoder, backbone.tokenizer, **options)
+                return cls(encoder, backbone.tokenizer, **options)._loaded_from(name, None)
             path, name = backbone.directory, backbone.spec
         model = SentenceEncoder.load(path, pooling=pooling, normalize=normalize, trust_remote_code=trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         if "prompts" not in options and read_prompts(path) is None:
             options["prompts"] = _guess_prompts(name)
-        return cls(model, tokenizer, **options)
+        return cls(model, tokenizer, **options)._loaded_from(name, Path(path))
 
     # --- encoding ------------------------------------------------------------------------
 
@@ -246,19 +265,25 @@ class Encoder:
         return cos_sim(x, y)
 
     def index(self, corpus: Sequence[str], **encode_options: Any) -> EmbeddingIndex:
-        """An in-memory :class:`~tasuki_embedding.similarity.EmbeddingIndex` of ``corpus`` (savable)."""
-        from tasuki_embedding.similarity import EmbeddingIndex
+        """An in-memory :class:`~tasuki_embedding.similarity.EmbeddingIndex` of ``corpus`` (savable), which
+        records this model (name and weights fingerprint) so that no other model searches it."""
+        from tasuki_embedding.similarity import FINGERPRINT, EmbeddingIndex
 
         prompt = "passage" if "passage" in self.prompts else None
         vectors = self.encode(list(corpus), prompt=prompt, normalize=True, **encode_options)
-        return EmbeddingIndex(vectors, list(corpus))
+        return EmbeddingIndex(vectors, list(corpus), {"model": self.name, FINGERPRINT: self.fingerprint})
 
     def search(
         self, queries: str | Sequence[str], corpus: Sequence[str] | EmbeddingIndex, top_k: int = 5
     ) -> list[list[dict[str, Any]]]:
-        """The ``top_k`` corpus entries nearest each query: ``[[{"index", "score", "text"}, ...], ...]``."""
+        """The ``top_k`` corpus entries nearest each query: ``[[{"index", "score", "text"}, ...], ...]``.
+
+        An index built by another model is refused (:meth:`EmbeddingIndex.check_model`).
+        """
         from tasuki_embedding.similarity import EmbeddingIndex
 
+        if isinstance(corpus, EmbeddingIndex):
+            corpus.check_model(self.fingerprint, self.name)
         index = corpus if isinstance(corpus, EmbeddingIndex) else self.index(corpus)
         queries = [queries] if isinstance(queries, str) else list(queries)
         prompt = "query" if "query" in self.prompts else None
@@ -291,7 +316,8 @@ def _check_texts(texts: Iterable[str], allow_empty: bool) -> list[str]:
         empty = [i for i, t in enumerate(texts) if not t.strip()]
         if empty:
             shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-            raise DataError(f"{len(empty)} empty text(s) at position(s) {shown}; remove them or pass allow_empty=True")
+            raise DataError(f"{len(empty)} empty text(s) at position(s) {shown} (from 0); remove them (in Python, "
+                            f"encode(..., allow_empty=True) encodes them; the CLI has no such option)")
     return texts
 
 
