@@ -139,6 +139,7 @@ def test_labels_are_stripped_with_one_warning(registry, backbone_dir, tmp_path: 
 
 def test_sentiment_labels_are_stripped(caplog) -> None:
     from datasets import Dataset
+
     from tasuki_sentiment.task import SentimentTask
 
     data = Dataset.from_list([{"text": f"t{i}", "label": lab} for i, lab in
@@ -184,6 +185,11 @@ def test_an_unreadable_file_is_one_line(extra: tuple[str, ...], unreadable: Path
                                         tmp_path: Path) -> None:
     assert_clear_error(train_args(unreadable, tmp_path / "out", backbone_dir, *extra),
                        f"cannot read {unreadable}: permission denied")
+
+
+def test_an_unreadable_file_to_predict_is_one_line(unreadable: Path) -> None:
+    with pytest.raises(DataError, match=f"cannot read {unreadable}: permission denied"):
+        next(iter_rows(unreadable))  # what predict --output and --streaming read through
 
 
 # --- 5. an eval split that leaves nothing to train on --------------------------------------------
