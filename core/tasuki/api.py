@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
 from tasuki.data import detect_language, hold_out, load_data
-from tasuki.errors import CheckpointError, DataError
+from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argument, path_argument, shown
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
 from tasuki.saving import read_metadata, save_trained, verify_weights
@@ -67,6 +68,23 @@ def make_task(name: str, lang: str = "en", **options: Any) -> Task:
     return get_registry().task(name)(lang=lang, **options)
 
 
+def _checks_task_and_output(train: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """Check the types of ``task`` and ``output_dir`` before :func:`claims_output` claims the directory."""
+
+    @functools.wraps(train)
+    def checked(task: Any, *args: Any, **kwargs: Any) -> TrainResult:
+        from tasuki.task import Task
+
+        if not isinstance(task, (str, Task)):
+            raise ArgumentError(f"task: expected a task name (str) or a Task, got {shown(task)}")
+        if "output_dir" in kwargs:
+            path_argument("output_dir", kwargs["output_dir"])
+        return train(task, *args, **kwargs)
+
+    return checked
+
+
+@_checks_task_and_output
 @claims_output  # the output directory is checked and locked before anything is loaded
 def train(
     task: str | Task,
@@ -225,8 +243,8 @@ class TrainedModel:
         """
         from tasuki.data import rows_to_dataset
 
-        if inputs is None and fields:
-            inputs = dict(fields)
+        inputs = _predict_inputs(inputs, fields)
+        batch_size = count_argument("batch_size", batch_size)
         single = isinstance(inputs, (str, dict))
         rows = self.task.examples_from_inputs(inputs)
         if not rows:
@@ -240,14 +258,16 @@ class TrainedModel:
     def evaluate(self, data: Any, *, columns: Mapping[str, str] | None = None, encoding: str | None = None,
                  batch_size: int = 64, plots_dir: str | Path | None = None) -> dict[str, Any]:
         """Metrics on labelled ``data`` (a file, dataset or rows); with ``plots_dir``, also the figures."""
+        batch_size = count_argument("batch_size", batch_size)
+        plots_dir = _plots_dir(plots_dir)
         examples, source = load_data(data, type(self.task), columns=columns, encoding=encoding,
                                      saved_columns=self.columns)
         self.task.validate(examples, source, with_targets=True)
         outputs, features = self._outputs(examples, batch_size, progress=True)
         metrics = self.task.compute_metrics(outputs, features, examples)
         if plots_dir is not None:
-            Path(plots_dir).mkdir(parents=True, exist_ok=True)
-            metrics["figures"] = [str(p) for p in self.task.plot(outputs, features, examples, Path(plots_dir))]
+            plots_dir.mkdir(parents=True, exist_ok=True)
+            metrics["figures"] = [str(p) for p in self.task.plot(outputs, features, examples, plots_dir)]
         return metrics
 
     def predict_file(self, input: str | Path, output: str | Path, *, columns: Mapping[str, str] | None = None,
@@ -259,7 +279,9 @@ class TrainedModel:
         """
         from tasuki.streaming import predict_file
 
-        return predict_file(self, input, output, columns=columns, batch_size=batch_size, chunk_size=chunk_size,
+        return predict_file(self, path_argument("input", input), path_argument("output", output), columns=columns,
+                            batch_size=count_argument("batch_size", batch_size),
+                            chunk_size=count_argument("chunk_size", chunk_size),
                             resume=resume, overwrite=overwrite, encoding=encoding, progress=progress)
 
 
@@ -276,7 +298,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     from tasuki.metadata import check_labels, check_metadata, task_from_metadata
     from tasuki.security import check_remote_code
 
-    directory = Path(directory)
+    directory = path_argument("directory", directory, "a model directory (str or pathlib.Path)")
     metadata = check_metadata(directory, read_metadata(directory))
     verify_weights(directory, metadata)
     registry = get_registry()
@@ -301,5 +323,42 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
 
 def evaluate(model: str | Path | TrainedModel, data: Any, **kwargs: Any) -> dict[str, Any]:
     """Metrics of a trained model (a directory or a loaded model) on labelled data."""
+    if not isinstance(model, TrainedModel):
+        path_argument("model", model, "a model directory (str or pathlib.Path) or a TrainedModel")
+        _plots_dir(kwargs.get("plots_dir"))  # before loading the model
     loaded = model if isinstance(model, TrainedModel) else load(model)
     return loaded.evaluate(data, **kwargs)
+
+
+ONE_INPUT = "a text (str) or a dict of the task's fields"
+
+
+def _predict_inputs(inputs: Any, fields: Mapping[str, Any]) -> Any:
+    """What ``predict`` was given, checked: one input (a text or a dict), or a batch as a list or tuple.
+
+    Items may also be lists or tuples (pre-split tokens, a ``(question, context)`` pair), which the task reads;
+    other iterables (a generator, an array of texts) become a list.
+    """
+    if fields:
+        if inputs is not None:
+            raise ArgumentError("predict: give inputs or keyword fields (question=..., context=...), not both")
+        return dict(fields)
+    if isinstance(inputs, (str, dict)):
+        return inputs
+    if inputs is None or isinstance(inputs, (bytes, bytearray, Mapping)) or not isinstance(inputs, Iterable):
+        raise ArgumentError(f"predict: inputs: expected {ONE_INPUT}, or a list of them; got {shown(inputs)}")
+    batch = inputs if isinstance(inputs, (list, tuple)) else list(inputs)
+    for i, item in enumerate(batch):
+        if not isinstance(item, (str, dict, list, tuple)):
+            raise ArgumentError(f"predict: inputs[{i}]: expected {ONE_INPUT}, got {shown(item)}")
+    return batch
+
+
+def _plots_dir(value: Any) -> Path | None:
+    """``plots_dir`` as a directory path (or ``None``): an existing file is refused before any evaluation."""
+    if value is None:
+        return None
+    path = path_argument("plots_dir", value, "a directory (str or pathlib.Path)")
+    if path.exists() and not path.is_dir():
+        raise DataError(f"plots_dir {path} is a file; give a directory (or leave it out)")
+    return path

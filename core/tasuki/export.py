@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.checkpoint import atomic_write_json, file_sha256
-from tasuki.errors import CheckpointError, TasukiError
+from tasuki.errors import CheckpointError, TasukiError, path_argument
 from tasuki.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
 from tasuki.saving import METADATA_FILE, read_metadata
 
@@ -87,8 +87,8 @@ def export(
     """
     if quantize not in (None, *QUANTIZATIONS):
         raise ExportError(f"quantize={quantize!r}: expected one of {list(QUANTIZATIONS)} (or none for fp32)")
+    source, output = path_argument("model_dir", model_dir), path_argument("output", output)
     require_onnx("onnx", "onnxruntime", "onnxscript")
-    source, output = Path(model_dir), Path(output)
     metadata = read_metadata(source)  # not a trained model: one clear line
     if is_onnx_export(metadata):
         raise ExportError(f"{source} is already an ONNX export (of {metadata.get('source', {}).get('directory', '?')});"

@@ -12,7 +12,7 @@ from tasuki.cli import echo_json, parse_pairs
 @click.option("--data", required=True, help="Labelled data: a file or a Hub dataset.")
 @click.option("--column", "columns", multiple=True, metavar="TASK_COLUMN=YOUR_COLUMN", help="Map a column name.")
 @click.option("--encoding", help="Encoding of the data file (default UTF-8).")
-@click.option("--plots", "plots_dir", type=click.Path(), help="Write the evaluation figures here.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), help="Write the evaluation figures here (a directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def command(model_dir: str, data: str, columns: tuple[str, ...], encoding: str | None, plots_dir: str | None,
             as_json: bool) -> None:
