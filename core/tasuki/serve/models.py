@@ -256,6 +256,10 @@ class ServedModel:
             raise DataError(f"index {path}: vectors of size {vectors.shape[1]}, but model {self.name!r} makes "
                             f"vectors of size {dimension}; the index was built with "
                             f"{index.metadata.get('model', 'another model')!r}")
+        from tasuki_embedding.similarity import model_fingerprint
+
+        # same size is not same space: an index of another model is refused, an unrecorded one warns
+        index.check_model(model_fingerprint(self.model.directory, self.model.metadata), str(self.model.directory))
         self.index, self.index_path = index, path
         # Queries get the model's 'query' prefix (E5), as `tasuki search` gives them.
         prompts = getattr(self.model.model, "prompts", None)

@@ -1,9 +1,19 @@
-"""Cosine similarity, top-k search, and an in-memory index that can be saved as one numpy file."""
+"""Cosine similarity, top-k search, and an in-memory index that can be saved as one numpy file.
+
+An index built by :meth:`Encoder.index <tasuki_embedding.encoder.Encoder.index>` records the model
+that encoded it: its name and a fingerprint of its weights (:func:`model_fingerprint`). Searching it
+with another model, whose vectors live in another space even at the same size, is refused
+(:meth:`EmbeddingIndex.check_model`). An index that records no fingerprint (saved by tasuki before
+it recorded one, or built from bare vectors) cannot be checked: using it warns once, with how to
+rebuild it, rather than refusing every index saved so far.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +24,43 @@ import numpy as np
 from tasuki.errors import DataError
 
 INDEX_FORMAT = "tasuki-embedding-index/1"
+FINGERPRINT = "model_fingerprint"
+"""The index metadata key of the fingerprint of the model that encoded the corpus (None: unknown)."""
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
+
+
+def model_fingerprint(directory: str | Path | None, metadata: dict[str, Any] | None = None) -> str | None:
+    """A short hash of the weights that make a model's vectors, or None when they cannot be known.
+
+    From ``tasuki.json`` (``metadata``, read from ``directory`` when not given): the SHA-256 of the
+    weights it records; an ONNX export gives the weights it was exported from, so an index built with
+    the torch model serves the export's queries. A directory without ``tasuki.json`` (transformers or
+    sentence-transformers layout): its weight files are hashed, giving the same fingerprint as a
+    tasuki model with the same weight files.
+    """
+    if directory is None and metadata is None:
+        return None
+    path = Path(directory) if directory is not None else None
+    if metadata is None and path is not None and (path / "tasuki.json").is_file():
+        try:
+            metadata = json.loads((path / "tasuki.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            metadata = None
+    if isinstance(metadata, dict):
+        if metadata.get("runtime", "torch") == "onnx":
+            weights = (metadata.get("source") or {}).get("weights_sha256")  # None: exported before it was recorded
+        else:
+            weights = metadata.get("weights_sha256")
+    elif path is not None and path.is_dir():
+        from tasuki.checkpoint import file_sha256
+
+        files = sorted({p for pattern in WEIGHT_FILES for p in path.glob(pattern)})
+        weights = {p.name: file_sha256(p) for p in files}
+    else:
+        weights = None
+    if not weights:
+        return None
+    return hashlib.sha256(json.dumps(sorted(weights.items())).encode()).hexdigest()[:16]
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -76,6 +123,8 @@ class EmbeddingIndex:
         if self.texts is not None and len(self.texts) != len(self.embeddings):
             raise DataError(f"index: {len(self.texts)} texts for {len(self.embeddings)} vectors")
         self.metadata = dict(metadata or {})
+        self.path: Path | None = None
+        """The file the index was loaded from (None: built in memory)."""
 
     def __len__(self) -> int:
         return len(self.embeddings)
@@ -88,6 +137,29 @@ class EmbeddingIndex:
                 for hit in row:
                     hit["text"] = self.texts[hit["index"]]
         return hits
+
+    def check_model(self, fingerprint: str | None, name: str | None) -> None:
+        """Refuse (:class:`DataError`) to search with a model other than the one that built the index.
+
+        :param fingerprint: :func:`model_fingerprint` of the model about to search (None: unknown).
+        :param name: its name or directory, for the messages.
+        """
+        where = f"index {self.path}" if self.path is not None else "the index"
+        built_by = self.metadata.get("model") or "an unnamed model"
+        recorded = self.metadata.get(FINGERPRINT)
+        if recorded and fingerprint and recorded != fingerprint:
+            raise DataError(f"{where} was built by model {built_by!r} (weights {recorded}), not by {name!r} (weights "
+                            f"{fingerprint}): its vectors do not compare with this model's; rebuild the index with "
+                            f"this model (tasuki search MODEL --corpus FILE --index FILE)")
+        if recorded and fingerprint:
+            return
+        if FINGERPRINT not in self.metadata:
+            warnings.warn(f"{where} does not record the model that built it (an index saved by an older tasuki, or "
+                          f"built from bare vectors): if it was not {name!r}, its results mean nothing; rebuild it "
+                          f"with this model to have it checked", stacklevel=3)
+        elif recorded != fingerprint and built_by != name:
+            warnings.warn(f"{where} was built by {built_by!r}; cannot check that {name!r} has the same weights "
+                          f"(one of them has no weight files to fingerprint)", stacklevel=3)
 
     def save(self, path: str | Path) -> Path:
         """Write one ``.npz`` file (vectors, texts, metadata; no pickled objects). Returns its path."""
@@ -131,4 +203,6 @@ class EmbeddingIndex:
                             f"{embeddings.dtype} of shape {embeddings.shape}")
         if texts is not None and len(texts) != len(embeddings):
             raise DataError(f"{path}: {len(texts)} texts for {len(embeddings)} embeddings")
-        return cls(embeddings, texts, metadata)
+        index = cls(embeddings, texts, metadata)
+        index.path = path
+        return index
