@@ -242,6 +242,7 @@ class TrainedModel:
         keyword fields (``predict(question=..., context=...)``) make one input.
         """
         from tasuki.data import rows_to_dataset
+        from tasuki.task import PredictionContext
 
         inputs = _predict_inputs(inputs, fields)
         batch_size = count_argument("batch_size", batch_size)
@@ -252,7 +253,8 @@ class TrainedModel:
         examples = rows_to_dataset(rows, "input", content_fingerprint=False)
         self.task.validate(examples, "input", with_targets=False)
         outputs, features = self._outputs(examples, batch_size, progress)
-        predictions = self.task.postprocess(outputs, features, examples)
+        prediction_context = PredictionContext(tokenizer=self.tokenizer, max_length=self.max_length)
+        predictions = self.task.postprocess(outputs, features, examples, context=prediction_context)
         return predictions[0] if single else predictions
 
     def evaluate(self, data: Any, *, columns: Mapping[str, str] | None = None, encoding: str | None = None,

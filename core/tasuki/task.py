@@ -8,7 +8,7 @@ predictions. The runner (:mod:`tasuki.runner`) drives these methods for every ta
                                                          |--> training_loss
     outputs (one dict of numpy arrays per feature, in feature order)
         --compute_metrics--> {"accuracy": ...}
-        --postprocess-->     [prediction per example]
+        --postprocess(context=)--> [prediction per example]
 
 A feature may come from several examples' windows (long texts, QA contexts): a task that
 splits examples keeps an ``example_index`` column in its features to map them back.
@@ -62,12 +62,30 @@ class NoOptions:
     """The options of a task that has none."""
 
 
+@dataclass(frozen=True)
+class PredictionContext:
+    """How the features of a prediction were made: what :meth:`Task.postprocess` may need besides them.
+
+    Passed by keyword (``context=``, as spaCy passes ``initialize(get_examples, nlp=...)``), so that a
+    field can be added without breaking any task.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+    """The tokenizer that encoded the features (to decode token ids, for instance)."""
+    max_length: int
+    """Tokens per feature, as given to :meth:`Task.encode`."""
+
+
 class Task(ABC):
     """A registered NLP task (sentiment, ner, qa, ...).
 
     Subclasses set the class attributes and implement the abstract methods. An instance
     holds what is learnt from the training data (the label set) and the user's options;
     :meth:`state` / :meth:`from_state` carry it into a saved model directory.
+
+    :meth:`encode` may run in other processes, or not at all when the features are cached, so a
+    task keeps nothing from it: what :meth:`postprocess` needs of the encoding (the tokenizer,
+    ``max_length``) comes as its ``context=`` argument, a :class:`PredictionContext`.
     """
 
     name: ClassVar[str]
@@ -254,8 +272,14 @@ class Task(ABC):
         """Metrics over a whole evaluation set (``examples`` has the targets)."""
 
     @abstractmethod
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
-        """One user-facing prediction per example (labels with scores, spans with offsets, ...)."""
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[Any]:
+        """One user-facing prediction per example (labels with scores, spans with offsets, ...).
+
+        :param context: the tokenizer and ``max_length`` that made the features; tasuki always passes
+            it (by keyword), a caller of a task that needs none of it may leave it out.
+        """
 
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Write the figures a person wants after evaluation (PNG); return their paths."""

@@ -162,7 +162,7 @@ class TinyClassification(Task):
         predicted = np.array([row["logits"].argmax() for row in outputs])
         return {"accuracy": float((predicted == np.array(features["labels"])).mean())}
 
-    def postprocess(self, outputs: Any, features: Any, examples: Any) -> list[str]:
+    def postprocess(self, outputs: Any, features: Any, examples: Any, *, context: Any = None) -> list[str]:
         return [self.labels[int(row["logits"].argmax())] for row in outputs]
 
 

@@ -99,6 +99,26 @@ def test_fill_mask_queries_are_not_masked_again(tiny_tokenizer) -> None:
     assert (batch["input_ids"] == tiny_tokenizer.mask_token_id).sum() == 1
 
 
+def test_fill_mask_postprocess_decodes_with_the_context_tokenizer(tiny_tokenizer) -> None:
+    """postprocess keeps nothing from encode (it may run in a worker, or be cached): a fresh task decodes."""
+    import numpy as np
+    from datasets import Dataset
+
+    from tasuki.task import PredictionContext
+
+    rows = MaskedLMTask().examples_from_inputs("the [MASK] rose")
+    features = MaskedLMTask().encode({k: [r[k] for r in rows] for k in rows[0]}, tiny_tokenizer, max_length=32)
+    market = tiny_tokenizer.convert_tokens_to_ids("market")
+    length = len(features["input_ids"][0])
+    outputs = [{"top_ids": np.full((length, 1), market), "top_scores": np.ones((length, 1))}]
+    fresh = MaskedLMTask()  # never encoded anything
+    with pytest.raises(TypeError, match="needs context="):
+        fresh.postprocess(outputs, Dataset.from_dict(features), Dataset.from_list(rows))
+    context = PredictionContext(tokenizer=tiny_tokenizer, max_length=32)
+    [[best]] = fresh.postprocess(outputs, Dataset.from_dict(features), Dataset.from_list(rows), context=context)
+    assert (best["token"], best["token_str"], best["sequence"]) == (market, "market", "the market rose")
+
+
 def test_fill_mask_query_without_mask_is_an_error(tiny_tokenizer) -> None:
     task = MaskedLMTask()
     rows = task.examples_from_inputs(["the market rose"])

@@ -83,7 +83,7 @@ class TinyTopicTask(Task):
         predicted = [int(np.argmax(o["logits"])) for o in outputs]
         return {"accuracy": float(np.mean(np.array(predicted) == np.array(features["labels"])))}
 
-    def postprocess(self, outputs: Any, features: Any, examples: Any) -> list[Any]:
+    def postprocess(self, outputs: Any, features: Any, examples: Any, *, context: Any = None) -> list[Any]:
         return [self.labels[int(np.argmax(o["logits"]))] for o in outputs]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from tasuki.data import column_values
 from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, Task, label_name, stripped_labels
+from tasuki.task import LazyAutoModel, PredictionContext, Task, label_name, stripped_labels
 
 
 @dataclass
@@ -61,7 +61,9 @@ class TemplateClassificationTask(Task):
         # the mean confidence moves with every example: a lost or doubled one shows in tests
         return {"accuracy": float((probs.argmax(1) == gold).mean()), "mean_confidence": float(probs.max(1).mean())}
 
-    def postprocess(self, outputs: Any, features: Any, examples: Any) -> list[dict[str, Any]]:
+    def postprocess(
+        self, outputs: Any, features: Any, examples: Any, *, context: PredictionContext | None = None
+    ) -> list[dict[str, Any]]:
         results = []
         for row in outputs:
             scores = np.exp(row["logits"] - row["logits"].max())

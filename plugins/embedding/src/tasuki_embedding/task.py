@@ -24,7 +24,7 @@ import numpy as np
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
-from tasuki.task import Outputs, Task
+from tasuki.task import Outputs, PredictionContext, Task
 from tasuki_embedding import losses
 
 if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
@@ -268,7 +268,9 @@ class EmbeddingTask(Task):
             result["triplet_accuracy"] = metrics.triplet_accuracy(text, pair, _stack(outputs, "negative_embedding"))
         return result
 
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[Any]:
         """A vector (numpy, float32) per text; for ``{"text", "pair"}`` inputs, their cosine similarity."""
         if "pair_embedding" in outputs[0]:
             from tasuki_embedding.metrics import pair_cosines

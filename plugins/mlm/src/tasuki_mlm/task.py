@@ -20,7 +20,7 @@ import numpy as np
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
-from tasuki.task import LazyAutoModel, Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task
 from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
 from tasuki_mlm.masking import (
     IGNORE_INDEX,
@@ -93,7 +93,6 @@ class MaskedLMTask(Task):
             raise DataError("nsp with Japanese whole-word masking is not supported; drop one of the two")
         self.head_initialized: bool | None = None
         """After :meth:`build_model`: True when the backbone had no MLM head and one was initialised."""
-        self._tokenizer: PreTrainedTokenizerBase | None = None  # kept by encode: postprocess decodes tokens
         self._candidates: torch.Tensor | None = None
         self._extra_weights: dict[str, torch.Tensor] = {}
 
@@ -116,7 +115,6 @@ class MaskedLMTask(Task):
         Fill-mask queries and ``line_by_line`` give one truncated feature per example. With
         ``whole_word`` each feature also carries ``word_ids`` (-1 for special tokens).
         """
-        self._tokenizer = tokenizer
         texts = batch["text"]
         fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
         if max_length < 3:
@@ -270,11 +268,15 @@ class MaskedLMTask(Task):
             metrics["nsp_accuracy"] = float(np.mean([int(o["nsp_correct"]) for o in outputs]))
         return metrics
 
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[Any]:
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[Any]:
         """Per example, like ``pipeline("fill-mask")``: a list of ``{score, token, token_str, sequence}``
-        for one mask, a list of such lists for several."""
-        tokenizer = self._tokenizer
-        assert tokenizer is not None, "encode runs before postprocess"
+        for one mask, a list of such lists for several. Needs ``context`` (its tokenizer decodes the tokens)."""
+        if context is None:
+            raise TypeError("the mlm task's postprocess needs context= (a tasuki.task.PredictionContext): "
+                            "its tokenizer decodes the predicted tokens")
+        tokenizer = context.tokenizer
         results = []
         for feature, output in zip(features, outputs):
             ids = list(feature["input_ids"])  # unpadded: trims the runner's padding

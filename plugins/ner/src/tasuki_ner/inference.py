@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tasuki.errors import DataError
+from tasuki.task import PredictionContext
 from tasuki_ner.task import NerTask
 
 
@@ -44,4 +45,5 @@ def predict_entities(
     """Entities per text, through the task's own ``encode``/``collate``/``predict_step``/``postprocess``."""
     rows = task.examples_from_inputs(texts)
     outputs, features, examples = run_model(task, model, tokenizer, rows, max_length=max_length, batch_size=batch_size)
-    return task.postprocess(outputs, features, examples)
+    context = PredictionContext(tokenizer=tokenizer, max_length=max_length)
+    return task.postprocess(outputs, features, examples, context=context)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tasuki.errors import DataError
 from tasuki.settings import SettingError, setting
-from tasuki.task import Outputs, Task
+from tasuki.task import Outputs, PredictionContext, Task
 from tasuki_ner.aggregate import STRATEGIES, aggregate, merged_examples, softmax
 from tasuki_ner.align import (
     IGNORE,
@@ -275,7 +275,9 @@ class NerTask(Task):
         y_true, y_pred = self._tag_sequences(outputs, features, examples)
         return entity_metrics(y_true, y_pred, strict=self.options.strict)
 
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[list[dict[str, Any]]]:
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[list[dict[str, Any]]]:
         """Per example, entities ``{text, type, start, end, score}`` (character offsets into its text)."""
         id2label = dict(enumerate(self.labels or []))
         results = []

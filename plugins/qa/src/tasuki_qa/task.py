@@ -11,7 +11,7 @@ import numpy as np
 
 from tasuki.errors import DataError
 from tasuki.settings import setting
-from tasuki.task import LazyAutoModel, Outputs, Task
+from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task
 from tasuki_qa.features import encode_windows
 from tasuki_qa.metrics import references_of, squad_v2_metrics
 from tasuki_qa.spans import Span, best_span
@@ -157,7 +157,9 @@ class QATask(Task):
         return squad_v2_metrics([s.answer for s in spans], references, self.lang, [s.no_answer_score for s in spans],
                                 span_predictions=best_texts)
 
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[dict[str, Any]]:
         """Per question ``{"answer", "score", "start", "end"}``; ``context[start:end] == answer``."""
         return [s.as_dict() for s in self.spans(outputs, features, examples)]
 

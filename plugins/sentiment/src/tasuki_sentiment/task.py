@@ -12,7 +12,7 @@ import numpy as np
 from tasuki import plots
 from tasuki.data import column_values, require_columns
 from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, Outputs, Task, stripped_labels
+from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, stripped_labels
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
 
@@ -59,9 +59,7 @@ class SentimentTask(Task):
     ) -> None:
         super().__init__(lang=lang, labels=labels, **options)
         self.label_kind = label_kind or "text"
-        self.truncated = 0
-        self._warned_truncation = False
-        """How many texts :meth:`encode` has truncated so far (in this process)."""
+        self._warned_truncation = False  # only to warn once per task: nothing later reads it
 
     # --- state ---------------------------------------------------------------------------
 
@@ -148,7 +146,6 @@ class SentimentTask(Task):
                 values = encoded[key]
                 for j, i in enumerate(too_long):
                     values[i] = clipped[key][j]
-            self.truncated += len(too_long)
             if not self._warned_truncation:  # once per task: tokenizing runs in batches of 1,000
                 self._warned_truncation = True
                 warnings.warn(
@@ -196,7 +193,9 @@ class SentimentTask(Task):
         predicted = self.probabilities(outputs).argmax(axis=1)
         return classification_metrics(self.targets(features, examples), predicted, self.labels or [])
 
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
+    def postprocess(
+        self, outputs: Outputs, features: Dataset, examples: Dataset, *, context: PredictionContext | None = None
+    ) -> list[dict[str, Any]]:
         """``{"label", "score", "scores": {label: probability}}`` per example."""
         labels = self.labels or []
         results = []
