@@ -10,7 +10,6 @@ from datasets import Dataset
 from transformers import AutoTokenizer
 
 from tasuki.features import INDEX, LENGTH, encode, feature_lengths, make_loader
-from tasuki.runner import group_by_example
 from tasuki_template.plugin import TemplateClassificationTask
 
 
@@ -53,8 +52,6 @@ def test_example_index_counts_over_the_whole_dataset(tokenizer: Any, num_proc: i
     examples = Dataset.from_list(rows(2500))  # three map batches of 1,000
     features = encode(TwoWindows(labels=["neg", "pos"]), examples, tokenizer, 16, num_proc=num_proc, cache=False)
     assert features["example_index"] == [i for i in range(2500) for _ in range(2)]
-    groups = group_by_example(features, [])
-    assert len(groups) == 2500 and groups[1000] == [2000, 2001] and groups[2499] == [4998, 4999]
     assert features[INDEX] == list(range(5000))
 
 

@@ -179,7 +179,7 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from tasuki.runner import encode, group_by_example
+    from tasuki.runner import encode
 
     class TwoWindows(TemplateClassificationTask):
         def encode(self, batch, tokenizer, max_length):
@@ -189,8 +189,7 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
 
     examples = Dataset.from_list([{"text": f"good movie {i}"} for i in range(2500)])
     features = encode(TwoWindows(labels=["neg", "pos"]), examples, AutoTokenizer.from_pretrained(backbone_dir), 16)
-    groups = group_by_example(features, [])
-    assert len(groups) == 2500 and groups[2499] == [4998, 4999]
+    assert features["example_index"] == [i for i in range(2500) for _ in range(2)]
 
 
 def test_default_epochs_grow_on_small_data(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:

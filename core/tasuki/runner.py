@@ -133,14 +133,6 @@ def predict(
     return Predictions(outputs, features, examples)
 
 
-def group_by_example(features: Dataset, outputs: Outputs) -> list[list[int]]:
-    """Feature positions per example, for tasks whose features carry ``example_index``."""
-    groups: dict[int, list[int]] = {}
-    for position, example in enumerate(features["example_index"]):
-        groups.setdefault(example, []).append(position)
-    return [groups.get(i, []) for i in range(max(groups) + 1 if groups else 0)]
-
-
 # --- training ----------------------------------------------------------------------------------
 
 

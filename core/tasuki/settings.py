@@ -258,8 +258,3 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 def _jsonable(value: Any) -> Any:
     return None if value is dataclasses.MISSING else value
-
-
-def as_dict(instance: Any) -> dict[str, Any]:
-    """A settings instance as a JSON-ready dict (what ``tasuki.json`` stores)."""
-    return dataclasses.asdict(instance)

@@ -82,13 +82,6 @@ def training_options(
     return settings_options(TrainingArgs, exclude={"output_dir", *exclude}, defaults=defaults, aliases=aliases)
 
 
-def training_fields(exclude: Iterable[str] = ()) -> list[str]:
-    """The names :func:`training_options` adds: pop them from a command's keyword arguments."""
-    from tasuki.args import TrainingArgs
-
-    return [f.name for f in dataclasses.fields(TrainingArgs) if f.name not in {"output_dir", *exclude}]
-
-
 def given(values: Mapping[str, Any]) -> dict[str, Any]:
     """The options the user gave (not ``None``): ``--seed 0`` and ``--no-checkpoints`` included."""
     return {k: v for k, v in values.items() if v is not None}
