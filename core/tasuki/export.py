@@ -25,6 +25,13 @@ then predicts and evaluates through the same task code as the torch model
 - Every export is checked: the graph runs on a small padded batch and its outputs are compared
   with torch's; the largest difference is recorded in ``tasuki.json`` (fp32 must agree within
   1e-3, else the export fails).
+- Quality gate (``eval_data=``): the torch model and the staged export are evaluated on the same
+  labelled data by ``TrainedModel.evaluate`` (the one evaluation path); an export whose main metric
+  is more than ``max_drop`` (absolute) worse is not published. Both figures go into ``tasuki.json``.
+- Opset: the dynamo exporter builds opset 18 graphs and converts them up to 25 (onnxscript's
+  version converter); below 18 it falls back to onnx's C converter, which fails on some operators
+  and then leaves the graph at 18 without a word. Only :data:`OPSETS` are accepted, and the
+  written graph's opset is checked against the one asked for.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import contextlib
 import inspect
 import io
 import logging
+import math
 import os
 import shutil
 import sys
@@ -62,6 +70,10 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 FP32_TOLERANCE = 1e-3
 """Largest |ONNX - torch| output difference an fp32 export may show on the check batch (typical: 1e-6)."""
 _CHECK_TEXTS = ["tasuki exports this model to onnx, and checks it on a padded batch.", "a short one"]
+OPSETS = tuple(range(18, 26))
+"""The opsets ``opset=`` accepts: what torch's dynamo exporter builds (18) up to what onnxscript converts to (25)."""
+MAX_DROP = 0.01
+"""The default ``max_drop`` of the quality gate: one point of accuracy (or F1, ...)."""
 
 
 class ExportError(TasukiError):
@@ -75,18 +87,35 @@ def export(
     quantize: str | None = None,
     per_channel: bool = True,
     opset: int | None = None,
+    eval_data: Any = None,
+    max_drop: float | None = None,
 ) -> Path:
     """Export the tasuki model in ``model_dir`` to ONNX in ``output``; return ``output``.
 
     :param quantize: ``None`` (fp32), ``"int8"`` (dynamic quantization of the weight MatMuls, the
         feed-forward down-projections kept fp32) or ``"int8-all"`` (every weight MatMul: faster, less exact).
     :param per_channel: int8 scales per output channel (default) rather than one per tensor.
-    :param opset: the ONNX opset (default: the exporter's).
-    :raises ExportError: unsupported model or quantization, or ``output`` holds something else.
+    :param opset: the ONNX opset, one of :data:`OPSETS` (default: the exporter's, 18).
+    :param eval_data: labelled data (a file, dataset or rows, with the model's column mapping): the
+        torch model and the export are evaluated on it, and the export is published only if its main
+        metric is at most ``max_drop`` worse.
+    :param max_drop: the largest drop of the main metric allowed (absolute; default :data:`MAX_DROP`).
+    :raises ExportError: unsupported model, quantization or opset, ``output`` holds something else, or
+        the export fails the quality gate (nothing is then written).
     :raises MissingExtraError: onnx / onnxruntime / onnxscript are not installed.
     """
     if quantize not in (None, *QUANTIZATIONS):
         raise ExportError(f"quantize={quantize!r}: expected one of {list(QUANTIZATIONS)} (or none for fp32)")
+    if opset is not None and (type(opset) is not int or opset not in OPSETS):
+        raise ExportError(f"opset={opset!r} is not allowed; allowed: an integer from {OPSETS[0]} to {OPSETS[-1]} "
+                          f"(what torch's dynamo exporter writes), or none for {OPSETS[0]}")
+    if max_drop is not None:
+        if eval_data is None:
+            raise ExportError("max_drop needs eval_data (the labelled data both models are evaluated on)")
+        if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not max_drop >= 0 \
+                or math.isinf(max_drop):
+            raise ExportError(f"max_drop={max_drop!r} is not allowed; allowed: a number >= 0 (an absolute drop "
+                              f"of the main metric, e.g. 0.01)")
     source, output = path_argument("model_dir", model_dir), path_argument("output", output)
     require_onnx("onnx", "onnxruntime", "onnxscript")
     metadata = read_metadata(source)  # not a trained model: one clear line
@@ -99,6 +128,8 @@ def export(
 
     loaded = load(source, device="cpu")
     model, tokenizer = loaded.model, loaded.tokenizer
+    # the source first: bad evaluation data fails before minutes of exporting
+    reference = loaded.evaluate(eval_data) if eval_data is not None else None
     inputs = _input_names(model, tokenizer)
     batch = _check_batch(tokenizer, inputs)
     returns, outputs = _describe_outputs(model, batch)
@@ -111,6 +142,9 @@ def export(
         quantization = _quantize_int8(graph, per_channel, keep_ffn_output=quantize == "int8") if quantize else None
         spec = {"file": ONNX_FILE, "inputs": list(inputs), "outputs": outputs, "returns": returns,
                 "exporter": "torch.onnx.export(dynamo=True)", "opset": _opset(graph)}
+        if opset is not None and spec["opset"] != opset:
+            raise ExportError(f"{source}: asked for opset {opset}, the exporter wrote opset {spec['opset']}; "
+                              f"leave opset unset or choose another from {OPSETS[0]} to {OPSETS[-1]}")
         spec["max_abs_diff"] = _compare(model, OnnxModel(graph, spec, threads=1), batch, outputs, returns)
         if quantization is None and spec["max_abs_diff"] > FP32_TOLERANCE:
             raise ExportError(f"{source}: the ONNX graph disagrees with torch by {spec['max_abs_diff']:.2e} "
@@ -118,11 +152,43 @@ def export(
         tokenizer.save_pretrained(staging)
         if (source / "config.json").is_file():
             shutil.copy2(source / "config.json", staging / "config.json")
-        atomic_write_json(staging / METADATA_FILE, _export_metadata(metadata, source, graph, spec, quantization))
+        exported = _export_metadata(metadata, source, graph, spec, quantization)
+        atomic_write_json(staging / METADATA_FILE, exported)
+        if reference is not None:
+            exported["quality_gate"] = _quality_gate(loaded.task, reference, load(staging, device="cpu"), eval_data,
+                                                     MAX_DROP if max_drop is None else max_drop)
+            atomic_write_json(staging / METADATA_FILE, exported)
         _publish(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+# --- the quality gate ----------------------------------------------------------------------------
+
+
+def _quality_gate(task: Any, reference: dict[str, Any], exported: Any, data: Any, max_drop: float) -> dict[str, Any]:
+    """Evaluate the staged export on ``data``; raise if its main metric is more than ``max_drop`` worse than
+    ``reference`` (the torch model's metrics on the same data), else return both figures for ``tasuki.json``."""
+    measured = exported.evaluate(data)
+    names = (task.main_metric,) if isinstance(task.main_metric, str) else tuple(task.main_metric)
+    metric = next((n for n in names if _finite(reference.get(n)) and _finite(measured.get(n))), None)
+    if metric is None:
+        raise ExportError(f"quality gate: the evaluation on {data} gave no {' or '.join(names)} to compare; "
+                          f"export without eval_data")
+    before, after = float(reference[metric]), float(measured[metric])
+    drop = round(before - after if task.greater_is_better else after - before, 10)  # 0.9 - 0.89 is not 0.01000...09
+    if drop > max_drop:
+        verb = "drops" if task.greater_is_better else "rises"
+        raise ExportError(f"quality gate: {metric} on {data} {verb} by {drop:.4f}, from {before:.4f} (source) to "
+                          f"{after:.4f} (export), more than max_drop {max_drop}; the export is not written "
+                          f"(export fp32, or --quantize int8 rather than int8-all, or allow a larger --max-drop)")
+    return {"data": str(data), "metric": metric, "source": before, "export": after, "drop": drop,
+            "max_drop": max_drop, "greater_is_better": task.greater_is_better}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --- the output directory ------------------------------------------------------------------------
@@ -177,7 +243,9 @@ def _export_metadata(metadata: dict[str, Any], source: Path, graph: Path, spec: 
         "quantization": quantization,
         "onnx": spec,
         "source": {"directory": str(source.resolve()), "created": metadata.get("created"),
-                   "metrics": metadata.get("metrics", {})},
+                   "metrics": metadata.get("metrics", {}),
+                   # the weights the export was made from: what an embedding index records of its model
+                   "weights_sha256": metadata.get("weights_sha256", {})},
         "metrics": {},
         # what load() verifies before reading the graph (the source's own weights are not here)
         "weights_sha256": {spec["file"]: file_sha256(graph)},
@@ -353,7 +421,8 @@ def export_summary(directory: str | Path) -> dict[str, Any]:
     return {"output": str(directory), "task": metadata.get("task"), "runtime": metadata.get("runtime"),
             "quantization": (metadata.get("quantization") or {}).get("scheme", "none (fp32)"),
             "megabytes": round(path.stat().st_size / 1e6, 2) if path.is_file() else None,
-            "max_abs_diff": spec.get("max_abs_diff"), "source": metadata.get("source", {}).get("directory")}
+            "max_abs_diff": spec.get("max_abs_diff"), "source": metadata.get("source", {}).get("directory"),
+            "quality_gate": metadata.get("quality_gate")}
 
 
 class _CallableModule(types.ModuleType):
@@ -371,4 +440,4 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["QUANTIZATIONS", "ExportError", "export", "export_summary"]
+__all__ = ["MAX_DROP", "OPSETS", "QUANTIZATIONS", "ExportError", "export", "export_summary"]

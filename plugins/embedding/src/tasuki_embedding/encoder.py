@@ -67,7 +67,7 @@ class Encoder:
         self.name: str | None = None
         """The model's name or directory (set by :meth:`load`), recorded in the indexes it builds."""
         self._source: tuple[Path | None, dict[str, Any] | None] = (None, None)
-        self._fingerprint: str | None | bool = False  # False: not computed yet
+        self._fingerprint: str | bool | None = False  # False: not computed yet
 
     @property
     def fingerprint(self) -> str | None:
