@@ -90,7 +90,7 @@ def test_an_index_of_another_model_of_the_same_size_is_refused(two_dirs: tuple[s
     code, _, err = invoke("search", two_dirs[1], "--index", tmp_path / "cli.npz", "a cat")
     assert code == 2 and "Traceback" not in err, err
     assert f"built by model '{two_dirs[0]}'" in last_line(err) and f"not by '{two_dirs[1]}'" in last_line(err)
-    code, out, err = invoke("search", two_dirs[0], "--index", tmp_path / "cli.npz", "a cat", "--json")
+    code, _, err = invoke("search", two_dirs[0], "--index", tmp_path / "cli.npz", "a cat", "--json")
     assert code == 0 and "warning" not in err, err
 
 
