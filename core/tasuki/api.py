@@ -16,6 +16,7 @@ from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argum
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
 from tasuki.saving import read_metadata, save_trained, verify_weights
+from tasuki.security import check_trainable
 
 if TYPE_CHECKING:
     import torch
@@ -132,6 +133,7 @@ def train(
         raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
     backbone_obj = resolve_backbone(spec, trust_remote_code=trust_remote_code) if not isinstance(
         spec, Backbone) else spec
+    check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
     if args.max_length is None or args.max_length > backbone_obj.max_length:
         args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
 
@@ -297,7 +299,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     from transformers import AutoTokenizer
 
     from tasuki import runtimes
-    from tasuki.metadata import check_labels, check_metadata, task_from_metadata
+    from tasuki.metadata import check_head, check_labels, check_metadata, task_from_metadata
     from tasuki.security import check_remote_code
 
     directory = path_argument("directory", directory, "a model directory (str or pathlib.Path)")
@@ -312,6 +314,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
         )
     task = task_from_metadata(registry.task(metadata["task"]), directory, metadata)
     check_labels(task, directory)
+    check_head(task, directory)
     check_remote_code(directory, False, flag=False)
     try:
         model = runtimes.load_model(task, directory, metadata)  # torch, or an ONNX export

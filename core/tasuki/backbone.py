@@ -69,6 +69,10 @@ class Backbone(ABC):
         return {"spec": self.spec}
 
 
+TASK_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice")
+"""Heads of fine-tuned models: a backbone with one of them is another task's model (pretraining heads are not)."""
+
+
 class BackboneError(TasukiError):
     """A backbone that cannot be loaded: not found, offline, pickle-only weights, remote code."""
 
@@ -140,12 +144,18 @@ class HFBackbone(Backbone):
     def build_model(self, auto_class: Any, **config: Any) -> torch.nn.Module:
         from transformers.utils import logging as hf_logging
 
+        trained = self._trained_head(auto_class, config)
+        if trained:  # another task's model (a trained classifier, say): its encoder under a fresh head
+            logger.info("%s is a trained %s: its encoder is used, under a new head", self.spec, trained)
+            return self._encoder_under_new_head(auto_class, config)
         # transformers prints a table of new head weights; one line of ours says the same
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:
+            # a head of another size (other labels) is re-initialised, and said so below, not a traceback
             model, info = self._load("weights", lambda: auto_class.from_pretrained(
-                self.name_or_path, use_safetensors=True, output_loading_info=True, **self._load_kwargs(), **config
+                self.name_or_path, use_safetensors=True, output_loading_info=True, ignore_mismatched_sizes=True,
+                **self._load_kwargs(), **config
             ))
         finally:
             hf_logging.set_verbosity(verbosity)
@@ -155,6 +165,48 @@ class HFBackbone(Backbone):
         if info["mismatched_keys"]:
             logger.warning("%s: weights re-initialised because their shapes differ: %s", self.spec,
                            ", ".join(sorted(str(k) for k in info["mismatched_keys"])))
+        return model
+
+    def _trained_head(self, auto_class: Any, config: dict[str, Any]) -> str | None:
+        """``"BertForSequenceClassification (labels neg, pos)"`` when this local backbone is a model fine-tuned
+        for a task and ``auto_class`` with ``config`` would be another head or other labels; else None."""
+        import json
+
+        directory = self.directory
+        try:
+            saved = json.loads((directory / "config.json").read_text(encoding="utf-8")) if directory else {}
+        except (OSError, ValueError):
+            return None  # the loader reports an unreadable config itself
+        names = saved.get("architectures") if isinstance(saved, dict) else None
+        architecture = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+        if not architecture.endswith(TASK_HEADS):
+            return None
+        labels = [str(v) for _, v in sorted((saved.get("id2label") or {}).items(), key=lambda kv: int(kv[0]))]
+        wanted = [str(v) for _, v in sorted((config.get("id2label") or {}).items(), key=lambda kv: int(kv[0]))]
+        head = getattr(auto_class, "__name__", "").removeprefix("AutoModel")
+        if architecture.endswith(head) and (not wanted or wanted == labels):
+            return None  # the same head and labels: training goes on from it
+        return f"{architecture} (labels {', '.join(labels)})" if labels else architecture
+
+    def _encoder_under_new_head(self, auto_class: Any, config: dict[str, Any]) -> torch.nn.Module:
+        """``auto_class`` built fresh, then given the encoder weights of this backbone."""
+        from transformers import AutoConfig
+        from transformers.utils import logging as hf_logging
+
+        options = {**self._load_kwargs(), **config}
+        head_config = self._load("config", lambda: AutoConfig.from_pretrained(self.name_or_path, **options))
+        head_config.architectures = None
+        model = auto_class.from_config(head_config, trust_remote_code=self.trust_remote_code)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the old head's weights are unused on purpose: no table of them
+        try:
+            encoder = self.encoder()
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        missing, _ = model.base_model.load_state_dict(encoder.state_dict(), strict=False)  # a pooler may be left over
+        if missing:
+            raise BackboneError(f"backbone {self.spec!r}: its encoder does not fit a new {type(model).__name__} "
+                                f"(missing {', '.join(sorted(missing)[:5])}); give the base encoder as --backbone")
         return model
 
     def encoder(self, **kwargs: Any) -> torch.nn.Module:

@@ -250,3 +250,27 @@ def load_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> N
     if not path.is_file():
         raise CheckpointError(f"{path}: the best evaluation's weights are missing; train again with --overwrite")
     load_model(accelerator.unwrap_model(model), str(path))  # read on the CPU, copied onto the parameters
+
+
+class BestWeights:
+    """The weights of the best evaluation so far: in ``root/best`` when the run writes checkpoints
+    (``--resume`` needs them), else in memory, so that ``--no-checkpoints`` writes no checkpoint at all."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def save(self, accelerator: Accelerator, model: torch.nn.Module) -> None:
+        """Keep ``model``'s weights (every process calls this)."""
+        if self.root is not None:
+            save_best(accelerator, model, self.root)
+        else:  # each process keeps its own copy (on the CPU): no process waits for another
+            weights = accelerator.unwrap_model(model).state_dict()
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in weights.items()}
+
+    def load(self, accelerator: Accelerator, model: torch.nn.Module) -> None:
+        """Put the kept weights back into ``model`` (every process)."""
+        if self.root is not None:
+            load_best(accelerator, model, self.root)
+        elif self.state is not None:
+            accelerator.unwrap_model(model).load_state_dict(self.state)

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki.checkpoint import atomic_write_json, file_sha256
 from tasuki.errors import CheckpointError, TasukiError, path_argument
 from tasuki.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
-from tasuki.saving import METADATA_FILE, read_metadata
+from tasuki.saving import METADATA_FILE, file_hashes, read_metadata
 
 if TYPE_CHECKING:
     import torch
@@ -149,10 +149,11 @@ def export(
         if quantization is None and spec["max_abs_diff"] > FP32_TOLERANCE:
             raise ExportError(f"{source}: the ONNX graph disagrees with torch by {spec['max_abs_diff']:.2e} "
                               f"(> {FP32_TOLERANCE}) on a check batch; this architecture does not export faithfully")
-        tokenizer.save_pretrained(staging)
+        tokenizer_files = [Path(f).name for f in tokenizer.save_pretrained(staging) or ()]
         if (source / "config.json").is_file():
             shutil.copy2(source / "config.json", staging / "config.json")
         exported = _export_metadata(metadata, source, graph, spec, quantization)
+        exported["tokenizer_sha256"] = file_hashes(staging, tokenizer_files)  # re-saved: not the source's bytes
         atomic_write_json(staging / METADATA_FILE, exported)
         if reference is not None:
             exported["quality_gate"] = _quality_gate(loaded.task, reference, load(staging, device="cpu"), eval_data,

@@ -2,8 +2,9 @@
 
 Every problem is one :class:`~tasuki.errors.CheckpointError` naming the file and the field:
 a metadata file that is not an object, lacks ``task``/``task_state``, holds the wrong types,
-or names labels that disagree with ``config.json``'s ``id2label`` (the model would print
-wrong names without a word).
+names labels that disagree with ``config.json``'s ``id2label`` (the model would print wrong names
+without a word), or names a task whose head is not the one in ``config.json``'s ``architectures``
+(another task's head would be loaded with a fresh, untrained one).
 """
 
 from __future__ import annotations
@@ -76,6 +77,46 @@ def check_labels(task: Task, directory: Path) -> None:
             f"{directory / METADATA_FILE}: labels {list(expected.values())} disagree with {config_path.name}'s "
             f"id2label {list(saved.values())}; one of the two files was changed after training"
         )
+
+
+def check_head(task: Task, directory: Path) -> None:
+    """The model in ``config.json`` (``architectures``) must carry ``task``'s head, not another task's.
+
+    A task loaded the default way (its ``auto_model``) needs an architecture named after that head
+    (``...ForSequenceClassification``); a task that loads its own way (embeddings, masked LM) only
+    refuses an architecture that is another task's head.
+    """
+    from tasuki.registry import get_registry
+
+    config_path = directory / "config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{config_path}: unreadable ({exc})") from None
+    names = config.get("architectures") if isinstance(config, dict) else None
+    if not isinstance(names, list) or not names or not isinstance(names[0], str):
+        return
+    architecture, own = names[0], head_of(type(task))
+    owners = sorted(name for name, cls in get_registry().tasks.items()
+                    if (head := head_of(cls.obj)) and architecture.endswith(head))
+    if architecture.endswith(own) if own else not owners:
+        return
+    of = f" (a model of task {', '.join(repr(o) for o in owners)})" if owners else ""
+    raise CheckpointError(
+        f"{directory / METADATA_FILE}: task {task.name!r} disagrees with {config_path.name}'s architecture "
+        f"{architecture}{of}; one of the two files was changed after training: restore it, or train again"
+    )
+
+
+def head_of(task_cls: type[Task]) -> str | None:
+    """The end of the architecture name of ``task_cls``'s head (``ForSequenceClassification``), for a
+    task that loads its model with its ``auto_model``; None for one that loads its own way."""
+    from tasuki.task import Task
+
+    if task_cls.load_model is not Task.load_model or task_cls.auto_model is None:
+        return None
+    name = getattr(task_cls.auto_model, "__name__", "")
+    return name.removeprefix("AutoModel") if name.startswith("AutoModelFor") else None
 
 
 def _json_name(kind: type) -> str:

@@ -3,9 +3,12 @@
 Before any model or data is loaded, :func:`claim_output` makes sure the run cannot lose or mix
 anything: a directory that holds a trained model, checkpoints of another run, or files tasuki
 did not write is refused (:class:`OutputError`, exit 2) with the two ways forward, ``--resume``
-and ``--overwrite``; ``--overwrite`` deletes only what tasuki wrote and refuses a directory with
-anything else in it. The directory must be writable, and so must its parent, where the finished
-model is staged and swapped in (:mod:`tasuki.saving`).
+and ``--overwrite``; ``--overwrite`` deletes only what tasuki wrote (the files ``tasuki.json``
+lists, the run's checkpoints) and refuses a directory with anything else in it, naming it. An
+unfinished run whose process is gone and that left no checkpoint (nothing to resume) is cleared
+without asking. A symlink is followed: the run writes into its target. The directory must be
+writable, and so must its parent, where the finished model is staged and swapped in
+(:mod:`tasuki.saving`).
 
 A lock file beside the directory (``.NAME.tasuki.lock``, held with ``flock``) keeps a second run
 out while one is in progress; the error names the holder's pid, host and start time. The kernel
@@ -34,8 +37,6 @@ from tasuki.errors import TasukiError
 RUN_MARKER = ".tasuki-run.json"
 """Written into the directory when a run starts: marks it as tasuki's until the model replaces it."""
 METADATA_FILE = "tasuki.json"
-RUN_ENTRIES = frozenset({CHECKPOINTS_DIR, "plots", "logs", RUN_MARKER, METADATA_FILE})
-"""What a run writes into its output directory besides the model files listed in ``tasuki.json``."""
 
 
 class OutputError(TasukiError):
@@ -101,26 +102,43 @@ def _read_holder(fd: int) -> dict[str, Any]:
         return {}
 
 
-def _model_files(directory: Path) -> set[str]:
-    """Top-level names a finished model in ``directory`` consists of (from its ``tasuki.json``)."""
+def _foreign(directory: Path, entries: set[str]) -> list[str]:
+    """Entries of ``directory``, and files inside the model's folders, that tasuki did not write.
+
+    Tasuki's are the run's marker and checkpoints, an unfinished run's tracker ``logs``, and what the
+    model's ``tasuki.json`` lists: top-level names under ``files`` and, inside folders, each file under
+    ``written`` (a model saved before that field lists its top-level names only). A ``logs`` or
+    ``plots`` folder of the user's is not tasuki's.
+    """
     try:
         metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return set()
-    return set(metadata.get("files", ()))
+        metadata = {}
+    metadata = metadata if isinstance(metadata, dict) else {}
+    names = set(metadata.get("files", ()))
+    written = metadata.get("written")
+    whole = {CHECKPOINTS_DIR, RUN_MARKER, METADATA_FILE} | ({"logs"} if RUN_MARKER in entries else set())
+    found = []
+    for name in sorted(entries - whole):
+        path = directory / name
+        if name not in names:
+            found.append(name)
+        elif isinstance(written, list) and path.is_dir() and not path.is_symlink():
+            inside = (p.relative_to(directory).as_posix() for p in path.rglob("*") if not p.is_dir())
+            found += sorted(set(inside) - set(written))
+    return found
 
 
 def survey(directory: Path) -> dict[str, Any]:
     """What ``directory`` holds: a model, checkpoints, an unfinished run, and entries tasuki did not write."""
     entries = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
-    ours = RUN_ENTRIES | _model_files(directory)
     checkpoints = complete_checkpoints(directory / CHECKPOINTS_DIR)
     return {
         "entries": entries,
         "model": METADATA_FILE in entries,
         "checkpoints": checkpoints,
         "unfinished": RUN_MARKER in entries,
-        "foreign": sorted(entries - ours),
+        "foreign": _foreign(directory, entries),
     }
 
 
@@ -131,11 +149,42 @@ def _describe(directory: Path, found: dict[str, Any]) -> str:
     if found["checkpoints"]:
         parts.append(f"checkpoints of a run (up to {found['checkpoints'][0].name})")
     elif found["unfinished"] or (directory / CHECKPOINTS_DIR).exists():
-        parts.append("an unfinished run")
+        parts.append("an unfinished run" + _holder(directory))
     if found["foreign"]:
         parts.append(f"files tasuki did not write ({', '.join(found['foreign'][:5])}"
                      + (", ..." if len(found["foreign"]) > 5 else "") + ")")
-    return " and ".join(parts)
+    return " and ".join(parts) or ", ".join(sorted(found["entries"]))
+
+
+def _holder(directory: Path) -> str:
+    """`` (pid N on HOST, started T)`` from the run marker, or nothing."""
+    try:
+        run = json.loads((directory / RUN_MARKER).read_text(encoding="utf-8"))
+        return f" (pid {run['pid']} on {run['host']}, started {run['started']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _clear_dead_run(directory: Path, found: dict[str, Any]) -> bool:
+    """Clear what a killed run without a checkpoint left (its marker, logs, partial checkpoints); True if cleared.
+
+    Only a run of this machine whose process is gone: there is nothing to resume, and the lock held
+    now proves no run is writing here.
+    """
+    from tasuki.saving import pid_alive
+
+    if not found["unfinished"] or found["checkpoints"] or found["model"] or found["foreign"]:
+        return False
+    try:
+        run = json.loads((directory / RUN_MARKER).read_text(encoding="utf-8"))
+        dead = run["host"] == socket.gethostname() and not pid_alive(int(run["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if dead:
+        for name in (CHECKPOINTS_DIR, "logs"):
+            shutil.rmtree(directory / name, ignore_errors=True)
+        (directory / RUN_MARKER).unlink(missing_ok=True)
+    return dead
 
 
 def check_output(directory: Path, *, resume: bool, overwrite: bool) -> None:
@@ -143,6 +192,8 @@ def check_output(directory: Path, *, resume: bool, overwrite: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise OutputError(f"--output {directory} is a file, not a directory; choose another --output")
     found = survey(directory)
+    if _clear_dead_run(directory, found):
+        found = survey(directory)
     if found["foreign"]:
         raise OutputError(
             f"--output {directory} holds {_describe(directory, found)}; tasuki only writes into an empty "
@@ -183,9 +234,12 @@ def _check_writable(directory: Path) -> None:
 
 
 def _claim(directory: Path, *, resume: bool, overwrite: bool) -> OutputLock:
+    from tasuki.saving import clear_stale_staging
+
     _check_writable(directory)
     lock = OutputLock.acquire(directory)
     try:
+        clear_stale_staging(directory)  # what a killed run's save left beside the directory
         check_output(directory, resume=resume, overwrite=overwrite)
         atomic_write_json(directory / RUN_MARKER, {"pid": os.getpid(), "host": socket.gethostname(),
                                                    "started": datetime.now(timezone.utc).isoformat()})
@@ -206,7 +260,7 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
 
     from tasuki.devices import cpu_only
 
-    directory = Path(directory).absolute()
+    directory = Path(directory).expanduser().resolve()  # a symlink: the run writes into its target
     existed = directory.exists()
     state = PartialState(cpu=cpu_only(cpu))
     lock: OutputLock | None = None

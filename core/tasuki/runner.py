@@ -414,6 +414,7 @@ def run_training(
                                   total_steps, warmup_steps)
 
     root = Path(args.output_dir) / ckpt.CHECKPOINTS_DIR
+    best_weights = ckpt.BestWeights(root if args.checkpoints or args.resume else None)
     global_step, start_epoch, skip_batches = 0, 0, 0
     history: list[dict[str, float]] = []
     log: list[dict[str, float]] = []
@@ -491,7 +492,7 @@ def run_training(
                                                    else value < best["value"])
                 if better:
                     best = {"value": value, "step": global_step, "metrics": record, "bad": 0}
-                    ckpt.save_best(accelerator, model, root)
+                    best_weights.save(accelerator, model)
                 else:
                     best["bad"] += 1
                     stopped_early = bool(patience) and best["bad"] >= patience
@@ -508,7 +509,7 @@ def run_training(
         accelerator.end_training()
     final = history[-1] if history else {}
     if best["step"] is not None and best["step"] != global_step:
-        ckpt.load_best(accelerator, model, root)
+        best_weights.load(accelerator, model)
         final = best["metrics"]
         last_outputs = None
     if has_eval and last_outputs is None:  # the outputs of the weights kept, for the figures

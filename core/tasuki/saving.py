@@ -2,9 +2,11 @@
 
 A directory holds ``config.json`` (with ``id2label``/``label2id``), ``model.safetensors``,
 the tokenizer files, a model card (``README.md``) with data, arguments and metrics, and
-``tasuki.json`` (task name, task state, plugin, versions, the files of the model and the SHA-256 of
-its weights), written last: a directory without it is incomplete. The whole directory is staged
-beside the target and swapped in, so a crash never leaves old and new files mixed; checkpoints
+``tasuki.json`` (task name, task state, plugin, versions, every file the run wrote, and the SHA-256
+of its weights and tokenizer files), written last: a directory without it is incomplete. The whole
+directory is staged beside the target (a symlink's target, for a link) and swapped in, so a crash
+never leaves old and new files mixed, and a staging directory a killed process left is removed by
+the next save beside it; checkpoints
 live in its ``checkpoints/`` folder only while a run is in progress (or with --keep-checkpoints),
 and loading ignores them. The ``AutoModelFor...`` classes load the same directory, and so does
 ``transformers.pipeline`` for the tasks it still has (transformers 5 dropped question answering).
@@ -23,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, atomic_write_text, file_sha256, follow_umask
+from tasuki.checkpoint import CHECKPOINTS_DIR, atomic_write_json, atomic_write_text, file_sha256, follow_umask
 from tasuki.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from tasuki.task import Task
 
 METADATA_FILE = "tasuki.json"
+TOKENIZER_CONFIGS = ("tokenizer_config.json", "tokenizer.json")
+"""Files one of which every saved tokenizer has (checked in models saved before tokenizer hashes)."""
 
 
 def save_trained(
@@ -55,14 +59,16 @@ def save_trained(
     of the old model survives beside the new one. ``extras(staging)`` writes more files (the
     figures) into the staged directory; ``carry`` names entries of the old directory to keep
     (``checkpoints`` under --keep-checkpoints, tracker ``logs``). ``tasuki.json`` records the
-    SHA-256 of the weights, which :func:`verify_weights` checks on loading.
+    SHA-256 of the weights and of the tokenizer files, which :func:`verify_weights` checks on loading,
+    and ``written``, every file of the directory, which is what ``--overwrite`` may delete.
     """
-    directory = Path(directory).absolute()
+    directory = Path(directory).expanduser().resolve()  # a symlink: write into its target, keep the link
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
+    clear_stale_staging(directory)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-{os.getpid()}-"))
     try:
         task.save_model(model, staging)
-        tokenizer.save_pretrained(staging)
+        tokenizer_files = [Path(f).name for f in tokenizer.save_pretrained(staging) or ()]
         if extras is not None:
             extras(staging)
         metadata = {
@@ -82,7 +88,11 @@ def save_trained(
             if (directory / name).exists():
                 os.replace(directory / name, staging / name)
         metadata["weights_sha256"] = {p.name: file_sha256(p) for p in sorted(staging.glob("*.safetensors"))}
+        metadata["tokenizer_sha256"] = file_hashes(staging, tokenizer_files)
         metadata["files"] = sorted([p.name for p in staging.iterdir()] + [METADATA_FILE])
+        # every file, for --overwrite to delete only these (kept checkpoints are tasuki's as a whole)
+        written = [p.relative_to(staging) for p in staging.rglob("*") if p.is_file()]
+        metadata["written"] = sorted([p.as_posix() for p in written if p.parts[0] != CHECKPOINTS_DIR] + [METADATA_FILE])
         atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
         follow_umask(staging)
         old = _swap_in(staging, directory)
@@ -104,7 +114,7 @@ def _swap_in(staging: Path, directory: Path) -> Path | None:
         return None
     if _exchange(staging, directory):
         return staging  # now holds the old directory
-    aside = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
+    aside = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-{os.getpid()}-"))
     os.rmdir(aside)
     os.replace(directory, aside)
     os.replace(staging, directory)
@@ -129,16 +139,53 @@ def _exchange(a: Path, b: Path) -> bool:
     return done == 0
 
 
+def file_hashes(directory: Path, names: Sequence[str]) -> dict[str, str]:
+    """``{name: SHA-256}`` of the files ``names`` in ``directory`` that exist (for ``tasuki.json``)."""
+    return {name: file_sha256(directory / name) for name in sorted(set(names)) if (directory / name).is_file()}
+
+
 def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:
-    """Refuse a model directory whose weights are not the ones its ``tasuki.json`` was written for."""
+    """Refuse a model directory whose weights or tokenizer files are not the ones its ``tasuki.json`` was written for.
+
+    A model saved before tokenizer files were hashed must still have a tokenizer configuration: without
+    one, transformers builds a tokenizer of special tokens only, and predictions are silently wrong.
+    """
     directory = Path(directory)
-    for name, expected in metadata.get("weights_sha256", {}).items():
-        path = directory / name
-        if not path.is_file():
-            raise CheckpointError(f"{directory}: {name} is missing; the directory is incomplete (train it again)")
-        if file_sha256(path) != expected:
-            raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
-                                  f"the weights were replaced or damaged after training; train it again")
+    for key, what in (("weights_sha256", "weights"), ("tokenizer_sha256", "tokenizer")):
+        for name, expected in metadata.get(key, {}).items():
+            path = directory / name
+            if not path.is_file():
+                raise CheckpointError(f"{directory}: {name} ({what}) is missing; the directory is incomplete "
+                                      f"(copy it again from where it was trained, or train it again)")
+            if file_sha256(path) != expected:
+                raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
+                                      f"the {what} file was replaced or damaged after training; train it again")
+    if "tokenizer_sha256" not in metadata and not any((directory / n).is_file() for n in TOKENIZER_CONFIGS):
+        raise CheckpointError(f"{directory}: the tokenizer files ({', '.join(TOKENIZER_CONFIGS)}) are missing; "
+                              f"the directory is incomplete (copy it again, or train it again)")
+
+
+def clear_stale_staging(directory: Path) -> None:
+    """Remove the staging and set-aside directories of ``directory`` left by processes that were killed."""
+    prefix = f".{directory.name}."
+    for path in directory.parent.iterdir():
+        if not path.name.startswith(prefix):
+            continue
+        kind, _, rest = path.name[len(prefix):].partition("-")  # .NAME.staging-PID-random
+        pid = rest.split("-")[0]
+        if kind in ("staging", "old") and pid.isdigit() and path.is_dir() and not pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (another user's process counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_metadata(directory: str | Path) -> dict[str, Any]:
