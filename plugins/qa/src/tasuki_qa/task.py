@@ -91,11 +91,20 @@ class QATask(Task):
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """``{"question", "context"}``, a list of them, or a ``(question, context)`` pair."""
-        if isinstance(inputs, dict) or (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], str)):
+        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and len(inputs) == 2
+                                               and all(isinstance(x, str) for x in inputs)):
             inputs = [inputs]
         rows = []
         for i, item in enumerate(inputs, start=1):
-            row = dict(zip(("question", "context"), item)) if isinstance(item, (tuple, list)) else dict(item)
+            if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+                row = dict(zip(("question", "context"), item))
+            elif isinstance(item, dict):
+                row = dict(item)
+            else:  # a plain text (the CLI's TEXT arguments) has no context to take an answer from
+                raise DataError(f"input {i}: QA predicts from a question and its context, not from "
+                                f"{'one text' if isinstance(item, str) else type(item).__name__} ({str(item)[:40]!r}); "
+                                f"give {{'question': ..., 'context': ...}} (CLI: tasuki qa ask MODEL QUESTION --context "
+                                f"FILE, or tasuki predict MODEL --input FILE with question and context columns)")
             missing = [c for c in self.input_columns if c not in row]
             if missing:
                 raise DataError(f"input {i}: needs 'question' and 'context', missing {missing}")
