@@ -2,8 +2,9 @@
 
 Every ``tasuki ...`` line in a shell block of README.md, docs/*.md and plugins/*/README.md is
 resolved against the real click commands (a documented flag that does not exist, or a missing
-required option, fails here; the example paths need not exist), and the keyword arguments of the README's ``tasuki.train(...)`` call are checked against
-``tasuki.train`` and :class:`~tasuki.args.TrainingArgs`.
+required option, fails here; the example paths need not exist), and the keyword arguments of
+the README's ``tasuki.train(...)`` call are checked against ``tasuki.train`` and
+:class:`~tasuki.args.TrainingArgs`.
 """
 
 from __future__ import annotations
