@@ -302,7 +302,8 @@ def predict_file(
     :param columns: ``{task_column: file_column}``; default: the model's own mapping, if it saved one.
     :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
     :param resume: keep the rows ``OUTPUT.partial`` (or a finished ``OUTPUT``) already holds and predict only
-        the rest; the chunk size may differ from the stopped run's.
+        the rest; the chunk size may differ from the stopped run's. Under several processes the part files
+        are named by world and chunk size, so a resume with other values starts over (never duplicates).
     :param overwrite: replace an existing ``OUTPUT`` that is not an earlier output of this function.
     """
     from tasuki.data import map_columns, rows_to_dataset, saved_for
