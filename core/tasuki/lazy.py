@@ -14,7 +14,8 @@ from typing import Any
 
 def lazy_getattr(package: str, sources: Mapping[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for ``package``: ``sources[name]`` is the module that
-    defines ``name``, imported when the name is first used; the value is then kept on the package.
+    defines ``name`` (or ``"module:attribute"`` where it is defined under another name), imported
+    when the name is first used; the value is then kept on the package.
 
     Usage, in a package's ``__init__.py``: ``__getattr__ = lazy_getattr(__name__, {"Encoder": "pkg.encoder"})``.
     """
@@ -23,7 +24,8 @@ def lazy_getattr(package: str, sources: Mapping[str, str]) -> Callable[[str], An
         source = sources.get(name)
         if source is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(source), name)
+        module, _, attribute = source.partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
         setattr(sys.modules[package], name, value)
         return value
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tasuki.hookspecs import hookimpl
+from tasuki.plugin import hookimpl
 from tasuki_template.task import TemplateClassificationTask
 
 

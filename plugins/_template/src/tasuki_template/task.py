@@ -10,9 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.data import column_values
-from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, PredictionContext, Task, label_name, stripped_labels
+from tasuki.plugin import DataError, LazyAutoModel, PredictionContext, Task, column_values, label_name, stripped_labels
 
 
 @dataclass

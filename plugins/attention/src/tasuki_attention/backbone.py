@@ -21,8 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.backbone import Backbone
-from tasuki.errors import UnknownNameError
+from tasuki.plugin import Backbone, UnknownNameError
 
 if TYPE_CHECKING:
     import torch
@@ -86,7 +85,7 @@ def _model_directory(value: str) -> Path:
     path = Path(value).expanduser()
     if path.is_dir():
         return path
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import resolve_backbone
 
     directory = resolve_backbone(value).directory
     if directory is None:

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from tasuki import plots
+from tasuki.plugin import pyplot, save_figure
 from tasuki_attention.numpy_ref import sinusoidal_positional_encoding
 
 
 def plot_positional_encoding(path: str | Path, max_len: int = 128, d_model: int = 384) -> Path:
     """Heatmap of the sinusoidal table, position (rows) × dimension (columns)."""
-    plt = plots.pyplot()
+    plt = pyplot()
     table = sinusoidal_positional_encoding(max_len, d_model)  # (P, C)
     fig, ax = plt.subplots(figsize=(10, 5))
     image = ax.imshow(table, aspect="auto", cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
@@ -37,7 +37,7 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
     """
     import torch
 
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import resolve_backbone
 
     if not sentence.strip():
         raise ValueError("the sentence to plot is empty")
@@ -58,7 +58,7 @@ def sentence_attentions(backbone: Any, sentence: str) -> tuple[list[str], np.nda
 
 def plot_attention_head(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "") -> Path:
     """One head's ``(T, T)`` weights: queries on rows, keys on columns."""
-    plt = plots.pyplot()
+    plt = pyplot()
     t = len(tokens)
     size = max(4.0, min(14.0, 0.35 * t + 2))
     fig, ax = plt.subplots(figsize=(size, size))
@@ -74,7 +74,7 @@ def plot_attention_head(tokens: list[str], weights: np.ndarray, path: str | Path
 
 def plot_attention_grid(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Every layer (rows) and head (columns) of ``(L, H, T, T)`` weights as small heatmaps."""
-    plt = plots.pyplot()
+    plt = pyplot()
     layers, heads = weights.shape[:2]
     fig, axes = plt.subplots(layers, heads, figsize=(1.6 * heads + 1, 1.6 * layers + 1), squeeze=False)
     for layer in range(layers):
@@ -111,4 +111,4 @@ def plot_sentence(backbone: Any, sentence: str, path: str | Path, layer: int | N
 
 def _save(fig: Any, path: str | Path) -> Path:
     fig.tight_layout()
-    return plots.save(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110)

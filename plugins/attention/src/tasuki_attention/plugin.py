@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import Any
 
-from tasuki.hookspecs import hookimpl
+from tasuki.plugin import hookimpl
 from tasuki_attention.backbone import scratch_backbone
 
 logger = logging.getLogger(__name__)

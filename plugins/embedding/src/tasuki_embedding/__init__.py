@@ -14,7 +14,7 @@ directory loads in ``SentenceTransformer(dir)`` as well as in ``tasuki.load(dir)
 
 from __future__ import annotations
 
-from tasuki.lazy import lazy_getattr
+from tasuki.plugin import lazy_getattr
 
 # Loaded on first use: plugin discovery imports this package, and ``tasuki --help`` must not pay for torch.
 _LAZY = {

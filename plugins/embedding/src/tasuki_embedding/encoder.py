@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 from tasuki_embedding.model import SentenceEncoder, read_prompts
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Encoder:
                                                                        getattr(spec, "metadata", None))
         from transformers import AutoTokenizer
 
-        from tasuki.registry import resolve_backbone
+        from tasuki.plugin import resolve_backbone
 
         path = Path(str(spec)).expanduser()
         name = str(spec)

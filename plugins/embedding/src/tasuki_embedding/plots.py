@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 from tasuki_embedding.similarity import cos_sim
 
 HEATMAP_MAX = 20

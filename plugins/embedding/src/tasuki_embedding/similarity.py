@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 
 INDEX_FORMAT = "tasuki-embedding-index/1"
 FINGERPRINT = "model_fingerprint"
@@ -52,7 +52,7 @@ def model_fingerprint(directory: str | Path | None, metadata: dict[str, Any] | N
         else:
             weights = metadata.get("weights_sha256")
     elif path is not None and path.is_dir():
-        from tasuki.checkpoint import file_sha256
+        from tasuki.plugin import file_sha256
 
         files = sorted({p for pattern in WEIGHT_FILES for p in path.glob(pattern)})
         weights = {p.name: file_sha256(p) for p in files}

@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from tasuki.errors import DataError
-from tasuki.settings import setting
-from tasuki.task import Outputs, PredictionContext, Task
+from tasuki.plugin import DataError, Outputs, PredictionContext, Task, setting
 from tasuki_embedding import losses
 
 if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
@@ -32,7 +30,7 @@ if TYPE_CHECKING:  # torch loads where batches and models are built: plugin disc
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from tasuki.backbone import Backbone
+    from tasuki.plugin import Backbone
 
 ROLES = ("text", "pair", "negative")
 """Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""
@@ -90,7 +88,7 @@ class EmbeddingTask(Task):
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Every text column holds non-empty strings; ``score``, when present, holds finite numbers."""
-        from tasuki.data import check_texts, require_columns
+        from tasuki.plugin import check_texts, require_columns
 
         require_columns(data, self.required_columns(with_targets), source, task=self.name)
         check_texts(data, [c for c in ROLES if c in data.column_names], source)

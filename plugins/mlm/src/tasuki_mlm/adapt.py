@@ -19,8 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, atomic_write_text
-from tasuki.errors import DataError
+from tasuki.plugin import DataError, atomic_write_json, atomic_write_text
 from tasuki_mlm.corpus import check_held_out, corpus_dataset, split_documents
 from tasuki_mlm.task import MaskedLMTask
 
@@ -93,7 +92,7 @@ def load_documents(corpus: Any, *, encoding: str | None = None, text_column: str
         return Dataset.from_dict({"text": texts})
     if Path(str(corpus)).expanduser().exists():
         return corpus_dataset(corpus, encoding=encoding, text_column=text_column).select_columns(["text"])
-    from tasuki.data import load_data
+    from tasuki.plugin import load_data
 
     columns = {"text": text_column} if text_column != "text" else None
     dataset, source = load_data(str(corpus), MaskedLMTask, columns=columns, with_targets=False)
@@ -109,7 +108,7 @@ def check_corpus_size(documents: Any, tokenizer: Any, max_length: int) -> int:
     ``documents``: a dataset with a ``text`` column, or :class:`Document` objects; read only until
     one block is full.
     """
-    from tasuki.data import column_values
+    from tasuki.plugin import column_values
 
     body = max_length - 2  # [CLS] ... [SEP]
     total = 0
@@ -153,8 +152,8 @@ def adapt(
     :param compare: also run the baseline (before, or head-only) and write both into the model card.
     :param training_args: further :class:`tasuki.args.TrainingArgs` fields.
     """
-    import tasuki.api
-    from tasuki.registry import resolve_backbone
+    import tasuki
+    from tasuki.plugin import resolve_backbone
 
     # the options are checked (one line naming a bad one) before the corpus is read
     check_held_out(held_out)
@@ -179,7 +178,7 @@ def adapt(
     if compare and head_initialized:
         scratch = Path(tempfile.mkdtemp(prefix="tasuki-mlm-head-only-"))
         try:
-            head_only = tasuki.api.train(
+            head_only = tasuki.train(
                 "mlm", train_docs, output_dir=scratch, task_options={**options, "freeze_backbone": True}, **common
             )
             baseline = dict(head_only.metrics)
@@ -188,7 +187,7 @@ def adapt(
     elif compare:
         baseline = evaluate_texts(probe, backbone_obj, held_docs, max_length, batch_size * 2)
 
-    result = tasuki.api.train("mlm", train_docs, output_dir=output_dir, task_options=options, **common)
+    result = tasuki.train("mlm", train_docs, output_dir=output_dir, task_options=options, **common)
     adapted = AdaptResult(
         output_dir=Path(output_dir),
         head_initialized=head_initialized,
@@ -211,7 +210,7 @@ def evaluate_texts(
     """
     from datasets import Dataset
 
-    from tasuki.runner import predict
+    from tasuki.plugin import predict
 
     examples = texts if isinstance(texts, Dataset) else Dataset.from_list([{"text": t} for t in texts])
     done = predict(task, task.build_model(backbone), backbone.tokenizer, examples, max_length=max_length,

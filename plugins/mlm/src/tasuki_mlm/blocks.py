@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 
 FILL_MASK = "fill_mask"  # example column set by ``examples_from_inputs``: user text with [MASK], never re-masked
 
@@ -94,7 +94,7 @@ def word_numbers(encoded: Any, index: int, text: str, lang: str) -> list[int | N
         if not getattr(encoded, "is_fast", False):
             raise DataError("whole-word masking needs a fast tokenizer (tokenizer.json) for word ids")
         return list(encoded.word_ids(index))
-    from tasuki.japanese import split_words
+    from tasuki.plugin import split_words
 
     words = split_words(text)
     starts = [w.start for w in words]

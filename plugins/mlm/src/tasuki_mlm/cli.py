@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from tasuki.cli.options import given, settings_options, training_options
-from tasuki.errors import TasukiError
+from tasuki.plugin import TasukiError, given, settings_options, training_options
 from tasuki_mlm.task import MlmOptions
 
 ADAPT_DEFAULTS = {"epochs": 1, "max_length": 128, "batch_size": 16, "learning_rate": 5e-5, "seed": 42}

@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tasuki.data import GENERIC_SUFFIXES, read_text
-from tasuki.errors import DataError
-from tasuki.settings import SettingError
+from tasuki.plugin import GENERIC_SUFFIXES, DataError, SettingError, read_text
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -54,7 +52,7 @@ def corpus_dataset(source: str | Path, *, encoding: str | None = None, text_colu
     """The corpus as a memory-mapped dataset (``text``, ``source``): documents are written one batch at a
     time into tasuki's data cache, so a corpus of gigabytes is read in flat memory, once per version of
     its files."""
-    from tasuki.streaming import cached_rows
+    from tasuki.plugin import cached_rows
 
     path = Path(source).expanduser().resolve()
     if not path.exists():
@@ -74,7 +72,7 @@ def iter_documents(
 ) -> Iterator[Document]:
     """The documents of a corpus one at a time (see :func:`read_corpus`); a file is never read whole
     except a ``.txt`` file of a folder, which is one document."""
-    from tasuki.streaming import iter_rows
+    from tasuki.plugin import iter_rows
 
     path = Path(source).expanduser()
     if path.is_dir():
@@ -104,7 +102,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _table_documents(path: Path, encoding: str | None, text_column: str) -> Iterator[Document]:
-    from tasuki.streaming import iter_rows
+    from tasuki.plugin import iter_rows
     from tasuki_mlm.task import MaskedLMTask
 
     for row, values in enumerate(iter_rows(path, MaskedLMTask, encoding), start=1):

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tasuki.errors import DataError
-from tasuki.settings import setting
-from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task
+from tasuki.plugin import DataError, LazyAutoModel, Outputs, PredictionContext, Task, setting
 from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
 from tasuki_mlm.masking import (
     IGNORE_INDEX,
@@ -37,7 +35,7 @@ if TYPE_CHECKING:  # torch loads where batches are built: plugin discovery impor
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from tasuki.backbone import Backbone
+    from tasuki.plugin import Backbone
 
 logger = logging.getLogger(__name__)
 GROUPS = "mask_groups"  # batch key: (B, T) word group per token, -1 = never masked

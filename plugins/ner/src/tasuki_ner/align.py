@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasuki.japanese import word_owners, words_of_tokens
+from tasuki.plugin import word_owners, words_of_tokens
 from tasuki_ner.tags import Span, spans_to_bio
 
 IGNORE = -100
@@ -55,7 +55,7 @@ def simple_words(text: str) -> list[tuple[int, int]]:
 def text_words(text: str, lang: str) -> list[tuple[int, int]]:
     """The words of a raw text: MeCab words for Japanese, :func:`simple_words` otherwise."""
     if lang == "ja":
-        from tasuki.japanese import split_words
+        from tasuki.plugin import split_words
 
         return [(w.start, w.end) for w in split_words(text)]
     return simple_words(text)

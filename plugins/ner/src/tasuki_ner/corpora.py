@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 from tasuki_ner.readers import read_conll
 from tasuki_ner.tags import to_bio
 

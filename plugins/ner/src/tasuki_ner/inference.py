@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.errors import DataError
-from tasuki.task import PredictionContext
+from tasuki.plugin import DataError, PredictionContext
 from tasuki_ner.task import NerTask
 
 
@@ -23,7 +22,7 @@ def run_model(
     """``(outputs, features, examples)`` as the runner gives them to ``postprocess``/``compute_metrics``."""
     from datasets import Dataset
 
-    from tasuki.runner import predict
+    from tasuki.plugin import predict
 
     done = predict(task, model, tokenizer, Dataset.from_list(rows), max_length=max_length, batch_size=batch_size)
     return done.outputs, done.features, done.examples

@@ -58,9 +58,9 @@ def entity_metrics(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[st
 
 def plot_f1_by_type(report: dict[str, dict[str, float]], path: Path | str, title: str = "Entity F1 by type") -> Path:
     """A horizontal bar chart of precision, recall and F1 per entity type (PNG, Agg backend)."""
-    from tasuki import plots
+    from tasuki.plugin import pyplot, save_figure
 
-    plt = plots.pyplot()
+    plt = pyplot()
 
     types = sorted((k for k in report if not k.endswith(" avg")), key=lambda k: report[k]["f1-score"])
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(types) + 1.6))
@@ -76,7 +76,7 @@ def plot_f1_by_type(report: dict[str, dict[str, float]], path: Path | str, title
     ax.set_title(f"{title} (micro F1 {micro:.3f})")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return plots.save(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110)
 
 
 def word_tags(merged: Iterable[tuple[dict, dict]], example_of: Callable[[dict], Any], labels: Sequence[str]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 from tasuki_ner.align import Example, join_tokens, split_at_entities, text_words
 from tasuki_ner.tags import Span, TagError, detect_scheme, parse_tag, to_bio
 

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tasuki.errors import DataError
-from tasuki.settings import SettingError, setting
-from tasuki.task import Outputs, PredictionContext, Task
+from tasuki.plugin import DataError, Outputs, PredictionContext, SettingError, Task, setting
 from tasuki_ner.aggregate import STRATEGIES, aggregate, merged_examples, softmax
 from tasuki_ner.align import (
     IGNORE,

@@ -68,7 +68,7 @@ def set_null_threshold(model_dir: Path, threshold: float) -> None:
     if options is None:
         raise click.ClickException(f"{path}: no saved task options with 'null_threshold'")
     options["null_threshold"] = threshold
-    from tasuki.checkpoint import atomic_write_json
+    from tasuki.plugin import atomic_write_json
 
     atomic_write_json(path, saved)  # a crash never leaves a half-written tasuki.json
 

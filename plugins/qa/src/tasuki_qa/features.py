@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tasuki.errors import DataError
-from tasuki.japanese import split_words, word_owners, words_of_tokens
+from tasuki.plugin import DataError, split_words, word_owners, words_of_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

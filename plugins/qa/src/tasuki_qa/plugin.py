@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasuki.hookspecs import hookimpl
+from tasuki.plugin import hookimpl
 
 
 @hookimpl

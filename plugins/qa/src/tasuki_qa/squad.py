@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 
 MAX_LISTED = 10
 """How many mismatching ids an error lists before it says "and N more"."""

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tasuki.errors import DataError
-from tasuki.settings import setting
-from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task
+from tasuki.plugin import DataError, LazyAutoModel, Outputs, PredictionContext, Task, setting
 from tasuki_qa.features import encode_windows
 from tasuki_qa.metrics import references_of, squad_v2_metrics
 from tasuki_qa.spans import Span, best_span

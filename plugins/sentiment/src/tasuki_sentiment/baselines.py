@@ -31,7 +31,7 @@ def _ids(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
 
 def japanese_words(text: str) -> list[str]:
     """MeCab words: TF-IDF needs words, and Japanese writes none apart."""
-    from tasuki.japanese import split_words
+    from tasuki.plugin import split_words
 
     return [w.text for w in split_words(text)]
 
@@ -78,7 +78,7 @@ def encoder_features(
     import torch
     from tqdm.auto import tqdm
 
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import resolve_backbone
 
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
@@ -125,7 +125,7 @@ def frozen_features_logreg(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import resolve_backbone
 
     backbone = resolve_backbone(backbone)
     labels = sorted(set(map(str, train_labels)))

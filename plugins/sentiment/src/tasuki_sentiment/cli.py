@@ -46,9 +46,7 @@ def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: 
 def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None, example: str | None,
             encoding: str | None, columns: tuple[str, ...]) -> None:
     """Label counts, words per text by label, and a tokenized example. DATA: a file (default: the embedded set)."""
-    from tasuki.cli import parse_pairs
-    from tasuki.data import load_data
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import load_data, parse_pairs, resolve_backbone
     from tasuki_sentiment import datasets
     from tasuki_sentiment.explore import explore as run_explore
     from tasuki_sentiment.task import SentimentTask

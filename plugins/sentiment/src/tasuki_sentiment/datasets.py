@@ -20,7 +20,7 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-from tasuki.errors import DataError, UnknownNameError
+from tasuki.plugin import DataError, UnknownNameError
 from tasuki_sentiment.labels import DEFAULT_LABELS
 
 HUB_DATASET = "tyqiangz/multilingual-sentiments"

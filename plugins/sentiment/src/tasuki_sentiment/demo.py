@@ -123,7 +123,7 @@ def run(
     echo(f"== data: {description}\n   train {len(train)}, test {len(test)} ({eval_lang})")
 
     # 2. Look at it
-    from tasuki.registry import resolve_backbone
+    from tasuki.plugin import resolve_backbone
 
     backbone_obj = resolve_backbone(backbone)
     seen = explore(train, output_dir / "explore", lang=train_lang, tokenizer=backbone_obj.tokenizer,
@@ -207,12 +207,12 @@ def run(
 
 def _confusion_figure(path: Path, metrics: dict[str, Any], labels: list[str], title: str, n: int) -> Path:
     """The test split's confusion matrix, titled with the backbone and the score."""
-    from tasuki import plots
+    from tasuki.plugin import confusion_matrix
     from tasuki_sentiment.metrics import confusion_from_metrics
     from tasuki_sentiment.task import score_line
 
-    return plots.confusion_matrix(confusion_from_metrics(metrics, labels), labels, path, title=title,
-                                  subtitle=score_line(metrics, n))
+    return confusion_matrix(confusion_from_metrics(metrics, labels), labels, path, title=title,
+                            subtitle=score_line(metrics, n))
 
 
 def test_metrics_section(metrics: dict[str, Any], n: int, source: str) -> str:
@@ -237,7 +237,7 @@ def write_test_metrics(model_dir: Path, metrics: dict[str, Any], n: int, source:
     """
     import re
 
-    from tasuki.checkpoint import atomic_write_text
+    from tasuki.plugin import atomic_write_text
 
     path = Path(model_dir) / "README.md"
     card = path.read_text(encoding="utf-8") if path.is_file() else ""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasuki import plots
+from tasuki.plugin import bar_chart, box_plot
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Exploration:
 def count_words(text: str, lang: str) -> int:
     """Words in ``text``: whitespace-separated for English, MeCab words for Japanese."""
     if lang == "ja":
-        from tasuki.japanese import split_words
+        from tasuki.plugin import split_words
 
         return len(split_words(text))
     return len(text.split())
@@ -76,10 +76,10 @@ def explore(
     output_dir = Path(output_dir)
     unit = "MeCab words" if lang == "ja" else "words"
     figures = [
-        plots.bar_chart(counts, output_dir / "label_distribution.png", title="Label distribution", ylabel="examples",
-                        show_share=True),
-        plots.box_plot(lengths, output_dir / "words_per_text.png", title=f"{unit.capitalize()} per text, by label",
-                       ylabel=f"{unit} per text"),
+        bar_chart(counts, output_dir / "label_distribution.png", title="Label distribution", ylabel="examples",
+                  show_share=True),
+        box_plot(lengths, output_dir / "words_per_text.png", title=f"{unit.capitalize()} per text, by label",
+                 ylabel=f"{unit} per text"),
     ]
     exploration = Exploration(
         label_counts=counts,

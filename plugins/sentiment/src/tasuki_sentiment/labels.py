@@ -21,8 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tasuki.errors import DataError
-from tasuki.task import label_name
+from tasuki.plugin import DataError, label_name
 
 DEFAULT_LABELS = ("positive", "neutral", "negative")
 """The three labels of the default datasets (the Hub set's order: 0 positive, 1 neutral, 2 negative)."""

@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tasuki import plots
-from tasuki.data import column_values, require_columns
-from tasuki.errors import DataError
-from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, stripped_labels
+from tasuki.plugin import (
+    DataError,
+    LazyAutoModel,
+    Outputs,
+    PredictionContext,
+    Task,
+    column_values,
+    confusion_matrix,
+    require_columns,
+    stripped_labels,
+)
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
 
@@ -217,8 +224,8 @@ class SentimentTask(Task):
         matrix = confusion(gold, predicted, len(self.labels or []))
         path = Path(directory) / "confusion_matrix.png"
         scores = classification_metrics(gold, predicted, self.labels or [])
-        plots.confusion_matrix(matrix, self.labels or [], path, title=f"sentiment ({self.lang}): confusion matrix",
-                               subtitle=score_line(scores, len(gold)))
+        confusion_matrix(matrix, self.labels or [], path, title=f"sentiment ({self.lang}): confusion matrix",
+                         subtitle=score_line(scores, len(gold)))
         return [path]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 
 
 def encoder_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,7 +38,7 @@ def load_encoder(model: str, pooling: str | None, normalize: bool | None, max_le
 
 def read_texts(path: str, column: str, encoding: str | None) -> list[str]:
     """Texts from a file tasuki reads (txt: one a line; csv/tsv/jsonl/json/parquet: ``column``)."""
-    from tasuki.data import check_texts, load_data
+    from tasuki.plugin import check_texts, load_data
 
     rows, source = load_data(path, encoding=encoding, with_targets=False)
     if column not in rows.column_names:

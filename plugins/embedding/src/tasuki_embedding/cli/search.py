@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasuki.errors import DataError
+from tasuki.plugin import DataError
 from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
 
 
@@ -48,7 +48,7 @@ def command(model: str, queries: tuple[str, ...], corpus: str | None, index_file
                             f"({encoder.dimension}); the index was built with {index.metadata.get('model', '?')!r}")
     results = encoder.search(list(queries), index, top_k=top_k)
     if as_json:
-        from tasuki.cli import echo_json
+        from tasuki.plugin import echo_json
 
         echo_json([{"query": q, "hits": hits} for q, hits in zip(queries, results)])
         return

@@ -20,7 +20,7 @@ def command(model: str, texts: tuple[str, ...], as_json: bool, pooling: str | No
     encoder = load_encoder(model, pooling, normalize, max_length, device, dtype)
     scores = encoder.similarity(list(texts))
     if as_json:
-        from tasuki.cli import echo_json
+        from tasuki.plugin import echo_json
 
         echo_json(scores.round(6).tolist())
     elif len(texts) == 2:

@@ -1,0 +1,152 @@
+"""Everything a plugin may use from the core, on one page: ``from tasuki.plugin import hookimpl, Task, DataError``.
+
+A plugin imports the core through this module only (and the public API: ``tasuki.train``,
+``tasuki.load``, ``tasuki.evaluate``...); the other ``tasuki.*`` modules are internals that may
+change. ``tests/test_plugin_contract.py`` checks every plugin of this repository against it.
+
+The names, by what they are for:
+
+- **Hook marker**: ``hookimpl`` marks the functions of the module named by the plugin's entry
+  point (``register_tasks``, ``register_backbones``, ``register_commands``; see :mod:`tasuki.hookspecs`).
+- **Task and its helpers**: ``Task``, the base class of every task (read its docstrings);
+  ``Outputs``, what ``predict_step`` kept, as ``compute_metrics`` and ``postprocess`` receive it;
+  ``PredictionContext``, the tokenizer and ``max_length`` that made the features (``postprocess``'s
+  ``context=``);
+  ``LazyAutoModel("AutoModelFor...")``, a ``Task.auto_model`` that imports transformers only when
+  used; ``label_name`` and ``stripped_labels``, class labels read without surrounding whitespace.
+- **Backbone and backbone resolution**: ``Backbone`` (a pretrained or from-scratch encoder plus
+  its tokenizer: what a registered backbone factory returns) and ``resolve_backbone(spec)``, the
+  backbone ``--backbone SPEC`` names.
+- **Declared options**: ``setting(default, ...)`` declares a field of a task's ``Options``
+  dataclass with its allowed range; ``SettingError`` is the error of an option value.
+- **Errors**: ``TasukiError`` is the base of every error the CLI prints as one line instead of a
+  traceback; ``DataError`` (bad input data: name the source, row and column),
+  ``UnknownNameError`` (a name that is not registered), ``CheckpointError`` (a saved directory
+  that cannot be read), ``SettingError``.
+- **Column and text checks, readers**: ``require_columns``, ``check_texts``, ``column_values``
+  (a column in chunks, never one list), ``load_data`` (a path, rows, a DataFrame or a Hub data set
+  into a ``datasets.Dataset``), ``read_text`` (a text file: UTF-8, LF), ``GENERIC_SUFFIXES`` (the
+  file formats the core reads), ``iter_rows`` (a file's rows one at a time) and ``cached_rows``
+  (rows written once into a memory-mapped Arrow file).
+- **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
+  ``words_of_tokens`` (which word each character and each token belongs to).
+- **Prediction**: ``predict(task, model, tokenizer, examples, ...)``, the runner's prediction loop.
+- **Files**: ``atomic_write_text``, ``atomic_write_json`` (a reader never sees half a file) and
+  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights).
+- **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
+  ``bar_chart``, ``box_plot``, ``confusion_matrix``.
+- **CLI helpers for plugin commands**: ``echo_json``, ``parse_pairs`` (``--x KEY=VALUE`` options),
+  ``settings_options`` and ``training_options`` (click options from a dataclass and from
+  ``TrainingArgs``), ``given`` (the options the user gave), and ``lazy_getattr``, for a plugin
+  package that exports names of heavy modules without importing them at discovery.
+
+Each name is imported from its core module on first use, so that ``from tasuki.plugin import hookimpl``
+in a plugin module keeps torch, transformers and datasets out of the CLI's start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tasuki.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from tasuki.backbone import Backbone
+    from tasuki.checkpoint import atomic_write_json, atomic_write_text, file_sha256
+    from tasuki.cli import echo_json, parse_pairs
+    from tasuki.cli.options import given, settings_options, training_options
+    from tasuki.data import GENERIC_SUFFIXES, check_texts, column_values, load_data, read_text, require_columns
+    from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
+    from tasuki.hookspecs import hookimpl
+    from tasuki.japanese import split_words, word_owners, words_of_tokens
+    from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
+    from tasuki.plots import save as save_figure
+    from tasuki.registry import resolve_backbone
+    from tasuki.runner import predict
+    from tasuki.settings import SettingError, setting
+    from tasuki.streaming import cached_rows, iter_rows
+    from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, label_name, stripped_labels
+
+_SOURCES = {
+    # hook marker
+    "hookimpl": "tasuki.hookspecs",
+    # Task and its helpers
+    "Task": "tasuki.task", "Outputs": "tasuki.task", "PredictionContext": "tasuki.task", "LazyAutoModel": "tasuki.task",
+    "label_name": "tasuki.task", "stripped_labels": "tasuki.task",
+    # Backbone and backbone resolution
+    "Backbone": "tasuki.backbone", "resolve_backbone": "tasuki.registry",
+    # declared options
+    "setting": "tasuki.settings", "SettingError": "tasuki.settings",
+    # errors
+    "TasukiError": "tasuki.errors", "DataError": "tasuki.errors", "UnknownNameError": "tasuki.errors",
+    "CheckpointError": "tasuki.errors",
+    # column and text checks, readers
+    "require_columns": "tasuki.data", "check_texts": "tasuki.data", "column_values": "tasuki.data",
+    "load_data": "tasuki.data", "read_text": "tasuki.data", "GENERIC_SUFFIXES": "tasuki.data",
+    "iter_rows": "tasuki.streaming", "cached_rows": "tasuki.streaming",
+    # Japanese word splitting
+    "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
+    # prediction
+    "predict": "tasuki.runner",
+    # files
+    "atomic_write_text": "tasuki.checkpoint", "atomic_write_json": "tasuki.checkpoint", "file_sha256": "tasuki.checkpoint",
+    # figures
+    "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
+    "box_plot": "tasuki.plots", "confusion_matrix": "tasuki.plots",
+    # CLI helpers for plugin commands
+    "echo_json": "tasuki.cli", "parse_pairs": "tasuki.cli", "settings_options": "tasuki.cli.options",
+    "training_options": "tasuki.cli.options", "given": "tasuki.cli.options", "lazy_getattr": "tasuki.lazy",
+}
+"""Each name of the contract and the core module that defines it (``module:attribute`` when renamed)."""
+
+__getattr__ = lazy_getattr(__name__, _SOURCES)
+
+
+def __dir__() -> list[str]:
+    """The contract's names, with those already imported."""
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = [
+    "GENERIC_SUFFIXES",
+    "Backbone",
+    "CheckpointError",
+    "DataError",
+    "LazyAutoModel",
+    "Outputs",
+    "PredictionContext",
+    "SettingError",
+    "Task",
+    "TasukiError",
+    "UnknownNameError",
+    "atomic_write_json",
+    "atomic_write_text",
+    "bar_chart",
+    "box_plot",
+    "cached_rows",
+    "check_texts",
+    "column_values",
+    "confusion_matrix",
+    "echo_json",
+    "file_sha256",
+    "given",
+    "hookimpl",
+    "iter_rows",
+    "label_name",
+    "lazy_getattr",
+    "load_data",
+    "parse_pairs",
+    "predict",
+    "pyplot",
+    "read_text",
+    "require_columns",
+    "resolve_backbone",
+    "save_figure",
+    "setting",
+    "settings_options",
+    "split_words",
+    "stripped_labels",
+    "training_options",
+    "word_owners",
+    "words_of_tokens",
+]
