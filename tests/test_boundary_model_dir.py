@@ -254,7 +254,7 @@ def test_training_on_a_backbone_with_its_own_code_is_refused_up_front(registry, 
     out = tmp_path / "out"
     for flags in (("--trust-remote-code",), ()):
         line = refusal(*train_args(data, backbone, out, "--no-checkpoints", *flags))
-        assert "runs its own Python code (modeling_coded.py)" in line and "could not load" in line, line
+        assert "asks to run its own Python code (modeling_coded.py)" in line and "could not load" in line, line
         assert not out.exists()
 
 

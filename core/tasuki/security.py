@@ -55,7 +55,7 @@ def check_trainable(backbone: object) -> None:
     if found:
         path, modules = found
         raise RemoteCodeError(
-            f"{path}: backbone {getattr(backbone, 'spec', name)!r} runs its own Python code ({modules}); tasuki does "
+            f"{path}: backbone {getattr(backbone, 'spec', name)!r} asks to run its own Python code ({modules}); tasuki does "
             f"not train on it, since tasuki never runs code shipped with a trained model, so predict, evaluate, "
             f"serve and export could not load the result: choose a backbone transformers supports without code"
         )
