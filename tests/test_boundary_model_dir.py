@@ -252,10 +252,11 @@ def test_training_on_a_backbone_with_its_own_code_is_refused_up_front(registry, 
     (backbone / "modeling_coded.py").write_text(
         "from transformers import BertForSequenceClassification as CodedForSequenceClassification\n")
     out = tmp_path / "out"
-    for flags in (("--trust-remote-code",), ()):
-        line = refusal(*train_args(data, backbone, out, "--no-checkpoints", *flags))
-        assert "asks to run its own Python code (modeling_coded.py)" in line and "could not load" in line, line
-        assert not out.exists()
+    line = refusal(*train_args(data, backbone, out, "--no-checkpoints"))
+    assert "asks to run its own Python code (modeling_coded.py)" in line and "could not load" in line, line
+    assert not out.exists()
+    # train has no --trust-remote-code (it would change nothing): click names it as unknown
+    assert "No such option '--trust-remote-code'" in refusal(*train_args(data, backbone, out, "--trust-remote-code"))
 
 
 # --- 7. what a killed run leaves -----------------------------------------------------------------

@@ -98,7 +98,6 @@ def train(
     columns: Mapping[str, str] | None = None,
     encoding: str | None = None,
     data_config: str | None = None,
-    trust_remote_code: bool = False,
     task_options: Mapping[str, Any] | None = None,
     **training_args: Any,
 ) -> TrainResult:
@@ -131,8 +130,7 @@ def train(
     spec = backbone or task_cls.default_backbones.get(lang)
     if spec is None:
         raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
-    backbone_obj = resolve_backbone(spec, trust_remote_code=trust_remote_code) if not isinstance(
-        spec, Backbone) else spec
+    backbone_obj = resolve_backbone(spec) if not isinstance(spec, Backbone) else spec
     check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
     if args.max_length is None or args.max_length > backbone_obj.max_length:
         args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)

@@ -130,7 +130,8 @@ class HFBackbone(Backbone):
                         "to model.safetensors with transformers' save_pretrained after checking their source")
             return reason
         if "trust_remote_code" in reason:
-            return "the model needs its own Python code; pass --trust-remote-code (Python: trust_remote_code=True)"
+            return ("the model needs its own Python code, which tasuki runs only where Python passes "
+                    "trust_remote_code=True, and never trains on (no trained model that needs code is ever loaded)")
         return (f"{reason}. Is {self.name_or_path!r} a Hub id? It is not a local directory, and the Hub could not be "
                 f"reached or has no such model (offline: HF_HUB_OFFLINE); pass a local directory or an embedded "
                 f"backbone (minilm, e5-small)")

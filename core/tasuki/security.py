@@ -48,7 +48,7 @@ def check_trainable(backbone: object) -> None:
     name = getattr(backbone, "name_or_path", None)
     if directory is not None:
         found = code_files(lambda file: directory / file)
-    elif name and getattr(backbone, "trust_remote_code", False):  # a Hub model runs code only with the flag
+    elif name:  # a Hub id: its config, when the Hub can be reached
         found = code_files(lambda file: _hub_file(name, file, getattr(backbone, "revision", None)))
     else:
         found = None

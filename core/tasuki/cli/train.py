@@ -23,18 +23,17 @@ from tasuki.cli.options import given, training_options
 @click.option("--encoding", help="Encoding of the data files (default UTF-8).")
 @click.option("--data-config", help="Config name of a Hub dataset.")
 @training_options()
-@click.option("--trust-remote-code", is_flag=True, help="Run code shipped with a Hub model (off by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(task: str, data: str, eval_data: str | None, output_dir: str, backbone: str | None, lang: str | None,
             columns: tuple[str, ...], options: tuple[str, ...], encoding: str | None, data_config: str | None,
-            trust_remote_code: bool, as_json: bool, **training_args: object) -> None:
+            as_json: bool, **training_args: object) -> None:
     """Fine-tune a backbone for TASK and save the model into --output."""
     from tasuki.api import train
 
     result = train(
         task, data, eval_data=eval_data, backbone=backbone, lang=lang, output_dir=output_dir,
         columns=parse_pairs(columns, "--column"), task_options=parse_pairs(options, "--option"),
-        encoding=encoding, data_config=data_config, trust_remote_code=trust_remote_code,
+        encoding=encoding, data_config=data_config,
         **given(training_args),
     )
     from accelerate import PartialState
