@@ -21,12 +21,17 @@ from tasuki.api import TrainedModel
 from tasuki.errors import DataError
 from tasuki.registry import Registry, set_registry
 from tasuki.serve import create_app
-from tasuki.serve.app import load_indexes
-from tasuki.serve.models import MAX_TOP_K
+from tasuki.serve.app import attach
+from tasuki_embedding.serve import MAX_TOP_K
 from tasuki_embedding.similarity import EmbeddingIndex
 from test_serve import PAIRS, TEXTS, CountingPredict, ThreadedServer, _call, _post, _train
 
 pytestmark = pytest.mark.integration
+
+def load_indexes(app: Any, indexes: dict[str, Any]) -> None:
+    """Load search indexes (the embedding plugin's route attachment ``index``) into a built app."""
+    attach(app, "index", indexes)
+
 
 CORPUS = ["good movie", "great film", "bad food", "terrible food", "nice people", "awful place", "the food was okay"]
 
@@ -239,7 +244,7 @@ def test_bad_indexes_are_refused_in_one_line(models: dict[str, TrainedModel], in
     assert not marker.exists()  # loading never unpickled the payload...
     np.load(bomb, allow_pickle=True)["embeddings"]
     assert marker.read_text() == "loaded"  # ...which does run when unpickled
-    assert all(b.served.index is None for b in app.state.batchers.values())
+    assert all(not b.served.attachments for b in app.state.batchers.values())
 
 
 def test_cli_refuses_bad_indexes_in_one_line(dirs: dict[str, Path], index_file: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import click
 
     from tasuki.backbone import BackboneFactory
+    from tasuki.serve.routes import Route
     from tasuki.task import Task
 
 PROJECT = "tasuki"
@@ -56,4 +57,24 @@ def register_commands(cli: click.Group) -> None:
     :param cli: the top-level :class:`click.Group`; call ``cli.add_command(...)``.
 
     Called when the CLI needs the list of commands.
+    """
+
+
+@hookspec
+def register_routes(register: Callable[[Route], None]) -> None:
+    """Add routes to ``tasuki serve`` (as datasette's ``register_routes``).
+
+    :param register: call ``register(Route(path=..., tasks=(...), handler=..., summary=...))``
+        (:class:`tasuki.plugin.Route`) once per route. The server mounts ``POST /models/{name}/PATH``
+        (and ``POST /PATH`` when it serves one model) for models of the route's ``tasks``; the handler
+        gets a :class:`tasuki.plugin.RouteCall`: the model, the JSON body, the model's attachment and
+        ``submit``, which runs a checked request (``call.model.check(body)``) in the model's predict
+        batches. ``GET /models`` lists each model's routes, and the page draws the route's ``form``.
+        A route may need an :class:`tasuki.plugin.Attachment`, a file each model loads at start-up:
+        ``tasuki serve --OPTION NAME=FILE`` (the CLI option comes from the attachment),
+        ``create_app(PLURAL={name: file})``, ``TASUKI_SERVE_<PLURAL>``. A path registered by two plugins is
+        withdrawn from both and named, as a task name is.
+
+    Called the first time a server is built or ``tasuki serve`` reads its options, not at discovery:
+    import the route's module (and pydantic, for ``request_schema``) inside the hook or later.
     """

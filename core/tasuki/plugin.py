@@ -7,7 +7,7 @@ change. ``tests/test_plugin_contract.py`` checks every plugin of this repository
 The names, by what they are for:
 
 - **Hook marker**: ``hookimpl`` marks the functions of the module named by the plugin's entry
-  point (``register_tasks``, ``register_backbones``, ``register_commands``; see :mod:`tasuki.hookspecs`).
+  point (``register_tasks``, ``register_backbones``, ``register_commands``, ``register_routes``; see :mod:`tasuki.hookspecs`).
 - **Task and its helpers**: ``Task``, the base class of every task (read its docstrings);
   ``Outputs``, what ``predict_step`` kept, as ``compute_metrics`` and ``postprocess`` receive it;
   ``PredictionContext``, the tokenizer and ``max_length`` that made the features (``postprocess``'s
@@ -31,6 +31,9 @@ The names, by what they are for:
 - **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
   ``words_of_tokens`` (which word each character and each token belongs to).
 - **Prediction**: ``predict(task, model, tokenizer, examples, ...)``, the runner's prediction loop.
+- **Serving routes** (the ``register_routes`` hook): ``Route`` (``POST /models/{name}/PATH``),
+  ``RouteCall`` (what its handler gets), ``Attachment`` (a file a model carries for it, loaded by
+  ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
 - **Files**: ``atomic_write_text``, ``atomic_write_json`` (a reader never sees half a file) and
   ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
@@ -61,8 +64,10 @@ if TYPE_CHECKING:
     from tasuki.japanese import split_words, word_owners, words_of_tokens
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
+    from tasuki.prediction.predict import predict
     from tasuki.registry import resolve_backbone
-    from tasuki.runner import predict
+    from tasuki.serve.models import RequestError
+    from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
     from tasuki.streaming import cached_rows, iter_rows
     from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, label_name, stripped_labels
@@ -87,7 +92,10 @@ _SOURCES = {
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     # prediction
-    "predict": "tasuki.runner",
+    "predict": "tasuki.prediction.predict",
+    # serving routes
+    "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
+    "RequestError": "tasuki.serve.models",
     # files
     "atomic_write_text": "tasuki.checkpoint", "atomic_write_json": "tasuki.checkpoint", "file_sha256": "tasuki.checkpoint",
     # figures
@@ -109,12 +117,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "GENERIC_SUFFIXES",
+    "Attachment",
     "Backbone",
     "CheckpointError",
     "DataError",
     "LazyAutoModel",
     "Outputs",
     "PredictionContext",
+    "RequestError",
+    "Route",
+    "RouteCall",
     "SettingError",
     "Task",
     "TasukiError",

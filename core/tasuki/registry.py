@@ -11,6 +11,7 @@ every other task keeps working.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import traceback
@@ -44,6 +45,8 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     backbones: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+    """Paths of the serve routes it registered (collected when a server is built)."""
     clashes: list[str] = field(default_factory=list)
     """Names this plugin registered that another plugin registered too (withdrawn from both)."""
     error: str | None = None
@@ -91,6 +94,7 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.tasks: dict[str, Registered] = {}
         self.backbones: dict[str, Registered] = {}
+        self._routes: dict[str, Registered] | None = None
         self.clashes: dict[str, str] = {}
         """``{name: message}`` for names two plugins registered: withdrawn, reported when asked for."""
         if builtins:
@@ -208,13 +212,35 @@ class Registry:
         clash = self.clash("task", name)
         if clash is not None:
             raise clash
-        known = ", ".join(sorted(self.tasks)) or "none: install a plugin, e.g. pip install tasuki-sentiment"
+        known = ", ".join(sorted(self.tasks)) or "none: install a plugin ('tasuki doctor' lists them)"
         broken = [p.label() for p in self.plugins.values() if p.broken]
         hint = f"; broken plugins (see 'tasuki plugins'): {', '.join(broken)}" if broken else ""
         raise UnknownNameError(f"unknown task {name!r}; known tasks: {known}{hint}")
 
     def broken(self) -> list[PluginInfo]:
         return [p for p in self.plugins.values() if p.broken]
+
+    def serve_routes(self) -> dict[str, Any]:
+        """The :class:`~tasuki.serve.routes.Route` objects plugins register, by path (``register_routes``).
+
+        Collected on first use, not with the tasks: only a server needs them, and a plugin may import
+        its serving code (pydantic) to describe them. A path two plugins register is withdrawn
+        (:meth:`clash` ``("route", path)`` names both).
+        """
+        if self._routes is None:
+            self._routes = {}
+            for impl in self.pm.hook.register_routes.get_hookimpls():
+                info = self.plugins[impl.plugin_name]
+                self._call(impl, info, register=lambda route, info=info: self._register_route(route, info))
+        return {path: registered.obj for path, registered in self._routes.items()}
+
+    def _register_route(self, route: Any, info: PluginInfo) -> None:
+        from tasuki.serve.routes import check_route
+
+        check_route(route)
+        assert self._routes is not None
+        if self._claim(self._routes, "route", route.path, route, info):
+            info.routes.append(route.path)
 
     def add_commands(self, cli: Any) -> None:
         """Let every healthy plugin add its CLI subcommands (errors mark the plugin broken)."""
@@ -246,6 +272,11 @@ def check_task_class(task_cls: Any) -> None:
         missing.append("the class attribute 'name'")
     if inspect.getattr_static(task_cls, "auto_model") is None and task_cls.build_model is Task.build_model:
         missing.append("'auto_model' (a transformers Auto class) or an override of build_model()")
+    options = getattr(task_cls, "Options", None)
+    fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
+    unknown = [name for name in getattr(task_cls, "request_parameters", ()) if name not in fields]
+    if unknown:  # a renamed option must not silently stop being settable per request
+        missing.append(f"Options fields named by 'request_parameters' ({', '.join(map(repr, unknown))})")
     abstract = sorted(getattr(task_cls, "__abstractmethods__", ()))
     if abstract:
         missing.append("the method(s) " + ", ".join(abstract))

@@ -115,6 +115,29 @@ class Task(ABC):
     greater_is_better: ClassVar[bool] = True
     """Whether a larger :attr:`main_metric` is better (False for a loss)."""
 
+    # How the task is served and shown (``tasuki serve``'s API and page, ``tasuki predict``'s table).
+    # The defaults suit a text classifier; the core knows no task by name, so a task declares its own.
+    request_parameters: ClassVar[tuple[str, ...]] = ()
+    """Fields of :attr:`Options` that one serve request may set (``{"parameters": {...}}``): only options
+    that change how outputs become predictions (an aggregation, a threshold), never how inputs are
+    encoded, since requests of one batch share the encoding. The registry refuses a name that is not a
+    field of :attr:`Options`; types, ranges and help come from the field."""
+    input_fields: ClassVar[tuple[str, ...]] = ("text",)
+    """The boxes of the page's form, in order, by the input key each fills (``("question", "context")``)."""
+    form_kind: ClassVar[str] = "text"
+    """The page's form: ``"text"`` (one text, sent as a string), ``"question"`` (a one-line question about
+    a text: both sent as ``{field: value}``) or ``"pair"`` (two texts compared, sent as ``{field: value}``)."""
+    result_kind: ClassVar[str] = "labels"
+    """How the page draws a prediction: ``"labels"`` (bars of ``scores`` or ``{label, score}``), ``"spans"``
+    (``[{start, end, type, score}]`` marked over the text), ``"answer"`` (``{answer, start, end, score}``
+    in its context), ``"score"`` (``{"score": cosine}``), ``"vector"`` (a list of numbers) or ``"json"``."""
+
+    def describe(self, prediction: Any) -> str:
+        """One prediction in words, for ``tasuki predict``'s table (the default: ``positive 0.97``, else JSON)."""
+        if isinstance(prediction, dict) and "label" in prediction:
+            return f"{prediction['label']} {prediction.get('score', 0.0):.2f}"
+        return json.dumps(prediction, ensure_ascii=False, default=str)
+
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         if lang not in self.languages:
             raise DataError(f"task {self.name!r} supports languages {list(self.languages)}, not {lang!r}")

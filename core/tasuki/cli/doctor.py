@@ -76,7 +76,7 @@ def check_plugins() -> tuple[str, str]:
         details = "; ".join(f"{p.label()}: {p.error}" for p in broken)
         return "fail", f"tasks: {tasks}. Broken plugins: {details}. Fix or uninstall them"
     if not registry.tasks:
-        return "warn", "no tasks installed: pip install tasuki-sentiment (or another plugin)"
+        return "warn", f"no tasks installed: pip install {next(iter(PLUGINS))} (or another plugin)"
     return "ok", f"tasks: {tasks}"
 
 

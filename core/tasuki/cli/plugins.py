@@ -18,6 +18,7 @@ def command(as_json: bool) -> None:
     registry = get_registry()
     registry_cli = cli  # make plugin commands show up in the listing
     registry_cli.list_commands(click.get_current_context())
+    registry.serve_routes()  # and the routes they add to tasuki serve
     infos = list(registry.plugins.values())
     if as_json:
         echo_json([asdict(info) | {"broken": info.broken} for info in infos])
@@ -25,7 +26,7 @@ def command(as_json: bool) -> None:
     for info in infos:
         status = click.style("BROKEN", fg="red") if info.broken else click.style("ok", fg="green")
         click.echo(f"{info.name:<12} {info.distribution} {info.version}  [{status}]")
-        for kind in ("tasks", "backbones", "commands"):
+        for kind in ("tasks", "backbones", "commands", "routes"):
             names = getattr(info, kind)
             if names:
                 click.echo(f"  {kind}: {', '.join(names)}")

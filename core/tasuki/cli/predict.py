@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -71,7 +70,7 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
     if as_json:
         echo_json(plain(predictions))
         return
-    for line in table(model.task.input_columns, inputs, predictions):
+    for line in table(model.task, inputs, predictions):
         click.echo(line)
 
 
@@ -86,12 +85,13 @@ def _device() -> str | None:
     return None
 
 
-def table(input_columns: tuple[str, ...], inputs: list[Any], predictions: list[Any]) -> list[str]:
-    """Lines a person reads: each input (shortened), then its prediction in words."""
-    shown = [_shorten(item if isinstance(item, str) else str(item.get(input_columns[0], next(iter(item.values()), ""))))
+def table(task: Any, inputs: list[Any], predictions: list[Any]) -> list[str]:
+    """Lines a person reads: each input (shortened), then its prediction in the task's words (``Task.describe``)."""
+    columns = task.input_columns
+    shown = [_shorten(item if isinstance(item, str) else str(item.get(columns[0], next(iter(item.values()), ""))))
              for item in inputs]
     width = min(SHOWN, max((len(s) for s in shown), default=4))
-    return [f"{text.ljust(width)}  {describe(prediction)}" for text, prediction in zip(shown, predictions)]
+    return [f"{text.ljust(width)}  {task.describe(prediction)}" for text, prediction in zip(shown, predictions)]
 
 
 def _shorten(text: str) -> str:
@@ -108,29 +108,3 @@ def plain(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy arrays and scalars; torch tensors
         return value.tolist()
     return value
-
-
-def describe(prediction: Any) -> str:
-    """One prediction in words: ``positive 0.97``, entities ``東京 [LOC 0.99]``, an answer, a vector."""
-    if hasattr(prediction, "shape") and hasattr(prediction, "tolist"):  # an embedding
-        values = prediction.reshape(-1).tolist()
-        head = " ".join(f"{v:.3f}" for v in values[:4])
-        return f"vector[{len(values)}] {head}{' …' if len(values) > 4 else ''}"
-    if isinstance(prediction, dict):
-        if "label" in prediction:
-            return f"{prediction['label']} {prediction.get('score', 0.0):.2f}"
-        if "answer" in prediction:
-            answer = prediction["answer"]
-            return f"{answer!r} {prediction.get('score', 0.0):.2f}" if answer else "(no answer)"
-        if set(prediction) == {"score"}:
-            return f"score {prediction['score']:.3f}"
-    if isinstance(prediction, list):
-        if not prediction:
-            return "(none)"
-        if all(isinstance(p, dict) and "type" in p for p in prediction):
-            return ", ".join(f"{p.get('text', '')} [{p['type']} {p.get('score', 0.0):.2f}]" for p in prediction)
-        if all(isinstance(p, dict) and "token_str" in p for p in prediction):
-            return ", ".join(f"{p['token_str'].strip()} {p['score']:.2f}" for p in prediction)
-        if all(isinstance(p, list) for p in prediction):  # several masks: one group each
-            return " | ".join(describe(p) for p in prediction)
-    return json.dumps(prediction, ensure_ascii=False, default=str)

@@ -21,26 +21,50 @@ def _stopped(signum: int, frame: Any) -> None:
     sys.exit(0)
 
 
-def _index_names(indexes: tuple[str, ...], models: tuple[str, ...]) -> dict[str, str]:
-    """``--index NAME=FILE`` values as ``{model name: file}``; a bare FILE belongs to the only model."""
+def _attachment_names(attachment: Any, values: tuple[str, ...], models: tuple[str, ...]) -> dict[str, str]:
+    """``--OPTION NAME=FILE`` values as ``{model name: file}``; a bare FILE belongs to the only model."""
     from tasuki.serve.models import model_names
 
+    option = attachment.option
     names = [name for name, _ in model_names(list(models))]
     chosen: dict[str, str] = {}
-    for value in indexes:
+    for value in values:
         if "=" in value and not Path(value).exists():
             name, _, path = value.partition("=")
         elif len(names) == 1:
             name, path = names[0], value
         else:
-            raise DataError(f"--index {value}: which model? give --index NAME=FILE with NAME one of {names}")
+            raise DataError(f"--{option} {value}: which model? give --{option} NAME=FILE with NAME one of {names}")
         if name in chosen:
-            raise DataError(f"--index: two indexes for model {name!r} ({chosen[name]} and {path}); one per model")
+            raise DataError(f"--{option}: two {attachment.plural} for model {name!r} ({chosen[name]} and {path}); "
+                            "one per model")
         if not Path(path).expanduser().is_file():  # before loading any model: the quickest refusal
-            raise DataError(f"index {path}: no such file; build one with tasuki search MODEL --corpus FILE "
-                            f"--index {path} QUERY")
+            hint = attachment.hint.format(path=path)
+            raise DataError(f"{option} {path}: no such file{'; ' + hint if hint else ''}")
         chosen[name] = path
     return chosen
+
+
+def _attachments() -> dict[str, Any]:
+    """The attachments of the installed plugins' routes, by option (``--index``...)."""
+    from tasuki.registry import get_registry
+    from tasuki.serve.routes import attachments
+
+    return {option: attachment for option, (attachment, _) in attachments(get_registry().serve_routes()).items()}
+
+
+class ServeCommand(click.Command):
+    """``tasuki serve`` with an option per attachment of the plugins' routes (``--index NAME=FILE.npz``)."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        added = [click.Option([f"--{option}", f"{ATTACH}{option}"], multiple=True, metavar=attachment.metavar,
+                              help=attachment.help) for option, attachment in _attachments().items()]
+        return params[:-1] + added + params[-1:]  # --help stays last
+
+
+ATTACH = "attach_"
+"""The prefix of the attachment options' parameter names (kept apart from the settings)."""
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -56,37 +80,39 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-@click.command("serve")
+@click.command("serve", cls=ServeCommand)
 @click.argument("models", nargs=-1, required=True, metavar="DIR|NAME=DIR...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--device", default=None, help="Device of the models (default: cuda when available, else cpu).")
-@click.option("--index", "indexes", multiple=True, metavar="NAME=FILE.npz",
-              help="A search index for embedding model NAME (saved by tasuki search --corpus ... --index FILE.npz): "
-                   "POST /models/NAME/search. NAME may be left out with one model; repeat for several.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn's log level.")
 @settings_options(ServeSettings)
-def command(models: tuple[str, ...], host: str, port: int, device: str | None, indexes: tuple[str, ...],
-            log_level: str, **settings: Any) -> None:
+def command(models: tuple[str, ...], host: str, port: int, device: str | None, log_level: str,
+            **settings: Any) -> None:
     """Serve trained models over HTTP: POST /models/NAME with {"inputs": ...}; a page at /.
 
     Each model is named after its directory (or NAME=DIR). Requests to a model are batched
     together (--max-batch-tokens, --max-wait-ms). SIGTERM or Ctrl-C finishes the requests in
-    flight and exits 0. With --index, an embedding model also answers POST /models/NAME/search.
-    See docs/serving.md.
+    flight and exits 0. Plugins may add routes, and options for what they need (an embedding
+    model's --index answers POST /models/NAME/search). See docs/serving.md.
     """
     from tasuki.serve import create_app, require_serve_extra
 
     require_serve_extra()
     import uvicorn
 
+    from tasuki.serve.app import attach
+
+    given_files = {key[len(ATTACH):]: settings.pop(key) for key in list(settings) if key.startswith(ATTACH)}
     serve_settings = ServeSettings.build(**given(settings))
-    chosen = _index_names(indexes, models)
+    known = _attachments()
+    files = {option: _attachment_names(known[option], values, models) for option, values in given_files.items() if values}
     with _bind(host, port) as sock:
-        app = create_app(list(models), serve_settings, device=device, indexes=chosen)
-        names = [f"{name} (search: {len(b.served.index)} entries)" if b.served.index is not None else name
-                 for name, b in app.state.batchers.items()]
+        app = create_app(list(models), serve_settings, device=device)
+        for option, chosen in files.items():
+            attach(app, option, chosen)
+        names = [_started(name, b.served, known) for name, b in app.state.batchers.items()]
         address = f"[{host}]" if ":" in host else host
         click.echo(f"serving {', '.join(names)} on http://{address}:{sock.getsockname()[1]}/ (API docs: /docs)",
                    err=True)
@@ -97,3 +123,9 @@ def command(models: tuple[str, ...], host: str, port: int, device: str | None, i
         server.run(sockets=[sock])
     if not server.started:
         raise TasukiError("the server did not start; uvicorn's log above says why")
+
+
+def _started(name: str, served: Any, known: dict[str, Any]) -> str:
+    """A model in the start-up line, with what it carries: ``embedding (search: 120 entries)``."""
+    carried = [known[option].summary(obj) for option, obj in served.attachments.items() if option in known]
+    return f"{name} ({', '.join(carried)})" if carried else name

@@ -39,7 +39,7 @@ def command(name: str | None, as_json: bool) -> None:
         echo_json(tasks)
         return
     if not tasks:
-        click.echo("no tasks installed: pip install a plugin, e.g. tasuki-sentiment ('tasuki doctor' lists them)")
+        click.echo("no tasks installed: pip install a plugin ('tasuki doctor' lists them)")
     for task_name, info in tasks.items():
         click.echo(f"{task_name:<16} [{','.join(info['languages'])}]  {info['description']}  "
                    f"({info['plugin']} {info['version']})")

@@ -5,11 +5,12 @@ app in a module of yours::
 
     # myapp.py                                  uvicorn myapp:app --host 0.0.0.0 --port 8000
     from tasuki.serve import create_app
-    app = create_app(["models/sentiment", "models/ner"], max_wait_ms=2)
+    app = create_app(["models/reviews", "models/names"], max_wait_ms=2)
 
 or let ``uvicorn --factory tasuki.serve:app_from_env`` read ``TASUKI_SERVE_MODELS`` (directories,
-or ``NAME=DIR``, separated by commas) and ``TASUKI_SERVE_INDEXES`` (``NAME=FILE.npz``: search
-indexes of embedding models). Each worker process loads its own copy of the models.
+or ``NAME=DIR``, separated by commas) and, for each attachment a plugin's route needs,
+``TASUKI_SERVE_<PLURAL>`` (``NAME=FILE``, e.g. ``TASUKI_SERVE_INDEXES`` for search indexes).
+Each worker process loads its own copy of the models.
 """
 
 from __future__ import annotations
@@ -46,46 +47,55 @@ def require_serve_extra() -> None:
 
 
 def create_app(models: Sequence[str | os.PathLike | TrainedModel] | Mapping[str, Any],
-               settings: ServeSettings | None = None, *, device: str | None = None,
-               indexes: Mapping[str, str | os.PathLike] | None = None, **overrides: Any) -> FastAPI:
+               settings: ServeSettings | None = None, *, device: str | None = None, **overrides: Any) -> FastAPI:
     """A FastAPI app serving ``models``: directories, loaded :class:`~tasuki.TrainedModel` objects,
     ``"NAME=DIR"`` strings, or a ``{name: directory or model}`` mapping.
 
     A model's URL name is its directory's name unless given; two equal names are an error.
-    ``indexes`` gives embedding models a search index (``{model name: index .npz}``, see
-    ``POST /models/{name}/search``). ``overrides`` are :class:`ServeSettings` fields
-    (``max_wait_ms=2``, ``max_batch_tokens=4096``...).
+    ``overrides`` are :class:`ServeSettings` fields (``max_wait_ms=2``, ``max_batch_tokens=4096``...)
+    and the attachments of plugin routes by their plural, ``{model name: file}`` (``indexes=`` gives
+    embedding models a search index for ``POST /models/{name}/search``).
     """
     require_serve_extra()
     from tasuki.api import TrainedModel, load
-    from tasuki.serve.app import build_app
+    from tasuki.registry import get_registry
+    from tasuki.serve.app import attach, build_app
     from tasuki.serve.models import ServedModel, model_names
+    from tasuki.serve.routes import attachments
 
+    routes = get_registry().serve_routes()
+    plurals = {attachment.plural: option for option, (attachment, _) in attachments(routes).items()}
+    files = {plurals[key]: overrides.pop(key) for key in list(overrides) if key in plurals}
     if settings is not None and overrides:
         raise TasukiError("give either settings= or setting keywords, not both")
     settings = settings or ServeSettings.build(**overrides)
     named = model_names(models)
     served = [ServedModel(name, source if isinstance(source, TrainedModel) else load(source, device=device), settings)
               for name, source in named]
-    app = build_app(served, settings)
-    if indexes:
-        from tasuki.serve.app import load_indexes
-
-        load_indexes(app, indexes)
+    app = build_app(served, settings, routes)
+    for option, given in files.items():
+        if given:
+            attach(app, option, given)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --factory tasuki.serve:app_from_env``: models from ``TASUKI_SERVE_MODELS`` and search
-    indexes from ``TASUKI_SERVE_INDEXES`` (``NAME=FILE.npz``), each comma-separated."""
+    """For ``uvicorn --factory tasuki.serve:app_from_env``: models from ``TASUKI_SERVE_MODELS`` and the
+    attachments of plugin routes from ``TASUKI_SERVE_<PLURAL>`` (``NAME=FILE``), each comma-separated."""
     value = os.environ.get("TASUKI_SERVE_MODELS", "")
     models = [part.strip() for part in value.split(",") if part.strip()]
     if not models:
         raise TasukiError("set TASUKI_SERVE_MODELS to the model directories to serve (comma-separated)")
-    indexes: dict[str, str] = {}
-    for part in (p.strip() for p in os.environ.get("TASUKI_SERVE_INDEXES", "").split(",") if p.strip()):
-        name, sep, path = part.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise TasukiError(f"TASUKI_SERVE_INDEXES: {part!r} is not NAME=FILE.npz")
-        indexes[name.strip()] = path.strip()
-    return create_app(models, indexes=indexes)
+    from tasuki.registry import get_registry
+    from tasuki.serve.routes import attachments
+
+    files: dict[str, dict[str, str]] = {}
+    for attachment, _ in attachments(get_registry().serve_routes()).values():
+        variable = f"TASUKI_SERVE_{attachment.plural.upper()}"
+        chosen = files.setdefault(attachment.plural, {})
+        for part in (p.strip() for p in os.environ.get(variable, "").split(",") if p.strip()):
+            name, sep, path = part.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise TasukiError(f"{variable}: {part!r} is not {attachment.metavar}")
+            chosen[name.strip()] = path.strip()
+    return create_app(models, **files)

@@ -4,9 +4,9 @@ Routes (``/docs`` has them with their schemas):
 
 - ``POST /models/{name}`` and, with one model, ``POST /predict``: ``{"inputs": ..., "parameters": {...}}``
   -> what ``TrainedModel.predict`` returns, as JSON;
-- ``POST /models/{name}/search`` and, with one model, ``POST /search``: the ``top_k`` nearest entries
-  of an embedding model's index (:func:`load_indexes`) for each query;
-- ``GET /models``, ``GET /models/{name}``: task, languages, labels, backbone, parameters;
+- ``POST /models/{name}/PATH`` and, with one model, ``POST /PATH``: the routes plugins add
+  (:mod:`tasuki.serve.routes`; the attachments they need are loaded by :func:`attach`);
+- ``GET /models``, ``GET /models/{name}``: task, languages, labels, backbone, parameters, routes;
 - ``GET /health`` (the process answers), ``GET /ready`` (models loaded, not shutting down);
 - ``GET /metrics`` (Prometheus text), ``GET /`` (the page), ``/static/...``.
 
@@ -16,7 +16,6 @@ reaches ``predict`` before :meth:`ServedModel.check` has passed it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -33,10 +32,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tasuki import __version__
-from tasuki.errors import DataError
 from tasuki.serve.batching import Batcher
 from tasuki.serve.metrics import ServeMetrics
-from tasuki.serve.models import MAX_TOP_K, RequestError, ServedModel
+from tasuki.serve.models import RequestError, ServedModel
+from tasuki.serve.routes import Route, RouteCall, described
 from tasuki.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -52,21 +51,18 @@ class PredictBody(BaseModel):
                                                                 "(GET /models lists them)")
 
 
-class SearchBody(BaseModel):
-    """The search request body (for the OpenAPI schema, as :class:`PredictBody`)."""
-
-    inputs: str | list[str] = Field(description="A query or a list of queries", examples=["a good film"])
-    parameters: dict[str, Any] | None = Field(None, description=f"top_k: hits per query (1 to {MAX_TOP_K}, "
-                                                                "default 5)", examples=[{"top_k": 5}])
-
-
 ERROR_SCHEMA = {"description": "an error", "content": {"application/json": {"example": {
     "error": "inputs[1]: empty text", "field": "inputs[1]"}}}}
 ERRORS = {code: ERROR_SCHEMA for code in (400, 404, 413, 422, 500, 503, 504)}
 
 
-def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
-    """The app over models already loaded (see :func:`tasuki.serve.create_app`)."""
+def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mapping[str, Route] | None = None) -> FastAPI:
+    """The app over models already loaded (see :func:`tasuki.serve.create_app`), with the routes plugins
+    registered (``routes``: by path; default: the registry's)."""
+    from tasuki.registry import get_registry
+
+    registry = get_registry()
+    routes = dict(registry.serve_routes() if routes is None else routes)
     metrics = ServeMetrics()
     batchers = {s.name: Batcher(s, metrics) for s in served}
     state = {"ready": False}
@@ -85,6 +81,7 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
     app.state.batchers = batchers
     app.state.metrics = metrics
     app.state.settings = settings
+    app.state.routes = routes
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(RequestError)
@@ -132,18 +129,6 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
         body = await _read_json(request, settings.max_body_bytes)
         return await batcher.submit(batcher.served.check(body))
 
-    async def search(batcher: Batcher, request: Request) -> Any:
-        served = batcher.served
-        if served.index is None:
-            raise RequestError(404, served.no_index())
-        body = await _read_json(request, settings.max_body_bytes)
-        checked, top_k = served.check_search(body)
-        # The queries join the model's batches like any predict request; the search itself (a
-        # matrix product over the index) runs in a thread, off the event loop.
-        vectors = await batcher.submit(checked)
-        hits = await asyncio.to_thread(served.search, [vectors] if checked.single else vectors, top_k)
-        return hits[0] if checked.single else hits
-
     def only_model(route: str) -> str:
         if len(batchers) != 1:
             raise RequestError(404, f"POST /{route} needs a server with one model; this one has {len(batchers)}: "
@@ -153,8 +138,6 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
 
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": PredictBody.model_json_schema()}}}}
-    search_doc = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": SearchBody.model_json_schema()}}}}
 
     @app.post("/models/{name}", responses=ERRORS, openapi_extra=body_doc, summary="Predict with one model")
     async def predict_named(name: str, request: Request) -> JSONResponse:
@@ -166,28 +149,16 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
         """The same as ``POST /models/{name}`` when the server has exactly one model."""
         return await answer(only_model("predict"), request, predict)
 
-    @app.post("/models/{name}/search", responses=ERRORS, openapi_extra=search_doc,
-              summary="Search the index of an embedding model")
-    async def search_named(name: str, request: Request) -> JSONResponse:
-        """``{"inputs": query or queries, "parameters": {"top_k": 5}}`` -> per query, the nearest index
-        entries ``[{"index", "score", "text"}, ...]``, best first (404 when the model has no index)."""
-        return await answer(name, request, search)
-
-    @app.post("/search", responses=ERRORS, openapi_extra=search_doc, summary="Search with the only model")
-    async def search_only(request: Request) -> JSONResponse:
-        """The same as ``POST /models/{name}/search`` when the server has exactly one model."""
-        return await answer(only_model("search"), request, search)
-
     @app.get("/models", summary="The models served")
     async def list_models() -> list[dict[str, Any]]:
         """Name, task, language(s), labels, backbone, accepted inputs and parameters of every model."""
-        return [b.served.info() for b in batchers.values()]
+        return [b.served.info() | described(b.served, routes) for b in batchers.values()]
 
     @app.get("/models/{name}", responses={404: ERROR_SCHEMA}, summary="One model")
     async def show_model(name: str) -> dict[str, Any]:
         if name not in batchers:
             raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)}")
-        return batchers[name].served.info()
+        return batchers[name].served.info() | described(batchers[name].served, routes)
 
     @app.get("/health", summary="The process answers")
     async def health() -> dict[str, str]:
@@ -208,20 +179,71 @@ def build_app(served: list[ServedModel], settings: ServeSettings) -> FastAPI:
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
+    for route in routes.values():  # after the core's routes: /models/{name} stays the core's
+        _mount(app, route, answer, only_model, settings.max_body_bytes)
+    for key in registry.clashes:  # a path two plugins registered answers why it is withdrawn
+        kind, _, path = key.partition(" ")
+        if kind == "route" and path not in routes:
+            _mount_withdrawn(app, path, str(registry.clash("route", path)))
     return app
 
 
-def load_indexes(app: FastAPI, indexes: Mapping[str, str | Path]) -> None:
-    """Give served embedding models their search index: ``{model name: index file (.npz)}``.
+def _mount(app: FastAPI, route: Route, answer: Callable[..., Awaitable[JSONResponse]],
+           only_model: Callable[[str], str], max_body_bytes: int) -> None:
+    """Mount a plugin's route: ``POST /models/{name}/PATH`` and, for a one-model server, ``POST /PATH``."""
 
-    Every refusal (an unknown model, not an embedding model, a missing or unreadable file,
-    vectors of another size) is one :class:`~tasuki.errors.DataError` line.
+    async def respond(batcher: Batcher, request: Request) -> Any:
+        served = batcher.served
+        if served.task.name not in route.tasks:
+            raise RequestError(404, route.wrong_task.format(name=served.name, task=served.task.name, path=route.path,
+                                                            tasks=", ".join(route.tasks)))
+        attachment = None
+        if route.attachment is not None:
+            attachment = served.attachments.get(route.attachment.option)
+            if attachment is None:
+                raise RequestError(404, route.attachment.missing.format(name=served.name,
+                                                                        option=route.attachment.option))
+        body = await _read_json(request, max_body_bytes)
+        return await route.handler(RouteCall(served, body, attachment, batcher.submit))
+
+    doc = {} if route.request_schema is None else {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": route.request_schema()}}}}
+
+    async def named(name: str, request: Request) -> JSONResponse:
+        return await answer(name, request, respond)
+
+    async def only(request: Request) -> JSONResponse:
+        return await answer(only_model(route.path), request, respond)
+
+    app.add_api_route(f"/models/{{name}}/{route.path}", named, methods=["POST"], responses=ERRORS, openapi_extra=doc,
+                      summary=route.summary, description=route.description, name=f"{route.path}_named")
+    app.add_api_route(f"/{route.path}", only, methods=["POST"], responses=ERRORS, openapi_extra=doc,
+                      summary=route.only_summary or f"{route.summary} (the only model)",
+                      description=f"The same as ``POST /models/{{name}}/{route.path}`` when the server has exactly "
+                                  "one model.", name=f"{route.path}_only")
+
+
+def _mount_withdrawn(app: FastAPI, path: str, message: str) -> None:
+    """A route two plugins registered: withdrawn from both; a request to it is told which and why."""
+
+    async def withdrawn(name: str = "") -> JSONResponse:
+        raise RequestError(404, message)
+
+    for url in (f"/models/{{name}}/{path}", f"/{path}"):
+        app.add_api_route(url, withdrawn, methods=["POST"], include_in_schema=False)
+
+
+def attach(app: FastAPI, option: str, files: Mapping[str, str | Path]) -> None:
+    """Load the attachment ``option`` of the app's routes for served models: ``{model name: file}``
+    (an embedding index: ``attach(app, "index", {"embedding": "corpus.npz"})``).
+
+    Every refusal (an unknown model, a model of another task, a missing or unreadable file) is one
+    :class:`~tasuki.errors.DataError` line.
     """
+    from tasuki.serve.routes import attach as attach_to
+
     batchers: dict[str, Batcher] = app.state.batchers
-    for name, path in indexes.items():
-        if name not in batchers:
-            raise DataError(f"index {path}: no model {name!r} on this server; it has {sorted(batchers)}")
-        batchers[name].served.load_index(path)
+    attach_to({name: b.served for name, b in batchers.items()}, app.state.routes, option, files)
 
 
 async def _read_json(request: Request, limit: int) -> Any:

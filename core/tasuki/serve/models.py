@@ -5,8 +5,7 @@ A request is checked here, at the door, before it joins a batch: its shape (``in
 (``Task.examples_from_inputs``). Whatever passes is run by :meth:`ServedModel.run` in a worker
 thread together with other requests (see :mod:`tasuki.serve.batching`).
 
-An embedding model may carry a search index (:meth:`ServedModel.load_index`): its queries are
-encoded by the same batched ``predict`` as any request, then searched in the index.
+A model may carry attachments for the routes plugins add (:mod:`tasuki.serve.routes`).
 """
 
 from __future__ import annotations
@@ -29,11 +28,8 @@ from tasuki.settings import SettingError, convert, help_of, hints
 if TYPE_CHECKING:
     from tasuki.api import TrainedModel
     from tasuki.task import Task
-    from tasuki_embedding.similarity import EmbeddingIndex
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-MAX_TOP_K = 1000
-"""Most hits per search query: a response stays bounded whatever the index's size."""
 
 
 class RequestError(TasukiError):
@@ -49,16 +45,6 @@ class RequestError(TasukiError):
     def body(self) -> dict[str, Any]:
         """The JSON body of the error response (``{"error": ..., "field": ...}``)."""
         return {"error": str(self), **({"field": self.field} if self.field else {})}
-
-
-# Task options that change only how outputs become predictions, so that one request may set
-# them without touching another's. Named here rather than guessed from the task's Options:
-# most options change how the model reads its input (windows, schemes), which would differ
-# between requests of one batch. Types, ranges and help come from the Options dataclass.
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    "ner": ("aggregation",),
-    "qa": ("max_answer_length", "null_threshold", "align_to_words"),
-}
 
 
 def approx_tokens(text: str, lang: str) -> int:
@@ -107,12 +93,11 @@ class ServedModel:
         self.settings = settings
         options = getattr(type(model.task), "Options", None)
         declared = {f.name: f for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else {}
-        self.parameters = {name: declared[name] for name in PARAMETERS.get(model.task.name, ()) if name in declared}
+        # The task declares them (Task.request_parameters); the registry checked they are Options fields.
+        self.parameters = {name: declared[name] for name in type(model.task).request_parameters if name in declared}
         """The ``parameters`` keys a request may set: fields of the task's Options."""
-        self.index: EmbeddingIndex | None = None
-        """The search index of an embedding model (:meth:`load_index`), else None."""
-        self.index_path: Path | None = None
-        self.query_prompt = ""
+        self.attachments: dict[str, Any] = {}
+        """What the model carries for plugin routes, by :attr:`~tasuki.serve.routes.Attachment.option`."""
         self.batch_size = settings.batch_size or (32 if _on_gpu(model) else 8)
         """Forward-pass batch size of one predict call."""
 
@@ -135,12 +120,12 @@ class ServedModel:
             "quantization": meta.get("quantization"),
             "input_columns": list(task.input_columns),
             "inputs": self.expected_inputs(),
+            "input_fields": list(task.input_fields),
+            "form_kind": task.form_kind,
+            "result_kind": task.result_kind,
             "parameters": {name: help_of(type(task).Options, f) for name, f in self.parameters.items()},
             "metrics": {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))},
             "directory": str(self.model.directory),
-            "index": None if self.index is None else {
-                "size": len(self.index), "dimension": int(self.index.embeddings.shape[1]),
-                "texts": self.index.texts is not None, "path": str(self.index_path)},
         }
 
     def expected_inputs(self) -> str:
@@ -231,86 +216,6 @@ class ServedModel:
                 raise RequestError(422, f"inputs[{i}]: missing {missing}; expected {self.expected_inputs()}",
                                    f"inputs[{i}]")
         return rows
-
-    # --- search --------------------------------------------------------------------------
-
-    def load_index(self, path: str | Path) -> None:
-        """Load a saved :class:`~tasuki_embedding.similarity.EmbeddingIndex` (``.npz``, never pickled
-        objects) to search with this model; refuse one that cannot match it, in one line."""
-        path = Path(path).expanduser()
-        if self.task.name != "embedding":
-            raise DataError(f"index {path}: model {self.name!r} is a {self.task.name} model; "
-                            "a search index needs an embedding model")
-        if not path.is_file():
-            raise DataError(f"index {path}: no such file; build one with "
-                            f"tasuki search {self.model.directory} --corpus FILE --index {path} QUERY")
-        from tasuki_embedding.similarity import EmbeddingIndex
-
-        index = EmbeddingIndex.load(path)  # cut, foreign, non-float or NaN files: one DataError
-        vectors = index.embeddings
-        if len(vectors) == 0:
-            raise DataError(f"index {path}: no vectors")
-        # The model's vector size from one prediction: the same for torch and ONNX models.
-        dimension = len(self.model.predict("dimension"))
-        if vectors.shape[1] != dimension:
-            raise DataError(f"index {path}: vectors of size {vectors.shape[1]}, but model {self.name!r} makes "
-                            f"vectors of size {dimension}; the index was built with "
-                            f"{index.metadata.get('model', 'another model')!r}")
-        from tasuki_embedding.similarity import model_fingerprint
-
-        # same size is not same space: an index of another model is refused, an unrecorded one warns
-        index.check_model(model_fingerprint(self.model.directory, self.model.metadata), str(self.model.directory))
-        self.index, self.index_path = index, path
-        # Queries get the model's 'query' prefix (E5), as `tasuki search` gives them.
-        prompts = getattr(self.model.model, "prompts", None)
-        if prompts is None:
-            from tasuki_embedding.model import read_prompts
-
-            prompts = read_prompts(self.model.directory) or {}
-        self.query_prompt = str(prompts.get("query", ""))
-
-    def no_index(self) -> str:
-        """Why this model cannot search (for the 404 body)."""
-        if self.task.name != "embedding":
-            return f"model {self.name!r} is a {self.task.name} model; search needs an embedding model with an index"
-        return (f"model {self.name!r} has no search index; start the server with "
-                f"--index {self.name}=FILE.npz (built by tasuki search --corpus FILE --index FILE.npz)")
-
-    def check_search(self, body: Any) -> tuple[Checked, int]:
-        """Check a search body ``{"inputs": query or queries, "parameters": {"top_k": k}}``: the queries
-        as a request for the batcher (prefixed with the query prompt), and ``top_k``."""
-        top_k = 5
-        if isinstance(body, dict):
-            parameters = body.get("parameters")
-            if parameters is not None and not isinstance(parameters, dict):
-                raise RequestError(422, f"parameters: expected an object, got {type(parameters).__name__}",
-                                   "parameters")
-            parameters = dict(parameters or {})
-            unknown = sorted(set(parameters) - {"top_k"})
-            if unknown:
-                raise RequestError(422, f"parameters: unknown key(s) {unknown} for search; known: top_k",
-                                   f"parameters.{unknown[0]}")
-            top_k = parameters.get("top_k", top_k)
-            if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-                raise RequestError(422, f"parameters.top_k: expected an integer from 1 to {MAX_TOP_K}, "
-                                   f"got {_short(top_k)}", "parameters.top_k")
-            queries = body.get("inputs")
-            for i, query in enumerate(queries if isinstance(queries, list) else []):
-                if not isinstance(query, str):
-                    raise RequestError(422, f"inputs[{i}]: expected a text, got {type(query).__name__}", f"inputs[{i}]")
-            if "inputs" in body and not isinstance(queries, (str, list)):
-                raise RequestError(422, f"inputs: expected a text or a list of texts, got {type(queries).__name__}",
-                                   "inputs")
-            body = {k: v for k, v in body.items() if k != "parameters"}
-        checked = self.check(body)  # the body's shape, the limits, the token estimate: as for predict
-        if self.query_prompt:
-            checked.items = [self.query_prompt + text for text in checked.items]
-        return checked, top_k
-
-    def search(self, vectors: list[list[float]], top_k: int) -> list[list[dict[str, Any]]]:
-        """The ``top_k`` index entries nearest each query vector: ``[{"index", "score", "text"}, ...]``."""
-        assert self.index is not None
-        return to_json(self.index.search(np.asarray(vectors, dtype=np.float32), top_k))
 
     # --- the worker thread ---------------------------------------------------------------
 

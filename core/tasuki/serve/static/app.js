@@ -3,12 +3,14 @@
 // User text only ever goes into textContent, never into HTML.
 "use strict";
 
+// Example values by form kind and field, so that every form can be submitted as it stands.
 const EXAMPLES = {
-  en: { text: "I love this film, the food in Paris was great", question: "Where was the food great?",
-        context: "Alice went to Paris in May. The food in Paris was great.", pair: ["A man is playing a guitar.",
-        "Someone plays an instrument."] },
-  ja: { text: "山田太郎は東京都の会社で働いています。", question: "山田さんはどこで働いていますか？",
-        context: "山田太郎は東京都の会社で働いています。", pair: ["今日は良い天気です。", "今日は晴れています。"] },
+  en: { text: { text: "I love this film, the food in Paris was great" },
+        question: { question: "Where was the food great?", context: "Alice went to Paris in May. The food in Paris was great." },
+        pair: { text: "A man is playing a guitar.", pair: "Someone plays an instrument." } },
+  ja: { text: { text: "山田太郎は東京都の会社で働いています。" },
+        question: { question: "山田さんはどこで働いていますか？", context: "山田太郎は東京都の会社で働いています。" },
+        pair: { text: "今日は良い天気です。", pair: "今日は晴れています。" } },
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -20,14 +22,6 @@ function el(tag, attrs = {}, ...children) {
   }
   for (const child of children) node.append(child);
   return node;
-}
-
-// Which form a model needs: from its task, else from the input columns it declares.
-function formKind(model) {
-  const columns = model.input_columns || [];
-  if (columns.includes("question") && columns.includes("context")) return "qa";
-  if (model.task === "embedding") return "pair";
-  return "text";
 }
 
 function field(kind, name, labelText, value) {
@@ -43,23 +37,30 @@ function shortPath(spec) {
   return /^([A-Za-z]:)?[\\/]/.test(spec) ? spec.split(/[\\/]/).filter(Boolean).pop() : spec;
 }
 
+// The form a model's task declares (GET /models: form_kind, input_fields): a "text" form sends its
+// one text as a string; "question" (a one-line question, then its text) and "pair" (two texts) send
+// {field: value}.
+function taskForm(model, kind, examples) {
+  const fields = model.input_fields && model.input_fields.length ? model.input_fields : ["text"];
+  const values = examples[kind] || {};
+  const form = el("form", { class: `form-${kind}` });
+  fields.forEach((name, i) => {
+    const label = kind === "pair" ? (i === 0 ? "First text" : "Second text") : name[0].toUpperCase() + name.slice(1);
+    const box = kind === "question" && i === 0 ? "input" : "textarea";
+    form.append(...field(box, name, label, values[name] ?? ""));
+  });
+  return form;
+}
+
 function card(model) {
   const examples = EXAMPLES[model.lang] || EXAMPLES.en;
-  const kind = formKind(model);
-  const form = el("form", { class: `form-${kind}` });
-  if (kind === "qa") {
-    form.append(...field("input", "question", "Question", examples.question),
-                ...field("textarea", "context", "Context", examples.context));
-  } else if (kind === "pair") {
-    form.append(...field("textarea", "text", "First text", examples.pair[0]),
-                ...field("textarea", "pair", "Second text", examples.pair[1]));
-  } else {
-    form.append(...field("textarea", "text", "Text", examples.text));
-  }
+  const kind = model.form_kind || "text";
+  const form = taskForm(model, kind, examples);
   const button = el("button", { type: "submit", text: kind === "pair" ? "Compare" : "Predict" });
   const result = el("div", { class: "result", "aria-live": "polite" });
   form.append(button);
-  const labels = model.labels && model.task !== "ner" ? ` · labels: ${model.labels.join(", ")}` : "";
+  // Labels of a classifier say what the bars can show; a tagger's labels are tags, not worth a line.
+  const labels = model.labels && model.result_kind === "labels" ? ` · labels: ${model.labels.join(", ")}` : "";
   const node = el("section", { class: "card", "data-model": model.name, "data-task": model.task },
     el("h2", { text: model.name }),
     el("div", { class: "meta" }, el("span", { class: "badge", text: model.task }),
@@ -69,47 +70,36 @@ function card(model) {
          : []),
        el("span", { title: model.backbone || "", text: `backbone: ${shortPath(model.backbone)}${labels}` })),
     form, result);
-  form.addEventListener("submit", (event) => { event.preventDefault(); submit(model, kind, form, button, result); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form).entries());
+    const inputs = kind === "text" ? values[Object.keys(values)[0]] : values;
+    send(`models/${encodeURIComponent(model.name)}`, { inputs }, button, result,
+         (body) => render(model.result_kind, body, inputs));
+  });
   form.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
   });
-  if (model.index) node.append(searchForm(model, examples));
+  for (const route of model.routes || []) {
+    if (route.form) node.append(routeForm(model, route));
+  }
   return node;
 }
 
-// An embedding model with a loaded index: a query box, and its nearest index entries with their scores.
-function searchForm(model, examples) {
-  const form = el("form", { class: "form-search" });
-  const button = el("button", { type: "submit", text: "Search" });
-  const result = el("div", { class: "result search-result", "aria-live": "polite" });
-  const texts = model.index.texts ? "" : " (no texts saved: entries by position)";
-  form.append(...field("input", "query", `Search the index: ${model.index.size} entries${texts}`, examples.pair[0]),
-              button);
-  form.addEventListener("submit", async (event) => {
+// A route a plugin added (GET /models: routes[].form): one box, its request, its result kind.
+function routeForm(model, route) {
+  const spec = route.form;
+  const form = el("form", { class: `form-${route.path}` });
+  const button = el("button", { type: "submit", text: spec.button || "Send" });
+  const result = el("div", { class: `result ${route.path}-result`, "aria-live": "polite" });
+  form.append(...field("input", spec.field, spec.label, spec.value ?? ""), button);
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const query = new FormData(form).get("query");
-    button.disabled = true;
-    result.replaceChildren(el("span", { class: "none", text: "…" }));
-    const started = performance.now();
-    try {
-      const response = await fetch(`models/${encodeURIComponent(model.name)}/search`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ inputs: query, parameters: { top_k: 5 } }),
-      });
-      const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-      if (!response.ok) {
-        result.replaceChildren(el("div", { class: "error", text: `${response.status}: ${body.error || "error"}` }));
-      } else {
-        result.replaceChildren(hitsView(body),
-          el("div", { class: "took", text: `${Math.round(performance.now() - started)} ms` }));
-      }
-    } catch (error) {
-      result.replaceChildren(el("div", { class: "error", text: `request failed: ${error}` }));
-    } finally {
-      button.disabled = false;
-    }
+    const body = { inputs: new FormData(form).get(spec.field), ...(spec.parameters ? { parameters: spec.parameters } : {}) };
+    send(`models/${encodeURIComponent(model.name)}/${route.path}`, body, button, result,
+         (answer) => render(spec.result, answer, body.inputs));
   });
-  return el("div", { class: "search" }, form, result);
+  return el("div", { class: "route" }, form, result);
 }
 
 function hitsView(hits) {
@@ -125,22 +115,20 @@ function hitsView(hits) {
   return list;
 }
 
-async function submit(model, kind, form, button, result) {
-  const values = Object.fromEntries(new FormData(form).entries());
-  const inputs = kind === "qa" ? { question: values.question, context: values.context }
-    : kind === "pair" ? { text: values.text, pair: values.pair } : values.text;
+// POST a body, then draw the answer (or the error) into `result` with the time it took.
+async function send(url, body, button, result, draw) {
   button.disabled = true;
   result.replaceChildren(el("span", { class: "none", text: "…" }));
   const started = performance.now();
   try {
-    const response = await fetch(`models/${encodeURIComponent(model.name)}`, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs }),
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (!response.ok) {
-      result.replaceChildren(el("div", { class: "error", text: `${response.status}: ${body.error || "error"}` }));
+      result.replaceChildren(el("div", { class: "error", text: `${response.status}: ${answer.error || "error"}` }));
     } else {
-      result.replaceChildren(render(body, inputs),
+      result.replaceChildren(draw(answer),
         el("div", { class: "took", text: `${Math.round(performance.now() - started)} ms` }));
     }
   } catch (error) {
@@ -150,18 +138,22 @@ async function submit(model, kind, form, button, result) {
   }
 }
 
-// Draw a prediction by its shape, so that a new plugin's task gets a sensible view too.
-function render(value, inputs) {
-  if (value && typeof value === "object" && !Array.isArray(value)) {
-    if ("answer" in value && "start" in value) return answerView(value, inputs.context);
-    if (value.scores && typeof value.scores === "object") return bars(value.scores, value.label);
-    if ("label" in value && "score" in value) return bars({ [value.label]: value.score }, value.label);
-    if ("score" in value && Object.keys(value).length === 1) return similarityView(value.score);
+// Draw a prediction as its task declares (GET /models: result_kind); what does not fit is shown as JSON.
+function render(kind, value, inputs) {
+  const isObject = value && typeof value === "object" && !Array.isArray(value);
+  const text = typeof inputs === "string" ? inputs : inputs && inputs.text;
+  if (kind === "labels" && isObject && value.scores && typeof value.scores === "object") return bars(value.scores, value.label);
+  if (kind === "labels" && isObject && "label" in value && "score" in value) {
+    return bars({ [value.label]: value.score }, value.label);
   }
-  if (Array.isArray(value) && value.every((e) => e && typeof e === "object" && "start" in e && "end" in e)) {
-    return entitiesView(typeof inputs === "string" ? inputs : inputs.text, value);
+  if (kind === "answer" && isObject && "answer" in value && "start" in value) return answerView(value, inputs.context);
+  if (kind === "score" && isObject && typeof value.score === "number") return similarityView(value.score);
+  if (kind === "spans" && typeof text === "string" && Array.isArray(value)
+      && value.every((e) => e && typeof e === "object" && "start" in e && "end" in e)) {
+    return entitiesView(text, value);
   }
-  if (Array.isArray(value) && value.every((x) => typeof x === "number")) {
+  if (kind === "hits" && Array.isArray(value)) return hitsView(value);
+  if (kind === "vector" && Array.isArray(value) && value.every((x) => typeof x === "number")) {
     const head = value.slice(0, 6).map((x) => x.toFixed(3)).join(", ");
     return el("div", { class: "vector", text: `vector of ${value.length} dimensions: [${head}, …]` });
   }

@@ -30,6 +30,11 @@ class TemplateClassificationTask(Task):
     pipeline_tag = "text-classification"
     training_defaults = {"max_length": 32}
     Options = TemplateOptions
+    # How tasuki serve and predict show it (Task's defaults, written out to show where they go):
+    request_parameters = ()  # Options fields one serve request may set
+    input_fields = ("text",)  # the page's boxes
+    form_kind = "text"  # "text", "question" or "pair"
+    result_kind = "labels"  # "labels", "spans", "answer", "score", "vector" or "json"
 
     def fit(self, train: Any) -> None:
         if self.labels is None:

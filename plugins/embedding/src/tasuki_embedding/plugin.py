@@ -1,4 +1,5 @@
-"""The plugin's registrations: the ``embedding`` task and the ``embed`` / ``similar`` / ``search`` commands."""
+"""The plugin's registrations: the ``embedding`` task, the ``embed`` / ``similar`` / ``search`` commands, and the
+server's ``search`` route."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def register_commands(cli: Any) -> None:
 
     for module in (embed, similar, search):
         cli.add_command(module.command)
+
+
+@hookimpl
+def register_routes(register: Any) -> None:
+    """Add ``POST /models/{name}/search`` to ``tasuki serve`` (with ``--index NAME=FILE.npz``)."""
+    from tasuki_embedding.serve import ROUTE
+
+    register(ROUTE)

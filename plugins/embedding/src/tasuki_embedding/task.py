@@ -80,6 +80,10 @@ class EmbeddingTask(Task):
     }
 
     Options: ClassVar[type] = EmbeddingOptions
+    # tasuki serve's page compares two texts (a vector alone says little to a person)
+    input_fields: ClassVar[tuple[str, ...]] = ("text", "pair")
+    form_kind: ClassVar[str] = "pair"
+    result_kind: ClassVar[str] = "score"
 
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=None, **options)
@@ -113,6 +117,16 @@ class EmbeddingTask(Task):
         """Choose the loss from the training columns when the user did not."""
         if self.options.loss is None:
             self.options.loss = "cosent" if "score" in train.column_names else "mnrl"
+
+    def describe(self, prediction: Any) -> str:
+        """A vector (``vector[384] 0.012 -0.034 …``) or a pair's ``score 0.871``."""
+        if hasattr(prediction, "shape") and hasattr(prediction, "tolist"):
+            values = prediction.reshape(-1).tolist()
+            head = " ".join(f"{v:.3f}" for v in values[:4])
+            return f"vector[{len(values)}] {head}{' …' if len(values) > 4 else ''}"
+        if isinstance(prediction, dict) and set(prediction) == {"score"}:
+            return f"score {prediction['score']:.3f}"
+        return super().describe(prediction)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """Texts, or ``{"text": ..., "pair": ...}`` dicts (a pair's prediction is its cosine similarity)."""

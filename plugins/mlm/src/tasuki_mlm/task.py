@@ -84,6 +84,7 @@ class MaskedLMTask(Task):
     }
 
     Options: ClassVar[type] = MlmOptions
+    result_kind: ClassVar[str] = "json"  # tasuki serve's page: fill-mask candidates as they are
 
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=None, **options)
@@ -101,6 +102,17 @@ class MaskedLMTask(Task):
         if len(data) == 0:
             raise DataError(f"{source}: empty corpus: no text to train on")
         super().validate(data, source, with_targets=with_targets)
+
+    def describe(self, prediction: Any) -> str:
+        """Fill-mask candidates in words: ``Paris 0.61, London 0.12``; one group per mask, ``|`` between."""
+        if isinstance(prediction, list):
+            if not prediction:
+                return "(none)"
+            if all(isinstance(p, dict) and "token_str" in p for p in prediction):
+                return ", ".join(f"{p['token_str'].strip()} {p['score']:.2f}" for p in prediction)
+            if all(isinstance(p, list) for p in prediction):  # several masks: one group each
+                return " | ".join(self.describe(p) for p in prediction)
+        return super().describe(prediction)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """Predict inputs are fill-mask queries: texts with the tokenizer's mask token."""

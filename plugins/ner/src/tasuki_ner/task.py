@@ -93,6 +93,9 @@ class NerTask(Task):
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "max_length": 256}
 
     Options: ClassVar[type] = NerOptions
+    # tasuki serve / predict: entities marked over the text; a request may choose the aggregation
+    request_parameters: ClassVar[tuple[str, ...]] = ("aggregation",)
+    result_kind: ClassVar[str] = "spans"
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, **options: Any) -> None:
         super().__init__(lang, labels, **options)
@@ -124,6 +127,12 @@ class NerTask(Task):
     def readers(cls) -> dict[str, Any]:
         """CoNLL-style files (token, optional columns, tag last; blank line between sentences)."""
         return dict.fromkeys(CONLL_SUFFIXES, read_conll)
+
+    def describe(self, prediction: Any) -> str:
+        """Entities in words: ``東京 [LOC 0.99], 山田 [PER 0.97]``."""
+        if not prediction:
+            return "(none)"
+        return ", ".join(f"{p.get('text', '')} [{p['type']} {p.get('score', 0.0):.2f}]" for p in prediction)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """A text, texts, pre-split token lists (``[["New", "York"]]``), or example dicts."""

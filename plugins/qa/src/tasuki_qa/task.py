@@ -58,6 +58,12 @@ class QATask(Task):
     }
 
     Options: ClassVar[type] = QAOptions
+    # tasuki serve / predict: a question about a context, the answer marked in it; these options
+    # change only how span scores become an answer, so one request may set them
+    request_parameters: ClassVar[tuple[str, ...]] = ("max_answer_length", "null_threshold", "align_to_words")
+    input_fields: ClassVar[tuple[str, ...]] = ("question", "context")
+    form_kind: ClassVar[str] = "question"
+    result_kind: ClassVar[str] = "answer"
 
     def __init__(self, lang: str = "en", labels: Any = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=None, **options)
@@ -86,6 +92,13 @@ class QATask(Task):
             if "answers" not in data.column_names:
                 raise DataError(f"{source}: no 'answers' column (expected {{'text': [...], 'answer_start': [...]}})")
             check_answers(data, source)
+
+    def describe(self, prediction: Any) -> str:
+        """An answer in words: ``'Paris' 0.93``, or ``(no answer)``."""
+        if isinstance(prediction, dict) and "answer" in prediction:
+            answer = prediction["answer"]
+            return f"{answer!r} {prediction.get('score', 0.0):.2f}" if answer else "(no answer)"
+        return super().describe(prediction)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """``{"question", "context"}``, a list of them, or a ``(question, context)`` pair."""

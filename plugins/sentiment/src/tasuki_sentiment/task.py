@@ -53,6 +53,10 @@ class SentimentTask(Task):
     # Macro F1, not accuracy: on skewed labels (most tweets neutral) accuracy rewards ignoring the rare ones.
     main_metric: ClassVar[str] = "f1_macro"
     default_backbones: ClassVar[dict[str, str]] = {"en": "minilm", "ja": "e5-small"}
+    # tasuki serve / predict: a text in, label bars out (Task's defaults, said here for the reader)
+    input_fields: ClassVar[tuple[str, ...]] = ("text",)
+    form_kind: ClassVar[str] = "text"
+    result_kind: ClassVar[str] = "labels"
     # Good on real data for small encoders (MiniLM, e5-small, distilbert): the usual GLUE-style
     # recipe; 128 tokens holds nearly every review or tweet (longer ones are counted and warned about).
     training_defaults: ClassVar[dict[str, Any]] = {
