@@ -175,7 +175,7 @@ def run(quick: bool, model_dir: Path | None = None, only: tuple[str, ...] = ("se
     """
     import torch
 
-    from tasuki.runtimes import THREADS_ENV, intra_op_threads
+    from tasuki.prediction.runtimes import THREADS_ENV, intra_op_threads
 
     if threads:
         os.environ[THREADS_ENV] = str(threads)

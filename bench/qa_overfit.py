@@ -180,7 +180,8 @@ def train_trainer(data: list[dict], out: Path, args: argparse.Namespace) -> Path
 def decode_tasuki(model: Any, tokenizer: Any, data: list[dict]) -> list[str]:
     """tasuki's decoding (windows, offsets, n-best over windows, no-answer) on any QA model."""
     from tasuki.data import rows_to_dataset
-    from tasuki.runner import encode, make_loader, predict_outputs
+    from tasuki.features import encode, make_loader
+    from tasuki.prediction.predict import predict_outputs
     from tasuki_qa.task import QATask
 
     task = QATask(doc_stride=STRIDE)

@@ -140,7 +140,7 @@ def run_trainer(examples: list[dict], steps: int, batch_size: int, max_length: i
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from tasuki.runner import INDEX, encode
+    from tasuki.features import INDEX, encode
 
     data = Dataset.from_list(examples)
     task = _task(data)

@@ -213,7 +213,7 @@ def eval_file(tmp_path: Path) -> Path:
 
 def _scores(monkeypatch: pytest.MonkeyPatch, fp32: float, int8: float) -> None:
     """The torch model scores ``fp32``, any ONNX export ``int8`` (the evaluation itself is TrainedModel's)."""
-    from tasuki.runtimes import OnnxModel
+    from tasuki.prediction.runtimes import OnnxModel
 
     real = tasuki.TrainedModel.evaluate
 

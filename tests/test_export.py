@@ -16,8 +16,8 @@ import tasuki
 from tasuki.cli import cli
 from tasuki.errors import CheckpointError, TasukiError
 from tasuki.export import ExportError, export
+from tasuki.prediction.runtimes import MissingExtraError, OnnxModel, intra_op_threads, physical_cores
 from tasuki.registry import Registry, set_registry
-from tasuki.runtimes import MissingExtraError, OnnxModel, intra_op_threads, physical_cores
 from tasuki_template import plugin as toy_plugin
 
 pytest.importorskip("onnxruntime")

@@ -179,7 +179,7 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from tasuki.runner import encode
+    from tasuki.features import encode
 
     class TwoWindows(TemplateClassificationTask):
         def encode(self, batch, tokenizer, max_length):

@@ -228,7 +228,7 @@ class TrainedModel:
         return f"TrainedModel(task={self.task.name!r}, lang={self.task.lang!r}, directory={str(self.directory)!r})"
 
     def _outputs(self, examples: Dataset, batch_size: int, progress: bool = False) -> tuple[Any, Dataset]:
-        from tasuki.runner import predict
+        from tasuki.prediction.predict import predict
 
         # one-off inputs are never cached (and a cache hit would skip the task state encode sets)
         done = predict(self.task, self.model, self.tokenizer, examples, max_length=self.max_length,
@@ -277,9 +277,9 @@ class TrainedModel:
                      encoding: str | None = None, progress: bool = True) -> int:
         """Predict every row of a file (csv/tsv/jsonl/txt/parquet) into JSON lines, streaming in chunks.
 
-        See :func:`tasuki.streaming.predict_file`; returns the number of rows this call predicted.
+        See :func:`tasuki.prediction.files.predict_file`; returns the number of rows this call predicted.
         """
-        from tasuki.streaming import predict_file
+        from tasuki.prediction.files import predict_file
 
         return predict_file(self, path_argument("input", input), path_argument("output", output), columns=columns,
                             batch_size=count_argument("batch_size", batch_size),
@@ -296,8 +296,8 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     import torch
     from transformers import AutoTokenizer
 
-    from tasuki import runtimes
     from tasuki.metadata import check_head, check_labels, check_metadata, task_from_metadata
+    from tasuki.prediction import runtimes
     from tasuki.security import check_remote_code
 
     directory = path_argument("directory", directory, "a model directory (str or pathlib.Path)")

@@ -3,7 +3,7 @@
 ``export(DIR, OUT, quantize="int8")`` writes ``OUT/model.onnx``, the tokenizer, ``config.json``
 and ``tasuki.json`` (``"runtime": "onnx"``, the quantization, the source model); ``tasuki.load(OUT)``
 then predicts and evaluates through the same task code as the torch model
-(:mod:`tasuki.runtimes`).
+(:mod:`tasuki.prediction.runtimes`).
 
 - The graph is what the task's ``predict_step`` calls: the head model for classification, NER,
   QA and fill-mask (all its outputs, e.g. ``start_logits`` and ``end_logits``), the whole sentence
@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.checkpoint import atomic_write_json, file_sha256
 from tasuki.errors import CheckpointError, TasukiError, path_argument
-from tasuki.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
+from tasuki.prediction.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
 from tasuki.saving import METADATA_FILE, file_hashes, read_metadata
 
 if TYPE_CHECKING:

@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from tasuki.japanese import split_words, word_owners, words_of_tokens
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
+    from tasuki.prediction.predict import predict
     from tasuki.registry import resolve_backbone
-    from tasuki.runner import predict
     from tasuki.serve.models import RequestError
     from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
@@ -92,7 +92,7 @@ _SOURCES = {
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     # prediction
-    "predict": "tasuki.runner",
+    "predict": "tasuki.prediction.predict",
     # serving routes
     "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
     "RequestError": "tasuki.serve.models",

@@ -1,7 +1,7 @@
 """Entities from a token-classification model, through the core's one prediction path.
 
 ``tasuki ner show``, the benchmark and the tests that compare the task with
-``transformers.pipeline`` on the same weights call :func:`tasuki.runner.predict`, the function
+``transformers.pipeline`` on the same weights call :func:`tasuki.prediction.predict.predict`, the function
 that evaluation and ``TrainedModel.predict`` use: there is no second loop to keep in step.
 """
 

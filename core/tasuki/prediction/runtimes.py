@@ -1,6 +1,6 @@
 """Runtimes a trained model can predict on: torch (the default) and ONNX Runtime.
 
-There is one prediction path (:func:`tasuki.runner.predict_outputs` calling
+There is one prediction path (:func:`tasuki.prediction.predict.predict_outputs` calling
 ``task.predict_step(model, batch)``); a runtime only changes what ``model`` is. An ONNX
 export (:mod:`tasuki.export`) is loaded as an :class:`OnnxModel`: called like the torch
 model it replaces (``model(input_ids=..., attention_mask=...)``), it runs an ONNX Runtime

@@ -1,0 +1,313 @@
+"""Streaming prediction over files: read, predict and write in chunks, in flat memory.
+
+``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet) a chunk of rows at a time,
+predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
+JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
+to ``OUTPUT``, so a reader never sees half an output. ``resume=True`` keeps the complete rows a
+stopped run already wrote (a torn last line is cut off) and predicts from the next row on, whatever
+the chunk sizes of the two runs. An existing ``OUTPUT`` that is not an earlier output of this
+function (a data file, say) is never replaced without ``overwrite=True``.
+
+Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) process ``r`` predicts chunks
+``r, r + W, r + 2W, ...`` into its own part file; when every process is done, the main one
+merges the parts chunk by chunk into one output in input order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from tasuki.errors import DataError
+from tasuki.streaming import chunks, iter_rows
+
+if TYPE_CHECKING:
+    from tasuki.api import TrainedModel
+
+logger = logging.getLogger(__name__)
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays in predictions become plain numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _complete_lines(path: Path) -> int:
+    """Lines ending in a newline; a torn last line (the run stopped mid-write) is cut off."""
+    if not path.is_file():
+        return 0
+    count = 0
+    end = 0
+    with open(path, "rb") as handle:
+        position = 0
+        while block := handle.read(1 << 20):
+            found = block.count(b"\n")
+            if found:
+                count += found
+                end = position + block.rindex(b"\n") + 1
+            position += len(block)
+    if end != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+    return count
+
+
+def _world() -> tuple[int, int]:
+    """``(rank, world size)`` from the launcher's environment (torchrun, accelerate launch)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        from accelerate import PartialState
+
+        from tasuki.devices import cpu_only
+
+        PartialState(cpu=cpu_only(False)).wait_for_everyone()
+
+
+def _part_name(output: Path, rank: int, world: int, chunk_size: int) -> Path:
+    # world size and chunk size are in the name: a resume with other values cannot misread a part
+    return output.with_name(f"{output.name}.partial-{world}x{chunk_size}-rank{rank}")
+
+
+def predict_file(
+    model: TrainedModel,
+    input: str | Path,
+    output: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1000,
+    resume: bool = False,
+    overwrite: bool = False,
+    encoding: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Predict every row of ``input`` and write one JSON line per row to ``output``, in input order.
+
+    Each line is ``{"row": N, "prediction": ...}``, N counting data rows from 1 (as tasuki's error
+    messages do). Returns the number of rows predicted by this call.
+
+    :param columns: ``{task_column: file_column}``; default: the model's own mapping, if it saved one.
+    :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
+    :param resume: keep the rows ``OUTPUT.partial`` (or a finished ``OUTPUT``) already holds and predict only
+        the rest; the chunk size may differ from the stopped run's. Under several processes the part files
+        are named by world and chunk size, so a resume with other values starts over (never duplicates).
+    :param overwrite: replace an existing ``OUTPUT`` that is not an earlier output of this function.
+    """
+    from tasuki.features import caching
+
+    if chunk_size < 1 or batch_size < 1:
+        raise DataError(f"chunk_size and batch_size must be >= 1, got {chunk_size} and {batch_size}")
+    input, output = Path(input).expanduser(), Path(output).expanduser()
+    if output.resolve() == input.resolve():
+        raise DataError(f"{output}: the output would overwrite the input")
+    _check_output_file(output, overwrite)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    saved = model.metadata.get("columns") or {}
+    columns = dict(columns or {})
+    rank, world = _world()
+    part, done_rows = _resume_point(output, rank, world, chunk_size, resume)
+    task_cls = type(model.task)
+    renames: dict[str, str] = {}
+    source = str(input)
+    predicted = 0
+    bar = _progress(progress and rank == 0, done_rows * world)
+    started = time.perf_counter()
+    with open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
+        row_number = 0
+        mine = 0  # rows of this process's chunks seen so far
+        for number, chunk in enumerate(chunks(iter_rows(input, task_cls, encoding), chunk_size)):
+            first = row_number + 1
+            row_number += len(chunk)
+            if number == 0:  # the columns are checked once, with the message tasuki.data gives
+                renames = _renames(chunk[0], task_cls, saved, columns, source)
+            if number % world != rank:
+                continue
+            before, mine = mine, mine + len(chunk)
+            if mine <= done_rows:
+                continue
+            # rows of this chunk a stopped run already wrote (its chunks may have been of another size)
+            skip = max(done_rows - before, 0)
+            first += skip
+            rows = [{renames.get(k, k): v for k, v in row.items()} for row in chunk[skip:]]
+            try:
+                predictions = model.predict(rows, batch_size=batch_size)
+            except DataError as exc:
+                raise _in_file(exc, source, first, row_number) from None
+            _write(out, first, predictions)
+            predicted += len(rows)
+            bar.update(len(rows) * world)
+    if row_number == 0:
+        raise DataError(f"{input}: no rows to predict")
+    if done_rows > mine:
+        raise DataError(f"{part} holds {done_rows} rows but {input} has {row_number}: it is the output of another "
+                        f"input; remove it or run without --resume")
+    bar.close()
+    if rank == 0 and progress:
+        elapsed = time.perf_counter() - started
+        logger.info("predicted %d rows in %.1fs (%.0f rows/s) -> %s", predicted * world, elapsed,
+                    predicted * world / max(elapsed, 1e-9), output)
+    _finish(part, output, rank, world, chunk_size)
+    return predicted
+
+
+def _renames(row: dict[str, Any], task_cls: Any, saved: Mapping[str, str], columns: Mapping[str, str],
+             source: str) -> dict[str, str]:
+    """``{file column: task column}`` for the rows of ``source``, checked on its first ``row`` with the message
+    :func:`tasuki.data.map_columns` gives; the model's saved mapping applies where its columns exist."""
+    from tasuki.data import map_columns, rows_to_dataset, saved_for
+
+    head = rows_to_dataset([row], source)
+    columns = {**saved_for(head, saved), **columns}
+    map_columns(head, task_cls, columns, source, with_targets=False)
+    return {user: task for task, user in columns.items() if user != task}
+
+
+def _write(out: IO[str], first: int, predictions: list[Any]) -> None:
+    """One JSON line per prediction, numbered from row ``first``, synced: what is on disk is what --resume keeps."""
+    out.write("".join(json.dumps({"row": first + i, "prediction": p}, ensure_ascii=False,
+                                 default=_json_default) + "\n" for i, p in enumerate(predictions)))
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def _resume_point(output: Path, rank: int, world: int, chunk_size: int, resume: bool) -> tuple[Path, int]:
+    """This process's part file and the rows of it a stopped run already wrote (0 without ``resume``).
+
+    One process: a finished ``OUTPUT`` becomes the part again, and its last row is checked. Several:
+    a part holds whole chunks, so a torn chunk is cut off and predicted again."""
+    part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
+    if resume and world == 1 and not part.is_file() and output.is_file():
+        os.replace(output, part)  # a finished output (checked by the caller: ours) holds the rows already predicted
+    done_rows = _complete_lines(part) if resume else 0
+    if world == 1 and done_rows:
+        _check_last_row(part, done_rows)
+    if world > 1:
+        done_rows -= done_rows % chunk_size  # a part holds whole chunks: a torn chunk is predicted again
+        if resume and part.is_file():
+            with open(part, "r+b") as handle:
+                _truncate_to_lines(handle, done_rows)
+    if done_rows:
+        logger.info("%s: resuming after %d rows already written", part, done_rows)
+    return part, done_rows
+
+
+def _finish(part: Path, output: Path, rank: int, world: int, chunk_size: int) -> None:
+    """Once every process is done: the main one renames its part to ``output``, or merges the parts into it."""
+    _barrier(world)
+    if rank == 0:
+        if world > 1:
+            _merge([_part_name(output, r, world, chunk_size) for r in range(world)], output, chunk_size)
+        else:
+            os.replace(part, output)
+    _barrier(world)
+
+
+def _check_output_file(output: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing ``output`` that is not an earlier prediction output, unless ``overwrite``."""
+    if output.is_dir():
+        raise DataError(f"--output {output} is a directory; give a file (e.g. {output / 'predictions.jsonl'})")
+    if overwrite or not output.exists() or _is_prediction_output(output):
+        return
+    raise DataError(f"--output {output} exists and is not the output of tasuki predict; refusing to replace it: "
+                    f"choose another --output, or pass --overwrite (Python: overwrite=True) to replace it")
+
+
+def _is_prediction_output(path: Path) -> bool:
+    """Whether ``path`` is empty or starts as ``predict_file`` writes: ``{"row": 1, "prediction": ...}``."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 26)  # a line holds one prediction: a long vector at most
+        if not first:
+            return True
+        row = json.loads(first)
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        return False
+    return isinstance(row, dict) and set(row) == {"row", "prediction"} and row["row"] == 1
+
+
+def _check_last_row(part: Path, lines: int) -> None:
+    """The last of the ``lines`` complete lines of ``part`` must be row ``lines``: else it is not this input's."""
+    with open(part, "rb") as handle:
+        handle.seek(max(part.stat().st_size - (1 << 26), 0))
+        last = handle.read().splitlines()[-1]
+    try:
+        row = json.loads(last).get("row")
+    except (ValueError, AttributeError):
+        row = None
+    if row != lines:
+        raise DataError(f"{part}: line {lines} is row {row}, not row {lines}: it is the partial output of another "
+                        f"input; remove it or run without --resume")
+
+
+def _in_file(exc: DataError, source: str, first: int, last: int) -> DataError:
+    """An error about row N of a chunk, told as the row of the file (``model.predict`` counts from 1)."""
+    found = re.match(r"input: row (\d+)(.*)", str(exc), re.S)
+    if found:
+        return DataError(f"{source}: row {first + int(found[1]) - 1}{found[2]}")
+    return DataError(f"{source}, rows {first}-{last}: {exc}")
+
+
+def _truncate_to_lines(handle: IO[bytes], lines: int) -> None:
+    """Cut a part file after its first ``lines`` lines."""
+    seen = 0
+    position = 0
+    while seen < lines and (block := handle.read(1 << 20)):
+        for i, byte in enumerate(block):
+            if byte == 0x0A:
+                seen += 1
+                if seen == lines:
+                    position += i + 1
+                    break
+        else:
+            position += len(block)
+    handle.truncate(position if lines else 0)
+
+
+def _merge(parts: list[Path], output: Path, chunk_size: int) -> None:
+    """Interleave the processes' parts chunk by chunk (chunk k is in part k % W) into ``output``."""
+    partial = output.with_name(output.name + ".partial")
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(p, encoding="utf-8")) for p in parts]
+        with open(partial, "w", encoding="utf-8") as out:
+            turn = 0
+            while True:
+                lines = [line for _, line in zip(range(chunk_size), handles[turn % len(handles)])]
+                if not lines:
+                    break
+                out.writelines(lines)
+                turn += 1
+            out.flush()
+            os.fsync(out.fileno())
+    os.replace(partial, output)
+    for p in parts:
+        p.unlink()
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(show: bool, initial: int) -> Any:
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="predicting", unit=" rows", initial=initial, file=sys.stderr, dynamic_ncols=True)
+
