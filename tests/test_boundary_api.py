@@ -213,8 +213,8 @@ def test_serve_on_a_busy_port_is_one_line_and_says_nothing_of_serving(registry, 
     assert "serving" not in output
 
 
+@pytest.mark.integration  # needs the embedding plugin (tox env 'all')
 def test_empty_texts_on_the_command_line_are_not_told_about_a_python_argument(backbone_dir: str) -> None:
-    pytest.importorskip("tasuki_embedding")
     from tasuki_embedding.cli import similar
 
     result = CliRunner().invoke(similar.command, [backbone_dir, "a good day", ""])

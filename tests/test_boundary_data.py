@@ -137,6 +137,7 @@ def test_labels_are_stripped_with_one_warning(registry, backbone_dir, tmp_path: 
     assert 0 <= metrics["accuracy"] <= 1
 
 
+@pytest.mark.integration  # needs the sentiment plugin (tox env 'all')
 def test_sentiment_labels_are_stripped(caplog) -> None:
     from datasets import Dataset
 
@@ -205,6 +206,7 @@ def test_an_eval_split_that_holds_out_everything_is_refused(registry, backbone_d
 # --- 6. adapt --held-out outside 0..1 -----------------------------------------------------------
 
 
+@pytest.mark.integration  # needs the mlm plugin (tox env 'all')
 @pytest.mark.parametrize("value", ["1.0", "-0.5", "0"])
 def test_adapt_held_out_out_of_range(value: str, tmp_path: Path) -> None:
     from tasuki_mlm.cli import adapt_command
