@@ -120,16 +120,17 @@ def test_serve_refuses_an_index_of_another_model(trained: Path, two_dirs: tuple[
     pytest.importorskip("fastapi")
     from tasuki.serve.models import ServedModel
     from tasuki.serve.settings import ServeSettings
+    from tasuki_embedding.serve import load_index
 
     served = ServedModel("embedding", tasuki.load(trained, device="cpu"), ServeSettings())
     other = Encoder.load(two_dirs[1], device="cpu").index(CORPUS).save(tmp_path / "other.npz")
     with pytest.raises(DataError, match=rf"built by model '{two_dirs[1]}'.*not by '{trained}'"):
-        served.load_index(other)
+        load_index(served, other)
     own = Encoder.load(str(trained), device="cpu").index(CORPUS).save(tmp_path / "own.npz")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        served.load_index(own)
-    assert served.index is not None and len(served.index) == len(CORPUS)
+        loaded = load_index(served, own)
+    assert len(loaded.index) == len(CORPUS)
 
 
 def _corpus_file(tmp_path: Path) -> Path:
