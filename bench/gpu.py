@@ -59,7 +59,8 @@ def run(quick: bool = False, batch: int = 32, seq: int = 128) -> list[Row]:
     from datasets import Dataset
 
     from bench.training import StepClock
-    from tasuki.runner import TrainingArgs, run_training
+    from tasuki.args import TrainingArgs
+    from tasuki.training.loop import run_training
     from tasuki_sentiment.task import SentimentTask
 
     steps, warmup = (15, 5) if quick else (60, 10)

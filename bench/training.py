@@ -104,10 +104,11 @@ class StepClock:
 
 def run_tasuki(examples: list[dict], steps: int, batch_size: int, max_length: int, *, group_by_length: bool = True,
                pad_to_max: bool = False, compile_model: bool = False) -> StepClock:
-    """Train ``steps`` optimizer steps with ``tasuki.runner.run_training``; return the step clock."""
+    """Train ``steps`` optimizer steps with ``tasuki.training.loop.run_training``; return the step clock."""
     from datasets import Dataset
 
-    from tasuki.runner import TrainingArgs, run_training
+    from tasuki.args import TrainingArgs
+    from tasuki.training.loop import run_training
 
     data = Dataset.from_list(examples)
     task = _task(data)

@@ -27,9 +27,9 @@ from tasuki.checkpoint import complete_checkpoints, read_state
 KILLER = """
 import os, signal, sys
 from tasuki_template.plugin import TemplateClassificationTask
-import tasuki.stream_batches
+import tasuki.training.stream_batches
 
-tasuki.stream_batches.GROUP_SIZE = 2  # streamed runs: shuffle buffers of two batches, so a run crosses several
+tasuki.training.stream_batches.GROUP_SIZE = 2  # streamed runs: shuffle buffers of two batches, so a run crosses several
 
 kill_at = int(os.environ.get("KILL_AT", "0"))
 original = TemplateClassificationTask.training_loss

@@ -193,7 +193,7 @@ def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> Non
 
 
 def test_default_epochs_grow_on_small_data(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
-    from tasuki.runner import auto_epochs
+    from tasuki.training.setup import auto_epochs
 
     assert auto_epochs(steps_per_epoch=1000, min_steps=500) == 3  # large data: the usual 3
     assert auto_epochs(steps_per_epoch=25, min_steps=500) == 20  # 400 sentences at batch 16

@@ -14,9 +14,9 @@ from datasets import Dataset
 from transformers import AutoTokenizer
 
 import tasuki
-from tasuki import stream_batches
 from tasuki.features import INDEX
-from tasuki.stream_batches import StreamedBatches
+from tasuki.training import stream_batches
+from tasuki.training.stream_batches import StreamedBatches
 from tasuki_template.task import TemplateClassificationTask
 
 WORDS = ["good", "bad", "movie", "very", "food", "i", "love", "this", "film", "great"]

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "TrainedModel": "tasuki.api", "evaluate": "tasuki.api", "list_tasks": "tasuki.api", "load": "tasuki.api",
     "make_task": "tasuki.api", "train": "tasuki.api", "export": "tasuki.export", "TrainingArgs": "tasuki.args",
-    "TrainResult": "tasuki.runner", "Task": "tasuki.task",
+    "TrainResult": "tasuki.training.result", "Task": "tasuki.task",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -2,7 +2,7 @@
 
 A task turns raw examples into model features, collates them into batches, builds its
 model on a backbone, and turns the model's outputs into metrics and user-facing
-predictions. The runner (:mod:`tasuki.runner`) drives these methods for every task:
+predictions. The runner (:mod:`tasuki.training.loop`) drives these methods for every task:
 
     examples --encode--> features --collate--> batch --model--> predict_step outputs
                                                          |--> training_loss

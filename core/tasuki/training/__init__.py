@@ -1,0 +1,11 @@
+"""Training: one Accelerate loop that fine-tunes every task.
+
+- :mod:`tasuki.training.setup`: the accelerator, the optimizer, the epochs, the run's fingerprint;
+- :mod:`tasuki.training.step`: one optimizer step (the gradient of the combined batch);
+- :mod:`tasuki.training.loop`: :func:`~tasuki.training.loop.run_training`, prepare -> resume -> epochs
+  (train, evaluate) -> finish;
+- :mod:`tasuki.training.stream_batches`: batches tokenized while training runs (large data);
+- :mod:`tasuki.training.result`: :class:`~tasuki.training.result.TrainResult`, what ``tasuki.train`` returns.
+
+The package imports nothing itself: ``tasuki --help`` must not pay for torch.
+"""
