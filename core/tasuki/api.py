@@ -13,19 +13,20 @@ from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
 from tasuki.data import detect_language, hold_out, load_data
 from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argument, path_argument, shown
+from tasuki.model_dir import read_metadata, verify_weights
 from tasuki.output import claims_output
 from tasuki.registry import get_registry, resolve_backbone
-from tasuki.saving import read_metadata, save_trained, verify_weights
+from tasuki.saving import save_trained
 from tasuki.security import check_trainable
 
 if TYPE_CHECKING:
     import torch
     from datasets import Dataset
 
+    from tasuki.runner import TrainResult
     from tasuki.task import Task
-    from tasuki.training.result import TrainResult
 
-# tasuki.training (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
+# tasuki.runner (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
 # through this module and must start without torch.
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,7 @@ def train(
         logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
                        "hold out at least %d (--eval-data, or a larger --eval-split)", len(eval_set), eval_source,
                        SMALL_EVAL)
-    from tasuki.training.loop import run_training
-    from tasuki.training.result import TrainResult
+    from tasuki.runner import TrainResult, run_training
 
     run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
     accelerator, metrics = run.accelerator, run.metrics
@@ -297,7 +297,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     import torch
     from transformers import AutoTokenizer
 
-    from tasuki.metadata import check_head, check_labels, check_metadata, task_from_metadata
+    from tasuki.model_dir import check_head, check_labels, check_metadata, task_from_metadata
     from tasuki.prediction import runtimes
     from tasuki.security import check_remote_code
 

@@ -1,4 +1,4 @@
-"""Atomic files, checkpoints, the run fingerprint, and finding the checkpoint to resume from.
+"""Checkpoints, the run fingerprint, and finding the checkpoint to resume from.
 
 A checkpoint is written into a hidden temporary directory by every process (each writes its
 RNG state; the main process writes model, optimizer and scheduler), and only after a barrier
@@ -15,17 +15,16 @@ first N batches of another run's order would silently train on the wrong example
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import CheckpointError
+from tasuki.files import atomic_path, atomic_write_json, follow_umask
 
 if TYPE_CHECKING:
     import torch
@@ -39,75 +38,6 @@ CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 BEST_WEIGHTS = "model.safetensors"
 _STEP = re.compile(rf"^{CHECKPOINT_PREFIX}(\d+)$")
-
-
-def _read_umask() -> int:
-    """The process umask, read without changing it where the OS says it (Linux), else set and restored."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """Permissions a new file gets under the umask (``mkstemp`` would give 0600)."""
-    return 0o666 & ~_read_umask()
-
-
-def dir_mode() -> int:
-    """Permissions a new directory gets under the umask (``mkdtemp`` would give 0700)."""
-    return 0o777 & ~_read_umask()
-
-
-def follow_umask(root: Path) -> None:
-    """Give ``root`` and everything under it the modes the umask asks for.
-
-    Libraries that write through temporary files (safetensors, ``mkstemp``, ``mkdtemp``) leave
-    0600 / 0700 behind, which other users of a shared model directory then cannot read.
-    """
-    files, dirs = file_mode(), dir_mode()
-    for path in (root, *root.rglob("*")):
-        if not path.is_symlink():
-            os.chmod(path, dirs if path.is_dir() else files)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The file gets the permissions of any file created under the umask, not ``mkstemp``'s 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def file_sha256(path: str | Path) -> str:
-    """The hex SHA-256 of a file, read in 1 MiB blocks (weights are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write_json(path: str | Path, value: Any) -> None:
-    """:func:`atomic_write_text` for JSON."""
-    atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def checkpoint_dir(root: Path, global_step: int) -> Path:
@@ -232,12 +162,8 @@ def save_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> N
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        best = root / BEST_DIR
-        best.mkdir(parents=True, exist_ok=True)
-        tmp = best / f".{BEST_WEIGHTS}.tmp"
-        save_model(accelerator.unwrap_model(model), str(tmp))  # handles tied weights (MLM heads)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, best / BEST_WEIGHTS)
+        with atomic_path(root / BEST_DIR / BEST_WEIGHTS) as tmp:
+            save_model(accelerator.unwrap_model(model), str(tmp))  # handles tied weights (MLM heads)
     accelerator.wait_for_everyone()
 
 

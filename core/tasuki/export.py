@@ -16,7 +16,7 @@ then predicts and evaluates through the same task code as the torch model
 - int8: ``onnxruntime.quantization.quantize_dynamic``: int8 weights (``QInt8``), activations
   quantized per batch at run time (uint8), ``MatMul`` nodes only (the embedding tables stay
   fp32: a ``Gather`` is a lookup, quantizing it shrinks the file, not the time). ``int8`` keeps
-  the feed-forward down-projections in fp32 (see :func:`_quantize_int8`), ``int8-all`` does not.
+  the feed-forward down-projections in fp32 (see :func:`tasuki.onnx_quantize.quantize_int8`), ``int8-all`` does not.
   One scale per output channel: on MiniLM fine-tuned on tweets, per-channel scales left a mean
   |logit change| of 0.011 against 0.034 per-tensor (one scale lets a matrix's largest column
   coarsen all the others), at the same speed; both kept the accuracy within 0.5 point.
@@ -38,25 +38,21 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 import logging
 import math
-import os
 import shutil
 import sys
-import tempfile
 import types
-import warnings
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import atomic_write_json, file_sha256
 from tasuki.errors import CheckpointError, TasukiError, path_argument
+from tasuki.files import atomic_write_json, file_sha256, staged_directory
+from tasuki.model_dir import METADATA_FILE, file_hashes, read_metadata
+from tasuki.onnx_quantize import quantize_int8, quiet
 from tasuki.prediction.runtimes import ONNX_FILE, OnnxModel, is_onnx_export, require_onnx
-from tasuki.saving import METADATA_FILE, file_hashes, read_metadata
 
 if TYPE_CHECKING:
     import torch
@@ -65,7 +61,6 @@ logger = logging.getLogger(__name__)
 
 QUANTIZATIONS = ("int8", "int8-all")
 """``int8``: every weight MatMul but the feed-forward down-projections; ``int8-all``: every one (faster)."""
-_ACTIVATIONS = {"Gelu", "FastGelu", "BiasGelu", "Relu"}
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 FP32_TOLERANCE = 1e-3
 """Largest |ONNX - torch| output difference an fp32 export may show on the check batch (typical: 1e-6)."""
@@ -134,12 +129,11 @@ def export(
     batch = _check_batch(tokenizer, inputs)
     returns, outputs = _describe_outputs(model, batch)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
-    try:
+    # staged beside output and swapped in: a reader sees the old export or the new one
+    with staged_directory(output) as staging:
         graph = staging / ONNX_FILE
         _torch_export(model, batch, inputs, outputs, returns, graph, opset)
-        quantization = _quantize_int8(graph, per_channel, keep_ffn_output=quantize == "int8") if quantize else None
+        quantization = quantize_int8(graph, per_channel, keep_ffn_output=quantize == "int8") if quantize else None
         spec = {"file": ONNX_FILE, "inputs": list(inputs), "outputs": outputs, "returns": returns,
                 "exporter": "torch.onnx.export(dynamo=True)", "opset": _opset(graph)}
         if opset is not None and spec["opset"] != opset:
@@ -159,9 +153,6 @@ def export(
             exported["quality_gate"] = _quality_gate(loaded.task, reference, load(staging, device="cpu"), eval_data,
                                                      MAX_DROP if max_drop is None else max_drop)
             atomic_write_json(staging / METADATA_FILE, exported)
-        _publish(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return output
 
 
@@ -212,23 +203,6 @@ def _check_output(output: Path, source: Path) -> None:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise ExportError(f"--output {output} is not empty and is not an earlier ONNX export ({shown}); "
                           "refusing to overwrite it: choose another directory or empty this one")
-
-
-def _publish(staging: Path, output: Path) -> None:
-    """Swap the finished ``staging`` directory in as ``output``; a reader sees the old export or the new one."""
-    old = None
-    if output.exists():
-        old = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.old-"))
-        os.replace(output, old / "export")  # an empty directory or an earlier export (checked before)
-    try:
-        os.replace(staging, output)
-    except OSError:
-        if old is not None:  # put the earlier export back
-            os.replace(old / "export", output)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def _export_metadata(metadata: dict[str, Any], source: Path, graph: Path, spec: dict[str, Any],
@@ -337,7 +311,7 @@ def _torch_export(model: torch.nn.Module, batch: dict[str, torch.Tensor], inputs
     shapes = {name: {0: batch_dim, 1: seq_dim} for name in inputs}
     size = sum(p.numel() * p.element_size() for p in model.parameters())
     try:
-        with _quiet():  # the exporter prints its progress, axis-name warnings and absent-torchvision notes
+        with quiet():  # the exporter prints its progress, axis-name warnings and absent-torchvision notes
             program = torch.onnx.export(
                 _graph(model, outputs, returns), (), kwargs=dict(batch), dynamo=True, dynamic_shapes=shapes,
                 input_names=list(inputs), output_names=outputs, opset_version=opset, verbose=False,
@@ -350,56 +324,11 @@ def _torch_export(model: torch.nn.Module, batch: dict[str, torch.Tensor], inputs
         raise ExportError(f"{type(model).__name__} does not export to ONNX: {first}") from None
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence prints, warnings and log records below ERROR (the exporter's and the quantizer's chatter)."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-
-
 def _opset(path: Path) -> int | None:
     import onnx
 
     proto = onnx.load(str(path), load_external_data=False)
     return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-
-
-def _quantize_int8(path: Path, per_channel: bool, keep_ffn_output: bool) -> dict[str, Any]:
-    """Replace ``path`` by its dynamically int8-quantized version; return what was done.
-
-    :param keep_ffn_output: leave the MatMuls fed by the feed-forward activation (GELU/ReLU) in fp32.
-        Their inputs have the widest, most outlier-heavy range of the layer, and an activation is
-        quantized with one uint8 scale per batch: on MiniLM sentence vectors, keeping these 6 of 36
-        weight MatMuls in fp32 raised the smallest int8-to-fp32 cosine from 0.987 to 0.991 (mean
-        0.993 -> 0.996) for ~18% of int8's speed.
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    fp32 = path.with_name("model.fp32.onnx")
-    os.replace(path, fp32)
-    kept: list[str] = []
-    if keep_ffn_output:
-        graph = onnx.load(str(fp32), load_external_data=False).graph
-        producer = {out: node.op_type for node in graph.node for out in node.output}
-        kept = [n.name for n in graph.node if n.op_type == "MatMul" and producer.get(n.input[0]) in _ACTIVATIONS]
-    with _quiet():  # its "consider pre-processing" warning: see the module docstring
-        quantize_dynamic(fp32, path, op_types_to_quantize=["MatMul"], per_channel=per_channel,
-                         weight_type=QuantType.QInt8, nodes_to_exclude=kept)
-    fp32_size = fp32.stat().st_size
-    fp32.unlink()
-    return {"method": "onnxruntime.quantization.quantize_dynamic", "dtype": "int8",
-            "scheme": "int8" if keep_ffn_output else "int8-all", "weights": "QInt8",
-            "activations": "uint8, per batch", "operators": ["MatMul"], "per_channel": per_channel,
-            "kept_fp32": f"{len(kept)} feed-forward down-projections" if keep_ffn_output else "none",
-            "bytes_fp32": fp32_size, "bytes_int8": path.stat().st_size}
 
 
 def _compare(model: torch.nn.Module, exported: OnnxModel, batch: dict[str, torch.Tensor], outputs: list[str],

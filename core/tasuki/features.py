@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from tasuki.cache import cache_root
 from tasuki.errors import DataError
+from tasuki.files import pid_alive
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -70,8 +72,7 @@ def caching(enabled: bool | None) -> Iterator[None]:
 
 def cache_dir() -> Path:
     """Where feature files go: ``$TASUKI_CACHE/features``, else ``~/.cache/tasuki/features``."""
-    root = os.environ.get("TASUKI_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "tasuki") / "features"
+    return cache_root() / "features"
 
 
 _SCRATCH: list[Path] = []
@@ -85,21 +86,11 @@ def scratch_file(name: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         for folder in root.iterdir():  # left by killed processes: their pid is gone
             pid = folder.name.split("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
         _SCRATCH.append(Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)))
         atexit.register(shutil.rmtree, _SCRATCH[0], True)
     return _SCRATCH[0] / f"{name}-{uuid.uuid4().hex}.arrow"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 class _EncodeBatch:

@@ -10,7 +10,7 @@ without asking. A symlink is followed: the run writes into its target. The direc
 writable, and so must its parent, where the finished model is staged and swapped in
 (:mod:`tasuki.saving`).
 
-A lock file beside the directory (``.NAME.tasuki.lock``, held with ``flock``) keeps a second run
+A lock file beside the directory (``.NAME.tasuki.lock``, a :class:`tasuki.files.FileLock`) keeps a second run
 out while one is in progress; the error names the holder's pid, host and start time. The kernel
 releases the lock when its process dies, so a lock left by a killed run is simply taken over.
 Under several processes only the main one checks and locks; the others get its verdict.
@@ -18,7 +18,6 @@ Under several processes only the main one checks and locks; the others get its v
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import inspect
 import json
@@ -31,12 +30,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tasuki.checkpoint import CHECKPOINTS_DIR, atomic_write_json, complete_checkpoints, file_mode
+from tasuki.checkpoint import CHECKPOINTS_DIR, complete_checkpoints
 from tasuki.errors import TasukiError
+from tasuki.files import FileLock, atomic_write_json, clear_stale_staging, lock_holder, pid_alive
+from tasuki.model_dir import METADATA_FILE
 
 RUN_MARKER = ".tasuki-run.json"
 """Written into the directory when a run starts: marks it as tasuki's until the model replaces it."""
-METADATA_FILE = "tasuki.json"
 
 
 class OutputError(TasukiError):
@@ -48,58 +48,25 @@ def lock_path(directory: Path) -> Path:
     return directory.parent / f".{directory.name}.tasuki.lock"
 
 
-class OutputLock:
-    """An exclusive ``flock`` on the lock file of an output directory, held until :meth:`release`."""
-
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self.fd = fd
+class OutputLock(FileLock):
+    """The lock of an output directory (:func:`lock_path`): one run at a time, its file gone with it."""
 
     @classmethod
     def acquire(cls, directory: Path) -> OutputLock:
         """Take the lock or raise :class:`OutputError` naming the run that holds it."""
         path = lock_path(directory)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise OutputError(
-                    f"--output {directory} is in use by another tasuki run (pid {holder.get('pid', '?')} on "
-                    f"{holder.get('host', '?')}, started {holder.get('started', '?')}); wait for it to finish "
-                    f"or choose another --output"
-                ) from None
-            try:  # the holder may have released (and unlinked) the file between our open and flock
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        holder = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode(), 0)
-        return cls(path, fd)
-
-    def release(self) -> None:
-        """Unlink the file while still holding it, then let go (the next run creates a fresh one)."""
-        if self.fd < 0:
-            return
         try:
-            self.path.unlink(missing_ok=True)
-        finally:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def _read_holder(fd: int) -> dict[str, Any]:
-    try:
-        return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-    except (OSError, ValueError):
-        return {}
+            lock = cls(path, wait=False, unlink=True)
+        except BlockingIOError:
+            holder = lock_holder(path)
+            raise OutputError(
+                f"--output {directory} is in use by another tasuki run (pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}, started {holder.get('started', '?')}); wait for it to finish "
+                f"or choose another --output"
+            ) from None
+        lock.note({"pid": os.getpid(), "host": socket.gethostname(),
+                   "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        return lock
 
 
 def _foreign(directory: Path, entries: set[str]) -> list[str]:
@@ -171,8 +138,6 @@ def _clear_dead_run(directory: Path, found: dict[str, Any]) -> bool:
     Only a run of this machine whose process is gone: there is nothing to resume, and the lock held
     now proves no run is writing here.
     """
-    from tasuki.saving import pid_alive
-
     if not found["unfinished"] or found["checkpoints"] or found["model"] or found["foreign"]:
         return False
     try:
@@ -234,8 +199,6 @@ def _check_writable(directory: Path) -> None:
 
 
 def _claim(directory: Path, *, resume: bool, overwrite: bool) -> OutputLock:
-    from tasuki.saving import clear_stale_staging
-
     _check_writable(directory)
     lock = OutputLock.acquire(directory)
     try:

@@ -8,13 +8,13 @@ switch to a CJK font when one is installed. Files are written atomically. Sizes 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tasuki.files import atomic_path
 
 MAX_CATEGORIES = 30
 """Classes of a confusion matrix, bars of a bar chart and boxes of a box plot one figure shows: the largest.
@@ -52,14 +52,10 @@ def save(fig: Any, path: str | Path, dpi: float = 120) -> Path:
     """Save ``fig`` as PNG atomically and close it; at a lower ``dpi`` where a side would exceed :data:`MAX_PIXELS`."""
     dpi = min(dpi, MAX_PIXELS / max(fig.get_size_inches()))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         pyplot().close(fig)
     return path
 

@@ -34,8 +34,9 @@ The names, by what they are for:
 - **Serving routes** (the ``register_routes`` hook): ``Route`` (``POST /models/{name}/PATH``),
   ``RouteCall`` (what its handler gets), ``Attachment`` (a file a model carries for it, loaded by
   ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
-- **Files**: ``atomic_write_text``, ``atomic_write_json`` (a reader never sees half a file) and
-  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights).
+- **Files**: ``atomic_write_text``, ``atomic_write_json`` (a reader never sees half a file),
+  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
+  (``tasuki.json``, tasuki's own file in a trained model's directory).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
   ``bar_chart``, ``box_plot``, ``confusion_matrix``.
 - **CLI helpers for plugin commands**: ``echo_json``, ``parse_pairs`` (``--x KEY=VALUE`` options),
@@ -55,13 +56,14 @@ from tasuki.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from tasuki.backbone import Backbone
-    from tasuki.checkpoint import atomic_write_json, atomic_write_text, file_sha256
     from tasuki.cli import echo_json, parse_pairs
     from tasuki.cli.options import given, settings_options, training_options
     from tasuki.data import GENERIC_SUFFIXES, check_texts, column_values, load_data, read_text, require_columns
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
+    from tasuki.files import atomic_write_json, atomic_write_text, file_sha256
     from tasuki.hookspecs import hookimpl
     from tasuki.japanese import split_words, word_owners, words_of_tokens
+    from tasuki.model_dir import METADATA_FILE
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
     from tasuki.prediction.predict import predict
@@ -97,7 +99,8 @@ _SOURCES = {
     "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
     "RequestError": "tasuki.serve.models",
     # files
-    "atomic_write_text": "tasuki.checkpoint", "atomic_write_json": "tasuki.checkpoint", "file_sha256": "tasuki.checkpoint",
+    "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "file_sha256": "tasuki.files",
+    "METADATA_FILE": "tasuki.model_dir",
     # figures
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
     "box_plot": "tasuki.plots", "confusion_matrix": "tasuki.plots",
@@ -117,6 +120,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "GENERIC_SUFFIXES",
+    "METADATA_FILE",
     "Attachment",
     "Backbone",
     "CheckpointError",

@@ -1,41 +1,35 @@
-"""Trained-model directories: the Hugging Face layout plus tasuki's own metadata.
+"""Writing trained-model directories: the Hugging Face layout plus tasuki's own metadata.
 
 A directory holds ``config.json`` (with ``id2label``/``label2id``), ``model.safetensors``,
 the tokenizer files, a model card (``README.md``) with data, arguments and metrics, and
 ``tasuki.json`` (task name, task state, plugin, versions, every file the run wrote, and the SHA-256
 of its weights and tokenizer files), written last: a directory without it is incomplete. The whole
-directory is staged beside the target (a symlink's target, for a link) and swapped in, so a crash
-never leaves old and new files mixed, and a staging directory a killed process left is removed by
-the next save beside it; checkpoints
-live in its ``checkpoints/`` folder only while a run is in progress (or with --keep-checkpoints),
-and loading ignores them. The ``AutoModelFor...`` classes load the same directory, and so does
-``transformers.pipeline`` for the tasks it still has (transformers 5 dropped question answering).
+directory is staged beside the target (a symlink's target, for a link) and swapped in
+(:func:`tasuki.files.staged_directory`), so a crash never leaves old and new files mixed; reading
+and verifying it is :mod:`tasuki.model_dir`. Checkpoints live in its ``checkpoints/`` folder only
+while a run is in progress (or with --keep-checkpoints), and loading ignores them. The
+``AutoModelFor...`` classes load the same directory, and so does ``transformers.pipeline`` for the
+tasks it still has (transformers 5 dropped question answering).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import CHECKPOINTS_DIR, atomic_write_json, atomic_write_text, file_sha256, follow_umask
-from tasuki.errors import CheckpointError
+from tasuki.checkpoint import CHECKPOINTS_DIR
+from tasuki.files import atomic_write_json, atomic_write_text, file_sha256, follow_umask, staged_directory
+from tasuki.model_dir import METADATA_FILE, file_hashes
 
 if TYPE_CHECKING:
     import torch
 
     from tasuki.task import Task
-
-METADATA_FILE = "tasuki.json"
-TOKENIZER_CONFIGS = ("tokenizer_config.json", "tokenizer.json")
-"""Files one of which every saved tokenizer has (checked in models saved before tokenizer hashes)."""
 
 
 def save_trained(
@@ -59,14 +53,11 @@ def save_trained(
     of the old model survives beside the new one. ``extras(staging)`` writes more files (the
     figures) into the staged directory; ``carry`` names entries of the old directory to keep
     (``checkpoints`` under --keep-checkpoints, tracker ``logs``). ``tasuki.json`` records the
-    SHA-256 of the weights and of the tokenizer files, which :func:`verify_weights` checks on loading,
+    SHA-256 of the weights and of the tokenizer files, which :func:`tasuki.model_dir.verify_weights` checks on loading,
     and ``written``, every file of the directory, which is what ``--overwrite`` may delete.
     """
     directory = Path(directory).expanduser().resolve()  # a symlink: write into its target, keep the link
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    clear_stale_staging(directory)
-    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-{os.getpid()}-"))
-    try:
+    with staged_directory(directory) as staging:
         task.save_model(model, staging)
         tokenizer_files = [Path(f).name for f in tokenizer.save_pretrained(staging) or ()]
         if extras is not None:
@@ -95,114 +86,7 @@ def save_trained(
         metadata["written"] = sorted([p.as_posix() for p in written if p.parts[0] != CHECKPOINTS_DIR] + [METADATA_FILE])
         atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
         follow_umask(staging)
-        old = _swap_in(staging, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return directory
-
-
-def _swap_in(staging: Path, directory: Path) -> Path | None:
-    """Put ``staging`` in ``directory``'s place; return where the old directory went (to delete).
-
-    Linux exchanges the two atomically (``renameat2(RENAME_EXCHANGE)``); elsewhere the old directory
-    is renamed aside first, so that a crash in between leaves it complete beside the new one.
-    """
-    if not directory.exists():
-        os.replace(staging, directory)
-        return None
-    if _exchange(staging, directory):
-        return staging  # now holds the old directory
-    aside = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-{os.getpid()}-"))
-    os.rmdir(aside)
-    os.replace(directory, aside)
-    os.replace(staging, directory)
-    return aside
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically exchange two paths with Linux's ``renameat2``; False where it is not available."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return done == 0
-
-
-def file_hashes(directory: Path, names: Sequence[str]) -> dict[str, str]:
-    """``{name: SHA-256}`` of the files ``names`` in ``directory`` that exist (for ``tasuki.json``)."""
-    return {name: file_sha256(directory / name) for name in sorted(set(names)) if (directory / name).is_file()}
-
-
-def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:
-    """Refuse a model directory whose weights or tokenizer files are not the ones its ``tasuki.json`` was written for.
-
-    A model saved before tokenizer files were hashed must still have a tokenizer configuration: without
-    one, transformers builds a tokenizer of special tokens only, and predictions are silently wrong.
-    """
-    directory = Path(directory)
-    for key, what in (("weights_sha256", "weights"), ("tokenizer_sha256", "tokenizer")):
-        for name, expected in metadata.get(key, {}).items():
-            path = directory / name
-            if not path.is_file():
-                raise CheckpointError(f"{directory}: {name} ({what}) is missing; the directory is incomplete "
-                                      f"(copy it again from where it was trained, or train it again)")
-            if file_sha256(path) != expected:
-                raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
-                                      f"the {what} file was replaced or damaged after training; train it again")
-    if "tokenizer_sha256" not in metadata and not any((directory / n).is_file() for n in TOKENIZER_CONFIGS):
-        raise CheckpointError(f"{directory}: the tokenizer files ({', '.join(TOKENIZER_CONFIGS)}) are missing; "
-                              f"the directory is incomplete (copy it again, or train it again)")
-
-
-def clear_stale_staging(directory: Path) -> None:
-    """Remove the staging and set-aside directories of ``directory`` left by processes that were killed."""
-    prefix = f".{directory.name}."
-    for path in directory.parent.iterdir():
-        if not path.name.startswith(prefix):
-            continue
-        kind, _, rest = path.name[len(prefix):].partition("-")  # .NAME.staging-PID-random
-        pid = rest.split("-")[0]
-        if kind in ("staging", "old") and pid.isdigit() and path.is_dir() and not pid_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (another user's process counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def read_metadata(directory: str | Path) -> dict[str, Any]:
-    """``tasuki.json`` of a trained model, with a clear error for anything else."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no such model directory")
-    path = directory / METADATA_FILE
-    if not path.is_file():
-        raise CheckpointError(
-            f"{directory}: not a complete tasuki model (no {METADATA_FILE}); it was never finished or was "
-            f"trained by another tool. Train one with 'tasuki train', or resume with --resume"
-        )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
 
 
 def model_card(task: Task, metadata: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.plugin import DataError, atomic_write_json, atomic_write_text
+from tasuki.plugin import METADATA_FILE, DataError, atomic_write_json, atomic_write_text
 from tasuki_mlm.corpus import check_held_out, corpus_dataset, split_documents
 from tasuki_mlm.task import MaskedLMTask
 
@@ -231,7 +231,7 @@ def _record(result: AdaptResult) -> None:
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
     atomic_write_json(directory / "adaptation.json", summary)
     # listed with the model's files, so --overwrite may replace it like the rest of the run
-    metadata_file = directory / "tasuki.json"
+    metadata_file = directory / METADATA_FILE
     metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     metadata["files"] = sorted({*metadata.get("files", ()), "adaptation.json"})
     atomic_write_json(metadata_file, metadata)

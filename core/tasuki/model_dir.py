@@ -1,24 +1,35 @@
-"""Checks of a trained model directory's ``tasuki.json`` before anything is built from it.
+"""A trained model's directory as tasuki reads it: ``tasuki.json`` read, checked and verified.
+
+A directory holds ``config.json`` (with ``id2label``/``label2id``), ``model.safetensors``, the
+tokenizer files, a model card and ``tasuki.json`` (task, task state, plugin, versions, the files the
+run wrote, and the SHA-256 of its weights and tokenizer files), written last by
+:mod:`tasuki.saving`: a directory without it is incomplete.
 
 Every problem is one :class:`~tasuki.errors.CheckpointError` naming the file and the field:
 a metadata file that is not an object, lacks ``task``/``task_state``, holds the wrong types,
 names labels that disagree with ``config.json``'s ``id2label`` (the model would print wrong names
-without a word), or names a task whose head is not the one in ``config.json``'s ``architectures``
-(another task's head would be loaded with a fresh, untrained one).
+without a word), names a task whose head is not the one in ``config.json``'s ``architectures``
+(another task's head would be loaded with a fresh, untrained one), or weights and tokenizer files
+that are not the ones it was written for.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import CheckpointError, TasukiError
+from tasuki.files import file_sha256
 
 if TYPE_CHECKING:
     from tasuki.task import Task
 
 METADATA_FILE = "tasuki.json"
+"""tasuki's own file in a model directory, written last: a directory without it is incomplete."""
+TOKENIZER_CONFIGS = ("tokenizer_config.json", "tokenizer.json")
+"""Files one of which every saved tokenizer has (checked in models saved before tokenizer hashes)."""
 _FIELDS: dict[str, tuple[type, ...]] = {
     "task": (str,),
     "task_state": (dict,),
@@ -29,6 +40,49 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "columns": (dict,),
 }
 _REQUIRED = ("task", "task_state")
+
+
+def read_metadata(directory: str | Path) -> dict[str, Any]:
+    """``tasuki.json`` of a trained model, with a clear error for anything else."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such model directory")
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise CheckpointError(
+            f"{directory}: not a complete tasuki model (no {METADATA_FILE}); it was never finished or was "
+            f"trained by another tool. Train one with 'tasuki train', or resume with --resume"
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
+
+
+def file_hashes(directory: Path, names: Sequence[str]) -> dict[str, str]:
+    """``{name: SHA-256}`` of the files ``names`` in ``directory`` that exist (for ``tasuki.json``)."""
+    return {name: file_sha256(directory / name) for name in sorted(set(names)) if (directory / name).is_file()}
+
+
+def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:
+    """Refuse a model directory whose weights or tokenizer files are not the ones its ``tasuki.json`` was written for.
+
+    A model saved before tokenizer files were hashed must still have a tokenizer configuration: without
+    one, transformers builds a tokenizer of special tokens only, and predictions are silently wrong.
+    """
+    directory = Path(directory)
+    for key, what in (("weights_sha256", "weights"), ("tokenizer_sha256", "tokenizer")):
+        for name, expected in metadata.get(key, {}).items():
+            path = directory / name
+            if not path.is_file():
+                raise CheckpointError(f"{directory}: {name} ({what}) is missing; the directory is incomplete "
+                                      f"(copy it again from where it was trained, or train it again)")
+            if file_sha256(path) != expected:
+                raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
+                                      f"the {what} file was replaced or damaged after training; train it again")
+    if "tokenizer_sha256" not in metadata and not any((directory / n).is_file() for n in TOKENIZER_CONFIGS):
+        raise CheckpointError(f"{directory}: the tokenizer files ({', '.join(TOKENIZER_CONFIGS)}) are missing; "
+                              f"the directory is incomplete (copy it again, or train it again)")
 
 
 def check_metadata(directory: Path, metadata: Any) -> dict[str, Any]:
