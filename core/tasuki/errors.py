@@ -31,6 +31,10 @@ class CheckpointError(TasukiError):
     """A checkpoint or saved model directory is incomplete or corrupt."""
 
 
+class MissingExtraError(TasukiError, ImportError):
+    """An optional dependency (an extra such as ``tasuki[onnx]`` or ``tasuki[serve]``) is not installed."""
+
+
 class ArgumentError(TasukiError, TypeError, ValueError):
     """A Python API argument of the wrong type or out of range: names the argument and what it takes."""
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.errors import CheckpointError, TasukiError
+from tasuki.errors import CheckpointError, MissingExtraError, TasukiError
 
 if TYPE_CHECKING:
     import torch
@@ -37,10 +37,6 @@ THREADS_ENV = "TASUKI_ONNX_THREADS"
 # Inputs a caller may leave out, and what the torch model then uses: BERT-like models read a
 # missing attention mask as all ones and missing token types as all zeros.
 _DEFAULTS = {"attention_mask": 1, "token_type_ids": 0}
-
-
-class MissingExtraError(TasukiError, ImportError):
-    """An optional dependency (an extra such as ``tasuki[onnx]``) is not installed."""
 
 
 def require_onnx(*modules: str) -> None:

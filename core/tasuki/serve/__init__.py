@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tasuki.errors import TasukiError
+from tasuki.errors import MissingExtraError, TasukiError
 from tasuki.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from tasuki.api import TrainedModel
 
 __all__ = ["MissingExtraError", "ServeSettings", "app_from_env", "create_app"]
-
-
-class MissingExtraError(TasukiError):
-    """The serving libraries (fastapi, uvicorn, prometheus-client) are not installed."""
 
 
 def require_serve_extra() -> None:
