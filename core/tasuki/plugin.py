@@ -56,7 +56,7 @@ from tasuki.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from tasuki.backbone import Backbone
-    from tasuki.cli import echo_json, parse_pairs
+    from tasuki.cli.common import echo_json, parse_pairs
     from tasuki.cli.options import given, settings_options, training_options
     from tasuki.data import GENERIC_SUFFIXES, check_texts, column_values, load_data, read_text, require_columns
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
@@ -105,7 +105,7 @@ _SOURCES = {
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
     "box_plot": "tasuki.plots", "confusion_matrix": "tasuki.plots",
     # CLI helpers for plugin commands
-    "echo_json": "tasuki.cli", "parse_pairs": "tasuki.cli", "settings_options": "tasuki.cli.options",
+    "echo_json": "tasuki.cli.common", "parse_pairs": "tasuki.cli.common", "settings_options": "tasuki.cli.options",
     "training_options": "tasuki.cli.options", "given": "tasuki.cli.options", "lazy_getattr": "tasuki.lazy",
 }
 """Each name of the contract and the core module that defines it (``module:attribute`` when renamed)."""

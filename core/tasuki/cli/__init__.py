@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -77,25 +76,6 @@ def _show_tasuki_messages() -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if os.environ.get("RANK", "0") == "0" else logging.ERROR)
-
-
-def echo_json(value: Any) -> None:
-    """Print ``value`` as JSON (for ``--json`` flags)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
-def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
-    """``("a=b", "c=1")`` -> ``{"a": "b", "c": "1"}``; values stay text (each setting converts by its type)."""
-    result: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint=option)
-        if key in result and result[key] != value:
-            raise click.BadParameter(f"{key!r} given twice ({result[key]!r} and {value!r})", param_hint=option)
-        result[key] = value
-    return result
 
 
 def _register_core_commands() -> None:

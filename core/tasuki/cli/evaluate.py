@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasuki.cli import echo_json, parse_pairs
+from tasuki.cli.common import echo_json, parse_pairs
 
 
 @click.command("evaluate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasuki.cli import echo_json
+from tasuki.cli.common import echo_json
 from tasuki.export import MAX_DROP, OPSETS, QUANTIZATIONS
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from tasuki.cli import cli, echo_json
+from tasuki.cli.common import echo_json
 
 
 @click.command("plugins")
@@ -16,8 +16,8 @@ def command(as_json: bool) -> None:
     from tasuki.registry import get_registry
 
     registry = get_registry()
-    registry_cli = cli  # make plugin commands show up in the listing
-    registry_cli.list_commands(click.get_current_context())
+    context = click.get_current_context()
+    context.find_root().command.list_commands(context)  # the tasuki group: plugin commands show up in the listing
     registry.serve_routes()  # and the routes they add to tasuki serve
     infos = list(registry.plugins.values())
     if as_json:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from tasuki.cli import echo_json, parse_pairs
+from tasuki.cli.common import echo_json, parse_pairs
 
 SHOWN = 60  # characters of each input shown in the table
 
