@@ -14,7 +14,8 @@ The names, by what they are for:
   ``context=``);
   ``LazyAutoModel("AutoModelFor...")``, a ``Task.auto_model`` that imports transformers only when
   used; ``label_name`` and ``stripped_labels``, class labels read without surrounding whitespace.
-- **Backbone and backbone resolution**: ``Backbone`` (a pretrained or from-scratch encoder plus
+- **Backbone and backbone resolution**: ``E5_PROMPTS`` (the prefixes E5 models expect by role,
+  ``{"query": "query: ", "passage": "passage: "}``), ``Backbone`` (a pretrained or from-scratch encoder plus
   its tokenizer: what a registered backbone factory returns) and ``resolve_backbone(spec)``, the
   backbone ``--backbone SPEC`` names.
 - **Declared options**: ``setting(default, ...)`` declares a field of a task's ``Options``
@@ -56,6 +57,7 @@ from tasuki.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from tasuki.backbone import Backbone
+    from tasuki.backbones.e5 import PREFIXES as E5_PROMPTS
     from tasuki.cli.common import echo_json, parse_pairs
     from tasuki.cli.options import given, settings_options, training_options
     from tasuki.data import GENERIC_SUFFIXES, check_texts, column_values, load_data, read_text, require_columns
@@ -100,7 +102,7 @@ _SOURCES = {
     "RequestError": "tasuki.serve.models",
     # files
     "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "file_sha256": "tasuki.files",
-    "METADATA_FILE": "tasuki.model_dir",
+    "METADATA_FILE": "tasuki.model_dir", "E5_PROMPTS": "tasuki.backbones.e5:PREFIXES",
     # figures
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
     "box_plot": "tasuki.plots", "confusion_matrix": "tasuki.plots",
@@ -119,6 +121,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "E5_PROMPTS",
     "GENERIC_SUFFIXES",
     "METADATA_FILE",
     "Attachment",

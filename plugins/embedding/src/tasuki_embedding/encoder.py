@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from tasuki.plugin import DataError
+from tasuki.plugin import E5_PROMPTS, DataError
 from tasuki_embedding.model import SentenceEncoder, read_prompts
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tasuki_embedding.similarity import EmbeddingIndex
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 AUTO_PROGRESS = 1000
 """Show a progress bar by default from this many texts on."""
 
