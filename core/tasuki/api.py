@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     import torch
     from datasets import Dataset
 
-    from tasuki.runner import TrainResult
     from tasuki.task import Task
+    from tasuki.training.result import TrainResult
 
-# tasuki.runner (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
+# tasuki.training (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
 # through this module and must start without torch.
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,8 @@ def train(
         logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
                        "hold out at least %d (--eval-data, or a larger --eval-split)", len(eval_set), eval_source,
                        SMALL_EVAL)
-    from tasuki.runner import TrainResult, run_training
+    from tasuki.training.loop import run_training
+    from tasuki.training.result import TrainResult
 
     run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
     accelerator, metrics = run.accelerator, run.metrics
