@@ -78,7 +78,7 @@ def measure_prepare(data: Path, backbone: Path, reader: str = "load_data") -> di
     """In this process: read, tokenize (cached), plan one epoch of batches; seconds and peak MB.
 
     :param reader: ``load_data`` (``tasuki.data``: the rows in memory, what training reads today) or
-        ``stream`` (``tasuki.streaming.read_dataset``: an Arrow file written row by row, cached).
+        ``stream`` (``tasuki.data.read_dataset``: an Arrow file written row by row, cached).
     """
     import datasets  # noqa: F401 - imported before the clock starts: its import is no part of the data's cost
     from transformers import AutoTokenizer
@@ -94,8 +94,7 @@ def measure_prepare(data: Path, backbone: Path, reader: str = "load_data") -> di
     started = time.perf_counter()
     task_cls = get_registry().task("sentiment")
     if reader == "stream":
-        from tasuki.data import map_columns
-        from tasuki.streaming import read_dataset
+        from tasuki.data import map_columns, read_dataset
 
         examples = map_columns(read_dataset(data, task_cls), task_cls, None, str(data), with_targets=True)
     else:
@@ -305,7 +304,7 @@ def section(results: dict[int, dict[str, Any]], info: dict[str, Any], command: s
              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in sizes:
         p = results[s]["predict"]
-        for suffix, reader in (("", "`tasuki.data.load_data`"), ("_stream", "`tasuki.streaming.read_dataset`")):
+        for suffix, reader in (("", "`tasuki.data.load_data`"), ("_stream", "`tasuki.data.read_dataset`")):
             if f"first{suffix}" not in results[s]:
                 continue
             f, c = results[s][f"first{suffix}"], results[s][f"cached{suffix}"]
@@ -319,7 +318,7 @@ def section(results: dict[int, dict[str, Any]], info: dict[str, Any], command: s
               f"{results[sizes[0]]['first']['baseline_mb']:.0f} MB. Tokenizing writes Arrow files in map batches "
               "of 1,000 and batch planning works on one length array, so what grows with the rows under "
               "`load_data` is its reading: `tasuki.data` holds every row as a Python dict before building the "
-              "dataset. `tasuki.streaming.read_dataset` streams the file into a cached Arrow file instead (the "
+              "dataset. `tasuki.data.read_dataset` streams the file into a cached Arrow file instead (the "
               "rest of its growth at 2M is memory-mapped Arrow pages and the 2M-entry index and length arrays). "
               "`predict_file` reads, predicts and writes 1,000 rows at a time: flat.", ""]
     if all("train_streaming" in results[s] for s in sizes):

@@ -18,10 +18,9 @@ from click.testing import CliRunner
 
 import tasuki
 from tasuki.cli import cli
-from tasuki.data import read_file
+from tasuki.data import iter_rows, read_file
 from tasuki.errors import DataError, TasukiError
 from tasuki.registry import Registry, set_registry
-from tasuki.streaming import iter_rows
 from tasuki_template import plugin as toy_plugin
 
 ROWS = [("good movie", "pos"), ("great food", "pos"), ("nice place", "pos"), ("bad movie", "neg"),

@@ -96,7 +96,7 @@ def test_language_is_detected_from_every_text_in_the_rows() -> None:
 
 
 def test_a_large_file_streams_into_the_same_rows(tmp_path, monkeypatch) -> None:
-    import tasuki.data as data
+    import tasuki.data.read as data
 
     path = tmp_path / "big.csv"
     path.write_text("text,label\r\n" + "".join(f"text number {i},{'pos' if i % 2 else 'neg'}\r\n" for i in range(500)),

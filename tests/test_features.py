@@ -9,7 +9,8 @@ import pytest
 from datasets import Dataset
 from transformers import AutoTokenizer
 
-from tasuki.features import INDEX, LENGTH, encode, feature_lengths, make_loader
+from tasuki.features import INDEX, encode, make_loader
+from tasuki.sampling import LENGTH, feature_lengths
 from tasuki_template.plugin import TemplateClassificationTask
 
 
@@ -129,7 +130,7 @@ def test_num_proc_must_be_positive(tokenizer: Any) -> None:
 def test_uncached_features_of_a_memory_mapped_dataset_leave_no_file(tokenizer: Any, cache: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from tasuki import features
-    from tasuki.streaming import read_dataset
+    from tasuki.data import read_dataset
 
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(f'{{"text": "good movie {i}", "label": "pos"}}\n' for i in range(1500)), encoding="utf-8")

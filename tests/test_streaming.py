@@ -163,8 +163,7 @@ def test_two_processes_write_one_output_in_input_order(model_dir: Path, tmp_path
 
 
 def test_read_dataset_streams_into_a_cached_arrow_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tasuki.data import read_file
-    from tasuki.streaming import read_dataset
+    from tasuki.data import read_dataset, read_file
 
     monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))
     source = tmp_path / "in.csv"

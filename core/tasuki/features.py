@@ -38,6 +38,7 @@ import torch
 from tasuki.cache import cache_root
 from tasuki.errors import DataError
 from tasuki.files import pid_alive
+from tasuki.sampling import LENGTH
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INDEX = "_index"  # feature position, carried through batches so outputs return in feature order
-LENGTH = "_length"  # feature length for length-grouped batches, written by the tokenizing map
 PRIVATE = (INDEX, LENGTH)
 MAP_BATCH = 1000
 """Examples per ``task.encode`` call: bounds the Python objects alive while tokenizing."""
@@ -248,15 +248,6 @@ def _encode_in_memory(task: Task, examples: Dataset, tokenizer: Any, max_length:
         raise DataError(f"task {task.name!r} produced no features from {len(examples)} examples")
     out[INDEX] = list(range(count))
     return unnamed_dataset(out)
-
-
-def feature_lengths(task: Task, features: Dataset) -> np.ndarray:
-    """Each feature's length: the :data:`LENGTH` column as one array (else ``task.feature_length``)."""
-    if LENGTH in features.column_names:
-        if features._indices is None:  # the stored table: one Arrow column to numpy, no formatted copy
-            return features.data.column(LENGTH).to_numpy().astype(np.int64, copy=False)
-        return np.asarray(features.with_format("numpy")[LENGTH][:], dtype=np.int64)
-    return np.fromiter((task.feature_length(f) for f in features), dtype=np.int64, count=len(features))
 
 
 class Collator:

@@ -60,7 +60,16 @@ if TYPE_CHECKING:
     from tasuki.backbones.e5 import PREFIXES as E5_PROMPTS
     from tasuki.cli.common import echo_json, parse_pairs
     from tasuki.cli.options import given, settings_options, training_options
-    from tasuki.data import GENERIC_SUFFIXES, check_texts, column_values, load_data, read_text, require_columns
+    from tasuki.data import (
+        GENERIC_SUFFIXES,
+        cached_rows,
+        check_texts,
+        column_values,
+        iter_rows,
+        load_data,
+        read_text,
+        require_columns,
+    )
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
     from tasuki.files import atomic_write_json, atomic_write_text, file_sha256
     from tasuki.hookspecs import hookimpl
@@ -73,7 +82,6 @@ if TYPE_CHECKING:
     from tasuki.serve.models import RequestError
     from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
-    from tasuki.streaming import cached_rows, iter_rows
     from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, label_name, stripped_labels
 
 _SOURCES = {
@@ -92,7 +100,7 @@ _SOURCES = {
     # column and text checks, readers
     "require_columns": "tasuki.data", "check_texts": "tasuki.data", "column_values": "tasuki.data",
     "load_data": "tasuki.data", "read_text": "tasuki.data", "GENERIC_SUFFIXES": "tasuki.data",
-    "iter_rows": "tasuki.streaming", "cached_rows": "tasuki.streaming",
+    "iter_rows": "tasuki.data", "cached_rows": "tasuki.data",
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     # prediction

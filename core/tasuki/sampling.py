@@ -7,9 +7,17 @@ is what lets an interrupted run resume on exactly the same batches.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from tasuki.task import Task
+
+LENGTH = "_length"  # feature length for length-grouped batches, written by the tokenizing map (tasuki.features)
 
 
 class LengthGroupedBatchSampler:
@@ -74,3 +82,12 @@ class LengthGroupedBatchSampler:
             batches.extend(self._chunks(self._by_length(order[start : start + mega])))
         for position in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[position].tolist()
+
+
+def feature_lengths(task: Task, features: Dataset) -> np.ndarray:
+    """Each feature's length: the :data:`LENGTH` column as one array (else ``task.feature_length``)."""
+    if LENGTH in features.column_names:
+        if features._indices is None:  # the stored table: one Arrow column to numpy, no formatted copy
+            return features.data.column(LENGTH).to_numpy().astype(np.int64, copy=False)
+        return np.asarray(features.with_format("numpy")[LENGTH][:], dtype=np.int64)
+    return np.fromiter((task.feature_length(f) for f in features), dtype=np.int64, count=len(features))

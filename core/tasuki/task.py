@@ -232,8 +232,7 @@ class Task(ABC):
         in a batch). The order must be a pure function of ``(seed, epoch)`` so a resumed run
         replays it.
         """
-        from tasuki.features import feature_lengths
-        from tasuki.sampling import LengthGroupedBatchSampler
+        from tasuki.sampling import LengthGroupedBatchSampler, feature_lengths
 
         return LengthGroupedBatchSampler(feature_lengths(self, features), batch_size, shuffle=shuffle, seed=seed,
                                          group_by_length=group_by_length)

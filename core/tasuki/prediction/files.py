@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tasuki.data.cache import chunks
+from tasuki.data.read import iter_rows
 from tasuki.errors import DataError
-from tasuki.streaming import chunks, iter_rows
 
 if TYPE_CHECKING:
     from tasuki.api import TrainedModel

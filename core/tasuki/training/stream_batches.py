@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from tasuki.features import INDEX, LENGTH, Collator, _EncodeBatch
+from tasuki.features import INDEX, Collator, _EncodeBatch
+from tasuki.sampling import LENGTH
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -1,0 +1,190 @@
+"""Load examples from wherever users keep them into a ``datasets.Dataset``.
+
+Sources: a ``datasets.Dataset`` (or a list of dicts), a local file (csv, tsv, jsonl,
+json, parquet, txt, or a format a task reads itself, e.g. CoNLL), or a Hub dataset name
+(``tyqiangz/multilingual-sentiments`` with ``config``/``split``). Files are decoded once:
+a UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, and a
+file that is not UTF-8 fails with a message naming the byte and line (pass
+``encoding="latin-1"``, or the file's real encoding, to read it).
+
+The package, from the bottom: :mod:`~tasuki.data.formats` (each format's readers),
+:mod:`~tasuki.data.tables` (rows into a Dataset), :mod:`~tasuki.data.cache` (the Arrow data cache),
+:mod:`~tasuki.data.read` (one file: whole, row by row, or streamed into the cache),
+:mod:`~tasuki.data.columns` (the user's columns mapped to the task's, and the data checks); this
+module loads any source and names the data layer's public functions. Nothing here imports the
+task, features, training or prediction modules: they import the data layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.data.cache import cached_rows
+from tasuki.data.columns import (
+    check_targets,
+    check_texts,
+    column_values,
+    is_missing,
+    map_columns,
+    require_columns,
+    saved_for,
+)
+from tasuki.data.formats import GENERIC_SUFFIXES, read_text
+from tasuki.data.read import iter_rows, read_dataset, read_file
+from tasuki.data.tables import rows_to_dataset, unnamed_dataset
+from tasuki.errors import DataError
+from tasuki.settings import SettingError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from tasuki.task import Task
+
+__all__ = [
+    "GENERIC_SUFFIXES",
+    "cached_rows",
+    "check_targets",
+    "check_texts",
+    "column_values",
+    "detect_language",
+    "hold_out",
+    "is_missing",
+    "iter_rows",
+    "load_data",
+    "map_columns",
+    "read_dataset",
+    "read_file",
+    "read_text",
+    "require_columns",
+    "rows_to_dataset",
+    "saved_for",
+    "unnamed_dataset",
+]
+logger = logging.getLogger(__name__)
+
+
+def load_data(
+    source: Any,
+    task_cls: type[Task] | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    with_targets: bool = True,
+    config: str | None = None,
+    split: str | None = None,
+    encoding: str | None = None,
+    saved_columns: Mapping[str, str] | None = None,
+    stream: bool = False,
+) -> tuple[Dataset, str]:
+    """Load ``source`` and return ``(dataset, description)`` with columns renamed to the task's.
+
+    :param source: a file name, a Hub dataset name, a ``datasets.Dataset``, a pandas DataFrame or a list of dicts.
+    :param columns: ``{task_column: user_column}``, e.g. ``{"text": "review", "label": "stars"}``.
+    :param with_targets: also require the task's target columns (training and evaluation).
+    :param config, split: for Hub datasets (``split`` defaults to ``train``).
+    :param saved_columns: the mapping a model was trained with: applied where the data has the
+        user's column and not the task's (``columns`` entries win).
+    :param stream: read a file row by row into a cached Arrow file (see :func:`read_file`).
+    """
+    from datasets import Dataset, DatasetDict
+
+    if columns is not None and not isinstance(columns, Mapping):
+        raise SettingError(f"'columns': expected a mapping {{task column: your column}}, e.g. {{'text': 'review', "
+                           f"'label': 'stars'}} (CLI: --column text=review); got a {type(columns).__name__} {columns!r}")
+    if isinstance(source, DatasetDict):
+        raise DataError(f"got a DatasetDict with splits {list(source)}; pass one split, e.g. data['train']")
+    if isinstance(source, Dataset):
+        dataset, where = source, "dataset"
+    elif isinstance(source, (list, tuple)):
+        dataset, where = rows_to_dataset(source, "rows"), "rows"
+    elif _is_dataframe(source):
+        dataset, where = _from_pandas(source), "DataFrame"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"data: expected a file name, a Hub dataset name, a datasets.Dataset, a pandas DataFrame or "
+                        f"a list of dicts; got a {type(source).__name__}")
+    elif _exists(Path(source).expanduser()):
+        where = str(Path(source).expanduser())
+        dataset = read_file(where, task_cls, encoding, stream=stream)
+    elif Path(source).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
+        raise DataError(f"{source}: no such file")
+    else:
+        dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
+    if task_cls is not None:
+        dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,
+                              with_targets=with_targets)
+    return dataset, where
+
+
+def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """``(train, held out)``: ``fraction`` of ``dataset`` held out at random, rounded up as
+    ``Dataset.train_test_split`` rounds; a fraction that leaves no training example is one line."""
+    total = len(dataset)
+    if math.ceil(fraction * total) >= total:
+        digits = len(str(total)) + 1
+        bound = math.floor((total - 1) / total * 10**digits) / 10**digits  # rounded down: itself allowed
+        raise SettingError(f"training argument 'eval_split': {fraction!r} holds out all {total} examples; allowed for "
+                           f"{total} examples: a number >= 0 and <= {bound} (one example at least must remain for "
+                           f"training), or held-out data of its own (eval_data=, --eval-data)")
+    split = dataset.train_test_split(test_size=fraction, seed=seed)
+    return split["train"], split["test"]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to be a file (a text passed as data) is a Hub name or nothing
+        return False
+
+
+def _is_dataframe(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # not imported: then value cannot be a DataFrame
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def _from_pandas(frame: Any) -> Dataset:
+    """A DataFrame as a Dataset, its index dropped (a row's position is its number, as in a file)."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    names = [str(name) for name in frame.columns]
+    if repeated := [name for name, count in Counter(names).items() if count > 1]:
+        raise DataError(f"DataFrame: duplicate column {', '.join(map(repr, repeated))}; give every column its own name")
+    try:
+        return Dataset.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"DataFrame: columns must keep one type across rows ({exc})") from None
+
+
+def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
+    import datasets
+
+    try:
+        return datasets.load_dataset(name, config, split=split or "train")
+    except Exception as exc:  # offline, unknown name, missing config: say which
+        raise DataError(
+            f"could not load {name!r} as a file or a Hub dataset ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def detect_language(data: Dataset, sample: int = 200) -> str:
+    """``"ja"`` when at least half of the first ``sample`` rows hold Japanese text, else ``"en"``.
+
+    A row holds Japanese text when one of its strings (or lists of strings, such as NER tokens)
+    is mostly kana and kanji: labels and tags in Latin script do not hide it, whatever the
+    columns are called.
+    """
+    from tasuki.japanese import japanese_share
+
+    rows = data.select(range(min(sample, len(data))))
+    japanese = 0
+    for row in rows:
+        values = [" ".join(v for v in value if isinstance(v, str)) if isinstance(value, list) else value
+                  for value in row.values()]
+        japanese += any(isinstance(v, str) and japanese_share(v) >= 0.5 for v in values)
+    return "ja" if rows.num_rows and japanese * 2 >= rows.num_rows else "en"

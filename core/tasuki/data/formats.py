@@ -1,0 +1,247 @@
+"""Each file format tasuki reads, decoded once and the same way whether a file is read whole or streamed.
+
+A UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, a file that is not UTF-8
+fails naming the byte and line, a header or JSON object that names a key twice is refused. For csv,
+tsv, jsonl and txt there are two readers side by side: the whole-file one (``GENERIC_READERS``, over
+decoded text) and the streamed one (:func:`stream_rows`, over an open file, flat memory);
+``tests/test_boundary_data.py`` holds them to the same rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from tasuki.errors import DataError
+
+GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet")
+"""The formats :func:`stream_rows` reads row by row; the others are read whole."""
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
+
+
+# --- whole files ---------------------------------------------------------------------------------
+
+
+def read_text(path: str | Path, encoding: str | None = None) -> str:
+    """Decode a text file: UTF-8 (BOM allowed) unless ``encoding`` is given; LF line ends."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+    try:
+        text = raw.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line}: cannot decode byte 0x{raw[exc.start]:02x} as {encoding or 'UTF-8'}. "
+            f"Pass the file's encoding, e.g. encoding='latin-1' (CLI: --encoding latin-1) or 'cp932' for "
+            f"Shift-JIS Japanese"
+        ) from None
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}") from None
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def unreadable(path: Path, exc: OSError) -> DataError:
+    """``cannot read FILE: permission denied`` (the system's reason), for a file that exists but will not open."""
+    return DataError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}")
+
+
+def check_readable(path: Path) -> None:
+    """:class:`DataError` for a file that cannot be opened (no read permission), before any reader opens it."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+
+
+def csv_format(suffix: str) -> dict[str, Any]:
+    """``csv.reader`` arguments for ``.csv`` or ``.tsv``: tab-separated values have no quoting, a ``"`` is text."""
+    return {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {"delimiter": ","}
+
+
+def check_header(path: Path, names: Sequence[str]) -> None:
+    """Refuse a header that names a column twice (a reader would keep only the last one's values)."""
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise DataError(f"{path}: duplicate column {', '.join(map(repr, repeated))} in the header; "
+                        f"give every column its own name")
+
+
+def _read_csv(path: Path, text: str, suffix: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text), **csv_format(suffix))
+    if not reader.fieldnames:
+        raise DataError(f"{path}: empty file (no header row)")
+    reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    check_header(path, reader.fieldnames)
+    rows = []
+    for row in reader:
+        if all(value is None or not str(value).strip() for value in row.values()):
+            continue  # a whitespace-only line
+        if None in row:
+            raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
+        rows.append(row)
+    return rows
+
+
+def _constant(name: str) -> float | None:
+    """JSON's non-standard ``NaN`` is a missing value (pandas writes it so); infinities stay numbers."""
+    return None if name == "NaN" else float(name)
+
+
+class _DuplicateKey(Exception):
+    """A JSON object names a key twice (``json`` would keep the last value)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return value
+
+
+def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
+    """One JSON Lines row: ``NaN`` is a missing value; not an object, or a key given twice, is a DataError."""
+    try:
+        row = json.loads(line, parse_constant=_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}: line {number}: duplicate key {exc.args[0]!r} in one object") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
+    return [json_row(line, path, number) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
+
+
+def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}: duplicate key {exc.args[0]!r} in one object") from None
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        value = value["data"]
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}})")
+    return value
+
+
+def _read_lines(path: Path, text: str) -> list[dict[str, Any]]:
+    return [{"text": line.strip()} for line in text.split("\n") if line.strip()]
+
+
+GENERIC_READERS = {
+    ".csv": lambda path, text: _read_csv(path, text, ".csv"),
+    ".tsv": lambda path, text: _read_csv(path, text, ".tsv"),
+    ".jsonl": _read_jsonl,
+    ".json": _read_json,
+    ".txt": _read_lines,
+}
+
+
+# --- streams -------------------------------------------------------------------------------------
+
+
+def _decode_error(path: Path, encoding: str | None) -> DataError:
+    """The error for a file that does not decode, naming the first bad byte and its line.
+
+    Text files are decoded in blocks, so the line being read is not where the bad byte is:
+    find it again here (only on this error path) with an incremental decoder.
+    """
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8-sig")()
+    line, bad = 1, 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 16):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start - (len(exc.object) - len(block)), 0)  # the decoder may hold earlier bytes
+                line += block[:start].count(b"\n")
+                bad = block[start] if start < len(block) else exc.object[exc.start]
+                break
+            line += block.count(b"\n")
+    return DataError(f"{path}: line {line}: cannot decode byte 0x{bad:02x} as {encoding or 'UTF-8'}. Pass the "
+                     f"file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1') or cp932 for "
+                     f"Shift-JIS Japanese")
+
+
+def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` without the line end; decoding errors name the line."""
+    number = 0
+    while True:
+        try:
+            line = handle.readline()
+        except UnicodeDecodeError:
+            raise _decode_error(path, encoding) from None
+        if not line:
+            return
+        number += 1
+        yield number, line.rstrip("\r\n").lstrip("\ufeff") if number == 1 else line.rstrip("\r\n")
+
+
+def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
+    reader = csv.reader(handle, **csv_format(suffix))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}: empty file (no header row)")
+        names = [name.strip().lstrip("\ufeff") for name in header]
+        check_header(path, names)
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # a whitespace-only line, as _read_csv skips it
+            if len(cells) > len(names):
+                raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
+            # a short row gets None for its missing fields, as csv.DictReader gives them
+            yield {name: cells[i] if i < len(cells) else None for i, name in enumerate(names)}
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding) from None
+
+
+def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
+    for number, line in _lines(handle, path, encoding):
+        if line.strip():
+            yield json_row(line, path, number)  # as _read_jsonl reads a whole file
+
+
+def _text_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
+    for _, line in _lines(handle, path, encoding):
+        if line.strip():
+            yield {"text": line.strip()}
+
+
+def stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
+    """The rows of a csv, tsv, jsonl, txt or parquet file, one at a time (``suffix`` in :data:`STREAMED`)."""
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1000):
+            yield from batch.to_pylist()
+        return
+    try:
+        codecs.lookup(encoding or "utf-8-sig")
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}") from None
+    with open(path, encoding=encoding or "utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as handle:
+        if suffix in (".csv", ".tsv"):
+            yield from _csv_rows(handle, path, suffix, encoding)
+        elif suffix == ".jsonl":
+            yield from _jsonl_rows(handle, path, encoding)
+        else:
+            yield from _text_rows(handle, path, encoding)

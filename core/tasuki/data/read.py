@@ -1,0 +1,93 @@
+"""Reading one local file: whole into a Dataset (:func:`read_file`), row by row (:func:`iter_rows`), or
+streamed into the Arrow data cache (:func:`read_dataset`, what a large file gets: flat memory).
+
+A task's own formats (its ``readers()``, e.g. CoNLL) take precedence over the generic ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.data.cache import cached_rows
+from tasuki.data.formats import GENERIC_READERS, STREAMED, check_readable, read_text, stream_rows
+from tasuki.data.tables import rows_to_dataset
+from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from tasuki.task import Task
+
+STREAM_ABOVE = 64 * 2**20
+"""Files larger than this (64 MiB) are read in a stream (:func:`read_dataset`)."""
+logger = logging.getLogger(__name__)
+
+
+def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
+              stream: bool = False) -> Dataset:
+    """Read one local file into a Dataset, using the task's own reader for its formats.
+
+    csv, tsv, jsonl and txt files above 64 MiB, or any of them with ``stream=True``, stream row by
+    row into a cached Arrow file (flat memory) instead of being read whole.
+    """
+    from datasets import Dataset
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    check_readable(path)
+    suffix = path.suffix.lower()
+    readers = {**GENERIC_READERS, **(task_cls.readers() if task_cls else {})}
+    if suffix == ".parquet" and suffix not in readers:
+        return Dataset.from_parquet(str(path))
+    if suffix not in readers:
+        known = ", ".join(sorted({*readers, ".parquet"}))
+        raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}")
+    streamable = suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix]
+    if streamable and (stream or path.stat().st_size > STREAM_ABOVE):
+        # a large file streams row by row into a cached Arrow file: flat memory, read once per version
+        logger.info("%s: %.0f MB, read in a stream into the data cache", path, path.stat().st_size / 1e6)
+        return read_dataset(path, task_cls, encoding)
+    rows = readers[suffix](path, read_text(path, encoding))
+    if not rows:
+        raise DataError(f"{path}: no examples in file")
+    return rows_to_dataset(rows, str(path))
+
+
+def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of ``path`` one at a time, decoded as :func:`read_file` decodes whole files.
+
+    csv, tsv, jsonl, txt and parquet stream (:func:`tasuki.data.formats.stream_rows`); other formats
+    (json, a task's own, e.g. CoNLL) are read whole by :func:`read_file` and then handed out row by row.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    check_readable(path)
+    suffix = path.suffix.lower()
+    own = task_cls.readers() if task_cls is not None else {}
+    if suffix not in STREAMED or suffix in own:
+        yield from read_file(path, task_cls, encoding)
+        return
+    yield from stream_rows(path, suffix, encoding)
+
+
+def read_dataset(path: str | Path, task_cls: Any = None, encoding: str | None = None,
+                 batch_rows: int = 10_000) -> Dataset:
+    """A file as a ``datasets.Dataset`` backed by an Arrow file, read in flat memory and cached.
+
+    Rows stream from :func:`iter_rows` into an Arrow file ``batch_rows`` at a time (memory
+    holds one batch, not the file), under ``$TASUKI_CACHE/data``, named by the file's path,
+    size, modification time and encoding: a second run on an unchanged file reads nothing.
+    The dataset's fingerprint follows the file, so the feature cache of
+    :func:`tasuki.features.encode` finds its features again.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    stat = path.stat()
+    key = [str(path), stat.st_size, stat.st_mtime_ns, encoding, getattr(task_cls, "name", None)]
+    return cached_rows(path.stem, key, lambda: iter_rows(path, task_cls, encoding), str(path), batch_rows)

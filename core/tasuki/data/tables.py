@@ -1,0 +1,56 @@
+"""Rows into a ``datasets.Dataset``: one clear error when a column mixes types or a text cannot be encoded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_fingerprint: bool = True) -> Dataset:
+    """A Dataset from rows, with a clear error when a column mixes types.
+
+    :param content_fingerprint: name the dataset by a hash of its content, as ``datasets`` does
+        (the feature cache and ``--resume`` recognise the same data by it). Prediction inputs
+        need no name: without it, building the dataset costs a tenth (0.2 ms, not 1.8 ms for one text).
+    """
+    import pyarrow as pa
+    from datasets import Dataset
+
+    try:
+        if not content_fingerprint and rows:
+            return unnamed_dataset({key: [row.get(key) for row in rows] for key in rows[0]})  # as from_list does
+        return Dataset.from_list([dict(row) for row in rows])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
+    except UnicodeEncodeError:
+        for number, row in enumerate(rows, start=1):
+            for column, value in row.items():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        check_encodable(text, f"{source}: row {number}, column {column!r}")
+        raise
+
+
+def unnamed_dataset(columns: Mapping[str, list]) -> Dataset:
+    """An in-memory Dataset of ``columns`` with a random fingerprint: for data used once (a prediction
+    call, a server batch), where hashing the table as ``Dataset.from_dict`` does costs more than the work."""
+    import uuid
+
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    return Dataset(InMemoryTable.from_pydict(dict(columns)), fingerprint=uuid.uuid4().hex)
+
+
+def check_encodable(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(f"{where}: invalid character {text[exc.start]!r} at position {exc.start} (a lone "
+                        f"surrogate: broken UTF-16 in the source, or bytes that are not UTF-8 on the command line)"
+                        ) from None
