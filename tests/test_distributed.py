@@ -68,7 +68,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def runs(backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One run each: one process, torchrun with two processes, and two one-process 'nodes'."""
-    from tasuki.checkpoint import complete_checkpoints, read_state
+    from tasuki.training.checkpoint import complete_checkpoints, read_state
 
     tmp = tmp_path_factory.mktemp("distributed")
     rows = [{"text": t, "label": "pos"} for t in POSITIVE] * 4 + [{"text": t, "label": "neg"} for t in NEGATIVE] * 4

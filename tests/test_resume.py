@@ -20,7 +20,7 @@ import pytest
 from safetensors.torch import load_file
 
 from conftest import NEGATIVE, POSITIVE
-from tasuki.checkpoint import complete_checkpoints, read_state
+from tasuki.training.checkpoint import complete_checkpoints, read_state
 
 # Imported by the child through ``python SCRIPT``: the toy task SIGKILLs its own process at the
 # KILL_AT-th batch of this process, before the forward pass.
@@ -172,7 +172,7 @@ def test_resume_without_a_checkpoint_is_an_error(backbone_dir: str, data: dict[s
 
 
 def test_fingerprint_lists_what_must_match() -> None:
-    from tasuki.checkpoint import fingerprint_differences
+    from tasuki.training.checkpoint import fingerprint_differences
 
     saved = {"seed": 1, "batch_size": 8, "task_state": {"labels": ["a", "b"]}}
     assert fingerprint_differences(saved, dict(saved)) == []

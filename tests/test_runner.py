@@ -12,9 +12,9 @@ from safetensors.torch import load_file
 from transformers import AutoModelForTokenClassification
 
 import tasuki
-from tasuki.checkpoint import complete_checkpoints
 from tasuki.errors import CheckpointError
 from tasuki.settings import SettingError
+from tasuki.training.checkpoint import complete_checkpoints
 from tasuki_template.plugin import TemplateClassificationTask
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7}
@@ -269,7 +269,7 @@ def test_accumulating_2x8_equals_one_batch_of_16(task_class, no_dropout_backbone
 
 
 def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
-    from tasuki.checkpoint import CHECKPOINTS_DIR, read_state
+    from tasuki.training.checkpoint import CHECKPOINTS_DIR, read_state
 
     out = tmp_path / "m"
     # automatic epochs (20 here) with the default patience of 2: the toy set is learnt long before
@@ -300,7 +300,7 @@ def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_regist
                  cpu=True, **args)
     tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp32", mixed_precision="no",
                  cpu=True, **args)
-    from tasuki.checkpoint import read_state
+    from tasuki.training.checkpoint import read_state
 
     log = read_state(complete_checkpoints(tmp_path / "bf16" / "checkpoints")[0])["log"]
     assert log[-1]["loss"] < 0.5 * log[0]["loss"]  # it learns (mean loss of the first and last epoch)

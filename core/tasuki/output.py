@@ -30,10 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tasuki.checkpoint import CHECKPOINTS_DIR, complete_checkpoints
 from tasuki.errors import TasukiError
 from tasuki.files import FileLock, atomic_write_json, clear_stale_staging, lock_holder, pid_alive
 from tasuki.model_dir import METADATA_FILE
+from tasuki.training.checkpoint import CHECKPOINTS_DIR, complete_checkpoints
 
 RUN_MARKER = ".tasuki-run.json"
 """Written into the directory when a run starts: marks it as tasuki's until the model replaces it."""

@@ -22,9 +22,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.checkpoint import CHECKPOINTS_DIR
 from tasuki.files import atomic_write_json, atomic_write_text, file_sha256, follow_umask, staged_directory
 from tasuki.model_dir import METADATA_FILE, file_hashes
+from tasuki.training.checkpoint import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
     import torch

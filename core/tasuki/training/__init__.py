@@ -5,6 +5,7 @@
 - :mod:`tasuki.training.loop`: :func:`~tasuki.training.loop.run_training`, prepare -> resume -> epochs
   (train, evaluate) -> finish;
 - :mod:`tasuki.training.stream_batches`: batches tokenized while training runs (large data);
+- :mod:`tasuki.training.checkpoint`: checkpoints, the run fingerprint, the checkpoint to resume from;
 - :mod:`tasuki.training.result`: :class:`~tasuki.training.result.TrainResult`, what ``tasuki.train`` returns.
 
 The package imports nothing itself: ``tasuki --help`` must not pay for torch.

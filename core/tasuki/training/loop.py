@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm.auto import tqdm
 
-from tasuki import checkpoint as ckpt
 from tasuki.args import TrainingArgs
 from tasuki.features import encode, make_loader
 from tasuki.prediction.predict import predict_outputs
+from tasuki.training import checkpoint as ckpt
 from tasuki.training.result import TrainingRun
 from tasuki.training.setup import SeededCollate, auto_epochs, make_accelerator, make_optimizer, report, run_fingerprint
 from tasuki.training.step import main_metric, train_step, windows
