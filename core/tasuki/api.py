@@ -5,19 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
-from tasuki.data import detect_language, hold_out, load_data
+from tasuki.data import load_data
 from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argument, path_argument, shown
 from tasuki.model_dir import read_metadata, verify_weights
 from tasuki.output import claims_output
-from tasuki.registry import get_registry, resolve_backbone
-from tasuki.saving import save_trained
-from tasuki.security import check_trainable
+from tasuki.registry import get_registry
+from tasuki.training import phases
 
 if TYPE_CHECKING:
     import torch
@@ -26,8 +24,8 @@ if TYPE_CHECKING:
     from tasuki.task import Task
     from tasuki.training.result import TrainResult
 
-# tasuki.training (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
-# through this module and must start without torch.
+# tasuki.training's loop (torch) is imported where a model trains or predicts: ``tasuki tasks`` lists tasks
+# through this module and must start without torch (tasuki.training.phases imports the loop only when it runs).
 
 logger = logging.getLogger(__name__)
 
@@ -109,104 +107,23 @@ def train(
     :param backbone: Hub id, local directory or registered spec; default: the task's for ``lang``.
     :param lang: ``"en"``, ``"ja"``...; default: detected from the training data (kana/kanji or not).
     :param training_args: fields of :class:`~tasuki.args.TrainingArgs` (``epochs=2``, ...).
+
+    The phases (load data -> choose the held-out set -> resolve the backbone -> run -> save) are the
+    functions of :mod:`tasuki.training.phases`, called here in that order.
     """
     task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
-    train_set, train_source = load_data(data, task_cls, columns=columns, encoding=encoding, config=data_config,
-                                        stream=bool(args.streaming))
-    lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source)
-    task_obj = make_task(task, lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
-    task_obj.validate(train_set, train_source, with_targets=True)
-    task_obj.fit(train_set)
-    if eval_data is not None:
-        eval_set, eval_source = load_data(eval_data, task_cls, columns=columns, encoding=encoding,
-                                          config=data_config, split="validation" if isinstance(eval_data, str)
-                                          and not Path(eval_data).exists() else None)
-        task_obj.validate(eval_set, eval_source, with_targets=True)
-    elif args.eval_split > 0 and len(train_set) >= 10:
-        train_set, eval_set = hold_out(train_set, args.eval_split, args.seed)
-        eval_source = f"{args.eval_split:.0%} held out of {train_source}"
-    else:
-        eval_set, eval_source = None, "none"
-    spec = backbone or task_cls.default_backbones.get(lang)
-    if spec is None:
-        raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
-    backbone_obj = resolve_backbone(spec) if not isinstance(spec, Backbone) else spec
-    check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
-    if args.max_length is None or args.max_length > backbone_obj.max_length:
-        args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
-
-    if eval_set is not None and len(eval_set) < SMALL_EVAL:
-        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
-                       "hold out at least %d (--eval-data, or a larger --eval-split)", len(eval_set), eval_source,
-                       SMALL_EVAL)
-    from tasuki.training.loop import run_training
-    from tasuki.training.result import TrainResult
-
-    run = run_training(task_obj, backbone_obj, train_set, eval_set, args)
-    accelerator, metrics = run.accelerator, run.metrics
-    _warn_about_the_run(run, args)
+    read = {"columns": columns, "encoding": encoding, "config": data_config}
+    task_obj, lang, sets = phases.load_training_data(task, task_cls, data, lang, task_options, args, read)
+    phases.choose_held_out_set(sets, task_obj, task_cls, eval_data, args, read)
+    backbone_obj = phases.resolve_training_backbone(backbone, task_cls, lang, args)
+    run = phases.run(task_obj, backbone_obj, sets, args)
     output_dir = Path(output_dir)
     figures: list[Path] = []
-    if accelerator.is_main_process:
-        entry = get_registry().tasks.get(task_obj.name)
-
-        def plots(staging: Path) -> list[Path]:  # from the evaluation the saved weights had: no second pass
-            if run.eval_outputs is None:
-                return []
-            (staging / "plots").mkdir(exist_ok=True)
-            written = task_obj.plot(run.eval_outputs, run.eval_features, eval_set, staging / "plots")
-            figures.extend(output_dir / "plots" / p.name for p in written)
-            return written
-
-        save_trained(
-            output_dir,
-            task=task_obj,
-            model=accelerator.unwrap_model(run.model),
-            tokenizer=backbone_obj.tokenizer,
-            backbone=backbone_obj.describe(),
-            plugin={"distribution": entry.plugin.distribution, "version": entry.plugin.version} if entry else {},
-            args={k: v for k, v in asdict(args).items() if k not in ("resume", "progress")},
-            metrics=metrics,
-            data={"train": f"{train_source} ({len(train_set)} examples)",
-                  "eval": f"{eval_source} ({len(eval_set) if eval_set is not None else 0} examples)"},
-            extras=plots,
-            columns=dict(columns or {}),
-            carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
-        )
-    accelerator.wait_for_everyone()
-    return TrainResult(output_dir, metrics, run.history, figures, run.global_step, best_step=run.best_step,
-                       stopped_early=run.stopped_early, log=run.log)
-
-
-SMALL_EVAL = 50
-"""Fewer held-out examples than this give scores too noisy to mean anything (one example: 2 points)."""
-
-
-def _warn_about_the_run(run: Any, args: TrainingArgs) -> None:
-    """Say when a run is unlikely to have learnt: far too few steps, or one class predicted for everything."""
-    if args.min_steps and run.global_step * 5 < args.min_steps:
-        logger.warning("training took only %d optimizer steps (under a fifth of --min-steps %d): the model has likely "
-                       "not learnt yet; leave --epochs/--max-steps unset for the automatic number, or give more data",
-                       run.global_step, args.min_steps)
-    outputs = run.eval_outputs or []
-    if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
-        predicted = {int(row["logits"].argmax()) for row in outputs}
-        if len(predicted) == 1:
-            logger.warning("the model predicts one class for all %d evaluation examples: it has not learnt to tell "
-                           "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
-
-
-def _language(given: str | None, data: Dataset, source: str) -> str:
-    """The language to train in: ``given``, else detected; a mismatch is worth a warning."""
-    detected = detect_language(data)
-    if given is None:
-        logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
-        return detected
-    if given != detected:
-        logger.warning("lang=%r was given, but %s looks like %r text; training goes on in %r (check --lang: "
-                       "Japanese text needs 'ja' for MeCab word splitting)", given, source, detected, given)
-    return given
+    if run.accelerator.is_main_process:
+        figures = phases.save(output_dir, task_obj, backbone_obj, run, sets, args, columns)
+    run.accelerator.wait_for_everyone()
+    return run.result(output_dir, figures)
 
 
 class TrainedModel:

@@ -6,7 +6,10 @@
   (train, evaluate) -> finish;
 - :mod:`tasuki.training.stream_batches`: batches tokenized while training runs (large data);
 - :mod:`tasuki.training.checkpoint`: checkpoints, the run fingerprint, the checkpoint to resume from;
-- :mod:`tasuki.training.result`: :class:`~tasuki.training.result.TrainResult`, what ``tasuki.train`` returns.
+- :mod:`tasuki.training.phases`: what ``tasuki.train`` does around the loop, phase by phase (load data ->
+  choose the held-out set -> resolve the backbone -> run -> save);
+- :mod:`tasuki.training.result`: :class:`~tasuki.training.result.TrainResult`, what ``tasuki.train`` returns, built
+  from the loop's :class:`~tasuki.training.result.TrainingRun` in one place (``TrainingRun.result``).
 
 The package imports nothing itself: ``tasuki --help`` must not pay for torch.
 """

@@ -51,3 +51,12 @@ class TrainingRun:
     best_step: int | None = None
     stopped_early: bool = False
     log: list[dict[str, float]] = field(default_factory=list)
+
+    def result(self, output_dir: Path, figures: list[Path]) -> TrainResult:
+        """The public :class:`TrainResult` of this run, once saved into ``output_dir`` with ``figures``.
+
+        The one place where a run becomes a result: the model, the accelerator and the evaluation outputs
+        stay here, so a returned result holds no weights and no device memory.
+        """
+        return TrainResult(output_dir, self.metrics, self.history, figures, self.global_step, best_step=self.best_step,
+                           stopped_early=self.stopped_early, log=self.log)

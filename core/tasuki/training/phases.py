@@ -1,0 +1,164 @@
+"""What :func:`tasuki.train` does around the training loop, one function per phase, in the order it runs them:
+load data -> choose the held-out set -> resolve the backbone -> run -> save.
+
+Each phase reads what the earlier ones settled and nothing else, so ``train`` reads as its own outline.
+Nothing here imports torch at import time (``tasuki tasks`` imports :mod:`tasuki.api`, which imports this):
+the loop is imported when the run phase starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasuki.backbone import Backbone
+from tasuki.data import detect_language, hold_out, load_data
+from tasuki.errors import DataError
+from tasuki.registry import get_registry, resolve_backbone
+from tasuki.saving import save_trained
+from tasuki.security import check_trainable
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from tasuki.args import TrainingArgs
+    from tasuki.task import Task
+    from tasuki.training.result import TrainingRun
+
+# the warnings below were always logged as tasuki.api's, and keep that name for anyone filtering on it
+logger = logging.getLogger("tasuki.api")
+
+
+@dataclass
+class Sets:
+    """The training data and the held-out set, each with where it came from (both end up in ``tasuki.json``)."""
+
+    train: Dataset
+    train_source: str
+    eval: Dataset | None = None
+    eval_source: str = "none"
+
+    def described(self) -> dict[str, str]:
+        """``tasuki.json``'s ``data``: each set's source and size."""
+        return {"train": f"{self.train_source} ({len(self.train)} examples)",
+                "eval": f"{self.eval_source} ({len(self.eval) if self.eval is not None else 0} examples)"}
+
+
+def load_training_data(task: str | Task, task_cls: type[Task], data: Any, lang: str | None,
+                       task_options: Mapping[str, Any] | None, args: TrainingArgs,
+                       read: dict[str, Any]) -> tuple[Task, str, Sets]:
+    """Load data: read the training data, settle the language (given, the task's, or detected), make the
+    task and check and fit it on that data (``fit`` learns e.g. the label set before anything else runs)."""
+    train_set, train_source = load_data(data, task_cls, **read, stream=bool(args.streaming))
+    lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source)
+    # task_cls is the registered class of a task name: calling it is tasuki.api.make_task (not imported: api imports this)
+    task_obj = task_cls(lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
+    task_obj.validate(train_set, train_source, with_targets=True)
+    task_obj.fit(train_set)
+    return task_obj, lang, Sets(train_set, train_source)
+
+
+def choose_held_out_set(sets: Sets, task: Task, task_cls: type[Task], eval_data: Any, args: TrainingArgs,
+                        read: dict[str, Any]) -> None:
+    """Choose the held-out set: ``eval_data`` (a Hub name reads its validation split), else ``eval_split`` of
+    the training data (when there are at least 10 rows), else none; ``sets`` is updated in place."""
+    if eval_data is not None:
+        split = "validation" if isinstance(eval_data, str) and not Path(eval_data).exists() else None
+        sets.eval, sets.eval_source = load_data(eval_data, task_cls, **read, split=split)
+        task.validate(sets.eval, sets.eval_source, with_targets=True)
+    elif args.eval_split > 0 and len(sets.train) >= 10:
+        sets.train, sets.eval = hold_out(sets.train, args.eval_split, args.seed)
+        sets.eval_source = f"{args.eval_split:.0%} held out of {sets.train_source}"
+
+
+def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Task], lang: str,
+                              args: TrainingArgs) -> Backbone:
+    """Resolve the backbone (given, else the task's default for ``lang``), refuse one that needs its own code,
+    and cap ``args.max_length`` at what the backbone can read."""
+    spec = backbone or task_cls.default_backbones.get(lang)
+    if spec is None:
+        raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
+    backbone_obj = resolve_backbone(spec) if not isinstance(spec, Backbone) else spec
+    check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
+    if args.max_length is None or args.max_length > backbone_obj.max_length:
+        args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
+    return backbone_obj
+
+
+def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> TrainingRun:
+    """Run: the training loop, with a warning before it when the held-out set is too small to trust and after
+    it when the run is unlikely to have learnt."""
+    if sets.eval is not None and len(sets.eval) < SMALL_EVAL:
+        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
+                       "hold out at least %d (--eval-data, or a larger --eval-split)", len(sets.eval), sets.eval_source,
+                       SMALL_EVAL)
+    from tasuki.training.loop import run_training
+
+    done = run_training(task, backbone, sets.train, sets.eval, args)
+    _warn_about_the_run(done, args)
+    return done
+
+
+def save(output_dir: Path, task: Task, backbone: Backbone, run: TrainingRun, sets: Sets, args: TrainingArgs,
+         columns: Mapping[str, str] | None) -> list[Path]:
+    """Save (main process only): the model directory with its metadata and, from the evaluation whose
+    weights were kept, the task's figures; returns the figures' final paths."""
+    entry = get_registry().tasks.get(task.name)
+    figures: list[Path] = []
+
+    def plots(staging: Path) -> list[Path]:  # from the evaluation the saved weights had: no second pass
+        if run.eval_outputs is None:
+            return []
+        (staging / "plots").mkdir(exist_ok=True)
+        written = task.plot(run.eval_outputs, run.eval_features, sets.eval, staging / "plots")
+        figures.extend(output_dir / "plots" / p.name for p in written)
+        return written
+
+    save_trained(
+        output_dir,
+        task=task,
+        model=run.accelerator.unwrap_model(run.model),
+        tokenizer=backbone.tokenizer,
+        backbone=backbone.describe(),
+        plugin={"distribution": entry.plugin.distribution, "version": entry.plugin.version} if entry else {},
+        args={k: v for k, v in asdict(args).items() if k not in ("resume", "progress")},
+        metrics=run.metrics,
+        data=sets.described(),
+        extras=plots,
+        columns=dict(columns or {}),
+        carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
+    )
+    return figures
+
+
+SMALL_EVAL = 50
+"""Fewer held-out examples than this give scores too noisy to mean anything (one example: 2 points)."""
+
+
+def _warn_about_the_run(run: TrainingRun, args: TrainingArgs) -> None:
+    """Say when a run is unlikely to have learnt: far too few steps, or one class predicted for everything."""
+    if args.min_steps and run.global_step * 5 < args.min_steps:
+        logger.warning("training took only %d optimizer steps (under a fifth of --min-steps %d): the model has likely "
+                       "not learnt yet; leave --epochs/--max-steps unset for the automatic number, or give more data",
+                       run.global_step, args.min_steps)
+    outputs = run.eval_outputs or []
+    if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
+        predicted = {int(row["logits"].argmax()) for row in outputs}
+        if len(predicted) == 1:
+            logger.warning("the model predicts one class for all %d evaluation examples: it has not learnt to tell "
+                           "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
+
+
+def _language(given: str | None, data: Dataset, source: str) -> str:
+    """The language to train in: ``given``, else detected; a mismatch is worth a warning."""
+    detected = detect_language(data)
+    if given is None:
+        logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
+        return detected
+    if given != detected:
+        logger.warning("lang=%r was given, but %s looks like %r text; training goes on in %r (check --lang: "
+                       "Japanese text needs 'ja' for MeCab word splitting)", given, source, detected, given)
+    return given
