@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +37,9 @@ from tasuki.serve.metrics import ServeMetrics
 from tasuki.serve.models import RequestError, ServedModel
 from tasuki.serve.routes import Route, RouteCall, described
 from tasuki.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from tasuki.registry import Registry
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -58,7 +61,11 @@ ERRORS = {code: ERROR_SCHEMA for code in (400, 404, 413, 422, 500, 503, 504)}
 
 def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mapping[str, Route] | None = None) -> FastAPI:
     """The app over models already loaded (see :func:`tasuki.serve.create_app`), with the routes plugins
-    registered (``routes``: by path; default: the registry's)."""
+    registered (``routes``: by path; default: the registry's).
+
+    The route groups are added in a fixed order, which is the order of the OpenAPI schema and of matching:
+    predict, models, health/metrics (and the page), then the plugins' routes, so ``/models/{name}`` stays the core's.
+    """
     from tasuki.registry import get_registry
 
     registry = get_registry()
@@ -66,6 +73,24 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
     metrics = ServeMetrics()
     batchers = {s.name: Batcher(s, metrics) for s in served}
     state = {"ready": False}
+    app = FastAPI(title="tasuki serve", version=__version__, lifespan=_lifespan(state, batchers),
+                  description="Predictions of tasuki models; POST /models/{name} with {\"inputs\": ...}.")
+    app.state.batchers = batchers
+    app.state.metrics = metrics
+    app.state.settings = settings
+    app.state.routes = routes
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_error_handlers(app)
+    answering = _Answering(batchers, metrics)
+    _add_predict_routes(app, answering, settings)
+    _add_model_routes(app, batchers, routes)
+    _add_health_routes(app, batchers, metrics, state)
+    _add_plugin_routes(app, registry, routes, answering, settings.max_body_bytes)
+    return app
+
+
+def _lifespan(state: dict[str, bool], batchers: dict[str, Batcher]) -> Callable[[FastAPI], Any]:
+    """Ready while the server runs; on shutdown, not ready, then each batcher closed."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,13 +101,11 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
         for batcher in batchers.values():
             await batcher.close()
 
-    app = FastAPI(title="tasuki serve", version=__version__, lifespan=lifespan,
-                  description="Predictions of tasuki models; POST /models/{name} with {\"inputs\": ...}.")
-    app.state.batchers = batchers
-    app.state.metrics = metrics
-    app.state.settings = settings
-    app.state.routes = routes
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return lifespan
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error answers ``{"error": ..., "field": ...}`` with its status; an unexpected one is logged."""
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
@@ -103,16 +126,25 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
 
-    async def answer(name: str, request: Request,
+
+class _Answering:
+    """What every route that runs a model shares (predict and the plugins' routes): the batchers by name
+    and the metrics each request is counted in."""
+
+    def __init__(self, batchers: dict[str, Batcher], metrics: ServeMetrics) -> None:
+        self.batchers = batchers
+        self.metrics = metrics
+
+    async def answer(self, name: str, request: Request,
                      respond: Callable[[Batcher, Request], Awaitable[Any]]) -> JSONResponse:
         """Run one route for model ``name``, counting it in the metrics whatever happens."""
         started = time.perf_counter()
-        batcher = batchers.get(name)
+        batcher = self.batchers.get(name)
         label = name if batcher else "unknown"
         status = 200
         try:
             if batcher is None:
-                raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)} (GET /models)")
+                raise RequestError(404, f"no model {name!r}; this server has {sorted(self.batchers)} (GET /models)")
             return JSONResponse(await respond(batcher, request))
         except RequestError as exc:
             status = exc.status
@@ -121,20 +153,25 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
             status = 500
             raise
         finally:
-            metrics.requests.labels(label, str(status)).inc()
+            self.metrics.requests.labels(label, str(status)).inc()
             if batcher is not None:
-                metrics.latency.labels(label).observe(time.perf_counter() - started)
+                self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+
+    def only_model(self, route: str) -> str:
+        """The one model's name, for the routes without ``/models/{name}``; a 404 on a server with several."""
+        if len(self.batchers) != 1:
+            raise RequestError(404, f"POST /{route} needs a server with one model; this one has {len(self.batchers)}: "
+                               f"use POST /models/{{name}}{'' if route == 'predict' else '/' + route} "
+                               f"with one of {sorted(self.batchers)}")
+        return next(iter(self.batchers))
+
+
+def _add_predict_routes(app: FastAPI, answering: _Answering, settings: ServeSettings) -> None:
+    """``POST /models/{name}`` and, with one model, ``POST /predict`` (the body limit is read per request)."""
 
     async def predict(batcher: Batcher, request: Request) -> Any:
         body = await _read_json(request, settings.max_body_bytes)
         return await batcher.submit(batcher.served.check(body))
-
-    def only_model(route: str) -> str:
-        if len(batchers) != 1:
-            raise RequestError(404, f"POST /{route} needs a server with one model; this one has {len(batchers)}: "
-                               f"use POST /models/{{name}}{'' if route == 'predict' else '/' + route} "
-                               f"with one of {sorted(batchers)}")
-        return next(iter(batchers))
 
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": PredictBody.model_json_schema()}}}}
@@ -142,12 +179,16 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
     @app.post("/models/{name}", responses=ERRORS, openapi_extra=body_doc, summary="Predict with one model")
     async def predict_named(name: str, request: Request) -> JSONResponse:
         """``{"inputs": ..., "parameters": {...}}`` -> the model's predictions (one per input, or one)."""
-        return await answer(name, request, predict)
+        return await answering.answer(name, request, predict)
 
     @app.post("/predict", responses=ERRORS, openapi_extra=body_doc, summary="Predict with the only model")
     async def predict_only(request: Request) -> JSONResponse:
         """The same as ``POST /models/{name}`` when the server has exactly one model."""
-        return await answer(only_model("predict"), request, predict)
+        return await answering.answer(answering.only_model("predict"), request, predict)
+
+
+def _add_model_routes(app: FastAPI, batchers: dict[str, Batcher], routes: dict[str, Route]) -> None:
+    """``GET /models`` and ``GET /models/{name}``: what each model is, takes and offers."""
 
     @app.get("/models", summary="The models served")
     async def list_models() -> list[dict[str, Any]]:
@@ -159,6 +200,11 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
         if name not in batchers:
             raise RequestError(404, f"no model {name!r}; this server has {sorted(batchers)}")
         return batchers[name].served.info() | described(batchers[name].served, routes)
+
+
+def _add_health_routes(app: FastAPI, batchers: dict[str, Batcher], metrics: ServeMetrics,
+                       state: dict[str, bool]) -> None:
+    """``GET /health``, ``GET /ready``, ``GET /metrics``, and the page at ``GET /``."""
 
     @app.get("/health", summary="The process answers")
     async def health() -> dict[str, str]:
@@ -179,13 +225,17 @@ def build_app(served: list[ServedModel], settings: ServeSettings, routes: Mappin
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
-    for route in routes.values():  # after the core's routes: /models/{name} stays the core's
-        _mount(app, route, answer, only_model, settings.max_body_bytes)
-    for key in registry.clashes:  # a path two plugins registered answers why it is withdrawn
+
+def _add_plugin_routes(app: FastAPI, registry: Registry, routes: dict[str, Route], answering: _Answering,
+                       max_body_bytes: int) -> None:
+    """The plugins' routes, after the core's (``/models/{name}`` stays the core's); a path two plugins
+    registered answers why it is withdrawn."""
+    for route in routes.values():
+        _mount(app, route, answering.answer, answering.only_model, max_body_bytes)
+    for key in registry.clashes:
         kind, _, path = key.partition(" ")
         if kind == "route" and path not in routes:
             _mount_withdrawn(app, path, str(registry.clash("route", path)))
-    return app
 
 
 def _mount(app: FastAPI, route: Route, answer: Callable[..., Awaitable[JSONResponse]],
