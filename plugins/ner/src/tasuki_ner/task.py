@@ -15,7 +15,7 @@ than ``max_length`` tokens are split into overlapping windows and merged, never 
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tasuki.plugin import DataError, Outputs, PredictionContext, SettingError, Task, setting
 from tasuki_ner.aggregate import STRATEGIES, aggregate, merged_examples, softmax
-from tasuki_ner.align import (
-    IGNORE,
-    Example,
-    special_tokens,
-    token_labels,
-    tokenize,
-    windows,
-)
+from tasuki_ner.align import Example
+from tasuki_ner.features import pad_features, window_features
 from tasuki_ner.metrics import entity_metrics, entity_report, plot_f1_by_type, word_tags
 from tasuki_ner.readers import CONLL_SUFFIXES, read_conll
 from tasuki_ner.rows import check_rows, entity, example_of, raw_tags, tag_names_of, text_of
@@ -199,40 +193,12 @@ class NerTask(Task):
         text, -1 for special tokens), ``offsets`` and ``word_ids`` per position, ``example_index``
         (within the batch) and ``window`` (0 for an example's first window).
         """
-        prefix, suffix = special_tokens(tokenizer)
-        size = max_length - len(prefix) - len(suffix)
-        label2id = {label: i for i, label in enumerate(self.labels or [])}
-        out: dict[str, list] = defaultdict(list)
-        n = len(next(iter(batch.values())))
-        split = lost = 0
-        for i in range(n):
-            row = {k: batch[k][i] for k in batch}
-            example = self._example(row)
-            tokens = tokenize(example.text, example.words, tokenizer, by_word=self.lang == "ja")
-            labels = None
-            if example.tags is not None and label2id:
-                unknown = sorted({t for t in example.tags if t not in label2id})
-                if unknown:
-                    raise DataError(f"unknown tag(s) {unknown} in {example.text[:60]!r}; the model knows {self.labels}")
-                labels, unreachable = token_labels(
-                    tokens, example.tags, label2id, label_all_tokens=self.options.label_all_tokens
-                )
-                lost += unreachable
-            split += example.split_words
-            for w, (a, b) in enumerate(windows(len(tokens.ids), size, self.options.window_overlap)):
-                pad_l, pad_r = [-1] * len(prefix), [-1] * len(suffix)
-                ids = prefix + tokens.ids[a:b] + suffix
-                out["input_ids"].append(ids)
-                out["attention_mask"].append([1] * len(ids))
-                out["positions"].append(pad_l + list(range(a, b)) + pad_r)
-                out["offsets"].append([[0, 0]] * len(prefix) + [list(o) for o in tokens.offsets[a:b]] + [[0, 0]] * len(suffix))
-                out["word_ids"].append(pad_l + tokens.word_ids[a:b] + pad_r)
-                out["example_index"].append(i)
-                out["window"].append(w)
-                if labels is not None:
-                    out["labels"].append([IGNORE] * len(prefix) + labels[a:b] + [IGNORE] * len(suffix))
+        out, split, lost = window_features(batch, tokenizer, max_length, example_of=self._example,
+                                           labels=self.labels or [], by_word=self.lang == "ja",
+                                           label_all_tokens=self.options.label_all_tokens,
+                                           window_overlap=self.options.window_overlap)
         self._report_alignment(split, lost)
-        return dict(out)
+        return out
 
     def _report_alignment(self, split: int, lost: int) -> None:
         self.alignment["words_split"] += split
@@ -248,24 +214,7 @@ class NerTask(Task):
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
         """Pad to the longest feature: ``input_ids``/``attention_mask``/``labels`` as ``(B, T)`` tensors."""
-        import torch
-
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        length = max(len(f["input_ids"]) for f in features)
-        batch = {
-            "input_ids": torch.full((len(features), length), pad_id, dtype=torch.long),
-            "attention_mask": torch.zeros((len(features), length), dtype=torch.long),
-        }
-        with_labels = all(f.get("labels") is not None for f in features)
-        if with_labels:
-            batch["labels"] = torch.full((len(features), length), IGNORE, dtype=torch.long)
-        for i, f in enumerate(features):
-            n = len(f["input_ids"])
-            batch["input_ids"][i, :n] = torch.as_tensor(f["input_ids"])
-            batch["attention_mask"][i, :n] = 1
-            if with_labels:
-                batch["labels"][i, :n] = torch.as_tensor(f["labels"])
-        return batch
+        return pad_features(features, tokenizer)
 
     # --- results -------------------------------------------------------------------------
 
