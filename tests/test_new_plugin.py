@@ -34,8 +34,8 @@ from tasuki.testing import tiny_bert
 
 try:  # the page's own browser test: its headless Chromium fixture, and how it submits a card
     from test_serve_browser import _submit, browser  # noqa: F401 - browser is a fixture, asked for by name
-except pytest.skip.Exception as missing:  # selenium (or the serve extra) is not installed
-    NO_BROWSER: str | None = str(missing)
+except (pytest.skip.Exception, ImportError) as missing:  # selenium (or the serve extra) is not installed
+    NO_BROWSER: str | None = f"the page's browser test cannot run here: {missing}"
 else:
     NO_BROWSER = None
 
