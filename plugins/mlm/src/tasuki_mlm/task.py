@@ -20,15 +20,9 @@ import numpy as np
 
 from tasuki.plugin import DataError, LazyAutoModel, Outputs, PredictionContext, Task, setting
 from tasuki_mlm.blocks import FILL_MASK, encode_blocks, encode_lines, encode_pairs
-from tasuki_mlm.masking import (
-    IGNORE_INDEX,
-    fixed_masks,
-    mask_tokens,
-    pad_features,
-    relabel_groups,
-    replacement_candidates,
-)
-from tasuki_mlm.weights import checkpoint_keys, mlm_logits, pooler_weights
+from tasuki_mlm.masking import mask_tokens, pad_features, relabel_groups, replacement_candidates
+from tasuki_mlm.scoring import fill_mask_results, masked_scores, top_candidates
+from tasuki_mlm.weights import checkpoint_keys, pooler_weights
 
 if TYPE_CHECKING:  # torch loads where batches are built: plugin discovery imports this module
     import torch
@@ -234,30 +228,10 @@ class MaskedLMTask(Task):
 
         Fill-mask (no labels): the top-k candidates per position, (B, T, k) ids and scores.
         """
-        import torch
-
         if "labels" not in batch:
-            logits = mlm_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]))
-            scores, ids = logits.float().softmax(-1).topk(int(self.options.top_k), dim=-1)  # (B, T, k)
-            return {"top_ids": ids, "top_scores": scores, "input_ids": batch["input_ids"]}
-        labels = batch["labels"]
-        original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # undo collate's random masks
-        masked, labels = fixed_masks(
-            original, batch[GROUPS], batch["attention_mask"], probability=self.options.mlm_probability,
-            mask_token_id=self._mask_token_id, candidates=self._candidates)
-        pair = {k: batch[k] for k in ("token_type_ids",) if k in batch}
-        output = model(input_ids=masked, attention_mask=batch["attention_mask"], **pair)
-        logits = mlm_logits(output)  # (B, T, V)
-        loss = torch.nn.functional.cross_entropy(
-            logits.float().transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
-        )  # (B, T)
-        chosen = labels != IGNORE_INDEX
-        correct = (logits.argmax(-1) == labels) & chosen
-        kept = {"loss_sum": loss.sum(1), "masked": chosen.sum(1), "correct": correct.sum(1)}
-        if "next_sentence_label" in batch:
-            guess = output.seq_relationship_logits.argmax(-1)  # (B,)
-            kept["nsp_correct"] = (guess == batch["next_sentence_label"]).long()
-        return kept
+            return top_candidates(model, batch, int(self.options.top_k))
+        return masked_scores(model, batch, batch[GROUPS], probability=self.options.mlm_probability,
+                             mask_token_id=self._mask_token_id, candidates=self._candidates)
 
     # --- results ---------------------------------------------------------------------------
 
@@ -286,25 +260,4 @@ class MaskedLMTask(Task):
         if context is None:
             raise TypeError("the mlm task's postprocess needs context= (a tasuki.task.PredictionContext): "
                             "its tokenizer decodes the predicted tokens")
-        tokenizer = context.tokenizer
-        results = []
-        for feature, output in zip(features, outputs):
-            ids = list(feature["input_ids"])  # unpadded: trims the runner's padding
-            positions = [i for i, t in enumerate(ids) if t == tokenizer.mask_token_id]
-            per_mask = []
-            for position in positions:
-                candidates = []
-                for token, score in zip(output["top_ids"][position], output["top_scores"][position]):
-                    filled = list(ids)
-                    filled[position] = int(token)
-                    candidates.append({
-                        "score": float(score),
-                        "token": int(token),
-                        "token_str": tokenizer.decode([int(token)]),
-                        "sequence": tokenizer.decode(filled, skip_special_tokens=True),
-                    })
-                per_mask.append(candidates)
-            results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
-        return results
-
-
+        return fill_mask_results(outputs, features, context.tokenizer)
