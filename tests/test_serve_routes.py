@@ -139,3 +139,38 @@ def test_a_route_on_a_reserved_or_bad_path_breaks_only_its_plugin(path: str) -> 
     _, registry, _ = app_of(("bad", route_plugin(path)), ("good", route_plugin("fine")))
     assert registry.serve_routes().keys() == {"fine"}
     assert registry.plugins["bad"].broken and "route path" in registry.plugins["bad"].error
+
+
+@pytest.mark.parametrize("option, plural", [("suffix", "endings"), ("ending", "suffixes")])
+def test_two_plugins_declaring_one_attachment_option_are_both_withdrawn_and_named(option: str, plural: str) -> None:
+    other = Attachment(option=option, plural=plural, load=lambda served, path: path.read_text(),
+                       describe=lambda text: {"text": text}, summary=lambda text: text)
+    app, registry, _ = app_of(("first", route_plugin("shout", attachment=SUFFIX)),
+                              ("second", route_plugin("yell", attachment=other)), ("third", route_plugin("other")))
+    assert registry.serve_routes().keys() == {"other"}  # no silent winner: tasuki serve --suffix would be either's
+    what = "option '--suffix'" if option == "suffix" else "plural 'suffixes'"
+    message = str(registry.clash("attachment", option))
+    assert f"attachment {what} is declared twice" in message and message == str(registry.clash("attachment", "suffix"))
+    assert "route 'shout'" in message and "route 'yell'" in message and "'first'" in message and "'second'" in message
+    for name in ("first", "second"):
+        assert registry.plugins[name].routes == [] and not registry.plugins[name].broken
+        assert registry.plugins[name].clashes == [registry.clashes["attachment suffix"]]
+    assert registry.plugins["third"].routes == ["other"] and not registry.plugins["third"].clashes
+    with TestClient(app) as client:
+        withdrawn = client.post("/models/toy/yell", json={"inputs": "hi"})
+        listed = client.get("/models").json()[0]
+    assert withdrawn.status_code == 404 and f"attachment {what} is declared twice" in withdrawn.json()["error"]
+    assert "suffix" not in listed and option not in listed and [r["path"] for r in listed["routes"]] == ["other"]
+
+
+def test_one_plugin_may_give_several_routes_one_attachment() -> None:
+    routes = [Route(path=path, tasks=("template-classify",), handler=shout, summary=path, attachment=SUFFIX)
+              for path in ("shout", "yell")]
+
+    @hookimpl
+    def register_routes(register: Any) -> None:
+        for route in routes:
+            register(route)
+
+    _, registry, _ = app_of(("shouter", types.SimpleNamespace(register_routes=register_routes)))
+    assert registry.serve_routes().keys() == {"shout", "yell"} and not registry.clashes

@@ -73,7 +73,8 @@ def register_routes(register: Callable[[Route], None]) -> None:
         A route may need an :class:`tasuki.plugin.Attachment`, a file each model loads at start-up:
         ``tasuki serve --OPTION NAME=FILE`` (the CLI option comes from the attachment),
         ``create_app(PLURAL={name: file})``, ``TASUKI_SERVE_<PLURAL>``. A path registered by two plugins is
-        withdrawn from both and named, as a task name is.
+        withdrawn from both and named, as a task name is; so are the routes of two plugins whose attachments
+        declare one option or plural (one plugin may give several of its routes one attachment).
 
     Called the first time a server is built or ``tasuki serve`` reads its options, not at discovery:
     import the route's module (and pydantic, for ``request_schema``) inside the hook or later.

@@ -225,14 +225,46 @@ class Registry:
 
         Collected on first use, not with the tasks: only a server needs them, and a plugin may import
         its serving code (pydantic) to describe them. A path two plugins register is withdrawn
-        (:meth:`clash` ``("route", path)`` names both).
+        (:meth:`clash` ``("route", path)`` names both); so are the routes of two plugins that declare one
+        attachment option (``--index``) or plural (``indexes``): :meth:`clash` ``("attachment", option)``.
         """
         if self._routes is None:
             self._routes = {}
             for impl in self.pm.hook.register_routes.get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 self._call(impl, info, register=lambda route, info=info: self._register_route(route, info))
+            self._withdraw_attachment_clashes()
         return {path: registered.obj for path, registered in self._routes.items()}
+
+    def _withdraw_attachment_clashes(self) -> None:
+        """Withdraw every route whose attachment's option or plural another plugin's route declares too.
+
+        One plugin may give several routes one attachment; two plugins cannot share ``tasuki serve --OPTION``,
+        ``create_app(PLURAL=...)`` or ``TASUKI_SERVE_<PLURAL>``: no silent winner, as for a route path.
+        """
+        assert self._routes is not None
+        claims: dict[tuple[str, str], list[Registered]] = {}
+        for registered in self._routes.values():
+            attachment = registered.obj.attachment
+            if attachment is not None:
+                claims.setdefault(("option", attachment.option), []).append(registered)
+                claims.setdefault(("plural", attachment.plural), []).append(registered)
+        for (what, name), routes in claims.items():
+            plugins = {id(r.plugin) for r in routes}
+            if len(plugins) < 2:
+                continue
+            shown = f"--{name}" if what == "option" else name
+            message = (f"attachment {what} {shown!r} is declared twice: "
+                       + " and ".join(f"by route {r.obj.path!r} of {r.plugin.label()}" for r in routes))
+            for registered in routes:
+                self.clashes.setdefault(f"attachment {registered.obj.attachment.option}", message)
+                path = registered.obj.path
+                if self._routes.pop(path, None) is None:
+                    continue  # already withdrawn for its option, now for its plural
+                self.clashes[f"route {path}"] = message
+                registered.plugin.routes.remove(path)
+                if message not in registered.plugin.clashes:
+                    registered.plugin.clashes.append(message)
 
     def _register_route(self, route: Any, info: PluginInfo) -> None:
         from tasuki.serve.routes import check_route

@@ -70,7 +70,8 @@ class Route:
     """A route a plugin adds to ``tasuki serve``: ``POST /models/{name}/PATH`` for models of ``tasks``.
 
     The handler reads the body (raising :class:`~tasuki.serve.models.RequestError` to refuse it) and
-    returns a JSON value. Two plugins registering one ``path`` are both withdrawn, as task names are.
+    returns a JSON value. Two plugins registering one ``path`` are both withdrawn, as task names are, and so
+    are the routes of two plugins whose attachments declare one ``option`` or ``plural``.
     """
 
     path: str
