@@ -15,7 +15,6 @@ recall@k / MRR@10 on pairs (each ``text`` must find its ``pair`` among all pairs
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -24,6 +23,7 @@ import numpy as np
 
 from tasuki.plugin import DataError, Outputs, PredictionContext, Task, setting
 from tasuki_embedding import losses
+from tasuki_embedding.features import ROLES, embed_roles, pad_roles, prefix, tokenize_roles
 
 if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
     import torch
@@ -31,14 +31,6 @@ if TYPE_CHECKING:  # torch loads where batches and models are built: plugin disc
     from transformers import PreTrainedTokenizerBase
 
     from tasuki.plugin import Backbone
-
-ROLES = ("text", "pair", "negative")
-"""Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""
-
-
-def _prefix(role: str) -> str:
-    return "" if role == "text" else f"{role}_"
-
 
 
 @dataclass
@@ -136,49 +128,15 @@ class EmbeddingTask(Task):
 
     def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
         """Token ids per text column (``input_ids``, ``pair_input_ids``, ...), and ``score`` as a float."""
-        features: dict[str, list] = {}
-        truncated = 0
-        for role in ROLES:
-            if role not in batch:
-                continue
-            ids = tokenizer(
-                batch[role], truncation=True, max_length=max_length, return_attention_mask=False,
-                return_token_type_ids=False, return_overflowing_tokens=False, return_length=False,
-            )["input_ids"]
-            truncated += sum(len(x) >= max_length for x in ids)
-            features[f"{_prefix(role)}input_ids"] = ids
-        if truncated:
-            warnings.warn(f"{truncated} text(s) reached max_length={max_length} tokens and were truncated", stacklevel=2)
-        if "score" in batch:
-            features["score"] = [float(s) for s in batch["score"]]
-        return features
+        return tokenize_roles(batch, tokenizer, max_length)
 
     def collate(self, features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> dict[str, torch.Tensor]:
         """Pad each text column to its longest: ``input_ids``/``attention_mask`` (B, T) per role, ``score`` (B,)."""
-        import torch
-
-        pad_id = tokenizer.pad_token_id or 0
-        batch: dict[str, torch.Tensor] = {}
-        for role in ROLES:
-            key = f"{_prefix(role)}input_ids"
-            if key not in features[0]:
-                continue
-            rows = [f[key] for f in features]
-            width = max(len(r) for r in rows)
-            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, T)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
-            for i, r in enumerate(rows):
-                ids[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
-                mask[i, : len(r)] = 1
-            batch[key] = ids
-            batch[f"{_prefix(role)}attention_mask"] = mask
-        if "score" in features[0]:
-            batch["score"] = torch.tensor([f["score"] for f in features], dtype=torch.float32)
-        return batch
+        return pad_roles(features, tokenizer)
 
     def feature_length(self, feature: dict[str, Any]) -> int:
         """The longest of the feature's texts, so that length-grouped batches pad little."""
-        return max(len(feature[f"{_prefix(r)}input_ids"]) for r in ROLES if f"{_prefix(r)}input_ids" in feature)
+        return max(len(feature[f"{prefix(r)}input_ids"]) for r in ROLES if f"{prefix(r)}input_ids" in feature)
 
     def batch_sampler(
         self, features: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, group_by_length: bool = True
@@ -190,7 +148,7 @@ class EmbeddingTask(Task):
         from tasuki_embedding.sampling import NoDuplicatesBatchSampler
 
         if shuffle and self.options.loss in losses.IN_BATCH_NEGATIVE_LOSSES:
-            columns = [features[f"{_prefix(r)}input_ids"] for r in ROLES if f"{_prefix(r)}input_ids" in features.column_names]
+            columns = [features[f"{prefix(r)}input_ids"] for r in ROLES if f"{prefix(r)}input_ids" in features.column_names]
             # a text is its token ids: the same text in any column (a query, a positive, a negative) clashes
             keys = [[tuple(ids) for ids in texts] for texts in zip(*columns)]
             return NoDuplicatesBatchSampler(keys, batch_size, seed=seed)
@@ -224,17 +182,7 @@ class EmbeddingTask(Task):
 
     def _embed(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Vectors (B, H) per text column, from one forward pass over all columns padded to one width."""
-        import torch
-
-        roles = [r for r in ROLES if f"{_prefix(r)}input_ids" in batch]
-        ids = [batch[f"{_prefix(r)}input_ids"] for r in roles]
-        masks = [batch[f"{_prefix(r)}attention_mask"] for r in roles]
-        width = max(x.shape[1] for x in ids)
-        # Right padding with masked positions leaves every real token's output unchanged.
-        ids = torch.cat([torch.nn.functional.pad(x, (0, width - x.shape[1])) for x in ids])  # (R*B, T)
-        masks = torch.cat([torch.nn.functional.pad(x, (0, width - x.shape[1])) for x in masks])  # (R*B, T)
-        vectors = model(input_ids=ids, attention_mask=masks)  # (R*B, H)
-        return dict(zip(roles, vectors.chunk(len(roles))))
+        return embed_roles(model, batch)
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The chosen loss over the batch (in-batch negatives for ``mnrl``)."""
