@@ -1,7 +1,7 @@
 """A new plugin, made from the template as a third party would, works everywhere with no change to the core.
 
 The test copies ``plugins/_template`` to a temporary directory and renames it (``tasuki_reviewscore``,
-task ``review-score``), as its README says; edits the task to read two inputs, with its own form
+task ``reviewscore``) with the renames of its README's ``sed`` line; edits the task to read two inputs, with its own form
 (``"question"``: a product, then its review), its own result (``"score"``: a polarity from -1 to 1) and
 its own words in ``tasuki predict``'s table (``describe``); and adds a route through the
 ``register_routes`` hook (``POST /models/{name}/verdict``). Registered from its entry point on a fresh
@@ -42,7 +42,8 @@ else:
 pytestmark = pytest.mark.slow
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "plugins" / "_template"
-NAME, PACKAGE, TASK = "reviewscore", "tasuki_reviewscore", "review-score"
+NAME = TASK = "reviewscore"  # the README's "mytask"
+PACKAGE = f"tasuki_{NAME}"
 GOOD = ["great value", "works really well", "i love it", "very good quality", "nice and cheap"]
 BAD = ["broke in a week", "awful quality", "i hate it", "very bad value", "terrible and slow"]
 ROWS = ([{"product": "kettle", "review": t, "label": "positive"} for t in GOOD]
@@ -81,7 +82,7 @@ def form(served: Any, attachment: Any) -> dict[str, Any]:
             "parameters": {"product": "kettle"}, "result": "json"}
 
 
-VERDICT = Route(path="verdict", tasks=("review-score",), handler=verdict, summary="Recommend or avoid",
+VERDICT = Route(path="verdict", tasks=("reviewscore",), handler=verdict, summary="Recommend or avoid",
                 form=form)
 '''
 HOOK = '''
@@ -101,13 +102,21 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def readme_renames() -> dict[str, str]:
+    """The ``s/OLD/NEW/`` pairs of the template README's ``sed`` line, for our name: its steps, tested."""
+    line = next(line for line in (TEMPLATE / "README.md").read_text(encoding="utf-8").splitlines() if "sed -i" in line)
+    pairs = re.findall(r"s/([^/]+)/([^/]*)/g?", line)
+    assert pairs, line
+    return {old: new.replace("mytask", NAME) for old, new in pairs}
+
+
 def make_plugin(root: Path) -> Path:
     """``cp -r plugins/_template``, rename it as its README says, then make the task and the route ours."""
     plugin = root / NAME
     shutil.copytree(TEMPLATE, plugin, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", ".*"))
+    renames = readme_renames()
+    assert renames["tasuki_template"] == PACKAGE and renames["template-classify"] == TASK
     (plugin / "src" / "tasuki_template").rename(plugin / "src" / PACKAGE)
-    renames = {"tasuki_template": PACKAGE, "tasuki-template": "tasuki-reviewscore", "template-classify": TASK,
-               "template-info": "reviewscore-info", "template = ": f"{NAME} = "}
     for path in plugin.rglob("*"):
         if path.is_file() and path.suffix in {".py", ".toml", ".md"}:
             text = path.read_text(encoding="utf-8")
