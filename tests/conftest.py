@@ -22,6 +22,15 @@ def backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tiny_bert(tmp_path_factory.mktemp("tiny-bert")))
 
 
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    """The toy template plugin alone, for a whole module (modules that train one model and reuse it)."""
+    registry = Registry([("toy", toy_plugin)], entry_points=False)
+    set_registry(registry)
+    yield registry
+    set_registry(None)
+
+
 @pytest.fixture
 def toy_registry() -> Registry:
     registry = Registry([("toy", toy_plugin)], entry_points=False)

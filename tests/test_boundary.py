@@ -14,14 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import tasuki
 from tasuki.args import TrainingArgs
-from tasuki.cli import cli
 from tasuki.errors import TasukiError
 from tasuki.registry import Registry, set_registry
-from tasuki_template import plugin as toy_plugin
+from tasuki.testing import run_cli as invoke
 
 ROWS = [("good movie", "pos"), ("great food", "pos"), ("nice place", "pos"), ("bad movie", "neg"),
         ("terrible food", "neg"), ("awful place", "neg")] * 3
@@ -51,27 +49,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def registry() -> Registry:
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
-
-
-@pytest.fixture(scope="module")
 def model_dir(registry: Registry, backbone_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("boundary-model") / "model"
     tasuki.train("template-classify", [{"text": t, "label": lab} for t, lab in ROWS], backbone=backbone_dir, output_dir=out,
                  max_steps=2, batch_size=4, checkpoints=False, progress=False, eval_split=0)
     return out
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    error = result.exception
-    if error is not None and not isinstance(error, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_clear_error(args: tuple[str, ...], expected: str) -> None:

@@ -22,22 +22,13 @@ from click.testing import CliRunner
 import tasuki
 from tasuki import plots
 from tasuki.api import TrainedModel
-from tasuki.cli import cli
 from tasuki.errors import DataError, TasukiError
-from tasuki.registry import Registry, set_registry
-from tasuki_template import plugin as toy_plugin
+from tasuki.registry import Registry
+from tasuki.testing import run_cli as invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = [{"text": t, "label": lab} for t, lab in [("good movie", "pos"), ("great food", "pos"), ("bad movie", "neg"),
                                                   ("awful place", "neg")] * 3]
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
 
 
 @pytest.fixture(scope="module")
@@ -164,13 +155,6 @@ def test_a_huge_figure_is_scaled_down_to_the_pixel_bound(tmp_path: Path) -> None
 
 
 # --- 3-5. small CLI messages ----------------------------------------------------------------------
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(result.exception).__name__}: {result.exception}")
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_one_line_refusal(args: tuple[str, ...], expected: str) -> str:

@@ -14,25 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import tasuki
 from tasuki.cli import cli
 from tasuki.data import iter_rows, read_file
 from tasuki.errors import DataError, TasukiError
-from tasuki.registry import Registry, set_registry
+from tasuki.testing import run_cli
 from tasuki_template import plugin as toy_plugin
 
 ROWS = [("good movie", "pos"), ("great food", "pos"), ("nice place", "pos"), ("bad movie", "neg"),
         ("terrible food", "neg"), ("awful place", "neg"), ("fine day", "pos"), ("sad day", "neg")] * 5  # 40 rows
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
 
 
 @pytest.fixture(autouse=True)
@@ -50,11 +41,8 @@ def good_csv(tmp_path: Path) -> Path:
 
 
 def invoke(*args: Any, command: Any = cli) -> tuple[int, str]:
-    result = CliRunner().invoke(command, [str(a) for a in args])
-    error = result.exception
-    if error is not None and not isinstance(error, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
-    return result.exit_code, result.stderr
+    code, _, err = run_cli(*args, command=command)
+    return code, err
 
 
 def assert_clear_error(args: tuple[Any, ...], expected: str, command: Any = cli) -> None:

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import tasuki
-from tasuki.cli import cli
 from tasuki.errors import CheckpointError
 from tasuki.hookspecs import hookimpl
 from tasuki.output import RUN_MARKER
 from tasuki.registry import Registry, set_registry
 from tasuki.task import LazyAutoModel
+from tasuki.testing import refusal
+from tasuki.testing import run_cli as invoke
 from tasuki_template import plugin as toy_plugin
 from tasuki_template.task import TemplateClassificationTask
 
@@ -68,22 +68,6 @@ def model_dir(registry: Registry, backbone_dir: str, tmp_path_factory: pytest.Te
     tasuki.train("template-classify", [{"text": t, "label": lab} for t, lab in ROWS], backbone=backbone_dir,
                  output_dir=out, max_steps=2, batch_size=4, checkpoints=False, progress=False, eval_split=0)
     return out
-
-
-def invoke(*args: Any) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    error = result.exception
-    if error is not None and not isinstance(error, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
-    return result.exit_code, result.stdout, result.stderr
-
-
-def refusal(*args: Any) -> str:
-    """The one line a refused command prints (exit 2, no traceback)."""
-    code, _, err = invoke(*args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and "Traceback" not in err and lines, (args, code, err)
-    return lines[-1]
 
 
 def train_args(data: Path, backbone: str | Path, out: Path, *extra: Any) -> list[Any]:

@@ -9,25 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import tasuki
-from tasuki.cli import cli
 from tasuki.errors import DataError, TasukiError
-from tasuki.registry import Registry, set_registry
-from tasuki_template import plugin as toy_plugin
+from tasuki.registry import Registry
+from tasuki.testing import run_cli as invoke
 
 POSITIVE = ["good movie", "great food", "nice place", "very good service"]
 NEGATIVE = ["bad movie", "terrible food", "awful place", "very bad service"]
 ROWS = [{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE]
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +31,6 @@ def model_dir(registry: Registry, backbone_dir: str, tmp_path_factory: pytest.Te
 @pytest.fixture(scope="module")
 def model(model_dir: Path) -> tasuki.TrainedModel:
     return tasuki.load(model_dir, device="cpu")
-
-
-def invoke(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    error = result.exception
-    if error is not None and not isinstance(error, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_clear_error(args: tuple[object, ...], expected: str) -> str:
@@ -184,7 +166,7 @@ def test_predict_refuses_to_replace_a_data_file(model, tmp_path: Path) -> None:
 
 def test_export_opset_is_honoured_or_refused(model_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxscript")
-    from tasuki.export import OPSETS, ExportError, export
+    from tasuki.onnx_export import OPSETS, ExportError, export
 
     for given in ("9", "1", "17", "99"):
         line = assert_clear_error(("export", model_dir, "--output", tmp_path / "o", "--opset", given), "opset")
@@ -233,8 +215,8 @@ def test_quality_gate_refuses_an_int8_export_that_drops_too_much(model_dir: Path
                               "accuracy")
     assert "0.9000" in line and "0.8500" in line and "0.0500" in line and "max_drop 0.01" in line
     assert list(tmp_path.iterdir()) == [eval_file]  # nothing published, nothing staged left behind
-    export = importlib.import_module("tasuki.export")
-    with pytest.raises(export.ExportError, match="drops by 0.0500"):
+    onnx_export = importlib.import_module("tasuki.onnx_export")
+    with pytest.raises(onnx_export.ExportError, match="drops by 0.0500"):
         tasuki.export(model_dir, out, quantize="int8", eval_data=eval_file, max_drop=0.02)
     assert not out.exists()
     # a drop within --max-drop publishes, with both figures recorded

@@ -99,3 +99,29 @@ def tiny_sentencepiece_tokenizer(text: str, pieces: Iterable[str] = ()) -> Any:
     backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", sep_token="</s>",
                                    cls_token="<s>", unk_token="<unk>", pad_token="<pad>")
+
+
+def run_cli(*args: object, command: Any = None) -> tuple[int, str, str]:
+    """Run ``tasuki ARGS...`` (or a plugin's click ``command``) in-process: ``(exit code, stdout, stderr)``.
+
+    Every refusal tasuki makes is a message and an exit code, never an exception escaping the CLI, so
+    an escaped one fails the test as an ``AssertionError`` that names the command line.
+    """
+    from click.testing import CliRunner
+
+    if command is None:
+        from tasuki.cli import cli as command
+
+    result = CliRunner().invoke(command, [str(a) for a in args])
+    error = result.exception
+    if error is not None and not isinstance(error, SystemExit):
+        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
+    return result.exit_code, result.stdout, result.stderr
+
+
+def refusal(*args: object) -> str:
+    """The one line a refused ``tasuki ARGS...`` prints last on stderr (exit 2, no traceback)."""
+    code, _, err = run_cli(*args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and "Traceback" not in err and lines, (args, code, err)
+    return lines[-1]

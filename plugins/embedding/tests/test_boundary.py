@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import tasuki
-from tasuki.cli import cli
 from tasuki.errors import DataError
+from tasuki.testing import run_cli as invoke
 from tasuki.testing import tiny_bert
 from tasuki_embedding import EmbeddingIndex, Encoder
 from tasuki_embedding.similarity import model_fingerprint
@@ -22,14 +21,6 @@ WORDS = "cat dog sat mat ran park car road fast slow red blue sun rain cold hot 
 CORPUS = ["the cat sat on the mat", "a red car on the road", "cold rain and hot sun", "the man is eating"]
 PAIRS = [{"text": "the cat sat", "pair": "a cat sat on a mat"}, {"text": "the dog ran", "pair": "a dog in the park"},
          {"text": "red car", "pair": "a fast red car"}, {"text": "cold rain", "pair": "rain and cold"}] * 2
-
-
-def invoke(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    error = result.exception
-    if error is not None and not isinstance(error, SystemExit):
-        raise AssertionError(f"{args}: traceback {type(error).__name__}: {error}")
-    return result.exit_code, result.stdout, result.stderr
 
 
 def last_line(err: str) -> str:
