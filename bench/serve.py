@@ -220,7 +220,7 @@ def run(quick: bool, threads: int = 2) -> list[Row]:
         model_dir = quick_model(Path(tmp) / "model")
         int8_dir = Path(tmp) / "model-int8"
         if importlib.util.find_spec("onnxruntime"):  # the tasuki[onnx] extra
-            from tasuki.export import export
+            from tasuki.onnx_export import export
 
             export(model_dir, int8_dir, quantize="int8")
         results = measure(model_dir, quick, threads, int8_dir=int8_dir if int8_dir.exists() else None)

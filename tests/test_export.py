@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import tasuki
 from tasuki.cli import cli
 from tasuki.errors import CheckpointError, TasukiError
-from tasuki.export import ExportError, export
+from tasuki.onnx_export import ExportError, export
 from tasuki.prediction.runtimes import MissingExtraError, OnnxModel, intra_op_threads, physical_cores
 from tasuki.registry import Registry, set_registry
 from tasuki_template import plugin as toy_plugin
@@ -143,7 +143,8 @@ def test_reexport_replaces_an_earlier_export(trained: Path, exports: dict[str, P
 
     out = tmp_path / "again"
     shutil.copytree(exports["int8"], out)
-    # an earlier export may be replaced; tasuki.export is callable although this file imported the submodule
+    # an earlier export may be replaced; tasuki.export is the function (the module is tasuki.onnx_export)
+    assert tasuki.export is export
     tasuki.export(trained, out)
     assert json.loads((out / "tasuki.json").read_text("utf-8"))["quantization"] is None
     assert tasuki.load(out).predict("good movie")["label"] == tasuki.load(trained).predict("good movie")["label"]
@@ -185,7 +186,7 @@ def test_missing_extra(trained: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_a_failed_export_leaves_nothing(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = importlib.import_module("tasuki.export")  # the module: ``tasuki.export`` is the function
+    module = importlib.import_module("tasuki.onnx_export")  # the module; ``tasuki.export`` is the function
 
     def broken(*args: object, **kwargs: object) -> None:
         (args[5]).write_bytes(b"half a graph")  # the staged model.onnx
@@ -198,7 +199,7 @@ def test_a_failed_export_leaves_nothing(trained: Path, tmp_path: Path, monkeypat
 
 
 def test_unsupported_architectures_are_named() -> None:
-    from tasuki.export import _describe_outputs, _input_names, _torch_export
+    from tasuki.onnx_export import _describe_outputs, _input_names, _torch_export
 
     class NoIds(torch.nn.Module):
         def forward(self, inputs_embeds: torch.Tensor) -> torch.Tensor:

@@ -222,7 +222,7 @@ def test_cli_refuses_bad_settings_and_directories_in_one_line(toy_dir: Path, tmp
 @pytest.mark.slow
 def test_an_onnx_export_is_served_the_same_way(toy_dir: Path, toy: TrainedModel, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
-    from tasuki.export import export
+    from tasuki.onnx_export import export
     from tasuki_template import plugin as toy_plugin
 
     set_registry(Registry([("toy", toy_plugin)], entry_points=False))

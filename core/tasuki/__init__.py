@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # ``tasuki tasks`` and plugin discovery start in well under a second.
 _LAZY = {
     "TrainedModel": "tasuki.api", "evaluate": "tasuki.api", "list_tasks": "tasuki.api", "load": "tasuki.api",
-    "make_task": "tasuki.api", "train": "tasuki.api", "export": "tasuki.export", "TrainingArgs": "tasuki.args",
+    "make_task": "tasuki.api", "train": "tasuki.api", "export": "tasuki.onnx_export", "TrainingArgs": "tasuki.args",
     "TrainResult": "tasuki.training.result", "Task": "tasuki.task",
 }
 

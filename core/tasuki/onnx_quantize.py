@@ -1,4 +1,4 @@
-"""int8 quantization of an exported ONNX graph (:mod:`tasuki.export` explains the choices), and silencing
+"""int8 quantization of an exported ONNX graph (:mod:`tasuki.onnx_export` explains the choices), and silencing
 the exporter's and the quantizer's chatter."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def quantize_int8(path: Path, per_channel: bool, keep_ffn_output: bool) -> dict[
         graph = onnx.load(str(fp32), load_external_data=False).graph
         producer = {out: node.op_type for node in graph.node for out in node.output}
         kept = [n.name for n in graph.node if n.op_type == "MatMul" and producer.get(n.input[0]) in _ACTIVATIONS]
-    with quiet():  # its "consider pre-processing" warning: see tasuki.export's docstring
+    with quiet():  # its "consider pre-processing" warning: see tasuki.onnx_export's docstring
         quantize_dynamic(fp32, path, op_types_to_quantize=["MatMul"], per_channel=per_channel,
                          weight_type=QuantType.QInt8, nodes_to_exclude=kept)
     fp32_size = fp32.stat().st_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tasuki.cli.common import echo_json
-from tasuki.export import MAX_DROP, OPSETS, QUANTIZATIONS
+from tasuki.onnx_export import MAX_DROP, OPSETS, QUANTIZATIONS
 
 
 @click.command("export")
@@ -27,7 +27,7 @@ from tasuki.export import MAX_DROP, OPSETS, QUANTIZATIONS
 def command(model_dir: str, output: str, quantize: str | None, per_channel: bool, opset: int | None,
             eval_data: str | None, max_drop: float | None, as_json: bool) -> None:
     """Export a trained model to ONNX for ONNX Runtime; 'tasuki predict/evaluate OUT' then run on it."""
-    from tasuki.export import export, export_summary
+    from tasuki.onnx_export import export, export_summary
 
     if not per_channel and quantize is None:
         raise click.UsageError("--per-tensor only applies with --quantize int8")

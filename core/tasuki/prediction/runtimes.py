@@ -2,7 +2,7 @@
 
 There is one prediction path (:func:`tasuki.prediction.predict.predict_outputs` calling
 ``task.predict_step(model, batch)``); a runtime only changes what ``model`` is. An ONNX
-export (:mod:`tasuki.export`) is loaded as an :class:`OnnxModel`: called like the torch
+export (:mod:`tasuki.onnx_export`) is loaded as an :class:`OnnxModel`: called like the torch
 model it replaces (``model(input_ids=..., attention_mask=...)``), it runs an ONNX Runtime
 session and returns what the torch model returned, a ``ModelOutput`` with the same field
 names (``logits``, ``start_logits``...) or a plain tensor (sentence vectors), as torch

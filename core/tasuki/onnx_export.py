@@ -3,7 +3,8 @@
 ``export(DIR, OUT, quantize="int8")`` writes ``OUT/model.onnx``, the tokenizer, ``config.json``
 and ``tasuki.json`` (``"runtime": "onnx"``, the quantization, the source model); ``tasuki.load(OUT)``
 then predicts and evaluates through the same task code as the torch model
-(:mod:`tasuki.prediction.runtimes`).
+(:mod:`tasuki.prediction.runtimes`). The package's ``tasuki.export`` is :func:`export` itself: this module
+is named ``onnx_export`` so that importing it (as the CLI does) never binds a module over that function.
 
 - The graph is what the task's ``predict_step`` calls: the head model for classification, NER,
   QA and fill-mask (all its outputs, e.g. ``start_logits`` and ``end_logits``), the whole sentence
@@ -41,8 +42,6 @@ import inspect
 import logging
 import math
 import shutil
-import sys
-import types
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -354,20 +353,5 @@ def export_summary(directory: str | Path) -> dict[str, Any]:
             "max_abs_diff": spec.get("max_abs_diff"), "source": metadata.get("source", {}).get("directory"),
             "quality_gate": metadata.get("quality_gate")}
 
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`export`.
-
-    ``tasuki.export`` is the public function (a lazy attribute of the package), but importing this
-    submodule (``from tasuki.export import ...``, as the CLI does) makes Python bind the *module* as
-    the package's ``export`` attribute; calling the module then calls the function, so
-    ``tasuki.export(DIR, OUT)`` works whichever of the two the attribute holds.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Path:
-        return export(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["MAX_DROP", "OPSETS", "QUANTIZATIONS", "ExportError", "export", "export_summary"]
