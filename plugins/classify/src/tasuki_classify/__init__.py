@@ -1,0 +1,1 @@
+"""tasuki-classify: the ``classify`` task, single- and multi-label text classification."""

@@ -1,0 +1,153 @@
+"""How a row's label value becomes label names, and what the training labels say about the task.
+
+A label value is one of:
+
+- a string (``"sports"``, read without surrounding whitespace) or a number (``3``, named ``"3"``;
+  an integral float ``3.0`` is ``"3"`` too, since pandas reads an integer CSV column with gaps as floats);
+- a list of those (JSON, JSONL, parquet): the row's label set, empty meaning "none of the labels";
+- with ``label_separator`` declared, a string split on it (``"sports|politics"``, a CSV cell); an
+  empty or missing cell is then the empty set, since CSV cannot tell an empty list from a blank.
+
+Anything else (a boolean, a dict, a missing value where a label is needed, a list inside a list)
+is a :class:`DataError` naming the source, the row and the column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from tasuki.plugin import DataError, SettingError, label_name
+
+SKEW_RATIO = 3.0
+"""A single-label training set whose largest class has over this many times the rows of its smallest
+is skewed: its main metric is macro F1 (accuracy would reward ignoring the rare classes)."""
+
+
+def _scalar_name(value: Any) -> str | None:
+    """The label name of one scalar value, or None when it cannot be a label."""
+    if isinstance(value, bool):  # bool is an int subclass; True/False are never class names here
+        return None
+    if isinstance(value, str):
+        name = label_name(value)
+        return name or None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        isinstance(value, str) and not value.strip())
+
+
+def is_list(value: Any) -> bool:
+    """Whether a raw label value is a list of labels (JSON list, parquet list)."""
+    return isinstance(value, (list, tuple))
+
+
+def read_row(value: Any, row: int, source: str, column: str, separator: str | None) -> list[str] | str:
+    """One row's labels: a name (a scalar), or a list of names (a list, or a string split on ``separator``).
+
+    :raises DataError: the value is neither a list nor a string/number, or holds an unusable item.
+    """
+    where = f"{source}: row {row}, column {column!r}"
+    if separator is not None and (_missing(value) or isinstance(value, str)):
+        value = [] if _missing(value) else [part for part in value.split(separator) if part.strip()]
+    if is_list(value):
+        names = []
+        for item in value:
+            name = _scalar_name(item)
+            if name is None:
+                raise DataError(f"{where}: list item {item!r} is not a label; items must be text or numbers")
+            names.append(name)
+        return list(dict.fromkeys(names))  # a label twice in a row is the same label once
+    name = _scalar_name(value)
+    if name is None:
+        what = "missing label" if _missing(value) else f"label {value!r} is a {type(value).__name__}"
+        raise DataError(f"{where}: {what}; a label is text, a number or a list of them"
+                        + ("" if separator else " (a CSV cell with several labels needs --option label_separator=...)"))
+    return name
+
+
+def read_column(values: Iterable[Any], source: str, column: str, separator: str | None) -> Iterator[list[str] | str]:
+    """:func:`read_row` over a column, rows numbered from 1."""
+    for row, value in enumerate(values, start=1):
+        yield read_row(value, row, source, column, separator)
+
+
+def as_set(labels: list[str] | str, multi_label: bool, row: int, source: str, column: str) -> list[str]:
+    """A row's labels as the task reads them: a list of names (multi-label) or a one-name list (single-label).
+
+    :raises DataError: a single-label task given a list that is not exactly one label.
+    """
+    if isinstance(labels, str):
+        return [labels]
+    if not multi_label and len(labels) != 1:
+        raise DataError(f"{source}: row {row}, column {column!r}: {len(labels)} labels {labels} in a single-label task; "
+                        f"give one label per row, or --option multi_label=true")
+    return labels
+
+
+def class_counts(rows: Iterable[list[str]]) -> Counter[str]:
+    """How many rows carry each label."""
+    counts: Counter[str] = Counter()
+    for labels in rows:
+        counts.update(labels)
+    return counts
+
+
+def is_skewed(counts: Counter[str], labels: Sequence[str]) -> bool:
+    """Largest class over :data:`SKEW_RATIO` times the smallest (a label with no row counts as 0)."""
+    sizes = [counts.get(label, 0) for label in labels]
+    return bool(sizes) and max(sizes) > SKEW_RATIO * min(sizes)
+
+
+def parse_weights(text: str | None) -> str | dict[str, float] | None:
+    """``class_weights``: ``"balanced"``, or ``label=weight`` pairs (``"spam=4,ham=1"``) as a dict.
+
+    :raises SettingError: anything else, or a weight that is not a positive number.
+    """
+    if text is None or text.strip() == "balanced":
+        return None if text is None else "balanced"
+    weights: dict[str, float] = {}
+    for pair in text.split(","):
+        name, sep, number = pair.partition("=")
+        try:
+            weight = float(number) if sep else math.nan
+        except ValueError:
+            weight = math.nan
+        if not name.strip() or not (math.isfinite(weight) and weight > 0) or name.strip() in weights:
+            raise SettingError(f"option of task 'classify' 'class_weights': {pair!r} in {text!r} is not allowed; allowed: "
+                               f"'balanced' or label=weight pairs with positive weights, each label once ('spam=4,ham=1')")
+        weights[name.strip()] = weight
+    return weights
+
+
+def weight_vector(spec: str | dict[str, float], labels: Sequence[str], counts: Counter[str]) -> list[float]:
+    """One loss weight per label: ``balanced`` is ``rows / (labels * rows of the label)`` (scikit-learn's
+    rule); given pairs name every weight they set, the other labels keep 1.
+
+    :raises SettingError: a pair names a label the training data does not have.
+    """
+    if spec == "balanced":
+        total = sum(counts.get(label, 0) for label in labels)
+        return [total / (len(labels) * counts[label]) if counts.get(label) else 1.0 for label in labels]
+    unknown = sorted(set(spec) - set(labels))
+    if unknown:
+        raise SettingError(f"option of task 'classify' 'class_weights': labels {unknown} are not in the training "
+                           f"labels {list(labels)}")
+    return [spec.get(label, 1.0) for label in labels]
+
+
+def raw_items(values: Iterable[Any]) -> Iterator[Any]:
+    """Each scalar of a label column, list items one by one: what the whitespace warning counts."""
+    for value in values:
+        if is_list(value):
+            yield from value
+        else:
+            yield value

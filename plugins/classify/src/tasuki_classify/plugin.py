@@ -1,0 +1,15 @@
+"""The plugin module named by the entry point: it registers the ``classify`` task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasuki.plugin import hookimpl
+
+
+@hookimpl
+def register_tasks(register: Any) -> None:
+    """Register :class:`~tasuki_classify.task.ClassifyTask` (imported here: discovery stays light)."""
+    from tasuki_classify.task import ClassifyTask
+
+    register(ClassifyTask)

@@ -1,0 +1,293 @@
+"""The ``classify`` task: text classification, single-label (softmax) or multi-label (a sigmoid per label)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from tasuki.plugin import (
+    DataError,
+    LazyAutoModel,
+    Outputs,
+    PredictionContext,
+    SettingError,
+    Task,
+    check_texts,
+    column_values,
+    require_columns,
+    setting,
+    stripped_labels,
+)
+from tasuki_classify import labels as rules
+from tasuki_classify import metrics as scoring
+from tasuki_classify.encoding import tokenize
+from tasuki_classify.thresholds import DEFAULT_THRESHOLD, decide, tune
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassifyOptions:
+    """Options of the ``classify`` task, saved with the model."""
+
+    multi_label: bool | None = None
+    """Any number of labels per row (a sigmoid per label); unset: multi-label when the label column holds lists
+    or label_separator is given. false refuses rows with other than one label."""
+    label_separator: str | None = None
+    """Split a text label on this ('sports|politics' in a CSV cell; an empty cell is no label): multi-label."""
+    class_weights: str | None = None
+    """Single-label loss weights: 'balanced' (rows / (labels * rows of the label)) or label=weight pairs ('spam=4')."""
+    threshold: float | None = setting(None, min=0.0, max=1.0)
+    """Multi-label: one threshold for every label, instead of the per-label ones (a serve request may set it)."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """Multi-label: the threshold of each label ({"sports": 0.4}); tuned on the held-out data unless given."""
+    top_k: int | None = setting(None, min=1)
+    """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
+
+
+class ClassifyTask(Task):
+    """Text classification into labels read from the data, one per row or any number (multi-label).
+
+    Single-label: softmax head, optional class weights; metrics accuracy, weighted/macro F1, per-label scores
+    and the confusion matrix; the main metric is accuracy, or macro F1 when the training labels are skewed
+    (:data:`~tasuki_classify.labels.SKEW_RATIO`). Multi-label: a sigmoid per label trained with binary
+    cross-entropy, one threshold per label tuned on the held-out data (:mod:`tasuki_classify.thresholds`);
+    metrics micro F1 (the main metric), macro F1, subset accuracy and per-label scores.
+    """
+
+    name: ClassVar[str] = "classify"
+    description: ClassVar[str] = "Text classification, single- or multi-label, labels read from the data (en, ja)"
+    columns_note: ClassVar[str] = ("label: one label (text or number), a list of labels (JSON, JSONL, parquet; [] is "
+                                   "none), or text split by --option label_separator (CSV)")
+    auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForSequenceClassification")
+    pipeline_tag: ClassVar[str | None] = "text-classification"
+    default_backbones: ClassVar[dict[str, str]] = {"en": "minilm", "ja": "e5-small"}
+    # the usual GLUE-style recipe for small encoders; 128 tokens holds most reviews and posts (longer: warned)
+    training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128}
+    Options: ClassVar[type] = ClassifyOptions
+    request_parameters: ClassVar[tuple[str, ...]] = ("threshold", "top_k")
+    result_kind: ClassVar[str] = "labels"
+
+    def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, main_metric: str | None = None,
+                 **options: Any) -> None:
+        super().__init__(lang=lang, labels=labels, **options)
+        if self.options.label_separator == "":
+            raise SettingError("option of task 'classify' 'label_separator': '' is not allowed; allowed: a non-empty text")
+        for label, value in self.options.thresholds.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise SettingError(f"option of task 'classify' 'thresholds': {label!r}: {value!r} is not allowed; "
+                                   f"allowed: a number from 0 to 1")
+        self.weights = rules.parse_weights(self.options.class_weights)  # refused here, before any data is read
+        self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else "accuracy")
+        self.loss_weights: list[float] | None = None
+        self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
+        self._best: float | None = None
+        self._warned = False  # one truncation warning per task
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.options.multi_label)
+
+    def state(self) -> dict[str, Any]:
+        """The base state (labels, options with every label's threshold) plus the main metric chosen by :meth:`fit`."""
+        state = {**super().state(), "main_metric": self.main_metric}
+        if self.multi_label and self.labels:  # without held-out data the default; written out to be seen
+            given = self.options.thresholds
+            state["options"]["thresholds"] = {label: given.get(label, DEFAULT_THRESHOLD) for label in self.labels}
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ClassifyTask:
+        return cls(lang=state.get("lang", "en"), labels=state.get("labels"), main_metric=state.get("main_metric"),
+                   **state.get("options", {}))
+
+    def model_config(self) -> dict[str, Any]:
+        """The label maps, and ``problem_type`` so that transformers (and its pipeline) use a sigmoid."""
+        config = super().model_config()
+        config["problem_type"] = "multi_label_classification" if self.multi_label else "single_label_classification"
+        return config
+
+    # --- data ----------------------------------------------------------------------------
+
+    def _rows(self, data: Dataset, source: str) -> list[list[str]]:
+        column = self.target_columns[0]
+        rows = rules.read_column(column_values(data, column), source, column, self.options.label_separator)
+        return [rules.as_set(labels, self.multi_label, row, source, column) for row, labels in enumerate(rows, 1)]
+
+    def fit(self, train: Dataset) -> None:
+        """Decide single/multi-label, learn the label set, the main metric and the class weights."""
+        column = self.target_columns[0]
+        require_columns(train, self.required_columns(True), "training data", task=self.name)
+        if "multi_label" not in self.given_options:
+            lists = any(rules.is_list(v) for v in column_values(train, column))
+            self.options.multi_label = lists or self.options.label_separator is not None
+            if self.options.multi_label:
+                why = "holds lists" if lists else f"is split on {self.options.label_separator!r}"
+                log.info("classify: column %r %s: multi-label (a sigmoid per label, thresholds tuned on the held-out "
+                         "data; --option multi_label=false to refuse rows without exactly one label)", column, why)
+        rows = self._rows(train, "training data")
+        counts = rules.class_counts(rows)
+        found = sorted(counts)
+        if self.labels:  # the user fixed the label set and its order: the data must stay inside it
+            extra = sorted(set(found) - set(self.labels))
+            if extra:
+                raise DataError(f"training data has labels {extra} that are not in the given labels {self.labels}")
+        else:
+            self.labels = found
+        if len(self.labels) < (1 if self.multi_label else 2):
+            raise DataError(f"training data: column {column!r} has labels {self.labels}; need at least "
+                            f"{'one' if self.multi_label else 'two'}")
+        self.main_metric = "f1_micro" if self.multi_label else "accuracy"
+        if not self.multi_label and rules.is_skewed(counts, self.labels):
+            self.main_metric = "f1_macro"
+            log.info("classify: the largest class has over %g times the rows of the smallest (%s): the main metric is "
+                     "macro F1", rules.SKEW_RATIO, ", ".join(f"{k} {counts.get(k, 0)}" for k in self.labels))
+        if self.weights is not None:
+            if self.multi_label:
+                raise SettingError("option of task 'classify' 'class_weights': single-label only; this task is multi-label")
+            self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
+        self._tuning = "thresholds" not in self.given_options
+
+    def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
+        """Texts present and non-empty; with targets, every label value readable and (after fit) known."""
+        require_columns(data, self.required_columns(with_targets), source, task=self.name)
+        check_texts(data, list(self.input_columns), source)
+        if not with_targets:
+            return
+        column = self.target_columns[0]
+        for _ in stripped_labels(rules.raw_items(column_values(data, column)), source, column):
+            pass  # one warning counts the labels read without their surrounding whitespace
+        if not self.labels or self.options.multi_label is None:
+            for _ in rules.read_column(column_values(data, column), source, column, self.options.label_separator):
+                pass  # before fit: the values must be readable; fit() learns the rest from this very data
+            return
+        known = set(self.labels)
+        for row, labels in enumerate(self._rows(data, source), start=1):
+            unknown = [name for name in labels if name not in known]
+            if unknown:
+                raise DataError(f"{source}: row {row}, column {column!r}: unknown label {unknown[0]!r}; "
+                                f"the model knows {self.labels}")
+
+    def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
+        """Token ids (truncation warned about once) and labels: a class id, or a 0/1 vector when multi-label."""
+        features, warned = tokenize(batch[self.input_columns[0]], tokenizer, max_length, warn=not self._warned)
+        self._warned = self._warned or warned
+        column = self.target_columns[0]
+        if column in batch and self.labels:
+            label2id = {name: i for i, name in enumerate(self.labels)}
+            targets: list[Any] = []
+            for row, value in enumerate(batch[column], start=1):
+                names = rules.as_set(rules.read_row(value, row, "batch", column, self.options.label_separator),
+                                     self.multi_label, row, "batch", column)
+                if any(name not in label2id for name in names):
+                    raise DataError(f"unknown label in {names}; the model knows {self.labels}")
+                if self.multi_label:
+                    targets.append([1.0 if label in names else 0.0 for label in self.labels])
+                else:
+                    targets.append(label2id[names[0]])
+            features["labels"] = targets
+        return features
+
+    def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy with the class weights when given (mean over examples), else the head's own loss."""
+        if self.loss_weights is None:
+            return model(**batch).loss
+        import torch.nn.functional as F
+
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        weight = torch_tensor(self.loss_weights, logits)
+        # reduction="none": each example's loss times its class weight, then the mean over examples, which is
+        # what the runner expects (cross_entropy's own weighted mean divides by the weights' sum instead)
+        return F.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
+
+    # --- results -------------------------------------------------------------------------
+
+    def scores(self, outputs: Outputs) -> np.ndarray:
+        """``(N, L)`` probabilities: a sigmoid per label (multi-label) or the softmax over labels."""
+        logits = np.stack([np.asarray(o["logits"], dtype=np.float64) for o in outputs])
+        if self.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def targets(self, features: Dataset, examples: Dataset) -> np.ndarray:
+        """Gold class ids ``(N,)`` or indicators ``(N, L)``, from the features or else the examples."""
+        if "labels" in features.column_names:
+            return np.asarray(features["labels"], dtype=np.int64)
+        index = {name: i for i, name in enumerate(self.labels or [])}
+        rows = self._rows(examples, "evaluation data")
+        if self.multi_label:
+            return np.array([[1 if label in names else 0 for label in index] for names in rows], dtype=np.int64)
+        return np.array([index[names[0]] for names in rows], dtype=np.int64)
+
+    def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
+        """Single-label: accuracy, F1s, per-label scores, confusion counts. Multi-label: micro/macro F1, subset
+        accuracy, per-label scores and ``threshold/LABEL``; during training, thresholds are tuned on this data."""
+        labels, scores, gold = self.labels or [], self.scores(outputs), self.targets(features, examples)
+        if not self.multi_label:
+            return scoring.single_label(gold, scores.argmax(axis=1), labels)
+        thresholds = self.options.thresholds
+        if self._tuning:
+            thresholds, untuned = tune(scores, gold, labels)
+        metrics = scoring.multi_label(gold, decide(scores, labels, thresholds, self.options.threshold), labels)
+        if self._tuning and (self._best is None or metrics["f1_micro"] > self._best):
+            # the runner keeps the weights of the best evaluation (the same test): keep its thresholds with them
+            self._best, self.options.thresholds = metrics["f1_micro"], thresholds
+            if untuned:
+                log.info("classify: %d labels have no held-out positive and keep threshold %g: %s", len(untuned),
+                         DEFAULT_THRESHOLD, ", ".join(untuned[:5]))
+        used = {label: self.options.threshold if self.options.threshold is not None else thresholds.get(
+            label, DEFAULT_THRESHOLD) for label in labels}
+        return {**metrics, **{f"threshold/{label}": float(value) for label, value in used.items()}}
+
+    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset, *,
+                    context: PredictionContext | None = None) -> list[dict[str, Any]]:
+        """Single-label ``{"label", "score", "scores"}``; multi-label ``{"labels": [{"label", "score"}], "scores"}``
+        with every label at or above its threshold, best first (``[]`` when none is)."""
+        labels, scores, top_k = self.labels or [], self.scores(outputs), self.options.top_k
+        results = []
+        if self.multi_label:
+            chosen = decide(scores, labels, self.options.thresholds, self.options.threshold)
+            for row, keep in zip(scores, chosen):
+                above = sorted(((labels[j], float(row[j])) for j in np.flatnonzero(keep)), key=lambda x: -x[1])
+                results.append({"labels": [{"label": name, "score": s} for name, s in above[:top_k]],
+                                "scores": {label: float(p) for label, p in zip(labels, row)}})
+            return results
+        for row in scores:
+            order = np.argsort(-row, kind="stable")[:top_k]
+            results.append({"label": labels[order[0]], "score": float(row[order[0]]),
+                            "scores": {labels[j]: float(row[j]) for j in order}})
+        return results
+
+    def describe(self, prediction: Any) -> str:
+        """``sports 0.91, politics 0.77`` (multi-label; ``(none)`` when no label passes), else ``label 0.97``."""
+        if isinstance(prediction, dict) and "labels" in prediction:
+            return ", ".join(f"{p['label']} {p['score']:.2f}" for p in prediction["labels"]) or "(none)"
+        return super().describe(prediction)
+
+    def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
+        """Single-label: the confusion matrix; multi-label: per-label F1 bars (``per_label_f1.png``)."""
+        labels, gold = self.labels or [], self.targets(features, examples)
+        title = f"classify ({self.lang})"
+        if not self.multi_label:
+            predicted = self.scores(outputs).argmax(axis=1)
+            return [scoring.confusion_figure(gold, predicted, labels, Path(directory) / "confusion_matrix.png", title)]
+        metrics = scoring.multi_label(gold, decide(self.scores(outputs), labels, self.options.thresholds,
+                                                   self.options.threshold), labels)
+        return [scoring.per_label_figure(metrics, labels, Path(directory) / "per_label_f1.png", f"{title}: F1 per label")]
+
+
+def torch_tensor(values: list[float], like: torch.Tensor) -> torch.Tensor:
+    """``values`` as a float32 tensor on ``like``'s device."""
+    import torch
+
+    return torch.tensor(values, dtype=torch.float32, device=like.device)

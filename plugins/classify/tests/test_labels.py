@@ -1,0 +1,62 @@
+"""Reading label values, class weights and the skew rule (no model)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from tasuki.plugin import DataError, SettingError
+from tasuki_classify import labels as rules
+
+
+def read(value, separator=None):
+    return rules.read_row(value, 3, "data.csv", "label", separator)
+
+
+def test_scalars_lists_and_split_strings() -> None:
+    assert read(" sports ") == "sports"
+    assert read(2) == "2" and read(2.0) == "2"
+    assert read(["a", " b", "a"]) == ["a", "b"]
+    assert read([]) == []
+    assert read("a| b|", "|") == ["a", "b"]
+    assert read(None, "|") == [] and read(math.nan, "|") == [] and read("", "|") == []
+    assert read("a|b") == "a|b"  # no separator declared: one label, nothing guessed
+
+
+@pytest.mark.parametrize("value, words", [
+    (True, "label True is a bool"), ({"a": 1}, "label {'a': 1} is a dict"), (None, "missing label"),
+    (math.nan, "missing label"), ("  ", "missing label"), ([["a"]], "list item ['a'] is not a label"),
+    ([None], "list item None"),
+])
+def test_bad_values_are_refused_naming_row_and_column(value, words) -> None:
+    with pytest.raises(DataError, match=r"^data.csv: row 3, column 'label': ") as caught:
+        read(value)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_single_label_task_refuses_a_list_of_two() -> None:
+    assert rules.as_set(["a"], False, 1, "s", "label") == ["a"]
+    assert rules.as_set([], True, 1, "s", "label") == []
+    with pytest.raises(DataError, match=r"row 4, column 'label': 2 labels \['a', 'b'\] in a single-label task"):
+        rules.as_set(["a", "b"], False, 4, "s", "label")
+
+
+def test_skew_is_over_three_times() -> None:
+    assert not rules.is_skewed(Counter(a=30, b=10), ["a", "b"])
+    assert rules.is_skewed(Counter(a=31, b=10), ["a", "b"])
+    assert rules.is_skewed(Counter(a=3), ["a", "b"])  # a given label without rows
+
+
+def test_class_weights() -> None:
+    assert rules.parse_weights("balanced") == "balanced"
+    assert rules.parse_weights("spam=4, ham=0.5") == {"spam": 4.0, "ham": 0.5}
+    # scikit-learn's balanced rule: 8 rows, 2 labels -> 8/(2*6), 8/(2*2)
+    assert rules.weight_vector("balanced", ["a", "b"], Counter(a=6, b=2)) == pytest.approx([2 / 3, 2.0])
+    assert rules.weight_vector({"b": 3.0}, ["a", "b"], Counter(a=1, b=1)) == [1.0, 3.0]
+    for bad in ("spam", "spam=0", "spam=-1", "spam=x", "=2", "a=1,a=2"):
+        with pytest.raises(SettingError, match="'class_weights'"):
+            rules.parse_weights(bad)
+    with pytest.raises(SettingError, match=r"labels \['c'\] are not in the training labels"):
+        rules.weight_vector({"c": 2.0}, ["a", "b"], Counter(a=1, b=1))

@@ -1,0 +1,188 @@
+"""classify trains, evaluates, saves and loads, single- and multi-label, on toy sets with a tiny backbone."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tasuki
+from tasuki.plugin import DataError, SettingError
+from tasuki.testing import refusal
+
+SINGLE = [{"text": t, "label": lab} for t, lab in [
+    ("football match goal", "sports"), ("election vote senate", "politics"), ("quiet morning garden", "home"),
+    ("goal football", "sports"), ("senate election", "politics"), ("garden tea morning", "home")]] * 4
+TOPICS = {"football": "sports", "goal": "sports", "election": "politics", "senate": "politics"}
+MULTI = [{"text": t, "label": [TOPICS[w] for w in t.split() if w in TOPICS]} for t in [
+    "football match", "goal match", "election vote", "senate vote", "football election", "goal senate",
+    "quiet morning", "garden tea"]] * 4  # rows with 0, 1 or 2 labels
+FAST = {"batch_size": 8, "learning_rate": 3e-3, "max_length": 16, "progress": False, "checkpoints": False}
+
+
+def train(backbone: Path, out: Path, rows: list, **kwargs):
+    options = kwargs.pop("task_options", None)
+    return tasuki.train("classify", rows, backbone=str(backbone), output_dir=out, task_options=options,
+                        **{**FAST, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
+    from tasuki.registry import Registry, set_registry
+    from tasuki_classify import plugin
+
+    set_registry(Registry([("classify", plugin)], entry_points=False))
+    out = tmp_path_factory.mktemp("multi") / "model"
+    train(backbone, out, MULTI, eval_data=MULTI, epochs=12)
+    return out
+
+
+def test_single_label_learns(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "m", SINGLE, eval_data=SINGLE, epochs=20)
+    assert "multi-label" not in caplog.text and "main metric is macro F1" not in caplog.text
+    model = tasuki.load(tmp_path / "m")
+    assert model.task.main_metric == "accuracy" and not model.task.multi_label
+    predictions = model.predict(["football goal", "senate vote", "tea garden"])
+    assert [p["label"] for p in predictions] == ["sports", "politics", "home"]
+    assert set(predictions[0]["scores"]) == {"sports", "politics", "home"}
+    metrics = model.evaluate(SINGLE)
+    assert metrics["accuracy"] == 1.0 and metrics["f1_macro"] == 1.0 and metrics["confusion/home/home"] == 8
+    assert (tmp_path / "m" / "plots" / "confusion_matrix.png").is_file()
+    with pytest.raises(DataError, match=r"row 1, column 'label': unknown label 'weather'; the model knows"):
+        model.evaluate([{"text": "rain", "label": "weather"}])
+
+
+def test_multi_label_learns_and_tunes_thresholds(multi: Path) -> None:
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    meta = json.loads((multi / "tasuki.json").read_text())
+    thresholds = meta["task_state"]["options"]["thresholds"]
+    assert set(thresholds) == {"politics", "sports"} and all(0 < t < 1 for t in thresholds.values())
+    assert thresholds != {"politics": 0.5, "sports": 0.5}  # tuned, not the default
+    assert meta["task_state"]["main_metric"] == "f1_micro" and meta["task_state"]["options"]["multi_label"] is True
+    assert "threshold/sports" in (multi / "README.md").read_text()  # the model card shows them
+    assert (multi / "plots" / "per_label_f1.png").is_file()
+    model = tasuki.load(multi)
+    assert model.task.options.thresholds == thresholds  # the round trip keeps them
+    texts = [r["text"] for r in MULTI[:8]]
+    predictions = model.predict(texts)
+    assert [sorted(p["label"] for p in pred["labels"]) for pred in predictions] == [sorted(r["label"]) for r in MULTI[:8]]
+    for pred in predictions:  # every label at or above its threshold, and only those
+        assert {p["label"] for p in pred["labels"]} == {k for k, s in pred["scores"].items() if s >= thresholds[k]}
+    # the metrics are scikit-learn's on the same predictions
+    labels = model.task.labels
+    gold = np.array([[int(lab in r["label"]) for lab in labels] for r in MULTI])
+    predicted = np.array([[int(any(p["label"] == lab for p in pred["labels"])) for lab in labels]
+                          for pred in model.predict([r["text"] for r in MULTI])])
+    metrics = model.evaluate(MULTI)
+    assert metrics["f1_micro"] == pytest.approx(f1_score(gold, predicted, average="micro"))
+    assert metrics["f1_macro"] == pytest.approx(f1_score(gold, predicted, average="macro"))
+    assert metrics["subset_accuracy"] == pytest.approx(accuracy_score(gold, predicted))
+    precision, recall, f1, _ = precision_recall_fscore_support(gold, predicted, zero_division=0)
+    assert [metrics[f"f1/{lab}"] for lab in labels] == pytest.approx(list(f1))
+    assert [metrics[f"recall/{lab}"] for lab in labels] == pytest.approx(list(recall))
+    assert [metrics[f"precision/{lab}"] for lab in labels] == pytest.approx(list(precision))
+    assert metrics["f1_micro"] == 1.0
+
+
+def test_multi_label_threshold_and_top_k(multi: Path) -> None:
+    model = tasuki.load(multi)
+    assert model.predict("football election")["labels"] != []
+    model.task.options.threshold = 1.0  # what a serve request's parameters do
+    assert model.predict("football election")["labels"] == []
+    assert model.task.describe(model.predict("football election")) == "(none)"
+    model.task.options.threshold, model.task.options.top_k = 0.0, 1
+    assert len(model.predict("football election")["labels"]) == 1
+    assert type(model.task).request_parameters == ("threshold", "top_k")
+
+
+def test_the_transformers_pipeline_loads_it_with_a_sigmoid(multi: Path) -> None:
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=str(multi), top_k=None)
+    assert classifier.model.config.problem_type == "multi_label_classification"
+    got = {d["label"]: d["score"] for d in classifier(["football election"])[0]}
+    ours = tasuki.load(multi).predict("football election")["scores"]
+    assert got == pytest.approx(ours, abs=1e-5)  # ours are a sigmoid per label (test_multi_label_learns...)
+    logits = np.array([tasuki.load(multi).model(**classifier.tokenizer("football election", return_tensors="pt"))
+                       .logits.detach().numpy()[0]])
+    assert list(got.values()) != pytest.approx(list(np.exp(logits[0]) / np.exp(logits[0]).sum()), abs=1e-6)
+
+
+def test_csv_separator_and_jsonl_lists(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
+    csv = tmp_path / "train.csv"
+    csv.write_text("text,label\n" + "".join(f"{r['text']},{'|'.join(r['label'])}\n" for r in MULTI), encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "csv", csv, eval_split=0, max_steps=1, task_options={"label_separator": "|"})
+    assert "is split on '|': multi-label" in caplog.text
+    assert tasuki.load(tmp_path / "csv").task.labels == ["politics", "sports"]
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in MULTI), encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "jsonl", jsonl, eval_split=0, max_steps=1)
+    assert sum("holds lists: multi-label" in r.message for r in caplog.records) == 1
+    with pytest.raises(DataError, match=r"row 5, column 'label': 2 labels \['sports', 'politics'\] in a single-label"):
+        train(backbone, tmp_path / "no", jsonl, eval_split=0, max_steps=1, task_options={"multi_label": False})
+
+
+def test_class_weights_weigh_the_loss(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    skewed = SINGLE[:1] * 8 + SINGLE[1:3]  # 8 sports, 1 politics, 1 home
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "w", skewed, eval_split=0, max_steps=1, task_options={"class_weights": "balanced"})
+    assert "the main metric is macro F1" in caplog.text
+    model = tasuki.load(tmp_path / "w")
+    assert model.task.main_metric == "f1_macro"
+    task = model.task
+    task.fit(_dataset(skewed))  # a loaded task keeps no loss weights: they matter to training only
+    assert task.loss_weights == pytest.approx([10 / 3, 10 / 3, 10 / 24])  # home, politics, sports
+    batch = dict(model.tokenizer(["football", "vote"], padding=True, return_tensors="pt"))
+    batch["labels"] = torch.tensor([2, 1])
+    logits = model.model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    by_hand = (F.cross_entropy(logits, batch["labels"], reduction="none") * torch.tensor([10 / 24, 10 / 3])).mean()
+    assert task.training_loss(model.model, batch).item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def _dataset(rows: list):
+    from datasets import Dataset
+
+    return Dataset.from_list(rows)
+
+
+def test_bad_options_are_refused() -> None:
+    from tasuki_classify.task import ClassifyTask
+
+    with pytest.raises(SettingError, match="'threshold': 1.5 is not allowed"):
+        ClassifyTask(threshold=1.5)
+    with pytest.raises(SettingError, match="'thresholds': 'a': -0.1 is not allowed"):
+        ClassifyTask(thresholds={"a": -0.1})
+    with pytest.raises(SettingError, match="'label_separator'"):
+        ClassifyTask(label_separator="")
+    task = ClassifyTask(class_weights="balanced")
+    with pytest.raises(SettingError, match="single-label only"):
+        task.fit(_dataset(MULTI))
+
+
+def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path, backbone: Path, multi: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "a goal", "label": ["sports"]}\n{"text": "a vote", "label": [null]}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out)
+    assert line.endswith("row 2, column 'label': list item None is not a label; items must be text or numbers")
+    assert not out.exists()
+    data.write_text('{"text": "a goal", "label": true}\n{"text": "a vote", "label": false}\n', encoding="utf-8")
+    line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out)
+    assert "row 1, column 'label': label True is a bool" in line and not out.exists()
+    line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out,
+                   "--option", "threshold=2")
+    assert "'threshold': " in line and "<= 1" in line and not out.exists()
+    data.write_text('{"text": "a goal", "label": ["sports", "weather"]}\n', encoding="utf-8")
+    line = refusal("evaluate", multi, "--data", data)
+    assert line.endswith("row 1, column 'label': unknown label 'weather'; the model knows ['politics', 'sports']")
