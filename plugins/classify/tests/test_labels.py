@@ -60,3 +60,32 @@ def test_class_weights() -> None:
             rules.parse_weights(bad)
     with pytest.raises(SettingError, match=r"labels \['c'\] are not in the training labels"):
         rules.weight_vector({"c": 2.0}, ["a", "b"], Counter(a=1, b=1))
+
+
+def test_fit_reads_class_label_names_numbers_and_forced_multi_label() -> None:
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from tasuki_classify.task import ClassifyTask
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    data = Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 1]}, features=features)
+    task = ClassifyTask()
+    task.validate(data, "hub", with_targets=True)
+    task.fit(data)
+    assert task.labels == ["neg", "pos"] and not task.multi_label and task.class_names == ["neg", "pos"]
+    assert task.encode({"text": ["a"], "label": [1]}, _Tokenizer(), 8)["labels"] == [1]
+    assert ClassifyTask.from_state(task.state()).class_names == ["neg", "pos"]
+    numbers = Dataset.from_dict({"text": ["a", "b"], "label": [3, 5]})
+    task = ClassifyTask(multi_label=True)  # scalars, each a one-label set
+    task.fit(numbers)
+    assert task.labels == ["3", "5"] and task.multi_label and task.main_metric == "f1_micro"
+    assert task.encode({"text": ["a"], "label": [5]}, _Tokenizer(), 8)["labels"] == [[0.0, 1.0]]
+    with pytest.raises(DataError, match=r"evaluation: row 2, column 'label': unknown label '4'"):
+        task.validate(Dataset.from_dict({"text": ["a", "b"], "label": [3, 4]}), "evaluation", with_targets=True)
+
+
+class _Tokenizer:
+    """Just enough of a tokenizer for encode(): one id per character."""
+
+    def __call__(self, texts, truncation=False, max_length=None):
+        return {"input_ids": [[1] * len(t) for t in texts], "attention_mask": [[1] * len(t) for t in texts]}

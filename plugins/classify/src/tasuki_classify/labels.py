@@ -26,7 +26,15 @@ SKEW_RATIO = 3.0
 is skewed: its main metric is macro F1 (accuracy would reward ignoring the rare classes)."""
 
 
-def _scalar_name(value: Any) -> str | None:
+def class_names(data: Any, column: str) -> list[str] | None:
+    """The names of a ``datasets.ClassLabel`` column (or of a list of them), where integer ``i`` means ``names[i]``."""
+    feature = data.features.get(column) if column in data.column_names else None
+    feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) / List(ClassLabel): the item's names
+    names = getattr(feature, "names", None)
+    return list(names) if names else None
+
+
+def _scalar_name(value: Any, names: Sequence[str] | None = None) -> str | None:
     """The label name of one scalar value, or None when it cannot be a label."""
     if isinstance(value, bool):  # bool is an int subclass; True/False are never class names here
         return None
@@ -34,7 +42,7 @@ def _scalar_name(value: Any) -> str | None:
         name = label_name(value)
         return name or None
     if isinstance(value, int):
-        return str(value)
+        return names[value] if names and 0 <= value < len(names) else str(value)
     if isinstance(value, float) and math.isfinite(value):
         return str(int(value)) if value.is_integer() else repr(value)
     return None
@@ -50,8 +58,11 @@ def is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
-def read_row(value: Any, row: int, source: str, column: str, separator: str | None) -> list[str] | str:
+def read_row(value: Any, row: int, source: str, column: str, separator: str | None,
+             names: Sequence[str] | None = None) -> list[str] | str:
     """One row's labels: a name (a scalar), or a list of names (a list, or a string split on ``separator``).
+
+    ``names``: a ClassLabel column's names (:func:`class_names`), which its integers stand for.
 
     :raises DataError: the value is neither a list nor a string/number, or holds an unusable item.
     """
@@ -61,12 +72,12 @@ def read_row(value: Any, row: int, source: str, column: str, separator: str | No
     if is_list(value):
         names = []
         for item in value:
-            name = _scalar_name(item)
+            name = _scalar_name(item, names)
             if name is None:
                 raise DataError(f"{where}: list item {item!r} is not a label; items must be text or numbers")
             names.append(name)
         return list(dict.fromkeys(names))  # a label twice in a row is the same label once
-    name = _scalar_name(value)
+    name = _scalar_name(value, names)
     if name is None:
         what = "missing label" if _missing(value) else f"label {value!r} is a {type(value).__name__}"
         raise DataError(f"{where}: {what}; a label is text, a number or a list of them"
@@ -74,10 +85,11 @@ def read_row(value: Any, row: int, source: str, column: str, separator: str | No
     return name
 
 
-def read_column(values: Iterable[Any], source: str, column: str, separator: str | None) -> Iterator[list[str] | str]:
+def read_column(values: Iterable[Any], source: str, column: str, separator: str | None,
+                names: Sequence[str] | None = None) -> Iterator[list[str] | str]:
     """:func:`read_row` over a column, rows numbered from 1."""
     for row, value in enumerate(values, start=1):
-        yield read_row(value, row, source, column, separator)
+        yield read_row(value, row, source, column, separator, names)
 
 
 def as_set(labels: list[str] | str, multi_label: bool, row: int, source: str, column: str) -> list[str]:

@@ -66,7 +66,7 @@ class ClassifyTask(Task):
 
     name: ClassVar[str] = "classify"
     description: ClassVar[str] = "Text classification, single- or multi-label, labels read from the data (en, ja)"
-    columns_note: ClassVar[str] = ("label: one label (text or number), a list of labels (JSON, JSONL, parquet; [] is "
+    columns_note: ClassVar[str] = ("text, and label: one label (text or number), a list of labels (JSON, JSONL, parquet; [] is "
                                    "none), or text split by --option label_separator (CSV)")
     auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForSequenceClassification")
     pipeline_tag: ClassVar[str | None] = "text-classification"
@@ -78,8 +78,9 @@ class ClassifyTask(Task):
     result_kind: ClassVar[str] = "labels"
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, main_metric: str | None = None,
-                 **options: Any) -> None:
+                 class_names: Sequence[str] | None = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=labels, **options)
+        self.class_names = list(class_names) if class_names else None  # a ClassLabel training column's names
         if self.options.label_separator == "":
             raise SettingError("option of task 'classify' 'label_separator': '' is not allowed; allowed: a non-empty text")
         for label, value in self.options.thresholds.items():
@@ -99,7 +100,7 @@ class ClassifyTask(Task):
 
     def state(self) -> dict[str, Any]:
         """The base state (labels, options with every label's threshold) plus the main metric chosen by :meth:`fit`."""
-        state = {**super().state(), "main_metric": self.main_metric}
+        state = {**super().state(), "main_metric": self.main_metric, "class_names": self.class_names}
         if self.multi_label and self.labels:  # without held-out data the default; written out to be seen
             given = self.options.thresholds
             state["options"]["thresholds"] = {label: given.get(label, DEFAULT_THRESHOLD) for label in self.labels}
@@ -108,7 +109,7 @@ class ClassifyTask(Task):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ClassifyTask:
         return cls(lang=state.get("lang", "en"), labels=state.get("labels"), main_metric=state.get("main_metric"),
-                   **state.get("options", {}))
+                   class_names=state.get("class_names"), **state.get("options", {}))
 
     def model_config(self) -> dict[str, Any]:
         """The label maps, and ``problem_type`` so that transformers (and its pipeline) use a sigmoid."""
@@ -120,7 +121,8 @@ class ClassifyTask(Task):
 
     def _rows(self, data: Dataset, source: str) -> list[list[str]]:
         column = self.target_columns[0]
-        rows = rules.read_column(column_values(data, column), source, column, self.options.label_separator)
+        rows = rules.read_column(column_values(data, column), source, column, self.options.label_separator,
+                                 rules.class_names(data, column))
         return [rules.as_set(labels, self.multi_label, row, source, column) for row, labels in enumerate(rows, 1)]
 
     def fit(self, train: Dataset) -> None:
@@ -135,6 +137,7 @@ class ClassifyTask(Task):
                 log.info("classify: column %r %s: multi-label (a sigmoid per label, thresholds tuned on the held-out "
                          "data; --option multi_label=false to refuse rows without exactly one label)", column, why)
         rows = self._rows(train, "training data")
+        self.class_names = rules.class_names(train, column)  # what encode() reads integers as (batches are bare lists)
         counts = rules.class_counts(rows)
         found = sorted(counts)
         if self.labels:  # the user fixed the label set and its order: the data must stay inside it
@@ -167,7 +170,8 @@ class ClassifyTask(Task):
         for _ in stripped_labels(rules.raw_items(column_values(data, column)), source, column):
             pass  # one warning counts the labels read without their surrounding whitespace
         if not self.labels or self.options.multi_label is None:
-            for _ in rules.read_column(column_values(data, column), source, column, self.options.label_separator):
+            for _ in rules.read_column(column_values(data, column), source, column, self.options.label_separator,
+                                       rules.class_names(data, column)):
                 pass  # before fit: the values must be readable; fit() learns the rest from this very data
             return
         known = set(self.labels)
@@ -186,7 +190,8 @@ class ClassifyTask(Task):
             label2id = {name: i for i, name in enumerate(self.labels)}
             targets: list[Any] = []
             for row, value in enumerate(batch[column], start=1):
-                names = rules.as_set(rules.read_row(value, row, "batch", column, self.options.label_separator),
+                names = rules.as_set(rules.read_row(value, row, "batch", column, self.options.label_separator,
+                                                    self.class_names),
                                      self.multi_label, row, "batch", column)
                 if any(name not in label2id for name in names):
                     raise DataError(f"unknown label in {names}; the model knows {self.labels}")
