@@ -212,3 +212,25 @@ def test_the_onnx_export_predicts_what_predict_does(multi: Path, tmp_path: Path)
         assert [p["label"] for p in a["labels"]] == [p["label"] for p in b["labels"]]
         assert b["scores"] == pytest.approx(a["scores"], abs=1e-4)
     assert exported.evaluate(MULTI)["f1_micro"] == pytest.approx(tasuki.load(multi).evaluate(MULTI)["f1_micro"])
+
+
+def test_a_serve_request_may_set_threshold_and_top_k(multi: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from tasuki.serve import create_app
+
+    with TestClient(create_app({"topics": tasuki.load(multi)})) as client:
+        info = client.get("/models/topics").json()
+        assert set(info["parameters"]) == {"threshold", "top_k"} and info["result_kind"] == "labels"
+        text = "football election"
+        assert [p["label"] for p in client.post("/predict", json={"inputs": text}).json()["labels"]] == [
+            p["label"] for p in tasuki.load(multi).predict(text)["labels"]]
+        none = client.post("/predict", json={"inputs": text, "parameters": {"threshold": 1.0}}).json()
+        assert none["labels"] == []
+        one = client.post("/predict", json={"inputs": text, "parameters": {"threshold": 0.0, "top_k": 1}}).json()
+        assert len(one["labels"]) == 1 and one["labels"][0]["score"] == max(one["scores"].values())
+        refused = client.post("/predict", json={"inputs": text, "parameters": {"threshold": 1.5}})
+        assert refused.status_code == 422 and "threshold" in refused.text
+        again = client.post("/predict", json={"inputs": text}).json()  # the saved thresholds are back
+        assert len(again["labels"]) == 2
