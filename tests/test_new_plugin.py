@@ -166,6 +166,8 @@ def plugin_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleTy
     try:
         module = importlib.import_module(module_name)
         set_registry(Registry([(name, module)], entry_points=False))
+        # an earlier test may have had the CLI add its registry's commands already: add this one's
+        cli.__dict__.pop("_plugins_added", None)
         yield module
     finally:
         set_registry(None)
