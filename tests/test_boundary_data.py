@@ -107,6 +107,13 @@ def test_whole_and_streamed_readers_give_the_same_rows(tmp_path: Path) -> None:
         assert list(read_file(path)) == list(read_file(path, stream=True)) == list(iter_rows(path)), name
 
 
+
+def test_a_crlf_inside_a_quoted_cell_is_lf_in_both_readers(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b'text,label\r\n"two\r\nlines",pos\r\n"old mac\rline",neg\r\n')
+    expected = [{"text": "two\nlines", "label": "pos"}, {"text": "old mac\nline", "label": "neg"}]
+    assert list(read_file(path)) == list(read_file(path, stream=True)) == list(iter_rows(path)) == expected
+
 # --- 3. labels differ only by surrounding whitespace ----------------------------------------------
 
 

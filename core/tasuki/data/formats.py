@@ -1,10 +1,11 @@
 """Each file format tasuki reads, decoded once and the same way whether a file is read whole or streamed.
 
-A UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, a file that is not UTF-8
-fails naming the byte and line, a header or JSON object that names a key twice is refused. For csv,
-tsv, jsonl and txt there are two readers side by side: the whole-file one (``GENERIC_READERS``, over
-decoded text) and the streamed one (:func:`stream_rows`, over an open file, flat memory);
-``tests/test_boundary_data.py`` holds them to the same rows.
+A UTF-8 BOM is dropped, CRLF becomes LF (inside a quoted CSV cell too), whitespace-only lines are
+skipped, a file that is not UTF-8 fails naming the byte and line, a header or JSON object that names
+a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open text handle
+(:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file, the
+whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
+json is read whole only; parquet is read by pyarrow.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import io
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +28,7 @@ STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
 
 
-# --- whole files ---------------------------------------------------------------------------------
+# --- decoding ------------------------------------------------------------------------------------
 
 
 def read_text(path: str | Path, encoding: str | None = None) -> str:
@@ -78,22 +79,6 @@ def check_header(path: Path, names: Sequence[str]) -> None:
                         f"give every column its own name")
 
 
-def _read_csv(path: Path, text: str, suffix: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text), **csv_format(suffix))
-    if not reader.fieldnames:
-        raise DataError(f"{path}: empty file (no header row)")
-    reader.fieldnames = [name.strip() for name in reader.fieldnames]
-    check_header(path, reader.fieldnames)
-    rows = []
-    for row in reader:
-        if all(value is None or not str(value).strip() for value in row.values()):
-            continue  # a whitespace-only line
-        if None in row:
-            raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
-        rows.append(row)
-    return rows
-
-
 def _constant(name: str) -> float | None:
     """JSON's non-standard ``NaN`` is a missing value (pandas writes it so); infinities stay numbers."""
     return None if name == "NaN" else float(name)
@@ -124,10 +109,6 @@ def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
     return row
 
 
-def _read_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
-    return [json_row(line, path, number) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-
-
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     try:
         value = json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
@@ -142,20 +123,8 @@ def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     return value
 
 
-def _read_lines(path: Path, text: str) -> list[dict[str, Any]]:
-    return [{"text": line.strip()} for line in text.split("\n") if line.strip()]
 
-
-GENERIC_READERS = {
-    ".csv": lambda path, text: _read_csv(path, text, ".csv"),
-    ".tsv": lambda path, text: _read_csv(path, text, ".tsv"),
-    ".jsonl": _read_jsonl,
-    ".json": _read_json,
-    ".txt": _read_lines,
-}
-
-
-# --- streams -------------------------------------------------------------------------------------
+# --- rows, one at a time -------------------------------------------------------------------------
 
 
 def _decode_error(path: Path, encoding: str | None) -> DataError:
@@ -183,16 +152,11 @@ def _decode_error(path: Path, encoding: str | None) -> DataError:
 
 def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` without the line end; decoding errors name the line."""
-    number = 0
-    while True:
-        try:
-            line = handle.readline()
-        except UnicodeDecodeError:
-            raise _decode_error(path, encoding) from None
-        if not line:
-            return
-        number += 1
-        yield number, line.rstrip("\r\n").lstrip("\ufeff") if number == 1 else line.rstrip("\r\n")
+    try:
+        for number, line in enumerate(handle, start=1):
+            yield number, (line.lstrip("\ufeff") if number == 1 else line).rstrip("\r\n")
+    except UnicodeDecodeError:  # only the handle's decoding: a consumer's errors are not raised in here
+        raise _decode_error(path, encoding) from None
 
 
 def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
@@ -205,7 +169,7 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         check_header(path, names)
         for cells in reader:
             if not any(cell.strip() for cell in cells):
-                continue  # a whitespace-only line, as _read_csv skips it
+                continue  # a whitespace-only line
             if len(cells) > len(names):
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
             # a short row gets None for its missing fields, as csv.DictReader gives them
@@ -217,13 +181,25 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
 def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
     for number, line in _lines(handle, path, encoding):
         if line.strip():
-            yield json_row(line, path, number)  # as _read_jsonl reads a whole file
+            yield json_row(line, path, number)
 
 
 def _text_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
     for _, line in _lines(handle, path, encoding):
         if line.strip():
             yield {"text": line.strip()}
+
+
+def rows(handle: IO[str], path: Path, suffix: str, encoding: str | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of an open csv, tsv, jsonl or txt text handle, one at a time: each format's one reader.
+
+    ``encoding`` only names the file's encoding in a decoding error (a handle over a file decodes as it reads).
+    """
+    if suffix in (".csv", ".tsv"):
+        return _csv_rows(handle, path, suffix, encoding)
+    if suffix == ".jsonl":
+        return _jsonl_rows(handle, path, encoding)
+    return _text_rows(handle, path, encoding)
 
 
 def stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
@@ -238,10 +214,26 @@ def stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[
         codecs.lookup(encoding or "utf-8-sig")
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r}") from None
-    with open(path, encoding=encoding or "utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as handle:
-        if suffix in (".csv", ".tsv"):
-            yield from _csv_rows(handle, path, suffix, encoding)
-        elif suffix == ".jsonl":
-            yield from _jsonl_rows(handle, path, encoding)
-        else:
-            yield from _text_rows(handle, path, encoding)
+    # universal newlines for csv too: a CRLF inside a quoted cell becomes LF, as read_text makes it
+    with open(path, encoding=encoding or "utf-8-sig") as handle:
+        yield from rows(handle, path, suffix, encoding)
+
+
+# --- whole files ---------------------------------------------------------------------------------
+
+Reader = Callable[[Path, str], list[dict[str, Any]]]
+"""A whole-file reader: ``read(path, decoded text) -> rows``, as a task's own ``readers()`` are."""
+
+
+def _collected(suffix: str) -> Reader:
+    """The whole-file reader of ``suffix``: its rows over the text :func:`read_text` decoded, collected."""
+    def read(path: Path, text: str) -> list[dict[str, Any]]:
+        return list(rows(io.StringIO(text), path, suffix))
+
+    return read
+
+
+GENERIC_READERS: dict[str, Reader] = {
+    **{suffix: _collected(suffix) for suffix in (".csv", ".tsv", ".jsonl", ".txt")},
+    ".json": _read_json,
+}
