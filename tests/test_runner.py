@@ -313,3 +313,20 @@ def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_regist
     with pytest.raises(SettingError, match="'fp16' needs a GPU"):
         tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "fp16",
                      mixed_precision="fp16", cpu=True, **args)
+
+
+def test_one_class_for_everything_is_said_for_single_label_models_only(caplog) -> None:
+    """A multi-label model's labels are independent: the same top label everywhere is no sign of a failed run."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from tasuki.args import TrainingArgs
+    from tasuki.training.phases import _warn_about_the_run
+
+    outputs = [{"logits": np.array([2.0, 0.1, -1.0])} for _ in range(12)]
+    for problem_type, warned in (("single_label_classification", True), ("multi_label_classification", False)):
+        model = SimpleNamespace(config=SimpleNamespace(problem_type=problem_type))
+        caplog.clear()
+        _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, global_step=500), TrainingArgs(min_steps=0))
+        assert ("predicts one class for all 12" in caplog.text) is warned, (problem_type, caplog.text)

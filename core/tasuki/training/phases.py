@@ -145,6 +145,9 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs) -> None:
                        "not learnt yet; leave --epochs/--max-steps unset for the automatic number, or give more data",
                        run.global_step, args.min_steps)
     outputs = run.eval_outputs or []
+    model = getattr(run.model, "module", run.model)  # unwrapped under DDP
+    if getattr(getattr(model, "config", None), "problem_type", None) == "multi_label_classification":
+        return  # independent labels: every text having the same top label says nothing about learning
     if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
         predicted = {int(row["logits"].argmax()) for row in outputs}
         if len(predicted) == 1:
