@@ -1,12 +1,27 @@
-"""Which device a run uses: the CPU when asked for, or when the machine has no accelerator."""
+"""Which device and process a run is: the launcher's rank, and the CPU when asked for or when there is no accelerator.
+
+Imports nothing heavy at module level: the CLI reads the rank at start-up.
+"""
 
 from __future__ import annotations
 
-import torch
+import os
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world size)`` from the launcher's environment (``torchrun``, ``accelerate launch``); ``(0, 1)`` alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def local_rank() -> int:
+    """This process's index on its machine (``LOCAL_RANK``): the GPU it takes under a launcher."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def has_accelerator() -> bool:
     """True when torch sees a GPU (CUDA/ROCm), an Apple GPU (MPS) or another accelerator backend."""
+    import torch
+
     accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6
     return accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
 

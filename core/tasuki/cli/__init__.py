@@ -66,8 +66,9 @@ def _show_tasuki_messages() -> None:
     Under ``torchrun`` / ``accelerate launch`` only the first process says them: every process
     would say the same line, and errors still come from each.
     """
-    import os
     import warnings
+
+    from tasuki.devices import world
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
     logger = logging.getLogger("tasuki")
@@ -75,7 +76,7 @@ def _show_tasuki_messages() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO if os.environ.get("RANK", "0") == "0" else logging.ERROR)
+        logger.setLevel(logging.INFO if world()[0] == 0 else logging.ERROR)
 
 
 def _register_core_commands() -> None:

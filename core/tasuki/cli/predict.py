@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from tasuki.cli.common import echo_json, parse_pairs
+from tasuki.devices import local_rank, world
 
 SHOWN = 60  # characters of each input shown in the table
 
@@ -55,9 +55,9 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
     if output_file:
         count = model.predict_file(input_file, output_file, columns=mapping, batch_size=batch_size,
                                    chunk_size=chunk_size, resume=resume, overwrite=overwrite, encoding=encoding)
-        if int(os.environ.get("RANK", "0")) == 0:
-            click.echo(f"wrote {output_file} ({count} rows predicted"
-                       f"{' by this process' if int(os.environ.get('WORLD_SIZE', '1')) > 1 else ''})", err=True)
+        rank, size = world()
+        if rank == 0:
+            click.echo(f"wrote {output_file} ({count} rows predicted{' by this process' if size > 1 else ''})", err=True)
         return
     inputs: list = list(texts)
     if input_file:
@@ -76,11 +76,11 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
 
 def _device() -> str | None:
     """Under a launcher with GPUs each process takes its own (``LOCAL_RANK``); else the default."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if world()[1] > 1:
         import torch
 
         if torch.cuda.is_available():
-            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+            return f"cuda:{local_rank()}"
         return "cpu"
     return None
 

@@ -28,6 +28,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tasuki.data.cache import chunks
 from tasuki.data.read import iter_rows
+from tasuki.devices import cpu_only
+from tasuki.devices import world as launcher_world
 from tasuki.errors import DataError
 
 if TYPE_CHECKING:
@@ -63,16 +65,9 @@ def _complete_lines(path: Path) -> int:
     return count
 
 
-def _world() -> tuple[int, int]:
-    """``(rank, world size)`` from the launcher's environment (torchrun, accelerate launch)."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def _barrier(world: int) -> None:
     if world > 1:
         from accelerate import PartialState
-
-        from tasuki.devices import cpu_only
 
         PartialState(cpu=cpu_only(False)).wait_for_everyone()
 
@@ -118,7 +113,7 @@ def predict_file(
     output.parent.mkdir(parents=True, exist_ok=True)
     saved = model.metadata.get("columns") or {}
     columns = dict(columns or {})
-    rank, world = _world()
+    rank, world = launcher_world()
     part, done_rows = _resume_point(output, rank, world, chunk_size, resume)
     task_cls = type(model.task)
     renames: dict[str, str] = {}
