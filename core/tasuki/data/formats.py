@@ -96,26 +96,28 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+def _parse_json(text: str, path: Path, line: int | None = None) -> Any:
+    """``text`` as JSON, ``NaN`` as a missing value; invalid JSON or a key given twice is a DataError
+    naming ``line`` (a JSON Lines row), or the parser's line for a whole JSON file."""
+    try:
+        return json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {line or exc.lineno}: invalid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        where = f"line {line}: " if line else ""
+        raise DataError(f"{path}: {where}duplicate key {exc.args[0]!r} in one object") from None
+
+
 def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
     """One JSON Lines row: ``NaN`` is a missing value; not an object, or a key given twice, is a DataError."""
-    try:
-        row = json.loads(line, parse_constant=_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-    except _DuplicateKey as exc:
-        raise DataError(f"{path}: line {number}: duplicate key {exc.args[0]!r} in one object") from None
+    row = _parse_json(line, path, number)
     if not isinstance(row, dict):
         raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
     return row
 
 
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
-    try:
-        value = json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
-    except _DuplicateKey as exc:
-        raise DataError(f"{path}: duplicate key {exc.args[0]!r} in one object") from None
+    value = _parse_json(text, path)
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         value = value["data"]
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
