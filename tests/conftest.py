@@ -9,8 +9,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_template import plugin as toy_plugin
 
 POSITIVE = ["good movie", "great food", "i love this film", "nice place", "very good service", "great day"]
@@ -25,18 +25,14 @@ def backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def registry() -> Registry:
     """The toy template plugin alone, for a whole module (modules that train one model and reuse it)."""
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("toy", toy_plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture
 def toy_registry() -> Registry:
-    registry = Registry([("toy", toy_plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("toy", toy_plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture

@@ -11,9 +11,15 @@ backbone in a temporary directory::
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from tasuki.registry import Registry
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 BASIC_WORDS = (
@@ -125,3 +131,23 @@ def refusal(*args: object) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and "Traceback" not in err and lines, (args, code, err)
     return lines[-1]
+
+
+@contextmanager
+def only_plugins(*plugins: tuple[str, ModuleType]) -> Iterator[Registry]:
+    """For the block, the process-wide registry holds the core's built-ins and ``plugins`` only
+    (``(name, module)`` pairs), never what happens to be installed; a test's fixture yields it::
+
+        @pytest.fixture(autouse=True)
+        def registry():
+            with only_plugins(("sentiment", plugin)) as registry:
+                yield registry
+    """
+    from tasuki.registry import Registry, set_registry
+
+    registry = Registry(list(plugins), entry_points=False)
+    set_registry(registry)
+    try:
+        yield registry
+    finally:
+        set_registry(None)

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 import tasuki
 from tasuki.errors import DataError
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_template import plugin
 
 ROWS = [{"text": "good movie", "label": "pos"}, {"text": "bad film", "label": "neg"},
@@ -24,10 +24,8 @@ ROWS = [{"text": "good movie", "label": "pos"}, {"text": "bad film", "label": "n
 
 @pytest.fixture(autouse=True)
 def registry() -> Registry:
-    registry = Registry([("template", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("template", plugin)) as registry:
+        yield registry
 
 
 def test_train_save_load_predict(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_attention import plugin
 
 torch.set_num_threads(2)  # the test machine is shared; 2 threads are plenty for these shapes
@@ -23,10 +23,8 @@ torch.set_num_threads(2)  # the test machine is shared; 2 threads are plenty for
 @pytest.fixture(autouse=True)
 def attention_registry() -> Iterator[Registry]:
     """The process-wide registry holds the core builtins and this plugin only, whatever is installed."""
-    registry = Registry([("attention", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("attention", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_classify import plugin
 
 WORDS = ["football", "match", "goal", "election", "vote", "senate", "quiet", "morning", "garden", "tea"]
@@ -20,10 +20,8 @@ WORDS = ["football", "match", "goal", "election", "vote", "senate", "quiet", "mo
 
 @pytest.fixture(autouse=True)
 def registry() -> Registry:
-    registry = Registry([("classify", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("classify", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_embedding import plugin
 
 WORDS = "cat dog sat mat ran park car road fast slow red blue sun rain cold hot eats eating man woman".split()
@@ -23,10 +23,8 @@ WORDS = "cat dog sat mat ran park car road fast slow red blue sun rain cold hot 
 @pytest.fixture(autouse=True)
 def embedding_registry() -> Registry:
     """A fresh registry with the built-in backbones and this plugin only (never what is installed)."""
-    registry = Registry([("embedding", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("embedding", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

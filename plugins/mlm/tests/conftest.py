@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_mlm import plugin
 
 # Tiny models gain nothing from intra-op threads, and on a shared 2-core machine spinning
@@ -30,10 +30,8 @@ WORDS = (
 @pytest.fixture(autouse=True)
 def registry() -> Registry:
     """A registry with only this plugin (and the core's built-ins), whatever is installed."""
-    reg = Registry(plugins=[("mlm", plugin)], entry_points=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with only_plugins(("mlm", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

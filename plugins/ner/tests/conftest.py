@@ -18,11 +18,10 @@ WORDS = "barack obama paris london google microsoft visited met in tokyo sony".s
 def ner_registry():
     """Register tasuki-ner on a fresh registry, never relying on what is installed."""
     import tasuki_ner.plugin as plugin
-    from tasuki.registry import Registry, set_registry
+    from tasuki.testing import only_plugins
 
-    set_registry(Registry(plugins=[("ner", plugin)], entry_points=False))
-    yield
-    set_registry(None)
+    with only_plugins(("ner", plugin)):
+        yield
 
 
 @pytest.fixture(scope="session")

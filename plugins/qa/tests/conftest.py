@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_qa import plugin
 
 WORDS = (
@@ -24,10 +24,8 @@ WORDS = (
 @pytest.fixture(autouse=True)
 def registry() -> Registry:
     """Only the qa plugin, never what happens to be installed."""
-    registry = Registry([("qa", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("qa", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasuki.registry import Registry, set_registry
-from tasuki.testing import tiny_bert
+from tasuki.registry import Registry
+from tasuki.testing import only_plugins, tiny_bert
 from tasuki_sentiment import plugin
 
 torch.set_num_threads(2)  # the machine is shared; tiny shapes need no more
@@ -28,10 +28,8 @@ NEUTRAL = ["the meeting is monday", "the report is a film", "it was a day", "the
 @pytest.fixture(autouse=True)
 def sentiment_registry() -> Iterator[Registry]:
     """The process-wide registry holds the core builtins and this plugin only, whatever is installed."""
-    registry = Registry([("sentiment", plugin)], entry_points=False)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with only_plugins(("sentiment", plugin)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")
