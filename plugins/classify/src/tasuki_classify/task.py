@@ -26,7 +26,7 @@ from tasuki.plugin import (
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify.encoding import tokenize
-from tasuki_classify.thresholds import DEFAULT_THRESHOLD, decide, tune
+from tasuki_classify.thresholds import DEFAULT_THRESHOLD, cuts, decide, tune
 
 if TYPE_CHECKING:
     import torch
@@ -250,9 +250,8 @@ class ClassifyTask(Task):
             if untuned:
                 log.info("classify: %d labels have no held-out positive and keep threshold %g: %s", len(untuned),
                          DEFAULT_THRESHOLD, ", ".join(untuned[:5]))
-        used = {label: self.options.threshold if self.options.threshold is not None else thresholds.get(
-            label, DEFAULT_THRESHOLD) for label in labels}
-        return {**metrics, **{f"threshold/{label}": float(value) for label, value in used.items()}}
+        used = cuts(labels, thresholds, self.options.threshold)
+        return {**metrics, **{f"threshold/{label}": float(value) for label, value in zip(labels, used)}}
 
     def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset, *,
                     context: PredictionContext | None = None) -> list[dict[str, Any]]:

@@ -50,8 +50,11 @@ def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str]) -> tuple[dict[
     return thresholds, untuned
 
 
+def cuts(labels: list[str], thresholds: dict[str, float], override: float | None) -> list[float]:
+    """The threshold each label is decided at: ``override`` for all when given, else its own, else the default."""
+    return [override if override is not None else thresholds.get(label, DEFAULT_THRESHOLD) for label in labels]
+
+
 def decide(scores: np.ndarray, labels: list[str], thresholds: dict[str, float], override: float | None) -> np.ndarray:
     """Boolean ``(N, L)``: each label at or above its threshold (``override`` replaces every threshold)."""
-    cuts = np.array([override if override is not None else thresholds.get(label, DEFAULT_THRESHOLD)
-                     for label in labels], dtype=np.float64)
-    return np.asarray(scores, dtype=np.float64) >= cuts[None, :]
+    return np.asarray(scores, dtype=np.float64) >= np.array(cuts(labels, thresholds, override), dtype=np.float64)[None, :]
