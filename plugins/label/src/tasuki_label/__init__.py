@@ -1,0 +1,1 @@
+"""tasuki-label: a labelling loop where tasuki chooses what to label next (``tasuki label``)."""

@@ -1,0 +1,94 @@
+"""The texts to choose from, and what a model (or the backbone) says about them: embeddings, probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasuki.plugin import DataError, iter_rows
+
+DEFAULT_BACKBONE = "minilm"
+"""The embeddings before any model exists: the packaged all-MiniLM-L6-v2, a sentence-embedding model."""
+EMBED_MAX_LENGTH = 128
+"""Tokens per text for embeddings: classify's own max_length, so the texts are seen as training sees them."""
+
+
+def read_texts(path: str | Path, column: str = "text", *, encoding: str | None = None) -> list[str]:
+    """The distinct texts of ``column`` in a file, in file order (a text twice is one text to label).
+
+    An empty or missing cell is refused with its row: a pool with holes would silently lose those rows.
+    """
+    texts: dict[str, None] = {}
+    for row, values in enumerate(iter_rows(path, encoding=encoding), start=1):
+        if column not in values:
+            raise DataError(f"{path}: missing column {column!r}; found columns: {', '.join(values) or 'none'}. "
+                            f"Map yours with --column text=YOUR_TEXT_COLUMN")
+        text = values[column]
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{path}: row {row}, column {column!r}: expected a non-empty text, got {text!r}")
+        texts.setdefault(text)
+    return list(texts)
+
+
+def labelled_texts(path: str | Path | None) -> set[str]:
+    """The texts already in a labels file (``text`` column); none when the file does not exist yet."""
+    if path is None or not Path(path).exists():
+        return set()
+    return {str(row.get("text")) for row in iter_rows(path)}
+
+
+def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled last hidden states, ``(N, D)``: of the model's own encoder, else of ``backbone``
+    (a spec or directory; default :data:`DEFAULT_BACKBONE`)."""
+    import torch
+
+    if model is not None and isinstance(getattr(model.model, "base_model", None), torch.nn.Module):
+        encoder, tokenizer = model.model.base_model, model.tokenizer  # a tasuki.load()ed torch model
+        max_length = min(model.max_length, EMBED_MAX_LENGTH)
+    else:  # an ONNX export has no encoder to read: the backbone's embeddings then
+        from tasuki.plugin import resolve_backbone
+
+        chosen = resolve_backbone(backbone or DEFAULT_BACKBONE)
+        encoder, tokenizer = chosen.encoder(), chosen.tokenizer
+        max_length = min(chosen.max_length, EMBED_MAX_LENGTH)
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=max_length,
+                              padding=True, return_tensors="pt").to(device)
+            hidden = encoder(**batch).last_hidden_state  # (B, T, H)
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+            rows.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1))  # (B, H): padding left out
+    if not rows:
+        return np.zeros((0, 1))
+    return torch.cat(rows).float().cpu().numpy()
+
+
+def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, list[str], bool]:
+    """``(probs (N, C), labels, multi_label)`` from ``model.predict``: each prediction's ``scores``, every label."""
+    labels = list(model.task.labels or [])
+    if not texts:
+        return np.zeros((0, len(labels))), labels, False
+    predictions = model.predict(list(texts), batch_size=batch_size)
+    first = predictions[0]
+    if not isinstance(first, dict) or not isinstance(first.get("scores"), dict):
+        raise DataError(f"{model.directory}: task {model.task.name!r} predicts no class scores; "
+                        f"tasuki label chooses with classification models")
+    probs = np.array([[float(p["scores"].get(label, 0.0)) for label in labels] for p in predictions])
+    return probs, labels, "labels" in first
+
+
+def guesses(probs: np.ndarray, labels: Sequence[str], multi_label: bool) -> Iterable[tuple[str, float]]:
+    """The model's guess and its confidence per row: the top label, or (multi-label) every label above 0.5."""
+    for row in probs:
+        if multi_label:
+            above = [(labels[j], float(row[j])) for j in np.argsort(-row, kind="stable") if row[j] >= 0.5]
+            yield "|".join(name for name, _ in above), (min(s for _, s in above) if above else float(1 - row.max()))
+        else:
+            best = int(np.argmax(row))
+            yield labels[best], float(row[best])

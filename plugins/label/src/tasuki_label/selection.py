@@ -1,0 +1,131 @@
+"""What to label next: a diverse sample, uncertainty within clusters, or random.
+
+Everything here works on arrays, so it is tested with hand-made embeddings and probabilities:
+
+- ``diverse`` (no model yet): k-means of the sentence embeddings into ``k`` clusters, and in each cluster
+  the text nearest its centre: one typical text of each region of the pool.
+- ``uncertainty`` (a model): the same ``k`` clusters, and in each the text the model is least sure of
+  (the smallest margin); near-duplicates share a cluster, so they are not asked twice in one round.
+- ``random``: a seeded uniform sample, the baseline the other two are measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STRATEGIES = ("diverse", "uncertainty", "random")
+"""The strategies, in the order ``--strategy`` lists them."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One text to label next: its row in the candidates, its cluster (-1 for random) and the model's margin."""
+
+    index: int
+    cluster: int
+    margin: float | None = None
+
+
+def margins(probs: np.ndarray, multi_label: bool = False) -> np.ndarray:
+    """How sure the model is of each row, 0 (unsure) to 1 (sure).
+
+    Single-label: the top probability minus the second. Multi-label (a sigmoid per label): the label nearest
+    0.5 decides, ``min_j |2 p_j - 1|``, so a row with one label in doubt is in doubt.
+    """
+    probs = np.asarray(probs, dtype=np.float64)  # (N, C)
+    if probs.ndim != 2 or probs.shape[1] < 1:
+        raise ValueError(f"probabilities: expected an (N, C) array, got shape {probs.shape}")
+    if multi_label:
+        return np.abs(2.0 * probs - 1.0).min(axis=1)
+    if probs.shape[1] == 1:  # one class known so far: nothing to choose between
+        return np.ones(len(probs))
+    top2 = -np.sort(-probs, axis=1)[:, :2]  # (N, 2)
+    return top2[:, 0] - top2[:, 1]
+
+
+def clusters(embeddings: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-means of the L2-normalised rows: ``(cluster of each row (N,), centres (k, D))``."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    points = normalised(embeddings)
+    with warnings.catch_warnings():  # fewer distinct texts than k: the empty clusters are filled by select
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(points)
+    return fitted.labels_, fitted.cluster_centers_
+
+
+def normalised(embeddings: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row stays zero), so that distances compare directions."""
+    points = np.asarray(embeddings, dtype=np.float64)  # (N, D)
+    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    return points / np.where(norms == 0, 1.0, norms)
+
+
+def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray | None = None,
+           multi_label: bool = False, seed: int = 0) -> list[Pick]:
+    """The ``k`` candidates to label next (all of them when there are at most ``k``), best first.
+
+    :param embeddings: ``(N, D)`` sentence embeddings of the candidates (texts already labelled left out).
+    :param probs: ``(N, C)`` the model's class probabilities; required by ``uncertainty``.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy {strategy!r}: allowed: {', '.join(STRATEGIES)}")
+    if k < 1:
+        raise ValueError(f"k: {k} is not allowed; allowed: 1 or more")
+    n = len(embeddings)
+    if strategy == "uncertainty" and probs is None:
+        raise ValueError("strategy 'uncertainty' needs the model's probabilities")
+    margin = margins(probs, multi_label) if probs is not None else None
+    if len(margin if margin is not None else embeddings) != n:
+        raise ValueError(f"{n} embeddings but {len(margin)} rows of probabilities")
+    if n == 0:
+        return []
+    if strategy == "random":
+        order = np.random.default_rng(seed).permutation(n)[:k]
+        return [Pick(int(i), -1, _value(margin, i)) for i in order]
+    if n <= k:  # every candidate is asked: the most useful first
+        order = np.argsort(margin, kind="stable") if strategy == "uncertainty" else np.arange(n)
+        return [Pick(int(i), int(rank), _value(margin, i)) for rank, i in enumerate(order)]
+    assigned, centres = clusters(embeddings, k, seed)
+    points = normalised(embeddings)
+    picks = []
+    for c in range(k):
+        members = np.flatnonzero(assigned == c)
+        if len(members) == 0:
+            continue
+        if strategy == "uncertainty":
+            best = members[np.argmin(margin[members])]  # argmin: the first (lowest row) on a tie
+        else:
+            best = members[np.argmin(np.linalg.norm(points[members] - centres[c], axis=1))]
+        picks.append(Pick(int(best), c, _value(margin, best)))
+    picks.extend(_fill(points, margin, picks, k, strategy))
+    if strategy == "uncertainty":
+        return sorted(picks, key=lambda p: (p.margin, p.index))
+    sizes = np.bincount(assigned, minlength=k)
+    return sorted(picks, key=lambda p: (-sizes[p.cluster] if p.cluster >= 0 else 0, p.index))
+
+
+def _fill(points: np.ndarray, margin: np.ndarray | None, picks: list[Pick], k: int, strategy: str) -> list[Pick]:
+    """Picks for clusters k-means left empty (duplicate texts): the least sure left, or the farthest from those picked."""
+    chosen = {p.index for p in picks}
+    extra: list[Pick] = []
+    while len(picks) + len(extra) < k:
+        rest = np.array([i for i in range(len(points)) if i not in chosen])
+        if strategy == "uncertainty":
+            best = rest[np.argmin(margin[rest])]
+        else:
+            taken = points[sorted(chosen)]  # (P, D)
+            nearest = np.linalg.norm(points[rest][:, None, :] - taken[None, :, :], axis=2).min(axis=1)
+            best = rest[np.argmax(nearest)]
+        chosen.add(int(best))
+        extra.append(Pick(int(best), -1, _value(margin, best)))
+    return extra
+
+
+def _value(margin: np.ndarray | None, i: int) -> float | None:
+    return None if margin is None else float(margin[i])
