@@ -159,3 +159,50 @@ def test_the_page_shows_every_model_and_draws_its_results(models: dict[str, Trai
         browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the whole page, not the first screen
                                 {"width": 1300, "height": int(height), "deviceScaleFactor": 1, "mobile": False})
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+# several labels per text, or none: the page marks each label's threshold on its bar
+TAGS = ([{"text": "football match goal", "label": ["sports"]}, {"text": "election vote senate", "label": ["politics"]},
+         {"text": "football vote", "label": ["politics", "sports"]}, {"text": "quiet morning tea", "label": []}] * 3)
+CUTS = {"politics": 0.35, "sports": 0.7}
+
+
+def test_a_multi_label_result_marks_each_threshold_and_the_labels_that_pass(browser: Any, tmp_path: Path) -> None:
+    from tasuki.testing import tiny_bert
+
+    set_registry(Registry())
+    try:
+        bert = tiny_bert(tmp_path / "bert", words=["football", "match", "goal", "election", "vote", "senate", "quiet",
+                                                   "morning", "tea"])
+        with one_thread():
+            trained = tasuki.train("classify", TAGS, backbone=str(bert), output_dir=tmp_path / "tags", max_steps=80,
+                                   learning_rate=3e-3, batch_size=12, warmup_ratio=0.0, checkpoints=False,
+                                   progress=False, eval_split=0.0, task_options={"thresholds": CUTS})
+        model = tasuki.load(trained.output_dir, device="cpu")
+        with ThreadedServer(create_app({"tags": model})) as url:
+            browser.get(f"{url}/")
+            WebDriverWait(browser, 30).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+            passing = []
+            for text in ("football vote", "football match goal", "quiet morning tea"):
+                expected = model.predict(text)
+                passing.append(len(expected["labels"]))
+                result = _submit(browser, "tags", {"text": text})
+                bars = {b.get_attribute("data-label"): b for b in result.find_elements(By.CSS_SELECTOR, ".bar")}
+                assert sorted(bars) == ["politics", "sports"]
+                passed = {p["label"] for p in expected["labels"]}
+                assert {label for label, b in bars.items() if b.get_attribute("data-passed") == "true"} == passed
+                assert {label for label, b in bars.items() if "top" in b.get_attribute("class").split()} == passed
+                assert bool(result.find_elements(By.CSS_SELECTOR, ".no-label")) == (not passed)
+                for label, bar in bars.items():
+                    mark = bar.find_element(By.CSS_SELECTOR, ".bar-cut")
+                    assert float(mark.get_attribute("data-threshold")) == CUTS[label]
+                    track, cut = (browser.execute_script("const r = arguments[0].getBoundingClientRect(); "
+                                                         "return [r.left, r.width];", e)
+                                  for e in (bar.find_element(By.CSS_SELECTOR, ".bar-track"), mark))
+                    # the mark's middle sits at the threshold's share of the track (the fill: the score's)
+                    assert abs(cut[0] + cut[1] / 2 - (track[0] + CUTS[label] * track[1])) <= 1.0
+                    assert bar.find_element(By.CSS_SELECTOR, ".bar-value").text == \
+                        f"{expected['scores'][label] * 100:.1f}%"
+            assert passing == [2, 1, 0], f"the tiny model should pass two labels, one, then none: {passing}"
+    finally:
+        set_registry(None)

@@ -124,6 +124,9 @@ class ServedModel:
             "form_kind": task.form_kind,
             "result_kind": task.result_kind,
             "parameters": {name: help_of(type(task).Options, f) for name, f in self.parameters.items()},
+            # the saved options (JSON by Task.state's contract): what a result is decided with, e.g. the
+            # thresholds the page marks on a labels result's bars
+            "options": to_json((task.state() or {}).get("options") or {}),
             "metrics": {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))},
             "directory": str(self.model.directory),
         }

@@ -75,7 +75,7 @@ function card(model) {
     const values = Object.fromEntries(new FormData(form).entries());
     const inputs = kind === "text" ? values[Object.keys(values)[0]] : values;
     send(`models/${encodeURIComponent(model.name)}`, { inputs }, button, result,
-         (body) => render(model.result_kind, body, inputs));
+         (body) => render(model.result_kind, body, inputs, model.options));
   });
   form.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
@@ -139,9 +139,14 @@ async function send(url, body, button, result, draw) {
 }
 
 // Draw a prediction as its task declares (GET /models: result_kind); what does not fit is shown as JSON.
-function render(kind, value, inputs) {
+// `options`: the model's saved options (GET /models), which say what thresholds a labels result was decided at.
+function render(kind, value, inputs, options = {}) {
   const isObject = value && typeof value === "object" && !Array.isArray(value);
   const text = typeof inputs === "string" ? inputs : inputs && inputs.text;
+  if (kind === "labels" && isObject && value.scores && typeof value.scores === "object" && Array.isArray(value.labels)) {
+    // several labels may pass ({labels: [{label, score}], scores}): the prediction says which, the bars mark where
+    return bars(value.scores, null, new Set(value.labels.map((p) => p.label)), cuts(Object.keys(value.scores), options));
+  }
   if (kind === "labels" && isObject && value.scores && typeof value.scores === "object") return bars(value.scores, value.label);
   if (kind === "labels" && isObject && "label" in value && "score" in value) {
     return bars({ [value.label]: value.score }, value.label);
@@ -160,15 +165,36 @@ function render(kind, value, inputs) {
   return el("pre", { text: JSON.stringify(value, null, 2) });
 }
 
-function bars(scores, best) {
+// The threshold each label is decided at, as the model decides it: options.threshold for every label when
+// set, else options.thresholds[label]; a label with neither gets no mark.
+function cuts(labels, options) {
+  const own = options && typeof options.thresholds === "object" && options.thresholds ? options.thresholds : {};
+  const all = options && typeof options.threshold === "number" ? options.threshold : null;
+  return Object.fromEntries(labels.map((label) => [label, all ?? own[label]]).filter(([, t]) => typeof t === "number"));
+}
+
+// One bar per label, best first. Single-label: `best` is on top. Multi-label: `passed` holds the labels
+// above their thresholds, and `thresholds` puts a mark on each bar where its label's threshold lies.
+function bars(scores, best, passed = null, thresholds = {}) {
   const list = el("div", { class: "bars" });
+  if (passed && !passed.size) list.append(el("div", { class: "none no-label", text: "no label passes its threshold" }));
   for (const [label, score] of Object.entries(scores).sort((a, b) => b[1] - a[1])) {
     const fill = el("div", { class: "bar-fill" });
     fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
-    list.append(el("div", { class: label === best ? "bar top" : "bar", "data-label": label },
+    const track = el("div", { class: "bar-track" }, fill);
+    const cut = thresholds[label];
+    if (cut !== undefined) {
+      const mark = el("div", { class: "bar-cut", "data-threshold": cut, title: `threshold ${(cut * 100).toFixed(1)}%` });
+      mark.style.left = `${Math.max(0, Math.min(1, cut)) * 100}%`;
+      track.append(mark);
+    }
+    const chosen = passed ? passed.has(label) : label === best;
+    list.append(el("div", { class: chosen ? "bar top" : "bar", "data-label": label,
+                            ...(passed ? { "data-passed": String(chosen) } : {}) },
       el("span", { class: "bar-label", text: label, title: label }),
-      el("div", { class: "bar-track" }, fill),
-      el("span", { class: "bar-value", text: `${(score * 100).toFixed(1)}%` })));
+      track,
+      el("span", { class: "bar-value", text: `${(score * 100).toFixed(1)}%`,
+                   title: cut === undefined ? "" : `threshold ${(cut * 100).toFixed(1)}%` })));
   }
   return list;
 }
