@@ -29,6 +29,12 @@ The names, by what they are for:
   into a ``datasets.Dataset``), ``read_text`` (a text file: UTF-8, LF), ``GENERIC_SUFFIXES`` (the
   file formats the core reads), ``iter_rows`` (a file's rows one at a time) and ``cached_rows``
   (rows written once into a memory-mapped Arrow file).
+- **Sentence vectors** (shared by the embedding task and classification's few-shot recipe):
+  ``SentenceEncoder`` (an encoder, ``Pooling`` and optional L2 normalization, saved in the
+  sentence-transformers layout; ``read_prompts``, ``read_pooling_config``, ``read_normalize``,
+  ``read_max_seq_length`` read that layout), ``POOLING_MODES``, and the losses on sentence vectors
+  ``multiple_negatives_ranking_loss``, ``contrastive_loss``, ``cosent_loss``, ``cosine_similarity_loss``
+  (each with sentence-transformers' arithmetic) and ``cosine_matrix``.
 - **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
   ``words_of_tokens`` (which word each character and each token belongs to).
 - **Prediction**: ``predict(task, model, tokenizer, examples, ...)``, the runner's prediction loop.
@@ -79,6 +85,15 @@ if TYPE_CHECKING:
     from tasuki.plots import save as save_figure
     from tasuki.prediction.predict import predict
     from tasuki.registry import resolve_backbone
+    from tasuki.sentences.encoder import SentenceEncoder, read_prompts
+    from tasuki.sentences.losses import (
+        contrastive_loss,
+        cosent_loss,
+        cosine_matrix,
+        cosine_similarity_loss,
+        multiple_negatives_ranking_loss,
+    )
+    from tasuki.sentences.pooling import POOLING_MODES, Pooling, read_max_seq_length, read_normalize, read_pooling_config
     from tasuki.serve.models import RequestError
     from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
@@ -105,6 +120,14 @@ _SOURCES = {
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     # prediction
     "predict": "tasuki.prediction.predict",
+    # sentence vectors
+    "SentenceEncoder": "tasuki.sentences.encoder", "read_prompts": "tasuki.sentences.encoder",
+    "Pooling": "tasuki.sentences.pooling", "POOLING_MODES": "tasuki.sentences.pooling",
+    "read_pooling_config": "tasuki.sentences.pooling", "read_normalize": "tasuki.sentences.pooling",
+    "read_max_seq_length": "tasuki.sentences.pooling",
+    "multiple_negatives_ranking_loss": "tasuki.sentences.losses", "contrastive_loss": "tasuki.sentences.losses",
+    "cosent_loss": "tasuki.sentences.losses", "cosine_similarity_loss": "tasuki.sentences.losses",
+    "cosine_matrix": "tasuki.sentences.losses",
     # serving routes
     "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
     "RequestError": "tasuki.serve.models",
@@ -132,16 +155,19 @@ __all__ = [
     "E5_PROMPTS",
     "GENERIC_SUFFIXES",
     "METADATA_FILE",
+    "POOLING_MODES",
     "Attachment",
     "Backbone",
     "CheckpointError",
     "DataError",
     "LazyAutoModel",
     "Outputs",
+    "Pooling",
     "PredictionContext",
     "RequestError",
     "Route",
     "RouteCall",
+    "SentenceEncoder",
     "SettingError",
     "Task",
     "TasukiError",
@@ -154,6 +180,10 @@ __all__ = [
     "check_texts",
     "column_values",
     "confusion_matrix",
+    "contrastive_loss",
+    "cosent_loss",
+    "cosine_matrix",
+    "cosine_similarity_loss",
     "echo_json",
     "file_sha256",
     "given",
@@ -162,9 +192,14 @@ __all__ = [
     "label_name",
     "lazy_getattr",
     "load_data",
+    "multiple_negatives_ranking_loss",
     "parse_pairs",
     "predict",
     "pyplot",
+    "read_max_seq_length",
+    "read_normalize",
+    "read_pooling_config",
+    "read_prompts",
     "read_text",
     "require_columns",
     "resolve_backbone",

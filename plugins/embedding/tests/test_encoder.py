@@ -184,8 +184,8 @@ def test_prompts_are_saved_with_the_model_not_read_from_its_name(tmp_path, tiny_
 
     from transformers import AutoTokenizer
 
+    from tasuki.plugin import SentenceEncoder
     from tasuki_embedding.encoder import E5_PROMPTS
-    from tasuki_embedding.model import SentenceEncoder
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     trained = SentenceEncoder.load(tiny_dir)  # what tasuki trains and saves: no prompts

@@ -9,8 +9,8 @@ from sentence_transformers.sentence_transformer.modules import Pooling as STPool
 from sentence_transformers.sentence_transformer.modules import Transformer
 
 from conftest import bbc_articles, tweets
+from tasuki.plugin import SentenceEncoder
 from tasuki_embedding import Encoder
-from tasuki_embedding.model import SentenceEncoder
 
 
 def test_minilm_matches_sentence_transformers_on_1000_sentences(minilm_dir: str) -> None:

@@ -19,7 +19,7 @@ from tasuki.plugin import lazy_getattr
 # Loaded on first use: plugin discovery imports this package, and ``tasuki --help`` must not pay for torch.
 _LAZY = {
     "Encoder": "tasuki_embedding.encoder", "encode": "tasuki_embedding.encoder",
-    "SentenceEncoder": "tasuki_embedding.model", "Pooling": "tasuki_embedding.pooling",
+    "SentenceEncoder": "tasuki.plugin", "Pooling": "tasuki.plugin",
     "EmbeddingIndex": "tasuki_embedding.similarity", "cos_sim": "tasuki_embedding.similarity",
     "search": "tasuki_embedding.similarity", "EmbeddingTask": "tasuki_embedding.task",
 }

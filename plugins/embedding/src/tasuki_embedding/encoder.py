@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from tasuki.plugin import E5_PROMPTS, DataError
-from tasuki_embedding.model import SentenceEncoder, read_prompts
+from tasuki.plugin import E5_PROMPTS, DataError, SentenceEncoder, read_prompts
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -37,7 +37,7 @@ class LoadedIndex:
 def load_index(served: Any, path: Path) -> LoadedIndex:
     """Load a saved :class:`~tasuki_embedding.similarity.EmbeddingIndex` (``.npz``, never pickled objects)
     to search with ``served``; refuse one that cannot match it, in one line."""
-    from tasuki_embedding.model import read_prompts
+    from tasuki.plugin import read_prompts
     from tasuki_embedding.similarity import EmbeddingIndex, model_fingerprint
 
     model = served.model

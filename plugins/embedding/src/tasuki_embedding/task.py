@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from tasuki.plugin import DataError, Outputs, PredictionContext, Task, setting
-from tasuki_embedding import losses
 from tasuki_embedding.features import ROLES, embed_roles, pad_roles, prefix, tokenize_roles
 
 if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
@@ -31,6 +30,12 @@ if TYPE_CHECKING:  # torch loads where batches and models are built: plugin disc
     from transformers import PreTrainedTokenizerBase
 
     from tasuki.plugin import Backbone
+
+
+SCORED_LOSSES = ("contrastive", "cosent", "cosine")
+"""Losses that need a ``score`` column."""
+IN_BATCH_NEGATIVE_LOSSES = ("mnrl",)
+"""Losses whose negatives are the other texts of the batch: batches without repeated texts, not grouped by length."""
 
 
 @dataclass
@@ -98,7 +103,7 @@ class EmbeddingTask(Task):
                     if not ok:
                         raise DataError(f"{source}: row {row}, column 'score': expected a number, got {value!r}")
         loss = self.options.loss
-        if with_targets and loss in losses.SCORED_LOSSES and "score" not in data.column_names:
+        if with_targets and loss in SCORED_LOSSES and "score" not in data.column_names:
             raise DataError(f"{source}: loss {loss!r} needs a 'score' column; found {', '.join(data.column_names)}")
         if with_targets and loss == "contrastive":
             bad = [i for i, s in enumerate(data["score"], start=1) if float(s) not in (0.0, 1.0)]
@@ -147,7 +152,7 @@ class EmbeddingTask(Task):
         """
         from tasuki_embedding.sampling import NoDuplicatesBatchSampler
 
-        if shuffle and self.options.loss in losses.IN_BATCH_NEGATIVE_LOSSES:
+        if shuffle and self.options.loss in IN_BATCH_NEGATIVE_LOSSES:
             columns = [features[f"{prefix(r)}input_ids"] for r in ROLES if f"{prefix(r)}input_ids" in features.column_names]
             # a text is its token ids: the same text in any column (a query, a positive, a negative) clashes
             keys = [[tuple(ids) for ids in texts] for texts in zip(*columns)]
@@ -158,8 +163,7 @@ class EmbeddingTask(Task):
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """The backbone's bare encoder under mean/max/cls pooling (a sentence-transformers backbone keeps its own)."""
-        from tasuki_embedding.model import SentenceEncoder
-        from tasuki_embedding.pooling import read_max_seq_length, read_normalize, read_pooling_config
+        from tasuki.plugin import SentenceEncoder, read_max_seq_length, read_normalize, read_pooling_config
 
         directory = getattr(backbone, "name_or_path", None)
         local = Path(directory) if directory and Path(directory).is_dir() else None
@@ -172,7 +176,7 @@ class EmbeddingTask(Task):
 
     def load_model(self, directory: Path) -> torch.nn.Module:
         """Load the sentence-transformers layout written by :meth:`save_model`."""
-        from tasuki_embedding.model import SentenceEncoder
+        from tasuki.plugin import SentenceEncoder
 
         return SentenceEncoder.load(directory)
 
@@ -186,21 +190,23 @@ class EmbeddingTask(Task):
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The chosen loss over the batch (in-batch negatives for ``mnrl``)."""
+        from tasuki.plugin import contrastive_loss, cosent_loss, cosine_similarity_loss, multiple_negatives_ranking_loss
+
         vectors = self._embed(model, batch)
         loss = self.options.loss or ("cosent" if "score" in batch else "mnrl")
         if loss == "mnrl":
-            return losses.multiple_negatives_ranking_loss(
+            return multiple_negatives_ranking_loss(
                 vectors["text"], vectors["pair"], vectors.get("negative"), scale=self.options.scale
             )
         if "score" not in batch:
             raise DataError(f"loss {loss!r} needs a 'score' column")
         if loss == "contrastive":
-            return losses.contrastive_loss(vectors["text"], vectors["pair"], batch["score"],
+            return contrastive_loss(vectors["text"], vectors["pair"], batch["score"],
                                            margin=self.options.margin)
         if loss == "cosent":
-            return losses.cosent_loss(vectors["text"], vectors["pair"], batch["score"],
+            return cosent_loss(vectors["text"], vectors["pair"], batch["score"],
                                       scale=self.options.scale)
-        return losses.cosine_similarity_loss(vectors["text"], vectors["pair"], batch["score"])
+        return cosine_similarity_loss(vectors["text"], vectors["pair"], batch["score"])
 
     def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``embedding`` (B, H), and ``pair_embedding`` / ``negative_embedding`` when the batch has them."""

@@ -1,5 +1,8 @@
 """Training objectives on sentence vectors, with the arithmetic of sentence-transformers' losses.
 
+Shared by every plugin that trains sentence vectors (the embedding task, the few-shot recipe of
+classification), through the contract (:mod:`tasuki.plugin`).
+
 - ``mnrl``: multiple-negatives ranking (InfoNCE over in-batch negatives, plus hard negatives
   from triplets): pairs ``(text, pair)`` or triplets ``(text, pair, negative)``.
 - ``contrastive``: margin-based contrastive loss on pairs labelled similar (1) / dissimilar (0).
@@ -13,15 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the task imports this module for its constants: torch loads in the losses
+if TYPE_CHECKING:  # torch loads when a loss is computed: the contract stays light
     import torch
-
-LOSSES = ("mnrl", "contrastive", "cosent", "cosine")
-SCORED_LOSSES = ("contrastive", "cosent", "cosine")
-"""Losses that need a ``score`` column."""
-IN_BATCH_NEGATIVE_LOSSES = ("mnrl",)
-"""Losses whose negatives are the other texts of the batch: batches without repeated texts, not grouped by length."""
-
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of every row of ``a`` (N, H) with every row of ``b`` (M, H): (N, M)."""

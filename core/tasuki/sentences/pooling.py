@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tasuki.plugin import DataError
+from tasuki.errors import DataError
 
 POOLING_MODES = ("mean", "max", "cls")
 POOLING_DIR = "1_Pooling"

@@ -6,12 +6,14 @@ import json
 
 import pytest
 import torch
+
+pytest.importorskip("sentence_transformers", reason="the references are sentence-transformers' own")
 from sentence_transformers.sentence_transformer import losses as st_losses
 from sentence_transformers.sentence_transformer.modules import Pooling as STPooling
 
 from tasuki.errors import DataError
-from tasuki_embedding import losses
-from tasuki_embedding.pooling import Pooling, read_pooling_config
+from tasuki.sentences import losses
+from tasuki.sentences.pooling import Pooling, read_pooling_config
 
 
 def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

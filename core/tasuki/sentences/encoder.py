@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tasuki.plugin import CheckpointError
-from tasuki_embedding.pooling import POOLING_DIR, Pooling, read_max_seq_length, read_normalize, read_pooling_config
+from tasuki.errors import CheckpointError
+from tasuki.sentences.pooling import POOLING_DIR, Pooling, read_max_seq_length, read_normalize, read_pooling_config
 
 
 class SentenceEncoder(nn.Module):

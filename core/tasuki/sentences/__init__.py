@@ -1,0 +1,1 @@
+"""Sentence vectors: pooling token vectors, the sentence encoder and its saved layout, losses on sentence vectors."""
