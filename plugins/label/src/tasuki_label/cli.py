@@ -111,3 +111,67 @@ def _table(rows: list[dict[str, Any]], suffix: str) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+@label.command("page", hidden=True)
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--task", type=click.Choice(["classify"]), required=True,
+              help="What the answers are: classify (one label, or several with --option multi_label=true).")
+@click.option("--labels", "label_names", required=True, help="The label set, comma-separated: --labels pos,neg,neutral.")
+@click.option("--output", type=click.Path(path_type=Path), required=True,
+              help="The labels file (.jsonl), appended to; an existing one is continued.")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="A tasuki model to guess and choose with (default: the last round's, if any).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (the page has no login).")
+@click.option("--option", "options", multiple=True, metavar="NAME=VALUE",
+              help="A task option, for the page and every training round: --option multi_label=true.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+              help="How the next texts are chosen: diverse, then uncertainty once a model exists (default), or random.")
+@click.option("--every", type=click.IntRange(min=0), default=None,
+              help="Train a model in the background after every N new labels (default 16; 0: never).")
+@click.option("--folds", type=click.IntRange(min=0), default=None,
+              help="Cross-validation folds of each round's accuracy estimate (default 4; 0: none).")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
+              help="Where the rounds' models go (default: OUTPUT's name + '-models', beside it).")
+@click.option("--backbone", default=None,
+              help="Backbone for embeddings before a model exists and for training (default: minilm; e5-small for Japanese).")
+@click.option("--train-args", default="", help="More options for every 'tasuki train' round, e.g. '--max-steps 200'.")
+@click.option("--candidates", type=click.IntRange(min=1), default=None,
+              help="Texts each choice looks at, a random sample of a larger pool (default 2000).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choices.")
+@click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in DATA.")
+def page(data: Path, task: str, label_names: str, output: Path, model: Path | None, port: int, host: str,
+         options: tuple[str, ...], strategy: str | None, every: int | None, folds: int | None, models_dir: Path | None,
+         backbone: str | None, train_args: str, candidates: int | None, seed: int, columns: tuple[str, ...]) -> None:
+    """The labelling page for DATA's texts (run as 'tasuki label DATA ...')."""
+    import shlex
+
+    from tasuki_label.page import serve
+    from tasuki_label.session import DEFAULT_CANDIDATES, check_labels
+    from tasuki_label.trainer import DEFAULT_EVERY, DEFAULT_FOLDS
+
+    if folds == 1:
+        raise click.BadParameter("1 is not allowed; allowed: 0 (no estimate) or 2 or more", param_hint="--folds")
+    if output.suffix.lower() != ".jsonl":
+        raise click.BadParameter(f"{str(output)!r}: allowed: a .jsonl file (one answer a line)", param_hint="--output")
+    try:
+        extra = shlex.split(train_args)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--train-args") from None
+    task_options, multi_label = _task_options(task, options)
+    serve(data, text_column=_text_column(columns), labels=check_labels(label_names), output=output, model=model,
+          host=host, port=port, task_options=task_options, multi_label=multi_label, strategy=strategy,
+          every=DEFAULT_EVERY if every is None else every, folds=DEFAULT_FOLDS if folds is None else folds,
+          models_dir=models_dir or output.with_name(output.stem + "-models"), backbone=backbone, train_args=extra,
+          candidates=candidates or DEFAULT_CANDIDATES, seed=seed)
+
+
+def _task_options(task: str, options: tuple[str, ...]) -> tuple[dict[str, str], bool]:
+    """The --option pairs, checked by the task itself (an unknown name or a bad value is refused here, not later),
+    and whether the answers are multi-label."""
+    import tasuki
+    from tasuki.plugin import parse_pairs
+
+    pairs = parse_pairs(options, "--option")
+    return pairs, bool(getattr(tasuki.make_task(task, **pairs).options, "multi_label", False))

@@ -1,0 +1,207 @@
+"""One labelling session: the text on the page, the queue chosen for it, answers, skips and undo.
+
+The queue is refilled ``batch`` texts at a time by the selection (diverse before any model, uncertainty
+after), in a background thread, so the page never waits on embeddings; a new model from the trainer is
+loaded the same way. Skips are remembered for the session only (they are not answers, so the labels file
+does not hold them): after a restart a skipped text may be asked again, a labelled one never.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tasuki.plugin import DataError
+
+DEFAULT_CANDIDATES = 2000
+"""Texts one round chooses among (a fresh random sample of a larger pool): embedding 38,000 tweets would take
+minutes on a CPU every round, 2,000 take seconds."""
+
+
+class Conflict(Exception):
+    """A request that does not fit the session's state (an answer to a text no longer shown, nothing to undo)."""
+
+
+class Session:
+    """The page's state; every method is safe to call from the server's threads."""
+
+    def __init__(self, pool: Sequence[str], store: Any, *, strategy: str | None = None, batch: int = 16,
+                 candidates: int = DEFAULT_CANDIDATES, backbone: str | None = None, seed: int = 0,
+                 trainer: Any = None, model: Any = None) -> None:
+        self.pool, self.store, self.trainer = list(pool), store, trainer
+        self.strategy, self.batch, self.candidates, self.backbone = strategy, batch, candidates, backbone
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.model, self.model_dir = model, (Path(model.directory) if model is not None else None)
+        self.queue: list[str] = []
+        self.skipped: set[str] = set()
+        self.history: list[tuple[str, str]] = []  # ("label" | "skip", text), this session's, newest last
+        self.item = 0  # the shown text's id: an answer names it, so a double click cannot label the next text
+        self.answered = 0
+        self.lock = threading.RLock()
+        self.choosing: threading.Thread | None = None
+        self.rechoose = False  # a model arrived while choosing: choose again with it
+        self.error: str | None = None
+        self._guesses: dict[str, tuple[str, float]] = {}
+
+    # --- what the page shows ----------------------------------------------------------------------
+
+    def remaining(self) -> list[str]:
+        done = self.store.texts | self.skipped
+        return [t for t in self.pool if t not in done]
+
+    def state(self) -> dict[str, Any]:
+        """The page's whole view: the text, the model's guess, the counts and the training rounds."""
+        with self.lock:
+            self._collect_model()
+            if not self.queue:
+                self.start_choosing()
+            text = self.queue[0] if self.queue else None
+            left = len(self.remaining())
+            shown = None
+            if text is not None:
+                shown = {"id": self.item, "text": text, "guess": self._guess(text)}
+            return {"version": self.item, "item": shown, "labels": self.store.labels, "multi_label": self.store.multi_label,
+                    "labelled": len(self.store.rows), "session": self.answered, "remaining": left,
+                    "done": left == 0, "choosing": self.choosing is not None, "can_undo": bool(self.history),
+                    "strategy": self._strategy(), "model": str(self.model_dir) if self.model_dir else None,
+                    "error": self.error, "training": self.trainer.status() if self.trainer is not None else None}
+
+    def _guess(self, text: str) -> dict[str, Any] | None:
+        if self.model is None:
+            return None
+        if text not in self._guesses:
+            from tasuki_label.pool import guesses, probabilities
+
+            probs, labels, multi = probabilities(self.model, [text])
+            self._guesses[text] = next(iter(guesses(probs, labels, multi)))
+        label, confidence = self._guesses[text]
+        return {"label": label, "confidence": confidence}
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def _current(self, item: Any) -> str:
+        if not self.queue or item != self.item:
+            raise Conflict(f"text {item!r} is no longer shown; the page shows text {self.item}")
+        return self.queue[0]
+
+    def answer(self, item: Any, label: Any) -> None:
+        """Label the shown text: on disk before this returns; then maybe start a training round."""
+        with self.lock:
+            text = self._current(item)
+            self.store.append(text, label)
+            self._advance(("label", text))
+            if self.trainer is not None:
+                self.trainer.after_answer()
+
+    def skip(self, item: Any) -> None:
+        """Pass on the shown text for this session."""
+        with self.lock:
+            text = self._current(item)
+            self.skipped.add(text)
+            self._advance(("skip", text))
+
+    def _advance(self, action: tuple[str, str]) -> None:
+        self.queue.pop(0)
+        self.history.append(action)
+        self.answered += action[0] == "label"
+        self.item += 1
+
+    def undo(self) -> None:
+        """Take back the session's last answer or skip and show that text again."""
+        with self.lock:
+            if not self.history:
+                raise Conflict("nothing to undo in this session")
+            kind, text = self.history[-1]
+            if kind == "label":
+                self.store.remove_last(text)
+                self.answered -= 1
+            else:
+                self.skipped.discard(text)
+            self.history.pop()
+            self.queue.insert(0, text)
+            self.item += 1
+
+    # --- choosing the next texts, in the background --------------------------------------------
+
+    def _strategy(self) -> str:
+        if self.model is None:  # uncertainty needs a model: diverse until the first round has trained one
+            return "random" if self.strategy == "random" else "diverse"
+        return self.strategy or "uncertainty"
+
+    def start_choosing(self) -> None:
+        """Refill the queue in a thread (one at a time); the page polls until it is done."""
+        if self.choosing is None and self.remaining():
+            self.choosing = threading.Thread(target=self._choose, name="tasuki-label-choose", daemon=True)
+            self.choosing.start()
+
+    def _choose(self) -> None:
+        try:
+            picked = self.choose_now()
+        except Exception as exc:  # shown on the page as one line; the page keeps its queue
+            with self.lock:
+                self.error, self.choosing = f"choosing the next texts failed: {type(exc).__name__}: {exc}", None
+            return
+        with self.lock:
+            done = self.store.texts | self.skipped
+            keep = self.queue[:1]  # the text on the page stays; the rest is replaced by the new choice
+            self.queue = keep + [t for t in picked if t not in done and t not in keep]
+            self.choosing, self.error = None, None
+            if self.rechoose:
+                self.rechoose = False
+                self.start_choosing()
+
+    def choose_now(self) -> list[str]:
+        """The next ``batch`` texts by the session's strategy (computed without holding the lock)."""
+        from tasuki_label.pool import embed, probabilities
+        from tasuki_label.selection import select
+
+        with self.lock:
+            left, model, strategy = self.remaining(), self.model, self._strategy()
+            seed = self.seed + len(self.store.rows)
+        if len(left) > self.candidates:
+            left = random.Random(seed).sample(left, self.candidates)
+        probs, multi = None, False
+        if strategy == "uncertainty":
+            probs, _, multi = probabilities(model, left)
+        embeddings = embed(left, model=model, backbone=self.backbone) if strategy != "random" else [[0.0]] * len(left)
+        import numpy as np
+
+        picks = select(np.asarray(embeddings), self.batch, strategy, probs=probs, multi_label=multi, seed=seed)
+        return [left[p.index] for p in picks]
+
+    def _collect_model(self) -> None:
+        """Take a round's new model (the trainer says when one is ready) and choose again with it."""
+        if self.trainer is None:
+            return
+        new = self.trainer.poll()
+        if new is not None:
+            threading.Thread(target=self._load, args=(new,), name="tasuki-label-load", daemon=True).start()
+
+    def _load(self, directory: Path) -> None:
+        import tasuki
+
+        try:
+            model = tasuki.load(directory, device="cpu")
+        except Exception as exc:
+            with self.lock:
+                self.error = f"cannot load the new model {directory}: {exc}"
+            return
+        with self.lock:
+            self.model, self.model_dir, self._guesses = model, directory, {}
+            self.rechoose = self.choosing is not None
+            self.start_choosing()
+
+
+def check_labels(value: str) -> list[str]:
+    """``--labels A,B,C`` as a list: names without surrounding spaces, none empty, none twice."""
+    names = [name.strip() for name in value.split(",")]
+    if len(names) < 2 or any(not name for name in names):
+        raise DataError(f"--labels: {value!r} is not allowed; allowed: two or more comma-separated names, e.g. pos,neg")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DataError(f"--labels: {twice[0]!r} is given twice")
+    return names

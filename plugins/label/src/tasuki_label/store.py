@@ -1,0 +1,87 @@
+"""The labels file: one JSON line per answer, on disk before the next text is shown.
+
+The file stays an ordinary training file (``tasuki train classify --data labels.jsonl``): each line is
+``{"text": ..., "label": "A"}`` (multi-label: ``"label": ["A", "B"]``, ``[]`` for none). An answer is
+appended, flushed and fsynced, so a killed process loses nothing. Undo rewrites the file without its last
+line (a temporary file renamed over it, so a reader sees the old file or the new one, never half of one):
+a retraction line would make the file something ``tasuki train`` cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tasuki.plugin import DataError, atomic_write_text, iter_rows
+
+
+class LabelStore:
+    """The answers in ``path``: read at start (checked against the label set), appended one at a time."""
+
+    def __init__(self, path: str | Path, labels: Sequence[str], multi_label: bool) -> None:
+        self.path = Path(path)
+        self.labels = list(labels)
+        self.multi_label = multi_label
+        self._lock = threading.Lock()
+        self.rows: list[dict[str, Any]] = self._read() if self.path.exists() else []
+
+    def _read(self) -> list[dict[str, Any]]:
+        rows = []
+        for number, row in enumerate(iter_rows(self.path), start=1):
+            text = row.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{self.path}: row {number}, column 'text': expected a non-empty text, got {text!r}")
+            if "label" not in row:
+                raise DataError(f"{self.path}: row {number}: missing column 'label'")
+            rows.append({"text": text, "label": self.check(row["label"], f"{self.path}: row {number}, column 'label'")})
+        return rows
+
+    def check(self, value: Any, where: str) -> str | list[str]:
+        """``value`` if it is an answer of this label set: one label, or (multi-label) a list of distinct ones."""
+        allowed = ", ".join(self.labels)
+        if self.multi_label:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+                raise DataError(f"{where}: expected a list of distinct labels (multi-label), got {value!r}")
+            unknown = [v for v in value if v not in self.labels]
+            if unknown:
+                raise DataError(f"{where}: unknown label {unknown[0]!r}; allowed: {allowed}")
+            return [name for name in self.labels if name in value]  # the label set's order: one answer, one line
+        if not isinstance(value, str) or value not in self.labels:
+            raise DataError(f"{where}: unknown label {value!r}; allowed: {allowed}")
+        return value
+
+    @property
+    def texts(self) -> set[str]:
+        """The texts labelled so far."""
+        return {row["text"] for row in self.rows}
+
+    def append(self, text: str, label: str | list[str]) -> None:
+        """Write one answer and return only once it is on disk."""
+        row = {"text": text, "label": self.check(label, "answer")}
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8", newline="\n") as handle:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.rows.append(row)
+
+    def remove_last(self, text: str) -> dict[str, Any]:
+        """Take back the last answer, which must be ``text``'s (the session's undo), by an atomic rewrite."""
+        with self._lock:
+            if not self.rows or self.rows[-1]["text"] != text:
+                raise DataError(f"{self.path}: the last answer is not {text!r}; nothing was taken back")
+            kept = self.rows[:-1]
+            atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+            return self.rows.pop()
+
+    def snapshot(self, path: str | Path) -> int:
+        """Copy the answers so far to ``path`` (what a training round reads while labelling goes on); their count."""
+        with self._lock:
+            rows = list(self.rows)
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return len(rows)

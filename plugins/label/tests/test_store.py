@@ -1,0 +1,91 @@
+"""The labels file and the session's answers, skips and undo, without a server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasuki.plugin import DataError
+from tasuki.testing import refusal
+from tasuki_label.session import Conflict, Session, check_labels
+from tasuki_label.store import LabelStore
+
+LABELS = ["sport", "politics", "weather"]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_answers_are_lines_of_a_training_file_and_undo_rewrites_it(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=False)
+    store.append("a goal", "sport")
+    store.append("a vote", "politics")
+    assert _lines(store.path) == [{"text": "a goal", "label": "sport"}, {"text": "a vote", "label": "politics"}]
+    with pytest.raises(DataError, match="the last answer is not 'a goal'"):
+        store.remove_last("a goal")
+    assert store.remove_last("a vote") == {"text": "a vote", "label": "politics"}
+    assert _lines(store.path) == [{"text": "a goal", "label": "sport"}]
+    assert LabelStore(store.path, LABELS, multi_label=False).rows == store.rows  # a restart reads the same
+    with pytest.raises(DataError, match="unknown label 'tennis'; allowed: sport, politics, weather"):
+        store.append("a set", "tennis")
+    assert len(_lines(store.path)) == 1
+
+
+def test_multi_label_answers_are_lists_in_label_order(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=True)
+    store.append("rain stops play", ["weather", "sport"])
+    store.append("nothing", [])
+    assert _lines(store.path) == [{"text": "rain stops play", "label": ["sport", "weather"]},
+                                  {"text": "nothing", "label": []}]
+    for bad, message in ((["sport", "sport"], "distinct labels"), ("sport", "a list of distinct labels"),
+                         (["golf"], "unknown label 'golf'")):
+        with pytest.raises(DataError, match=message):
+            store.append("x", bad)
+
+
+def test_an_existing_file_with_another_label_set_is_refused_with_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "a", "label": "sport"}\n{"text": "b", "label": "golf"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 2, column 'label': unknown label 'golf'"):
+        LabelStore(path, LABELS, multi_label=False)
+
+
+def test_session_answer_skip_undo(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=False)
+    session = Session(["t1", "t2", "t3"], store, strategy="random")
+    session.queue = ["t1", "t2", "t3"]  # the order a choice would give; choosing itself is tested elsewhere
+    session.answer(0, "sport")
+    with pytest.raises(Conflict, match="text 0 is no longer shown"):
+        session.answer(0, "sport")  # a double click: never labels the next text
+    session.skip(1)
+    assert session.remaining() == ["t3"] and store.texts == {"t1"}
+    session.undo()  # the skip
+    assert session.queue[0] == "t2" and session.remaining() == ["t2", "t3"]
+    session.undo()  # the answer: off the file too
+    assert session.queue[0] == "t1" and store.rows == [] and _lines(store.path) == []
+    with pytest.raises(Conflict, match="nothing to undo"):
+        session.undo()
+    assert session.state()["item"] == {"id": session.item, "text": "t1", "guess": None}
+
+
+def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a\nb\n", encoding="utf-8")
+    out = tmp_path / "labels.jsonl"
+    base = ["label", pool, "--task", "classify", "--output", out]
+    assert "two or more comma-separated names" in refusal(*base, "--labels", "pos")
+    assert "'pos' is given twice" in refusal(*base, "--labels", "pos,neg,pos")
+    assert "unknown option of task 'classify' 'multi'" in refusal(*base, "--labels", "a,b", "--option", "multi=1")
+    assert "--folds: 1 is not allowed" in refusal(*base, "--labels", "a,b", "--folds", 1)
+    assert "'ner' is not 'classify'" in refusal("label", pool, "--task", "ner", "--output", out, "--labels", "a,b")
+    assert "allowed: a .jsonl file" in refusal("label", pool, "--task", "classify", "--labels", "a,b", "--output", "x.csv")
+    assert not out.exists()
+
+
+def test_labels_are_checked() -> None:
+    assert check_labels(" pos , neg ") == ["pos", "neg"]
+    with pytest.raises(DataError, match="two or more"):
+        check_labels("pos,,neg")
