@@ -1,4 +1,4 @@
-"""The plugin module named by the entry point: it registers the ``classify`` task."""
+"""The plugin module named by the entry point: it registers the ``classify`` and ``classify-pairs`` tasks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from tasuki.plugin import hookimpl
 
 @hookimpl
 def register_tasks(register: Any) -> None:
-    """Register :class:`~tasuki_classify.task.ClassifyTask` (imported here: discovery stays light)."""
+    """Register :class:`~tasuki_classify.task.ClassifyTask` and :class:`~tasuki_classify.pairs.PairClassifyTask`
+    (imported here: discovery stays light)."""
+    from tasuki_classify.pairs import PairClassifyTask
     from tasuki_classify.task import ClassifyTask
 
     register(ClassifyTask)
+    register(PairClassifyTask)

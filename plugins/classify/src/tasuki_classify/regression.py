@@ -1,0 +1,132 @@
+"""Numeric targets (a similarity or relevance score): reading them, scaling them for training, their metrics.
+
+The head learns standardized targets, ``z = (y - mean) / std`` with the training data's mean and
+(population) standard deviation: one learning rate then suits a 0-1 share and a 0-100 rating alike.
+:class:`Scaling` is saved with the model, and every prediction is ``y = z * std + mean``, on the
+targets' own scale.
+
+A target is a number: an int or float (never a boolean), or a text that reads as one (``"3.5"``,
+as a hand-written JSON file may hold), finite in every case. Anything else is a :class:`DataError`
+naming the source, the row and the column. scipy and matplotlib are imported inside the functions:
+plugin discovery imports the task module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasuki.plugin import DataError
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float, or None when it is not a number."""
+    if isinstance(value, bool):  # an int subclass, but a yes/no answer is not a score
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def read_targets(values: Iterable[Any], source: str, column: str) -> list[float]:
+    """Every value as a float, rows numbered from 1.
+
+    :raises DataError: a value that is not a finite number, e.g. ``training data: row 3, column 'label':
+        'high' is not a number; a regression target must be one``.
+    """
+    targets = []
+    for row, value in enumerate(values, start=1):
+        target = number(value)
+        if target is None:
+            raise DataError(f"{source}: row {row}, column {column!r}: {value!r} is not a number; a regression target "
+                            f"must be one (--option regression=false reads the column as classes)")
+        targets.append(target)
+    return targets
+
+
+def holds_scores(data: Any, column: str, values: Sequence[Any]) -> bool:
+    """Whether a label column holds scores: numbers written with decimals (a float column, ``0.75``, ``4.0``).
+
+    Whole numbers (``0``/``1``/``2``, an integer column) are class ids, as in duplicate-question and
+    entailment sets; text and ``ClassLabel`` columns are classes. Without a column type (a stream),
+    every value must be a float.
+    """
+    features = getattr(data, "features", None) or {}
+    dtype = getattr(features.get(column), "dtype", None)
+    if dtype is not None:
+        return str(dtype).startswith("float")
+    return bool(values) and all(isinstance(v, float) for v in values)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The training targets' mean and standard deviation: what the head's outputs are in units of."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, targets: Sequence[float], source: str, column: str) -> Scaling:
+        """The mean and population standard deviation of ``targets``.
+
+        :raises DataError: fewer than two rows, or one value in every row (there is nothing to learn).
+        """
+        values = np.asarray(targets, dtype=np.float64)
+        std = float(values.std()) if len(values) else 0.0
+        if len(values) < 2 or std == 0.0:
+            what = f"one value ({values[0]:g}) in all {len(values)} rows" if len(values) else "no rows"
+            raise DataError(f"{source}: column {column!r} has {what}; a regression needs targets that vary")
+        return cls(float(values.mean()), std)
+
+    def standardize(self, targets: Sequence[float]) -> np.ndarray:
+        """``(targets - mean) / std``: what the head is trained to output."""
+        return (np.asarray(targets, dtype=np.float64) - self.mean) / self.std
+
+    def invert(self, outputs: Sequence[float]) -> np.ndarray:
+        """``outputs * std + mean``: the head's outputs on the targets' scale."""
+        return np.asarray(outputs, dtype=np.float64) * self.std + self.mean
+
+
+def metrics(gold: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
+    """Pearson and Spearman correlation and the mean squared error, on the targets' scale.
+
+    A correlation is NaN where either side is constant (it is undefined there), never a made-up 0.
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    gold, predicted = np.asarray(gold, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    mse = float(np.mean((gold - predicted) ** 2)) if len(gold) else math.nan
+    if len(gold) < 2 or np.ptp(gold) == 0 or np.ptp(predicted) == 0:
+        return {"pearson": math.nan, "spearman": math.nan, "mse": mse}
+    return {"pearson": float(pearsonr(predicted, gold)[0]), "spearman": float(spearmanr(predicted, gold).statistic),
+            "mse": mse}
+
+
+def scatter_figure(gold: Sequence[float], predicted: Sequence[float], path: Path, title: str) -> Path:
+    """Predicted against gold scores, the diagonal drawn, the metrics in the title."""
+    from tasuki.plugin import pyplot, save_figure
+
+    plt = pyplot()
+    scores = metrics(gold, predicted)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.scatter(gold, predicted, s=10, alpha=0.6)
+    low, high = float(min(np.min(gold), np.min(predicted))), float(max(np.max(gold), np.max(predicted)))
+    ax.plot([low, high], [low, high], color="grey", linewidth=1)
+    ax.set_xlabel("gold score")
+    ax.set_ylabel("predicted score")
+    ax.set_title(f"{title}\nSpearman {scores['spearman']:.3f} · Pearson {scores['pearson']:.3f} · "
+                 f"MSE {scores['mse']:.3g} · n={len(gold):,}", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
