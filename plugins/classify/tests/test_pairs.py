@@ -280,6 +280,9 @@ def test_bad_pairs_are_refused_in_one_line(tmp_path: Path, backbone: Path, which
           {"text": "a vote", "text_pair": "a goal", "label": "third"})
     line = refusal("evaluate", which, "--data", data)
     assert line.endswith("row 2, column 'label': unknown label 'third'; the model knows ['first', 'second']")
+    lines({"text": "a goal", "text_pair": "a match", "label": ["first"]})
+    assert refusal(*train).endswith("row 1, column 'label': a list of labels (['first']); task 'classify-pairs' "
+                                    "takes one label or one score per row") and not out.exists()
     line = refusal("predict", which, "a text alone")
     assert "classify-pairs predicts from two texts, not from one text" in line
     with pytest.raises(SettingError, match="a regression has no labels"):

@@ -147,9 +147,14 @@ class PairClassifyTask(Task):
     # --- data ----------------------------------------------------------------------------
 
     def _classes(self, data: Dataset, source: str) -> list[str]:
-        column = self.target_columns[0]
-        rows = rules.read_column(column_values(data, column), source, column, None, self.class_names)
-        return [rules.as_set(labels, False, row, source, column)[0] for row, labels in enumerate(rows, start=1)]
+        """Each row's class, read as ``classify`` reads one label (:func:`tasuki_classify.labels.read_row`)."""
+        column, names = self.target_columns[0], []
+        for row, value in enumerate(column_values(data, column), start=1):
+            if rules.is_list(value):
+                raise DataError(f"{source}: row {row}, column {column!r}: a list of labels ({value!r}); task "
+                                f"{self.name!r} takes one label or one score per row")
+            names.append(rules.read_row(value, row, source, column, None, self.class_names))
+        return names
 
     def fit(self, train: Dataset) -> None:
         """Decide classes or regression (said in the log), then learn the labels or the targets' scaling."""
