@@ -345,3 +345,19 @@ def test_long_pairs_are_truncated_with_one_warning(backbone: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         task.encode(batch, tokenizer, 16)  # once per task
+
+
+def test_japanese_pairs_train_evaluate_and_predict(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The Japanese path end to end: the language is detected from the pairs, and the model round-trips."""
+    backbone = tiny_bert(tmp_path / "ja-backbone", japanese=True)
+    movie, food = ["映画は最高でした。", "あの映画は良い。"], ["料理は最高でした。", "この店の料理は悪い。"]
+    rows = [{"text": a, "text_pair": b, "label": "同じ" if (a in movie) == (b in movie) else "違う"}
+            for a in movie + food for b in movie + food if a != b]
+    with caplog.at_level(logging.INFO):
+        tasuki.train("classify-pairs", rows, backbone=str(backbone), output_dir=tmp_path / "ja", **{**FAST, "max_steps": 2})
+    assert "language: ja (detected" in caplog.text
+    model = tasuki.load(tmp_path / "ja")
+    assert model.task.lang == "ja" and model.task.labels == ["同じ", "違う"]
+    predicted = [p["label"] for p in model.predict([{"text": r["text"], "text_pair": r["text_pair"]} for r in rows])]
+    right = sum(p == r["label"] for p, r in zip(predicted, rows))
+    assert model.evaluate(rows)["accuracy"] == pytest.approx(right / len(rows))  # evaluate scores what predict says
