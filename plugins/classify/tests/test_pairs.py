@@ -18,7 +18,8 @@ import tasuki
 from tasuki.plugin import DataError, SettingError
 from tasuki.testing import only_plugins, refusal, run_cli, tiny_bert
 from tasuki_classify import plugin
-from tasuki_classify.pairs import PairClassifyTask, tokenize_pairs
+from tasuki_classify.pair_encoding import tokenize_pairs
+from tasuki_classify.pairs import PairClassifyTask
 from tasuki_classify.regression import Scaling, metrics
 
 FAST = {"batch_size": 16, "learning_rate": 1e-3, "max_length": 64, "progress": False, "checkpoints": False,
@@ -131,6 +132,8 @@ def test_predictions_come_back_on_the_targets_scale() -> None:
     assert task.postprocess(outputs, examples, examples) == [{"score": 1.0}, {"score": 3.0}, {"score": 4.0}]
     assert task.compute_metrics(outputs, examples, examples) == {"pearson": pytest.approx(1.0),
                                                                  "spearman": pytest.approx(1.0), "mse": 0.0}
+    with pytest.raises(SettingError, match="'scaling': .* is not allowed"):  # a hand-edited tasuki.json
+        PairClassifyTask.from_state({"options": {"regression": True}, "scaling": {"mean": 3.0, "std": 0}})
     with pytest.raises(DataError, match=r"column 'label' has one value \(2\) in all 3 rows"):
         Scaling.fit([2.0, 2.0, 2.0], "training data", "label")
 

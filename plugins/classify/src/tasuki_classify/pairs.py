@@ -10,7 +10,6 @@ MeCab words itself), each text of a pair exactly as it would be alone (``tests/t
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from tasuki.plugin import (
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify import regression
-from tasuki_classify.encoding import TruncationWarning
+from tasuki_classify.pair_encoding import tokenize_pairs
 
 if TYPE_CHECKING:
     import torch
@@ -49,37 +48,6 @@ class PairOptions:
     regression: bool | None = None
     """A numeric target: one output trained with MSE, scores predicted on the targets' scale. Unset: regression
     when the label column holds numbers with decimals (0.75, 4.0); text labels and whole numbers (0/1/2) are classes."""
-
-
-def tokenize_pairs(texts: list[str], pairs: list[str], tokenizer: Any, max_length: int, *,
-                   warn: bool) -> tuple[dict[str, list], bool]:
-    """Token features of each ``(text, pair)`` as one input; returns them and whether it warned (``warn``: may warn).
-
-    As :func:`tasuki_classify.encoding.tokenize` does for one text: each text is first cut far beyond what
-    ``max_length`` tokens can hold (a 50 MB line would take minutes to tokenize), and only the pairs that
-    are too long are tokenized again with ``truncation="longest_first"`` (a token at a time from the
-    longer text), with one warning that counts them.
-    """
-    limit = max(64 * max_length, 10_000)
-    texts, pairs = [t[:limit] for t in texts], [p[:limit] for p in pairs]
-    encoded = tokenizer(texts, pairs, truncation=False)
-    too_long = [i for i, ids in enumerate(encoded["input_ids"]) if len(ids) > max_length]
-    warned = False
-    if too_long:
-        longest = max(len(encoded["input_ids"][i]) for i in too_long)
-        clipped = tokenizer([texts[i] for i in too_long], [pairs[i] for i in too_long], truncation="longest_first",
-                            max_length=max_length)
-        for key in encoded:
-            for j, i in enumerate(too_long):
-                encoded[key][i] = clipped[key][j]
-        if warn:
-            warned = True
-            warnings.warn(f"text pairs longer than max_length={max_length} tokens (both texts together) are truncated, "
-                          f"the longer text first ({len(too_long)} of the first {len(texts)}, the longest {longest} "
-                          f"tokens); raise --max-length (Python: max_length=) to keep more of them",
-                          TruncationWarning, stacklevel=3)
-    features = {k: list(v) for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    return features, warned
 
 
 class PairClassifyTask(Task):
@@ -103,7 +71,7 @@ class PairClassifyTask(Task):
     # classify's recipe; two texts take about twice one text's tokens
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 256}
     Options: ClassVar[type] = PairOptions
-    # the page: two text boxes; classes as label bars, a score (any scale: not a cosine) as its number
+    # the page: two text boxes; classes as label bars, a score as JSON (the page's "score" view is a cosine, -1..1)
     input_fields: ClassVar[tuple[str, ...]] = ("text", "text_pair")
     form_kind: ClassVar[str] = "pair"
 
@@ -112,7 +80,7 @@ class PairClassifyTask(Task):
                  **options: Any) -> None:
         super().__init__(lang=lang, labels=labels, **options)
         self.class_names = list(class_names) if class_names else None  # a ClassLabel training column's names
-        self.scaling = regression.Scaling(**scaling) if scaling else None
+        self.scaling = regression.Scaling.from_state(scaling) if scaling is not None else None
         self._settle(main_metric)
         self._warned = False  # one truncation warning per task
 
@@ -126,6 +94,7 @@ class PairClassifyTask(Task):
 
     @property
     def is_regression(self) -> bool:
+        """Whether the task predicts a score (decided by :meth:`fit` unless the option was given)."""
         return bool(self.options.regression)
 
     def state(self) -> dict[str, Any]:

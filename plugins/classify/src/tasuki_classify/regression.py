@@ -78,6 +78,23 @@ class Scaling:
     std: float
 
     @classmethod
+    def from_state(cls, state: Any) -> Scaling:
+        """The scaling saved in ``tasuki.json`` (``{"mean": ..., "std": ...}``).
+
+        :raises SettingError: not two finite numbers with a positive ``std``.
+        """
+        from tasuki.plugin import SettingError
+
+        try:
+            mean, std = float(state["mean"]), float(state["std"])
+        except (TypeError, KeyError, ValueError):
+            mean = std = math.nan
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise SettingError(f"'scaling': {state!r} is not allowed; allowed: {{\"mean\": a number, \"std\": a number "
+                               f"> 0}}, as training wrote it")
+        return cls(mean, std)
+
+    @classmethod
     def fit(cls, targets: Sequence[float], source: str, column: str) -> Scaling:
         """The mean and population standard deviation of ``targets``.
 
