@@ -204,17 +204,18 @@ def test_the_log_says_classes_or_regression(tmp_path: Path, backbone: Path, capl
 # --- export, serve, files -----------------------------------------------------------------------
 
 
-def test_the_onnx_export_predicts_what_predict_does(which: Path, margin: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["which", "margin"])
+def test_the_onnx_export_predicts_what_predict_does(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    for name, directory, rows in (("which", which, which_is_sport()), ("margin", margin, sport_margin())):
-        test = split(rows)[1][:20]
-        exported = tasuki.load(tasuki.export(directory, tmp_path / name))
-        ours, theirs = tasuki.load(directory).predict(test), exported.predict(test)
-        for a, b in zip(ours, theirs):
-            assert a.get("label") == b.get("label")
-            assert b["score"] == pytest.approx(a["score"], abs=1e-4)
-        assert exported.task.scaling == tasuki.load(directory).task.scaling
+    directory = request.getfixturevalue(name)
+    test = split(which_is_sport() if name == "which" else sport_margin())[1][:20]
+    exported = tasuki.load(tasuki.export(directory, tmp_path / "onnx"))
+    ours, theirs = tasuki.load(directory).predict(test), exported.predict(test)
+    for a, b in zip(ours, theirs):
+        assert a.get("label") == b.get("label")
+        assert b["score"] == pytest.approx(a["score"], abs=1e-4)
+    assert exported.task.scaling == tasuki.load(directory).task.scaling
 
 
 def test_serve_takes_two_texts(which: Path, margin: Path) -> None:
