@@ -115,6 +115,9 @@ def train(
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
     read = {"columns": columns, "encoding": encoding, "config": data_config}
     task_obj, lang, sets = phases.load_training_data(task, task_cls, data, lang, task_options, args, read)
+    chosen = task_obj.recipe_defaults()  # e.g. a few-shot recipe's, from the data fit() saw
+    if chosen:
+        args = TrainingArgs.build({**task_cls.training_defaults, **chosen}, output_dir=str(output_dir), **training_args)
     phases.choose_held_out_set(sets, task_obj, task_cls, eval_data, args, read)
     backbone_obj = phases.resolve_training_backbone(backbone, task_cls, lang, args)
     run = phases.run(task_obj, backbone_obj, sets, args)

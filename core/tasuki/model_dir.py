@@ -136,11 +136,12 @@ def check_labels(task: Task, directory: Path) -> None:
 def check_head(task: Task, directory: Path) -> None:
     """The model in ``config.json`` (``architectures``) must carry ``task``'s head, not another task's.
 
-    A task loaded the default way (its ``auto_model``) needs an architecture named after that head
-    (``...ForSequenceClassification``); a task that loads its own way (embeddings, masked LM) only
-    refuses an architecture that is another task's head.
+    A task with an ``auto_model`` accepts an architecture named after that head
+    (``...ForSequenceClassification``); a task that loads its own way (embeddings, masked LM, a
+    classifier whose recipe saves another head) also accepts any architecture that is no task's head.
     """
     from tasuki.registry import get_registry
+    from tasuki.task import Task
 
     config_path = directory / "config.json"
     try:
@@ -153,7 +154,8 @@ def check_head(task: Task, directory: Path) -> None:
     architecture, own = names[0], head_of(type(task))
     owners = sorted(name for name, cls in get_registry().tasks.items()
                     if (head := head_of(cls.obj)) and architecture.endswith(head))
-    if architecture.endswith(own) if own else not owners:
+    loads_its_own_way = type(task).load_model is not Task.load_model
+    if (own and architecture.endswith(own)) or (loads_its_own_way and not owners):
         return
     of = f" (a model of task {', '.join(repr(o) for o in owners)})" if owners else ""
     raise CheckpointError(
@@ -163,11 +165,9 @@ def check_head(task: Task, directory: Path) -> None:
 
 
 def head_of(task_cls: type[Task]) -> str | None:
-    """The end of the architecture name of ``task_cls``'s head (``ForSequenceClassification``), for a
-    task that loads its model with its ``auto_model``; None for one that loads its own way."""
-    from tasuki.task import Task
-
-    if task_cls.load_model is not Task.load_model or task_cls.auto_model is None:
+    """The end of the architecture name of ``task_cls``'s ``auto_model`` head (``ForSequenceClassification``);
+    None for a task without one."""
+    if task_cls.auto_model is None:
         return None
     name = getattr(task_cls.auto_model, "__name__", "")
     return name.removeprefix("AutoModel") if name.startswith("AutoModelFor") else None

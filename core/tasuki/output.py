@@ -33,7 +33,7 @@ from typing import Any
 from tasuki.errors import TasukiError
 from tasuki.files import FileLock, atomic_write_json, clear_stale_staging, lock_holder, pid_alive
 from tasuki.model_dir import METADATA_FILE
-from tasuki.training.checkpoint import CHECKPOINTS_DIR, complete_checkpoints
+from tasuki.training.checkpoint import CHECKPOINTS_DIR, run_checkpoints
 
 RUN_MARKER = ".tasuki-run.json"
 """Written into the directory when a run starts: marks it as tasuki's until the model replaces it."""
@@ -99,7 +99,7 @@ def _foreign(directory: Path, entries: set[str]) -> list[str]:
 def survey(directory: Path) -> dict[str, Any]:
     """What ``directory`` holds: a model, checkpoints, an unfinished run, and entries tasuki did not write."""
     entries = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
-    checkpoints = complete_checkpoints(directory / CHECKPOINTS_DIR)
+    checkpoints = run_checkpoints(directory / CHECKPOINTS_DIR)
     return {
         "entries": entries,
         "model": METADATA_FILE in entries,
@@ -256,7 +256,7 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
 def _forget_if_nothing_to_resume(directory: Path) -> None:
     """A run that failed before its first checkpoint (bad data, say) leaves nothing to resume: drop
     its marker, so that the corrected command runs without --overwrite. Killed runs keep theirs."""
-    if (directory / RUN_MARKER).exists() and not complete_checkpoints(directory / CHECKPOINTS_DIR):
+    if (directory / RUN_MARKER).exists() and not run_checkpoints(directory / CHECKPOINTS_DIR):
         (directory / RUN_MARKER).unlink(missing_ok=True)
         for name in (CHECKPOINTS_DIR, "logs"):  # half-written checkpoints and logs of nothing
             shutil.rmtree(directory / name, ignore_errors=True)

@@ -34,10 +34,13 @@ The names, by what they are for:
   sentence-transformers layout; ``read_prompts``, ``read_pooling_config``, ``read_normalize``,
   ``read_max_seq_length`` read that layout), ``POOLING_MODES``, and the losses on sentence vectors
   ``multiple_negatives_ranking_loss``, ``contrastive_loss``, ``cosent_loss``, ``cosine_similarity_loss``
-  (each with sentence-transformers' arithmetic) and ``cosine_matrix``.
+  (each with sentence-transformers' arithmetic) and ``cosine_matrix``; for texts encoded apart (pairs,
+  triplets): ``ROLES`` (their columns), ``role_prefix``, ``tokenize_roles``, ``pad_roles`` and ``embed_roles``.
 - **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
   ``words_of_tokens`` (which word each character and each token belongs to).
-- **Prediction**: ``predict(task, model, tokenizer, examples, ...)``, the runner's prediction loop.
+- **Training and prediction**: ``Stage``, a run a task asks the runner for before its own
+  (``Task.stages``: e.g. contrastive tuning of the encoder); ``predict(task, model, tokenizer, examples, ...)``,
+  the runner's prediction loop.
 - **Serving routes** (the ``register_routes`` hook): ``Route`` (``POST /models/{name}/PATH``),
   ``RouteCall`` (what its handler gets), ``Attachment`` (a file a model carries for it, loaded by
   ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
@@ -94,10 +97,12 @@ if TYPE_CHECKING:
         multiple_negatives_ranking_loss,
     )
     from tasuki.sentences.pooling import POOLING_MODES, Pooling, read_max_seq_length, read_normalize, read_pooling_config
+    from tasuki.sentences.roles import ROLES, embed_roles, pad_roles, role_prefix, tokenize_roles
     from tasuki.serve.models import RequestError
     from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
     from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, label_name, stripped_labels
+    from tasuki.training.stages import Stage
 
 _SOURCES = {
     # hook marker
@@ -119,7 +124,7 @@ _SOURCES = {
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     # prediction
-    "predict": "tasuki.prediction.predict",
+    "predict": "tasuki.prediction.predict", "Stage": "tasuki.training.stages",
     # sentence vectors
     "SentenceEncoder": "tasuki.sentences.encoder", "read_prompts": "tasuki.sentences.encoder",
     "Pooling": "tasuki.sentences.pooling", "POOLING_MODES": "tasuki.sentences.pooling",
@@ -128,6 +133,8 @@ _SOURCES = {
     "multiple_negatives_ranking_loss": "tasuki.sentences.losses", "contrastive_loss": "tasuki.sentences.losses",
     "cosent_loss": "tasuki.sentences.losses", "cosine_similarity_loss": "tasuki.sentences.losses",
     "cosine_matrix": "tasuki.sentences.losses",
+    "ROLES": "tasuki.sentences.roles", "role_prefix": "tasuki.sentences.roles", "tokenize_roles": "tasuki.sentences.roles",
+    "pad_roles": "tasuki.sentences.roles", "embed_roles": "tasuki.sentences.roles",
     # serving routes
     "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
     "RequestError": "tasuki.serve.models",
@@ -156,6 +163,7 @@ __all__ = [
     "GENERIC_SUFFIXES",
     "METADATA_FILE",
     "POOLING_MODES",
+    "ROLES",
     "Attachment",
     "Backbone",
     "CheckpointError",
@@ -169,6 +177,7 @@ __all__ = [
     "RouteCall",
     "SentenceEncoder",
     "SettingError",
+    "Stage",
     "Task",
     "TasukiError",
     "UnknownNameError",
@@ -185,6 +194,7 @@ __all__ = [
     "cosine_matrix",
     "cosine_similarity_loss",
     "echo_json",
+    "embed_roles",
     "file_sha256",
     "given",
     "hookimpl",
@@ -193,6 +203,7 @@ __all__ = [
     "lazy_getattr",
     "load_data",
     "multiple_negatives_ranking_loss",
+    "pad_roles",
     "parse_pairs",
     "predict",
     "pyplot",
@@ -203,11 +214,13 @@ __all__ = [
     "read_text",
     "require_columns",
     "resolve_backbone",
+    "role_prefix",
     "save_figure",
     "setting",
     "settings_options",
     "split_words",
     "stripped_labels",
+    "tokenize_roles",
     "training_options",
     "word_owners",
     "words_of_tokens",

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
+    from tasuki.args import TrainingArgs
     from tasuki.backbone import Backbone
+    from tasuki.training.stages import Stage
 
 Outputs = list[dict[str, np.ndarray]]
 """What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
@@ -170,6 +172,16 @@ class Task(ABC):
 
     def fit(self, train: Dataset) -> None:  # noqa: B027 - optional hook
         """Learn what comes from the training data (e.g. the label set). Called once before training."""
+
+    def recipe_defaults(self) -> dict[str, Any]:
+        """:class:`~tasuki.args.TrainingArgs` defaults chosen from the data :meth:`fit` saw (few examples: no
+        held-out split, say); they replace :attr:`training_defaults`, and the user's own values still win."""
+        return {}
+
+    def stages(self, train: Dataset, args: TrainingArgs) -> list[Stage]:
+        """Training runs before this task's own, each through the runner (:class:`~tasuki.training.stages.Stage`:
+        e.g. contrastive tuning of the encoder on pairs built from the labels); none by default."""
+        return []
 
     @classmethod
     def required_columns(cls, with_targets: bool) -> tuple[str, ...]:

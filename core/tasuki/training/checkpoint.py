@@ -70,6 +70,12 @@ def complete_checkpoints(root: Path) -> list[Path]:
     return sorted(found, key=step_of, reverse=True)
 
 
+def run_checkpoints(root: Path) -> list[Path]:
+    """The complete checkpoints of a run: its own (newest first), then its stages' (``root/STAGE/step-*``)."""
+    stages = [p for p in sorted(root.iterdir()) if p.is_dir() and step_of(p) < 0] if root.is_dir() else []
+    return complete_checkpoints(root) + [c for stage in stages for c in complete_checkpoints(stage)]
+
+
 def read_state(checkpoint: Path) -> dict[str, Any]:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
 

@@ -100,17 +100,23 @@ def run_training(
     train_examples: Dataset,
     eval_examples: Dataset | None,
     args: TrainingArgs,
+    *,
+    checkpoint_root: Path | None = None,
+    description: str | None = None,
 ) -> TrainingRun:
     """Fine-tune ``task`` on ``backbone`` (see :class:`~tasuki.training.result.TrainingRun` for what comes back).
 
     ``max_steps`` and the schedule count optimizer steps, whatever the number of processes and
     the accumulation; with an evaluation set the best evaluation's weights are kept, and training
     stops early when the task's main metric has not improved for ``early_stopping_patience``
-    evaluations (on by default when the epochs are chosen automatically).
+    evaluations (on by default when the epochs are chosen automatically). ``checkpoint_root`` (default
+    ``OUTPUT/checkpoints``) and ``description`` (the progress bar's) are set by a stage's run
+    (:mod:`tasuki.training.stages`).
     """
-    run = _prepare(task, backbone, train_examples, eval_examples, args)
+    root = checkpoint_root or Path(args.output_dir) / ckpt.CHECKPOINTS_DIR
+    run = _prepare(task, backbone, train_examples, eval_examples, args, root)
     state = _resume(run, args)
-    progress = tqdm(total=run.total_steps, initial=state.global_step, desc=f"training {task.name}",
+    progress = tqdm(total=run.total_steps, initial=state.global_step, desc=description or f"training {task.name}",
                     disable=not (args.progress and run.accelerator.is_local_main_process))
     for epoch in range(state.epoch, run.epochs):
         if state.stopped_early or state.global_step >= run.total_steps:
@@ -132,7 +138,7 @@ def run_training(
 
 
 def _prepare(task: Task, backbone: Backbone, train_examples: Dataset, eval_examples: Dataset | None,
-             args: TrainingArgs) -> _Run:
+             args: TrainingArgs, root: Path) -> _Run:
     """Tokenize (unless streaming), build the model and optimizer, prepare the loaders, plan the schedule."""
     from accelerate.utils import set_seed
 
@@ -177,11 +183,12 @@ def _prepare(task: Task, backbone: Backbone, train_examples: Dataset, eval_examp
         eval_loader = accelerator.prepare(eval_loader)
     run = _Run(accelerator, model, optimizer, train_loader, sampler, eval_loader, eval_examples, eval_features,
                streaming)
-    _schedule(run, task, backbone, train_examples, args)
+    _schedule(run, task, backbone, train_examples, args, root)
     return run
 
 
-def _schedule(run: _Run, task: Task, backbone: Backbone, train_examples: Dataset, args: TrainingArgs) -> None:
+def _schedule(run: _Run, task: Task, backbone: Backbone, train_examples: Dataset, args: TrainingArgs,
+              root: Path) -> None:
     """Steps, epochs, warm-up, patience, the scheduler and the run's fingerprint, on the prepared loader."""
     from transformers import get_linear_schedule_with_warmup
 
@@ -205,7 +212,7 @@ def _schedule(run: _Run, task: Task, backbone: Backbone, train_examples: Dataset
         accelerator.init_trackers("tasuki", config={k: v for k, v in asdict(args).items() if v is not None})
     run.fingerprint = run_fingerprint(task, backbone, train_examples, run.eval_examples, args,
                                       accelerator.num_processes, run.total_steps, warmup_steps)
-    run.root = Path(args.output_dir) / ckpt.CHECKPOINTS_DIR
+    run.root = root
     run.best_weights = ckpt.BestWeights(run.root if args.checkpoints or args.resume else None)
 
 

@@ -89,7 +89,8 @@ def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Ta
 
 
 def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> TrainingRun:
-    """Run: the training loop, with a warning before it when the held-out set is too small to trust and after
+    """Run: the task's stages (:meth:`~tasuki.task.Task.stages`, e.g. a few-shot recipe's contrastive tuning),
+    then the training loop, with a warning before it when the held-out set is too small to trust and after
     it when the run is unlikely to have learnt."""
     if sets.eval is not None and len(sets.eval) < SMALL_EVAL:
         logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
@@ -97,6 +98,11 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
                        SMALL_EVAL)
     from tasuki.training.loop import run_training
 
+    stages = task.stages(sets.train, args)
+    if stages:
+        from tasuki.training.stages import run_stages
+
+        args.resume = run_stages(stages, backbone, args)
     done = run_training(task, backbone, sets.train, sets.eval, args)
     _warn_about_the_run(done, args)
     return done

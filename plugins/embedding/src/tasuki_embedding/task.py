@@ -21,8 +21,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from tasuki.plugin import DataError, Outputs, PredictionContext, Task, setting
-from tasuki_embedding.features import ROLES, embed_roles, pad_roles, prefix, tokenize_roles
+from tasuki.plugin import (
+    ROLES,
+    DataError,
+    Outputs,
+    PredictionContext,
+    Task,
+    embed_roles,
+    pad_roles,
+    role_prefix,
+    setting,
+    tokenize_roles,
+)
 
 if TYPE_CHECKING:  # torch loads where batches and models are built: plugin discovery imports this module
     import torch
@@ -141,7 +151,7 @@ class EmbeddingTask(Task):
 
     def feature_length(self, feature: dict[str, Any]) -> int:
         """The longest of the feature's texts, so that length-grouped batches pad little."""
-        return max(len(feature[f"{prefix(r)}input_ids"]) for r in ROLES if f"{prefix(r)}input_ids" in feature)
+        return max(len(feature[f"{role_prefix(r)}input_ids"]) for r in ROLES if f"{role_prefix(r)}input_ids" in feature)
 
     def batch_sampler(
         self, features: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, group_by_length: bool = True
@@ -153,7 +163,8 @@ class EmbeddingTask(Task):
         from tasuki_embedding.sampling import NoDuplicatesBatchSampler
 
         if shuffle and self.options.loss in IN_BATCH_NEGATIVE_LOSSES:
-            columns = [features[f"{prefix(r)}input_ids"] for r in ROLES if f"{prefix(r)}input_ids" in features.column_names]
+            names = [f"{role_prefix(r)}input_ids" for r in ROLES]
+            columns = [features[name] for name in names if name in features.column_names]
             # a text is its token ids: the same text in any column (a query, a positive, a negative) clashes
             keys = [[tuple(ids) for ids in texts] for texts in zip(*columns)]
             return NoDuplicatesBatchSampler(keys, batch_size, seed=seed)

@@ -1,9 +1,10 @@
-"""The ``embedding`` task's features: token ids per text column, their padding, and one forward pass for
-all columns.
+"""Features of texts that are encoded apart (pairs, triplets): token ids per text column, their padding,
+and one forward pass of a sentence encoder for all columns.
 
 A feature holds one token-id list per text column (``input_ids``, ``pair_input_ids``,
-``negative_input_ids``) and, for scored pairs, ``score``. :class:`tasuki_embedding.task.EmbeddingTask`
-delegates ``encode``, ``collate`` and its embedding step here.
+``negative_input_ids``) and, for scored pairs, ``score``. Tasks that train sentence vectors (the
+embedding task, classification's contrastive stage) delegate ``encode``, ``collate`` and their
+embedding step here, through the contract (:mod:`tasuki.plugin`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ ROLES = ("text", "pair", "negative")
 """Text columns, in order; their features are ``input_ids``, ``pair_input_ids``, ``negative_input_ids``."""
 
 
-def prefix(role: str) -> str:
+def role_prefix(role: str) -> str:
     """The feature-name prefix of a text column: ``""`` for ``text``, ``"pair_"``, ``"negative_"``."""
     return "" if role == "text" else f"{role}_"
 
@@ -37,7 +38,7 @@ def tokenize_roles(batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, m
             return_token_type_ids=False, return_overflowing_tokens=False, return_length=False,
         )["input_ids"]
         truncated += sum(len(x) >= max_length for x in ids)
-        features[f"{prefix(role)}input_ids"] = ids
+        features[f"{role_prefix(role)}input_ids"] = ids
     if truncated:
         # stacklevel 3: the warning points at the task's encode caller, as when encode warned itself
         warnings.warn(f"{truncated} text(s) reached max_length={max_length} tokens and were truncated", stacklevel=3)
@@ -53,7 +54,7 @@ def pad_roles(features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase
     pad_id = tokenizer.pad_token_id or 0
     batch: dict[str, torch.Tensor] = {}
     for role in ROLES:
-        key = f"{prefix(role)}input_ids"
+        key = f"{role_prefix(role)}input_ids"
         if key not in features[0]:
             continue
         rows = [f[key] for f in features]
@@ -64,7 +65,7 @@ def pad_roles(features: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase
             ids[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
             mask[i, : len(r)] = 1
         batch[key] = ids
-        batch[f"{prefix(role)}attention_mask"] = mask
+        batch[f"{role_prefix(role)}attention_mask"] = mask
     if "score" in features[0]:
         batch["score"] = torch.tensor([f["score"] for f in features], dtype=torch.float32)
     return batch
@@ -74,9 +75,9 @@ def embed_roles(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[
     """Vectors (B, H) per text column, from one forward pass over all columns padded to one width."""
     import torch
 
-    roles = [r for r in ROLES if f"{prefix(r)}input_ids" in batch]
-    ids = [batch[f"{prefix(r)}input_ids"] for r in roles]
-    masks = [batch[f"{prefix(r)}attention_mask"] for r in roles]
+    roles = [r for r in ROLES if f"{role_prefix(r)}input_ids" in batch]
+    ids = [batch[f"{role_prefix(r)}input_ids"] for r in roles]
+    masks = [batch[f"{role_prefix(r)}attention_mask"] for r in roles]
     width = max(x.shape[1] for x in ids)
     # Right padding with masked positions leaves every real token's output unchanged.
     ids = torch.cat([torch.nn.functional.pad(x, (0, width - x.shape[1])) for x in ids])  # (R*B, T)
