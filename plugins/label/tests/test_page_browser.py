@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,20 +55,23 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 class Server:
-    """``tasuki label`` in a child process; its URL read from the line it prints."""
+    """``tasuki label`` in a child process, its output in a file (a pipe nobody reads would fill and block it)."""
 
-    def __init__(self, *args: object) -> None:
+    def __init__(self, log: Path, *args: object) -> None:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-        self.process = subprocess.Popen([sys.executable, "-m", "tasuki", "label", *map(str, args), "--port", "0"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        seen = []
-        for line in self.process.stdout:
-            seen.append(line)
-            found = re.search(r"http://\S+/", line)
+        self.log = log
+        with log.open("w", encoding="utf-8") as handle:
+            self.process = subprocess.Popen([sys.executable, "-m", "tasuki", "label", *map(str, args), "--port", "0"],
+                                            stdout=handle, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.process.poll() is None:
+            found = re.search(r"http://\S+/", log.read_text(encoding="utf-8"))
             if found:
                 self.url = found.group(0)
                 return
-        raise AssertionError("the server did not start:\n" + "".join(seen))
+            time.sleep(0.2)
+        self.kill()
+        raise AssertionError("the server did not start:\n" + log.read_text(encoding="utf-8"))
 
     def kill(self) -> None:
         self.process.kill()  # SIGKILL: nothing runs after it, as in a crash
@@ -75,6 +79,8 @@ class Server:
 
 
 def _lines(path: Path) -> list[dict]:
+    if not path.exists():  # before the first answer
+        return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -98,7 +104,7 @@ def test_label_undo_skip_kill_restart_continue(tmp_path: Path, browser: webdrive
     pool.write_text("\n".join(POOL) + "\n", encoding="utf-8")
     out = tmp_path / "labels.jsonl"
     args = [pool, "--task", "classify", "--labels", LABELS, "--output", out, "--backbone", backbone, "--every", 0]
-    server = Server(*args)
+    server = Server(tmp_path / "server.log", *args)
     try:
         browser.get(server.url)
         item, first = _shown(browser)
@@ -123,7 +129,7 @@ def test_label_undo_skip_kill_restart_continue(tmp_path: Path, browser: webdrive
         server.kill()
     assert [row["text"] for row in _lines(out)] == [first, after_skip]  # intact after SIGKILL
 
-    server = Server(*args, "--model", model_dir)  # restart, now with a model's guesses
+    server = Server(tmp_path / "server2.log", *args, "--model", model_dir)  # restart, now with a model's guesses
     try:
         browser.get(server.url)
         labelled, item = {first, after_skip}, None
@@ -142,3 +148,39 @@ def test_label_undo_skip_kill_restart_continue(tmp_path: Path, browser: webdrive
         server.kill()
     rows = _lines(out)
     assert sorted(row["text"] for row in rows) == sorted(POOL)  # each text once, the skipped one included
+
+
+def test_a_round_trains_in_the_background_and_the_page_shows_its_estimate(tmp_path: Path, browser: webdriver.Chrome,
+                                                                          backbone: Path) -> None:
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join(SPORT + POLITICS + WEATHER) + "\n", encoding="utf-8")
+    out = tmp_path / "labels.jsonl"
+    answers = {**dict.fromkeys(SPORT, "1"), **dict.fromkeys(POLITICS, "2"), **dict.fromkeys(WEATHER, "3")}
+    fast = "--max-steps 20 --learning-rate 3e-3 --batch-size 8"
+    server = Server(tmp_path / "server.log", pool, "--task", "classify", "--labels", LABELS, "--output", out,
+                    "--backbone", backbone, "--every", 6, "--folds", 2, "--train-args", fast)
+    try:
+        browser.get(server.url)
+        item = None
+        for count in range(1, 7):
+            item, text = _shown(browser, item)
+            _key(browser, answers[text])
+            WebDriverWait(browser, 30).until(lambda b, n=count: len(_lines(out)) == n)
+        training = browser.find_element(By.ID, "training")
+        # the page keeps answering while the round runs (it is another process)
+        item, text = _shown(browser, item)
+        _key(browser, answers[text])
+        WebDriverWait(browser, 30).until(lambda b: len(_lines(out)) == 7)
+        try:
+            WebDriverWait(browser, 600).until(lambda b: "cross-validated accuracy" in training.text)
+        except Exception:
+            logs = [p.read_text(encoding="utf-8")[-3000:] for p in sorted(tmp_path.rglob("*.log"))]
+            raise AssertionError(f"page: {training.text}\n" + "\n".join(logs)) from None
+        assert re.search(r"round 1: 6 labels, cross-validated accuracy \d+\.\d%", training.text), training.text
+        WebDriverWait(browser, 60).until(lambda b: "model " in b.find_element(By.ID, "strategy").text)
+        assert browser.find_element(By.ID, "curve").get_attribute("data-points") == "1"
+        assert "next texts: uncertainty" in browser.find_element(By.ID, "strategy").text
+        model_dir = out.with_name("labels-models") / "round-0001" / "model"
+        assert (model_dir / "tasuki.json").is_file()
+    finally:
+        server.kill()

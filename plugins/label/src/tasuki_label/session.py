@@ -84,7 +84,9 @@ class Session:
     # --- answers ------------------------------------------------------------------------------
 
     def _current(self, item: Any) -> str:
-        if not self.queue or item != self.item:
+        if not self.queue:
+            raise Conflict("no text is shown: the next texts are being chosen")
+        if item != self.item:
             raise Conflict(f"text {item!r} is no longer shown; the page shows text {self.item}")
         return self.queue[0]
 

@@ -60,7 +60,7 @@ class Trainer:
         round_dir.mkdir(parents=True, exist_ok=True)
         count = self.store.snapshot(round_dir / "labels.jsonl")
         command = [sys.executable, "-m", "tasuki_label.trainer", str(round_dir), "--round", str(number),
-                   "--folds", str(self.folds), "--train-args", shlex.join(self.train_args)]
+                   "--folds", str(self.folds), f"--train-args={shlex.join(self.train_args)}"]
         with (round_dir / "round.log").open("w", encoding="utf-8") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.running, self.started_at = round_dir, count
