@@ -198,6 +198,11 @@ def test_the_log_says_classes_or_regression(tmp_path: Path, backbone: Path, capl
     assert "classification (--option regression=false)" in caplog.text
     assert tasuki.load(tmp_path / "forced").task.labels == ["0.25", "0.5", "0.75", "1"]
     assert tasuki.load(tmp_path / "forced").task.result_kind == "labels"
+    for name, cells, kind in (("decimals", ("0.5", "1", "0.25", "1e-1"), True), ("whole", ("0", "1", "1", "0"), False)):
+        data = tmp_path / f"{name}.csv"  # a CSV column is read as text: the numbers are read from it
+        data.write_text("text,text_pair,label\n" + "".join(f"goal,vote,{c}\n" for c in cells), encoding="utf-8")
+        tasuki.train("classify-pairs", data, output_dir=tmp_path / name, **kwargs)
+        assert tasuki.load(tmp_path / name).task.is_regression is kind
     assert tasuki.load(tmp_path / "scores").task.result_kind == "json"  # a score on any scale: not a cosine
 
 
@@ -284,6 +289,14 @@ def test_bad_pairs_are_refused_in_one_line(tmp_path: Path, backbone: Path, which
           {"text": "a vote", "text_pair": "a goal", "label": "third"})
     line = refusal("evaluate", which, "--data", data)
     assert line.endswith("row 2, column 'label': unknown label 'third'; the model knows ['first', 'second']")
+    scores = tmp_path / "scores.csv"
+    scores.write_text("text,text_pair,label\na goal,a match,0.5\na vote,a goal,\n", encoding="utf-8")
+    line = refusal("train", "classify-pairs", "--data", scores, "--backbone", backbone, "--output", out)
+    assert line.endswith("row 2, column 'label': missing label (''); remove the row or give it a class or a score")
+    line = refusal("train", "classify-pairs", "--data", scores, "--backbone", backbone, "--output", out, "--option",
+                   "regression=true")
+    assert line.endswith("row 2, column 'label': missing target (''); remove the row or give it a number")
+    assert not out.exists()
     lines({"text": "a goal", "text_pair": "a match", "label": ["first"]})
     assert refusal(*train).endswith("row 1, column 'label': a list of labels (['first']); task 'classify-pairs' "
                                     "takes one label or one score per row") and not out.exists()

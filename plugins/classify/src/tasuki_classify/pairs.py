@@ -170,8 +170,10 @@ class PairClassifyTask(Task):
         if self.is_regression:
             regression.read_targets(column_values(data, column), source, column)
             return
-        for _ in stripped_labels(column_values(data, column), source, column):
-            pass  # one warning counts the labels read without their surrounding whitespace
+        for row, value in enumerate(stripped_labels(column_values(data, column), source, column), start=1):
+            if regression.is_missing(value):  # before classify's reading, whose hint names its own options
+                raise DataError(f"{source}: row {row}, column {column!r}: missing label ({value!r}); remove the row "
+                                f"or give it a class or a score")
         classes = self._classes(data, source)  # readable as labels, one per row
         if self.labels and self.options.regression is not None:  # fitted: every label must be known
             known = set(self.labels)

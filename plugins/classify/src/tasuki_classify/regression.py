@@ -40,6 +40,12 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
+def is_missing(value: Any) -> bool:
+    """None, NaN (an empty CSV cell read by pandas) or a blank text."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        isinstance(value, str) and not value.strip())
+
+
 def read_targets(values: Iterable[Any], source: str, column: str) -> list[float]:
     """Every value as a float, rows numbered from 1.
 
@@ -50,24 +56,27 @@ def read_targets(values: Iterable[Any], source: str, column: str) -> list[float]
     for row, value in enumerate(values, start=1):
         target = number(value)
         if target is None:
-            raise DataError(f"{source}: row {row}, column {column!r}: {value!r} is not a number; a regression target "
-                            f"must be one (--option regression=false reads the column as classes)")
+            what = f"missing target ({value!r}); remove the row or give it a number" if is_missing(value) else (
+                f"{value!r} is not a number; a regression target must be one (--option regression=false reads the "
+                f"column as classes)")
+            raise DataError(f"{source}: row {row}, column {column!r}: {what}")
         targets.append(target)
     return targets
 
 
 def holds_scores(data: Any, column: str, values: Sequence[Any]) -> bool:
-    """Whether a label column holds scores: numbers written with decimals (a float column, ``0.75``, ``4.0``).
+    """Whether a label column holds scores: numbers written with decimals (``0.75``, ``4.0``, ``1e-3``).
 
-    Whole numbers (``0``/``1``/``2``, an integer column) are class ids, as in duplicate-question and
-    entailment sets; text and ``ClassLabel`` columns are classes. Without a column type (a stream),
-    every value must be a float.
+    A float column (JSON, parquet) holds scores; an integer or ``ClassLabel`` column holds class ids, as
+    duplicate-question and entailment sets write them (``0``/``1``/``2``). A text column (every CSV column is
+    read as text) holds scores when every value reads as a number and some are written with decimals.
     """
     features = getattr(data, "features", None) or {}
-    dtype = getattr(features.get(column), "dtype", None)
-    if dtype is not None:
-        return str(dtype).startswith("float")
-    return bool(values) and all(isinstance(v, float) for v in values)
+    dtype = str(getattr(features.get(column), "dtype", "") or "")
+    if dtype and dtype not in ("string", "large_string"):
+        return dtype.startswith("float")
+    return bool(values) and all(number(v) is not None for v in values) and any(
+        isinstance(v, float) or (isinstance(v, str) and any(c in v for c in ".eE")) for v in values)
 
 
 @dataclass(frozen=True)
