@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -23,9 +23,9 @@ from tasuki.plugin import (
     setting,
     stripped_labels,
 )
+from tasuki_classify import encoding, windows
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
-from tasuki_classify.encoding import tokenize
 from tasuki_classify.thresholds import DEFAULT_THRESHOLD, cuts, decide, tune
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ class ClassifyOptions:
     """Multi-label: the threshold of each label ({"sports": 0.4}); tuned on the held-out data unless given."""
     top_k: int | None = setting(None, min=1)
     """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
+    windows: bool = True
+    """A text over max_length tokens is read in overlapping windows, each trained with its label; false: truncated."""
+    window_stride: int | None = setting(None, min=0)
+    """Tokens shared by consecutive windows (below max_length minus the special tokens); unset: max_length // 4."""
+    window_aggregation: Literal["mean", "max"] | None = None
+    """A text's scores from its windows': each label's mean or max over them; unset: mean (single-label), max (multi)."""
 
 
 class ClassifyTask(Task):
@@ -88,6 +94,7 @@ class ClassifyTask(Task):
                 raise SettingError(f"option of task 'classify' 'thresholds': {label!r}: {value!r} is not allowed; "
                                    f"allowed: a number from 0 to 1")
         self.weights = rules.parse_weights(self.options.class_weights)  # refused here, before any data is read
+        windows.check_options(self.options)
         self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else "accuracy")
         self.loss_weights: list[float] | None = None
         self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
@@ -182,24 +189,16 @@ class ClassifyTask(Task):
                                 f"the model knows {self.labels}")
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
-        """Token ids (truncation warned about once) and labels: a class id, or a 0/1 vector when multi-label."""
-        features, warned = tokenize(batch[self.input_columns[0]], tokenizer, max_length, warn=not self._warned)
+        """Token ids, in windows over long texts (else truncated, warned about once), and labels: a class id, or a
+        0/1 vector when multi-label, the text's for each of its windows."""
+        options, column = self.options, self.target_columns[0]
+        features, warned = encoding.features(batch[self.input_columns[0]], tokenizer, max_length, windows=options.windows,
+                                             stride=options.window_stride, warn=not self._warned)
         self._warned = self._warned or warned
-        column = self.target_columns[0]
         if column in batch and self.labels:
-            label2id = {name: i for i, name in enumerate(self.labels)}
-            targets: list[Any] = []
-            for row, value in enumerate(batch[column], start=1):
-                names = rules.as_set(rules.read_row(value, row, "batch", column, self.options.label_separator,
-                                                    self.class_names),
-                                     self.multi_label, row, "batch", column)
-                if any(name not in label2id for name in names):
-                    raise DataError(f"unknown label in {names}; the model knows {self.labels}")
-                if self.multi_label:
-                    targets.append([1.0 if label in names else 0.0 for label in self.labels])
-                else:
-                    targets.append(label2id[names[0]])
-            features["labels"] = targets
+            targets = encoding.targets(batch[column], column, self.labels, self.multi_label, options.label_separator,
+                                       self.class_names)
+            features["labels"] = [targets[i] for i in features.get("example_index", range(len(targets)))]
         return features
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -216,18 +215,22 @@ class ClassifyTask(Task):
 
     # --- results -------------------------------------------------------------------------
 
-    def scores(self, outputs: Outputs) -> np.ndarray:
-        """``(N, L)`` probabilities: a sigmoid per label (multi-label) or the softmax over labels."""
+    def scores(self, outputs: Outputs, features: Dataset, count: int) -> np.ndarray:
+        """``(N, L)`` probabilities of the ``count`` texts: a sigmoid per label (multi-label) or the softmax over
+        labels, of each window, aggregated over each text's windows (:func:`tasuki_classify.windows.aggregate`)."""
         logits = np.stack([np.asarray(o["logits"], dtype=np.float64) for o in outputs])
         if self.multi_label:
-            return 1.0 / (1.0 + np.exp(-logits))
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return exp / exp.sum(axis=1, keepdims=True)
+            probs = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = exp / exp.sum(axis=1, keepdims=True)
+        how = self.options.window_aggregation or windows.default_aggregation(self.multi_label)
+        return windows.aggregate(probs, windows.documents(features, count), count, how)
 
     def targets(self, features: Dataset, examples: Dataset) -> np.ndarray:
         """Gold class ids ``(N,)`` or indicators ``(N, L)``, from the features or else the examples."""
-        if "labels" in features.column_names:
-            return np.asarray(features["labels"], dtype=np.int64)
+        if "labels" in features.column_names:  # one per window: the first window's is its text's
+            return np.asarray(features["labels"], dtype=np.int64)[windows.first_windows(features, len(examples))]
         index = {name: i for i, name in enumerate(self.labels or [])}
         rows = self._rows(examples, "evaluation data")
         if self.multi_label:
@@ -237,7 +240,7 @@ class ClassifyTask(Task):
     def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
         """Single-label: accuracy, F1s, per-label scores, confusion counts. Multi-label: micro/macro F1, subset
         accuracy, per-label scores and ``threshold/LABEL``; during training, thresholds are tuned on this data."""
-        labels, scores, gold = self.labels or [], self.scores(outputs), self.targets(features, examples)
+        labels, scores, gold = self.labels or [], self.scores(outputs, features, len(examples)), self.targets(features, examples)
         if not self.multi_label:
             return scoring.single_label(gold, scores.argmax(axis=1), labels)
         thresholds = self.options.thresholds
@@ -257,7 +260,7 @@ class ClassifyTask(Task):
                     context: PredictionContext | None = None) -> list[dict[str, Any]]:
         """Single-label ``{"label", "score", "scores"}``; multi-label ``{"labels": [{"label", "score"}], "scores"}``
         with every label at or above its threshold, best first (``[]`` when none is)."""
-        labels, scores, top_k = self.labels or [], self.scores(outputs), self.options.top_k
+        labels, scores, top_k = self.labels or [], self.scores(outputs, features, len(examples)), self.options.top_k
         results = []
         if self.multi_label:
             chosen = decide(scores, labels, self.options.thresholds, self.options.threshold)
@@ -280,13 +283,12 @@ class ClassifyTask(Task):
 
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Single-label: the confusion matrix; multi-label: per-label F1 bars (``per_label_f1.png``)."""
-        labels, gold = self.labels or [], self.targets(features, examples)
+        labels, gold, scores = self.labels or [], self.targets(features, examples), self.scores(outputs, features, len(examples))
         title = f"classify ({self.lang})"
         if not self.multi_label:
-            predicted = self.scores(outputs).argmax(axis=1)
+            predicted = scores.argmax(axis=1)
             return [scoring.confusion_figure(gold, predicted, labels, Path(directory) / "confusion_matrix.png", title)]
-        metrics = scoring.multi_label(gold, decide(self.scores(outputs), labels, self.options.thresholds,
-                                                   self.options.threshold), labels)
+        metrics = scoring.multi_label(gold, decide(scores, labels, self.options.thresholds, self.options.threshold), labels)
         return [scoring.per_label_figure(metrics, labels, Path(directory) / "per_label_f1.png", f"{title}: F1 per label")]
 
 
