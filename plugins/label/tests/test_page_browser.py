@@ -2,7 +2,7 @@
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and selenium (as ``tests/test_serve_browser.py``); skips
 otherwise. The server runs as ``python -m tasuki label ...`` in its own process, so it can be killed with
-SIGKILL like a crashed one. ``TASUKI_LABEL_SCREENSHOT=docs/label-page.png`` saves the page with a model.
+SIGKILL like a crashed one. ``TASUKI_LABEL_SCREENSHOT=plugins/label/docs/label-page.png`` saves the page after a round.
 """
 
 from __future__ import annotations
@@ -138,8 +138,6 @@ def test_label_undo_skip_kill_restart_continue(tmp_path: Path, browser: webdrive
             assert text not in labelled  # a labelled text is never shown again
             guess = browser.find_element(By.ID, "guess").text
             assert re.fullmatch(r"model's guess: (sport|politics|weather) \(\d+%\)", guess), guess
-            if len(labelled) == 4 and os.environ.get("TASUKI_LABEL_SCREENSHOT"):
-                browser.save_screenshot(os.environ["TASUKI_LABEL_SCREENSHOT"])
             _key(browser, "1")
             labelled.add(text)
             WebDriverWait(browser, 30).until(lambda b: len(_lines(out)) == len(labelled))
@@ -182,5 +180,8 @@ def test_a_round_trains_in_the_background_and_the_page_shows_its_estimate(tmp_pa
         assert "next texts: uncertainty" in browser.find_element(By.ID, "strategy").text
         model_dir = out.with_name("labels-models") / "round-0001" / "model"
         assert (model_dir / "tasuki.json").is_file()
+        WebDriverWait(browser, 60).until(lambda b: "model's guess" in b.find_element(By.ID, "guess").text)
+        if os.environ.get("TASUKI_LABEL_SCREENSHOT"):
+            browser.save_screenshot(os.environ["TASUKI_LABEL_SCREENSHOT"])
     finally:
         server.kill()
