@@ -187,3 +187,47 @@ def test_bad_window_options_are_refused_in_one_line(backbone: Path, tmp_path: Pa
         line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out, "--max-length", 16,
                        "--option", option)
         assert message in line and not out.exists(), line
+
+
+# --- (1) a label only the last sentence carries --------------------------------------------
+
+FILLER = ("river stone cloud paper window garden table lamp chair bottle forest mountain letter ribbon candle mirror "
+          "pocket ladder basket kettle").split()
+POSITIVE, NEGATIVE = ["good", "great", "nice", "love"], ["bad", "awful", "terrible", "hate"]
+
+
+def verdict_documents(count: int, seed: int) -> list[dict]:
+    """200 random filler words, then "the verdict is WORD": only WORD (one of 4 positive or 4 negative) says the label."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        label = ("pos", "neg")[i % 2]
+        words = [*rng.choices(FILLER, k=200), "the", "verdict", "is", rng.choice(POSITIVE if label == "pos" else NEGATIVE)]
+        rows.append({"text": " ".join(words), "label": label})
+    return rows
+
+
+@pytest.mark.slow
+def test_a_label_in_the_last_sentence_is_learnt_with_windows_and_lost_to_truncation(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """204 tokens in windows of 64 (stride 16: windows at 0, 46, 92, 138, 184): the verdict is in the last one.
+
+    Measured (seeds 0-3; held-out accuracy on 40 documents):  windows 0.5, 1.0, 1.0, 0.975 (mean 0.87);
+    windows=false 0.5, 0.5, 0.5, 0.5. Seed 0 stays on the random tiny BERT's saddle (every window scored
+    alike, see tests/test_integration.py), as plain PyTorch does on some seeds; the others learn the verdict.
+    Truncated, every document's first 62 tokens are filler: no model can do better than chance.
+    160 documents: 80 a label, so the standard recipe (end-to-end fine-tuning), whatever the data size picks.
+    """
+    from tasuki.testing import tiny_bert
+
+    backbone = tiny_bert(tmp_path_factory.mktemp("verdict-bb"), words=[*FILLER, "verdict"])
+    accuracy: dict[bool, list[float]] = {True: [], False: []}
+    for seed in range(4):
+        for windows in (True, False):
+            out = tmp_path_factory.mktemp(f"verdict-{seed}-{windows}") / "model"
+            tasuki.train("classify", verdict_documents(160, seed), backbone=str(backbone), output_dir=out,
+                         eval_split=0.0, epochs=8, seed=seed, batch_size=8, learning_rate=3e-3, max_length=64,
+                         progress=False, checkpoints=False, task_options={"windows": windows})
+            accuracy[windows].append(tasuki.load(out).evaluate(verdict_documents(40, 100 + seed))["accuracy"])
+    assert all(a == pytest.approx(0.5, abs=0.1) for a in accuracy[False]), accuracy
+    assert np.mean(accuracy[True]) >= 0.8 and sum(a >= 0.9 for a in accuracy[True]) >= 3, accuracy
