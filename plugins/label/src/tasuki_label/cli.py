@@ -14,12 +14,27 @@ from tasuki_label.selection import STRATEGIES
 
 
 class LabelGroup(click.Group):
-    """``tasuki label suggest ...`` runs the subcommand; anything else (``tasuki label DATA ...``) runs the page."""
+    """``tasuki label suggest ...`` runs the subcommand; ``tasuki label DATA ...`` runs the page on DATA."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None or name.startswith("-") or "page" not in self.commands:
+            return command
+        return _page_on(self.commands["page"], name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and "page" in self.commands and args[0] not in self.commands and args[0] not in ctx.help_option_names:
-            args = ["page", *args]
+        if args and args[0].startswith("-") and args[0] not in ctx.help_option_names:
+            args = ["page", *args]  # the page's options before DATA: tasuki label --port 8001 pool.csv ...
         return super().parse_args(ctx, args)
+
+
+def _page_on(page_command: click.Command, data: str) -> click.Command:
+    """The page command with DATA given: what ``tasuki label DATA`` resolves to."""
+    def callback(**options: Any) -> Any:
+        return page_command.callback(data=Path(data), **options)
+
+    params = [param for param in page_command.params if param.name != "data"]
+    return click.Command("label", params=params, callback=callback, help=page_command.help)
 
 
 @click.group(cls=LabelGroup)
