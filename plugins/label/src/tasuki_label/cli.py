@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tasuki_label.selection import STRATEGIES
+from tasuki_label import STRATEGIES
 
 
 class LabelGroup(click.Group):

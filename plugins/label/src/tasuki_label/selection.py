@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRATEGIES = ("diverse", "uncertainty", "random")
-"""The strategies, in the order ``--strategy`` lists them."""
+from tasuki_label import STRATEGIES
 
 
 @dataclass(frozen=True)
