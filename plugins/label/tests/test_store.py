@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import classify_plugin
 from tasuki.plugin import DataError
 from tasuki.testing import refusal
 from tasuki_label.session import Conflict, Session, check_labels
@@ -89,3 +90,29 @@ def test_labels_are_checked() -> None:
     assert check_labels(" pos , neg ") == ["pos", "neg"]
     with pytest.raises(DataError, match="two or more"):
         check_labels("pos,,neg")
+
+
+def test_a_multi_label_file_is_what_tasuki_train_reads(tmp_path: Path, backbone: Path) -> None:
+    import tasuki
+
+    if classify_plugin() is None:
+        pytest.skip("the classify plugin is not installed")
+
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=True)
+    for text, labels in (("football match", ["sport"]), ("senate vote", ["politics"]), ("rain", ["weather"]),
+                         ("rain stops the match", ["sport", "weather"]), ("the cup", ["sport"]), ("a poll", [])):
+        store.append(text, labels)
+    result = tasuki.train("classify", str(store.path), backbone=str(backbone), output_dir=tmp_path / "m", max_steps=2,
+                          eval_split=0, checkpoints=False, progress=False)
+    model = tasuki.load(result.output_dir)
+    assert model.task.multi_label and sorted(model.task.labels) == sorted(LABELS)
+    assert "labels" in model.predict("rain")
+
+
+def test_an_exclude_file_without_texts_is_refused(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a\nb\n", encoding="utf-8")
+    (tmp_path / "done.jsonl").write_text('{"sentence": "a", "label": "x"}\n', encoding="utf-8")
+    line = refusal("label", "suggest", "--data", pool, "--exclude", tmp_path / "done.jsonl", "-k", 1, "--output",
+                   tmp_path / "n.csv", "--strategy", "random")
+    assert "row 1, column 'text': expected a text, got None" in line

@@ -37,7 +37,12 @@ def labelled_texts(path: str | Path | None) -> set[str]:
     """The texts already in a labels file (``text`` column); none when the file does not exist yet."""
     if path is None or not Path(path).exists():
         return set()
-    return {str(row.get("text")) for row in iter_rows(path)}
+    texts = set()
+    for row, values in enumerate(iter_rows(path), start=1):
+        if not isinstance(values.get("text"), str):
+            raise DataError(f"{path}: row {row}, column 'text': expected a text, got {values.get('text')!r}")
+        texts.add(values["text"])
+    return texts
 
 
 def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32) -> np.ndarray:
