@@ -32,6 +32,7 @@ from tasuki.plugin import (
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify import regression
+from tasuki_classify.encoding import targets
 from tasuki_classify.pair_encoding import tokenize_pairs
 
 if TYPE_CHECKING:
@@ -207,15 +208,10 @@ class PairClassifyTask(Task):
         self._warned = self._warned or warned
         column = self.target_columns[0]
         if column in batch and self.is_regression and self.scaling is not None:
-            targets = regression.read_targets(batch[column], "batch", column)
-            features["labels"] = self.scaling.standardize(targets).tolist()
+            scores = regression.read_targets(batch[column], "batch", column)
+            features["labels"] = self.scaling.standardize(scores).tolist()
         elif column in batch and self.labels:
-            index = {name: i for i, name in enumerate(self.labels)}
-            classes = [rules.read_row(v, row, "batch", column, None, self.class_names)
-                       for row, v in enumerate(batch[column], start=1)]
-            if any(not isinstance(name, str) or name not in index for name in classes):
-                raise DataError(f"unknown label in {classes}; the model knows {self.labels}")
-            features["labels"] = [index[name] for name in classes]
+            features["labels"] = targets(batch[column], column, self.labels, False, None, self.class_names)
         return features
 
     def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
