@@ -28,7 +28,9 @@ def labels_of(rows: list) -> set[str]:
 
 
 def train(backbone: Path, out: Path, rows: list, **kwargs):
-    options = kwargs.pop("task_options", None)
+    """The standard recipe (end-to-end fine-tuning), which these toy sets are small enough to miss: the
+    few-shot recipe has its own tests (test_fewshot.py)."""
+    options = {"recipe": "standard", **kwargs.pop("task_options", {})}
     return tasuki.train("classify", rows, backbone=str(backbone), output_dir=out, task_options=options,
                         **{**FAST, **kwargs})
 

@@ -7,7 +7,8 @@ run by tasuki's own runner:
 1. **Contrastive stage** (:class:`ContrastiveStage`, a :class:`~tasuki.plugin.Stage`): the backbone,
    mean-pooled, learns from pairs of training texts that cosine similarity is 1 within a label and 0
    across labels (a multi-label pair is positive when the two texts share a label), the
-   ``cosine_similarity_loss`` of the contract: one epoch over :func:`build_pairs`.
+   ``cosine_similarity_loss`` of the contract: one epoch over :func:`build_pairs`. The tuned weights are
+   then averaged with the pretrained ones (:data:`TUNED_WEIGHT`, :meth:`ContrastiveStage.averaged`).
 2. **Head**: :class:`~tasuki_classify.pooled.PooledClassifier`, a linear head over the tuned encoder's
    unit-length mean-pooled vectors, trained with the encoder frozen (softmax or a sigmoid per label).
 
@@ -53,6 +54,8 @@ PAIRS_PER_TEXT = 8
 """Pairs of each side (positive, negative) per training text, at most: 16 pairs a text in all."""
 CONTRASTIVE_SETTINGS: dict[str, Any] = {"epochs": 1, "learning_rate": 2e-5, "batch_size": 16, "warmup_ratio": 0.1}
 """The contrastive stage's run (SetFit's: one epoch over the pairs, 2e-5, 16 pairs a batch)."""
+TUNED_WEIGHT = 0.5
+"""The head reads an encoder whose weights are this much the tuned ones and the rest the pretrained ones."""
 HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 16, "learning_rate": 0.1, "batch_size": 16,
                                  "warmup_ratio": 0.0, "weight_decay": 0.0, "min_steps": 0}
 """The head's run (the task's own): no held-out split (every labelled row is worth more in training); a
@@ -126,9 +129,25 @@ class ContrastiveStage(Task):
         """The longer text of the pair (for batches grouped by length)."""
         return max(len(feature[f"{role_prefix(r)}input_ids"]) for r in ("text", "pair"))
 
+    initial: dict[str, torch.Tensor] | None = None
+    """The encoder's weights before tuning (a copy on the CPU), for :meth:`averaged`."""
+
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """The backbone's encoder, mean-pooled; vectors are normalized inside the loss."""
-        return SentenceEncoder(backbone.encoder(), pooling="mean", normalize=False, max_seq_length=backbone.max_length)
+        encoder = backbone.encoder()
+        self.initial = {k: v.detach().to("cpu", copy=True) for k, v in encoder.state_dict().items()}
+        return SentenceEncoder(encoder, pooling="mean", normalize=False, max_seq_length=backbone.max_length)
+
+    def averaged(self, model: torch.nn.Module, weight: float) -> torch.nn.Module:
+        """``model``'s encoder with ``weight`` of its tuned weights and the rest of its initial ones (WiSE-FT,
+        Wortsman et al. 2022: the average keeps what pretraining knew that a few dozen texts cannot teach)."""
+        encoder = model.encoder
+        if self.initial is None or weight >= 1.0:
+            return encoder
+        tuned = encoder.state_dict()
+        encoder.load_state_dict({k: (1 - weight) * self.initial[k].to(v.device, v.dtype) + weight * v
+                                 if v.is_floating_point() else v for k, v in tuned.items()})
+        return encoder
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean squared error between each pair's cosine similarity and its score."""
@@ -187,11 +206,12 @@ class FewShotRecipe:
         data, _ = load_data(pairs, ContrastiveStage)
         log.info("classify: few-shot: %d pairs of the %d training texts (%d positive)", len(pairs), len(texts),
                  sum(p["score"] == 1.0 for p in pairs))
-        return [Stage("contrastive", ContrastiveStage(lang=self.lang), data, dict(CONTRASTIVE_SETTINGS),
-                      done=self._keep_encoder)]
+        stage = ContrastiveStage(lang=self.lang)
 
-    def _keep_encoder(self, model: torch.nn.Module) -> None:
-        self._tuned_encoder = model.encoder
+        def keep(model: torch.nn.Module) -> None:
+            self._tuned_encoder = stage.averaged(model, TUNED_WEIGHT)
+
+        return [Stage("contrastive", stage, data, dict(CONTRASTIVE_SETTINGS), done=keep)]
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """Few-shot: the (tuned) encoder, mean-pooled and normalized, under a linear head; the encoder frozen."""

