@@ -176,12 +176,14 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     skip = set(filter(None, args.skip.split(",")))
     results: list[dict] = []
+    sets = {name: data_set(name, args.test if name != "bbc" else min(args.test, 500)) for name in args.sets.split(",")}
+    bodies = {name: body_directory(backbone) for name, (_, _, backbone) in sets.items()}
     with tempfile.TemporaryDirectory() as scratch:
-        for name in args.sets.split(","):
-            pool, test, backbone = data_set(name, args.test if name != "bbc" else min(args.test, 500))
-            body = body_directory(backbone)
-            for k in map(int, args.sizes.split(",")):
-                for seed in range(args.seeds):
+        # seeds outermost: a run stopped early has every cell of the table with as many seeds as it had time for
+        for seed in range(args.seeds):
+            for name, (pool, test, backbone) in sets.items():
+                body = bodies[name]
+                for k in map(int, args.sizes.split(",")):
                     train = sample(pool, k, seed)
                     result: dict = {"set": name, "k": k, "seed": seed}
                     run = Path(scratch) / f"{name}-{k}-{seed}"
