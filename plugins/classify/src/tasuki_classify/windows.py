@@ -24,9 +24,6 @@ import numpy as np
 
 from tasuki.plugin import DataError, SettingError
 
-AGGREGATIONS = ("mean", "max")
-"""The values of the option ``window_aggregation``."""
-
 
 def default_aggregation(multi_label: bool) -> str:
     """``max`` for multi-label (a label present in any window is the document's), ``mean`` for single-label."""
