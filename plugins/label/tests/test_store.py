@@ -116,3 +116,32 @@ def test_an_exclude_file_without_texts_is_refused(tmp_path: Path) -> None:
     line = refusal("label", "suggest", "--data", pool, "--exclude", tmp_path / "done.jsonl", "-k", 1, "--output",
                    tmp_path / "n.csv", "--strategy", "random")
     assert "row 1, column 'text': expected a text, got None" in line
+
+
+def _settle(session: Session) -> None:
+    """Wait for the session's choice in progress, if any (the thread clears ``choosing`` as it ends)."""
+    thread = session.choosing
+    if thread is not None:
+        thread.join()
+
+
+def test_the_next_texts_are_chosen_ahead_never_twice_and_a_new_choice_keeps_the_shown_text(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=False)
+    session = Session([f"t{i}" for i in range(10)], store, strategy="random", batch=4)
+    session.start_choosing()
+    _settle(session)
+    assert len(session.queue) == 4
+    for _ in range(3):
+        session.answer(session.item, "sport")
+    session.state()  # one text left of the batch (4 // 4): the next batch is chosen now, not when it runs out
+    _settle(session)
+    assert len(session.queue) == 5 and len(set(session.queue)) == 5 and not set(session.queue) & store.texts
+    shown = session.queue[0]
+    session.start_choosing(replace=True)  # what a new model does
+    _settle(session)
+    assert session.queue[0] == shown and len(session.queue) == 5 and len(set(session.queue)) == 5
+    while session.queue:
+        session.answer(session.item, "weather")
+        session.state()
+        _settle(session)
+    assert store.texts == {f"t{i}" for i in range(10)} and len(store.rows) == 10

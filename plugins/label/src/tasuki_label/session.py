@@ -43,9 +43,10 @@ class Session:
         self.answered = 0
         self.lock = threading.RLock()
         self.choosing: threading.Thread | None = None
-        self.rechoose = False  # a model arrived while choosing: choose again with it
+        self.rechoose = False  # a model arrived while choosing: choose again with it, replacing the queue
         self.error: str | None = None
         self._guesses: dict[str, tuple[str, float]] = {}
+        self._vectors: dict[str, Any] = {}  # text -> its embedding by the current encoder (reset with the model)
 
     # --- what the page shows ----------------------------------------------------------------------
 
@@ -57,7 +58,7 @@ class Session:
         """The page's whole view: the text, the model's guess, the counts and the training rounds."""
         with self.lock:
             self._collect_model()
-            if not self.queue:
+            if len(self.queue) <= self.batch // 4:  # choose ahead, so the page does not wait at the end of a batch
                 self.start_choosing()
             text = self.queue[0] if self.queue else None
             left = len(self.remaining())
@@ -134,45 +135,57 @@ class Session:
             return "random" if self.strategy == "random" else "diverse"
         return self.strategy or "uncertainty"
 
-    def start_choosing(self) -> None:
-        """Refill the queue in a thread (one at a time); the page polls until it is done."""
-        if self.choosing is None and self.remaining():
-            self.choosing = threading.Thread(target=self._choose, name="tasuki-label-choose", daemon=True)
+    def start_choosing(self, replace: bool = False) -> None:
+        """Choose the next texts in a thread, one choice at a time: after the shown text, ``replace`` the queue
+        (a new model came), else add to it (the queue runs low)."""
+        if self.choosing is not None:
+            self.rechoose = self.rechoose or replace
+        elif set(self.remaining()) - set(self.queue if not replace else self.queue[:1]):
+            self.choosing = threading.Thread(target=self._choose, args=(replace,), name="tasuki-label-choose",
+                                             daemon=True)
             self.choosing.start()
 
-    def _choose(self) -> None:
+    def _choose(self, replace: bool) -> None:
         try:
-            picked = self.choose_now()
+            picked = self.choose_now(replace)
         except Exception as exc:  # shown on the page as one line; the page keeps its queue
             with self.lock:
                 self.error, self.choosing = f"choosing the next texts failed: {type(exc).__name__}: {exc}", None
             return
         with self.lock:
             done = self.store.texts | self.skipped
-            keep = self.queue[:1]  # the text on the page stays; the rest is replaced by the new choice
+            keep = self.queue[:1] if replace else self.queue  # the text on the page always stays
             self.queue = keep + [t for t in picked if t not in done and t not in keep]
             self.choosing, self.error = None, None
             if self.rechoose:
                 self.rechoose = False
-                self.start_choosing()
+                self.start_choosing(replace=True)
 
-    def choose_now(self) -> list[str]:
-        """The next ``batch`` texts by the session's strategy (computed without holding the lock)."""
+    def choose_now(self, replace: bool = True) -> list[str]:
+        """The next ``batch`` texts by the session's strategy, among the texts not queued (all but the shown
+        one when ``replace``); computed without holding the lock."""
+        import numpy as np
+
         from tasuki_label.pool import embed, probabilities
         from tasuki_label.selection import select
 
         with self.lock:
-            left, model, strategy = self.remaining(), self.model, self._strategy()
+            queued = set(self.queue[:1] if replace else self.queue)
+            left = [t for t in self.remaining() if t not in queued]
+            model, strategy, vectors = self.model, self._strategy(), self._vectors
             seed = self.seed + len(self.store.rows)
         if len(left) > self.candidates:
             left = random.Random(seed).sample(left, self.candidates)
         probs, multi = None, False
         if strategy == "uncertainty":
             probs, _, multi = probabilities(model, left)
-        embeddings = embed(left, model=model, backbone=self.backbone) if strategy != "random" else [[0.0]] * len(left)
-        import numpy as np
-
-        picks = select(np.asarray(embeddings), self.batch, strategy, probs=probs, multi_label=multi, seed=seed)
+        if strategy == "random":
+            embeddings = np.zeros((len(left), 1))  # never read
+        else:  # each text is embedded once per encoder: before a model, every choice reuses the pool's vectors
+            missing = [t for t in left if t not in vectors]
+            vectors.update(zip(missing, embed(missing, model=model, backbone=self.backbone)))
+            embeddings = np.stack([vectors[t] for t in left]) if left else np.zeros((0, 1))
+        picks = select(embeddings, self.batch, strategy, probs=probs, multi_label=multi, seed=seed)
         return [left[p.index] for p in picks]
 
     def _collect_model(self) -> None:
@@ -193,9 +206,8 @@ class Session:
                 self.error = f"cannot load the new model {directory}: {exc}"
             return
         with self.lock:
-            self.model, self.model_dir, self._guesses = model, directory, {}
-            self.rechoose = self.choosing is not None
-            self.start_choosing()
+            self.model, self.model_dir, self._guesses, self._vectors = model, directory, {}, {}
+            self.start_choosing(replace=True)
 
 
 def check_labels(value: str) -> list[str]:
