@@ -95,3 +95,22 @@ def test_an_empty_text_is_refused_with_its_row(tmp_path: Path) -> None:
     _write_pool(tmp_path / "pool.csv", ["good", " ", "bad"])
     line = refusal("label", "suggest", "--data", tmp_path / "pool.csv", "-k", 1, "--output", tmp_path / "n.csv")
     assert "row 2, column 'text': expected a non-empty text" in line
+
+
+def test_embeddings_come_from_the_models_own_encoder(model_dir: Path, backbone: Path) -> None:
+    import torch
+
+    from tasuki_label.pool import embed, encoder_of
+
+    model = tasuki.load(model_dir, device="cpu")
+    encoder = encoder_of(model.model)
+    assert encoder is not None and encoder.base_model is encoder
+    texts = ["football match", "the election"]
+    mine = embed(texts, model=model)
+    batch = model.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = encoder(**batch).last_hidden_state  # (B, T, H)
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    assert np.allclose(mine, ((hidden * mask).sum(1) / mask.sum(1)).numpy(), atol=1e-5)
+    # trained: not the backbone's vectors any more
+    assert not np.allclose(mine, embed(texts, backbone=str(backbone)), atol=1e-3)

@@ -50,10 +50,10 @@ def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = Non
     (a spec or directory; default :data:`DEFAULT_BACKBONE`)."""
     import torch
 
-    if model is not None and isinstance(getattr(model.model, "base_model", None), torch.nn.Module):
-        encoder, tokenizer = model.model.base_model, model.tokenizer  # a tasuki.load()ed torch model
-        max_length = min(model.max_length, EMBED_MAX_LENGTH)
-    else:  # an ONNX export has no encoder to read: the backbone's embeddings then
+    encoder = encoder_of(model.model) if model is not None else None
+    if encoder is not None:
+        tokenizer, max_length = model.tokenizer, min(model.max_length, EMBED_MAX_LENGTH)
+    else:  # no model yet, or an ONNX export (no encoder to read): the backbone's embeddings
         from tasuki.plugin import resolve_backbone
 
         chosen = resolve_backbone(backbone or DEFAULT_BACKBONE)
@@ -72,6 +72,17 @@ def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = Non
     if not rows:
         return np.zeros((0, 1))
     return torch.cat(rows).float().cpu().numpy()
+
+
+def encoder_of(module: Any) -> Any:
+    """The transformer encoder inside a loaded model: the first transformers model that is its own base model
+    (BertModel under ``AutoModelForSequenceClassification``, or under a head over pooled sentence vectors)."""
+    import torch
+    from transformers import PreTrainedModel
+
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return next((m for m in module.modules() if isinstance(m, PreTrainedModel) and m.base_model is m), None)
 
 
 def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, list[str], bool]:
