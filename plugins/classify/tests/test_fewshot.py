@@ -76,6 +76,27 @@ def test_the_recipe_follows_the_rows_per_label(caplog: pytest.LogCaptureFixture)
     assert choose_recipe(10_000, 2, "few-shot") == "few-shot"
 
 
+def test_the_head_is_scikit_learns_logistic_regression() -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from tasuki_classify.head import logistic_head
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(12, 5))
+    rows = [["a"], ["b"], ["c"]] * 4
+    weight, bias = logistic_head(vectors, rows, ["a", "b", "c"], multi_label=False)
+    reference = LogisticRegression(C=1.0, max_iter=2000).fit(vectors, [r[0] for r in rows])
+    np.testing.assert_allclose(weight, reference.coef_, rtol=1e-6)
+    # two labels: scikit-learn's one vector becomes the second label's row, the first's is zero: the same softmax
+    weight, bias = logistic_head(vectors, [["a"], ["b"]] * 6, ["a", "b"], multi_label=False)
+    assert not weight[0].any() and bias[0] == 0.0 and weight[1].any()
+    # multi-label: a label no row has gets weight 0 and the bias of rate 0.01
+    weight, bias = logistic_head(vectors, [["a"], ["a", "b"], []] * 4, ["a", "b", "c"], multi_label=True)
+    assert not weight[2].any() and bias[2] == pytest.approx(np.log(0.01 / 0.99))
+    assert weight[0].any() and weight[1].any()
+
+
 # --- end to end -------------------------------------------------------------------------------
 
 

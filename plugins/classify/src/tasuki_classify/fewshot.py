@@ -10,7 +10,8 @@ run by tasuki's own runner:
    ``cosine_similarity_loss`` of the contract: one epoch over :func:`build_pairs`. The tuned weights are
    then averaged with the pretrained ones (:data:`TUNED_WEIGHT`, :meth:`ContrastiveStage.averaged`).
 2. **Head**: :class:`~tasuki_classify.pooled.PooledClassifier`, a linear head over the tuned encoder's
-   unit-length mean-pooled vectors, trained with the encoder frozen (softmax or a sigmoid per label).
+   unit-length mean-pooled vectors, the encoder frozen: fitted exactly by SetFit's logistic regression
+   (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label), then the task's own run.
 
 :func:`choose_recipe` picks it from the data: few-shot when the training data has at most
 :data:`FEW_SHOT_MAX_PER_LABEL` rows per label on average.
@@ -36,6 +37,7 @@ from tasuki.plugin import (
     role_prefix,
     tokenize_roles,
 )
+from tasuki_classify import head
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,14 +58,11 @@ CONTRASTIVE_SETTINGS: dict[str, Any] = {"epochs": 1, "learning_rate": 2e-5, "bat
 """The contrastive stage's run (SetFit's: one epoch over the pairs, 2e-5, 16 pairs a batch)."""
 TUNED_WEIGHT = 0.5
 """The head reads an encoder whose weights are this much the tuned ones and the rest the pretrained ones."""
-HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 16, "learning_rate": 0.1, "batch_size": 16,
+HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 1, "learning_rate": 1e-4, "batch_size": 16,
                                  "warmup_ratio": 0.0, "weight_decay": 0.0, "min_steps": 0}
-"""The head's run (the task's own): no held-out split (every labelled row is worth more in training); a
-linear head on frozen vectors, at a head's learning rate, trained to the optimum of SetFit's logistic
-regression (L2 penalty :data:`HEAD_C`): measured on MiniLM vectors of tweets at 8/16/32 per label over
-5 samples, it scores what scikit-learn's solver does (0.594 / 0.586 / 0.633 against 0.592 / 0.592 / 0.636)."""
-HEAD_C = 1.0
-"""Inverse strength of the head's L2 penalty, as scikit-learn's ``LogisticRegression(C=1.0)`` (SetFit's head)."""
+"""The task's own run, after the head was fitted exactly (:mod:`tasuki_classify.head`): no held-out split
+(every labelled row is worth more in training); one pass at a learning rate small enough to keep the
+optimum (under the same penalty), through the runner, which evaluates, checkpoints and saves the model."""
 
 
 def choose_recipe(rows: int, labels: int, given: str | None) -> str:
@@ -179,6 +178,7 @@ class FewShotRecipe:
 
     _tuned_encoder: Any = None
     _train_rows = 0
+    _head_data: tuple[list[str], list[list[str]], int] | None = None
 
     def choose_recipe(self, rows: int) -> None:
         """Called by ``fit``: settle ``options.recipe`` for ``rows`` training rows (a given recipe stays)."""
@@ -200,6 +200,7 @@ class FewShotRecipe:
             return []
         texts = [str(t) for t in train[self.input_columns[0]]]
         rows = self._rows(train, "training data")
+        self._head_data = (texts, rows, args.max_length)  # the head is fitted on them in build_model
         pairs = [{"text": texts[i], "pair": texts[j], "score": score} for i, j, score in build_pairs(rows, args.seed)]
         if not pairs:
             return []
@@ -217,16 +218,25 @@ class FewShotRecipe:
         """Few-shot: the (tuned) encoder, mean-pooled and normalized, under a linear head; the encoder frozen."""
         if not self.few_shot:
             return super().build_model(backbone)
+        import torch
+
         from tasuki_classify.pooled import PooledClassifier
 
         encoder = self._tuned_encoder if self._tuned_encoder is not None else backbone.encoder()
         sentence = SentenceEncoder(encoder, pooling="mean", normalize=True, max_seq_length=backbone.max_length)
         # the penalty of C * sum(losses) + |W|^2 / 2 over the rows, for the runner's mean loss over a batch
         model = PooledClassifier(sentence, len(self.labels), multi_label=self.multi_label,
-                                 l2=1.0 / (HEAD_C * max(self._train_rows, 1)))
+                                 l2=1.0 / (head.C * max(self._train_rows, 1)))
         for key, value in self.model_config().items():
             setattr(model.config, key, value)
         model.freeze_encoder()
+        if self._head_data is not None:
+            texts, rows, max_length = self._head_data
+            vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
+            weight, bias = head.logistic_head(vectors, rows, self.labels, self.multi_label)
+            with torch.no_grad():
+                model.classifier.weight.copy_(torch.as_tensor(weight))
+                model.classifier.bias.copy_(torch.as_tensor(bias))
         return model
 
     def load_model(self, directory: Path) -> torch.nn.Module:

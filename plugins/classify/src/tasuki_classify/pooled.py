@@ -41,11 +41,22 @@ class PooledClassifier(nn.Module):
         nn.init.zeros_(self.classifier.bias)
         self.multi_label = multi_label
         self.l2 = l2
+        self.frozen = False
         self.config = sentence.encoder.config  # id2label, problem_type: what the runner and the saved config read
 
     def freeze_encoder(self) -> None:
         """Train the head only (the recipe's second stage: the encoder was tuned in the first)."""
         self.sentence.requires_grad_(False)
+        self.frozen = True
+        self.sentence.eval()
+
+    def train(self, mode: bool = True) -> PooledClassifier:
+        """A frozen encoder stays in eval mode: the head learns from the vectors it will be given at prediction
+        (dropout on a few dozen texts' vectors cost 10 points of accuracy on tweets)."""
+        super().train(mode)
+        if self.frozen:
+            self.sentence.eval()
+        return self
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> Any:
