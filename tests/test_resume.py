@@ -20,33 +20,13 @@ import pytest
 from safetensors.torch import load_file
 
 from conftest import NEGATIVE, POSITIVE
+from tasuki.testing import sigkill_script
 from tasuki.training.checkpoint import complete_checkpoints, read_state
 
-# Imported by the child through ``python SCRIPT``: the toy task SIGKILLs its own process at the
-# KILL_AT-th batch of this process, before the forward pass.
-KILLER = """
-import os, signal, sys
-from tasuki_template.plugin import TemplateClassificationTask
-import tasuki.training.stream_batches
-
-tasuki.training.stream_batches.GROUP_SIZE = 2  # streamed runs: shuffle buffers of two batches, so a run crosses several
-
-kill_at = int(os.environ.get("KILL_AT", "0"))
-original = TemplateClassificationTask.training_loss
-calls = 0
-
-def training_loss(self, model, batch):
-    global calls
-    calls += 1
-    if calls == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, model, batch)
-
-TemplateClassificationTask.training_loss = training_loss
-from tasuki.cli import main
-sys.argv[0] = "tasuki"
-main()
-"""
+# The child SIGKILLs itself at the KILL_AT-th batch of this process, before the forward pass; streamed runs
+# use shuffle buffers of two batches, so that a run crosses several.
+KILLER = sigkill_script("tasuki_template.plugin:TemplateClassificationTask.training_loss",
+                        prelude="import tasuki.training.stream_batches\ntasuki.training.stream_batches.GROUP_SIZE = 2")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -151,3 +151,32 @@ def only_plugins(*plugins: tuple[str, ModuleType]) -> Iterator[Registry]:
         yield registry
     finally:
         set_registry(None)
+
+
+def sigkill_script(target: str, prelude: str = "") -> str:
+    """A ``python SCRIPT ARGS`` stand-in for ``tasuki ARGS`` that SIGKILLs its own process at the ``KILL_AT``-th
+    call (environment variable; 0: never) of ``target``, ``"module:Class.method"`` (e.g. a task's
+    ``training_loss``), before the call runs: no Python clean-up happens, as under ``kill -9``. ``prelude``
+    is Python run first (e.g. to shrink a buffer so that a short run crosses several)."""
+    module, _, attribute = target.partition(":")
+    owner, _, method = attribute.rpartition(".")
+    return f"""
+import os, signal, sys
+from {module} import {owner}
+{prelude}
+kill_at = int(os.environ.get("KILL_AT", "0"))
+original = {owner}.{method}
+calls = 0
+
+def patched(*args, **kwargs):
+    global calls
+    calls += 1
+    if calls == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*args, **kwargs)
+
+{owner}.{method} = patched
+from tasuki.cli import main
+sys.argv[0] = "tasuki"
+main()
+"""

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 import tasuki
 from tasuki.plugin import CheckpointError
-from tasuki.testing import refusal
+from tasuki.testing import refusal, sigkill_script
 from tasuki_classify.fewshot import FEW_SHOT_MAX_PER_LABEL, PAIRS_PER_TEXT, build_pairs, choose_recipe
 
 SINGLE = [{"text": t, "label": lab} for t, lab in [
@@ -216,26 +216,7 @@ def test_predict_file_and_the_cli_take_a_few_shot_model(few_shot: Path, tmp_path
 
 # --- resume after kill -9 in the contrastive stage --------------------------------------------
 
-KILLER = """
-import os, signal, sys
-from tasuki_classify.fewshot import ContrastiveStage
-
-kill_at = int(os.environ.get("KILL_AT", "0"))
-original = ContrastiveStage.training_loss
-calls = 0
-
-def training_loss(self, model, batch):
-    global calls
-    calls += 1
-    if calls == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, model, batch)
-
-ContrastiveStage.training_loss = training_loss
-from tasuki.cli import main
-sys.argv[0] = "tasuki"
-main()
-"""
+KILLER = sigkill_script("tasuki_classify.fewshot:ContrastiveStage.training_loss")
 
 
 def _cli_train(tmp_path: Path, backbone: Path, data: Path, out: Path, *extra: str, kill_at: int = 0):
