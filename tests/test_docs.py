@@ -36,13 +36,31 @@ def shell_commands(path: Path) -> list[str]:
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip().removeprefix("$ ")
             line = re.sub(r"\s+#\s.*$", "", line)
-            for part in re.split(r"\s*(?:&&|\|)\s*", line):
+            for part in _commands_of(line):
                 words = part.split()
                 while words and "=" in words[0] and not words[0].startswith("-"):
                     words = words[1:]  # VAR=value prefixes
                 if words and (words[0] == "tasuki" or words[0].endswith("/tasuki")):
                     found.append(" ".join(words))
     return found
+
+
+def _commands_of(line: str) -> list[str]:
+    """The commands of a shell line joined by ``|``, ``&&`` or ``;``; a ``|`` in quotes (a separator) is no pipe."""
+    parts, current, quote = [], "", ""
+    for i, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "|;" or line.startswith("&&", i):
+            parts.append(current)
+            current = ""
+            continue
+        elif char == "&" and i and line[i - 1] == "&":
+            continue
+        current += char
+    return [part.strip() for part in [*parts, current] if part.strip()]
 
 
 def resolve(words: list[str]) -> tuple[click.Command, list[str], str]:
