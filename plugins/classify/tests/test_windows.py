@@ -213,7 +213,8 @@ def test_a_label_in_the_last_sentence_is_learnt_with_windows_and_lost_to_truncat
     """204 tokens in windows of 64 (stride 16: windows at 0, 46, 92, 138, 184): the verdict is in the last one.
 
     Measured (seeds 0-3; held-out accuracy on 40 documents):  windows 0.5, 1.0, 1.0, 0.975 (mean 0.87) in the
-    development tree, 0.5, 0.9, 0.875, 0.975 (mean 0.81) in a clean clone's tox env; windows=false 0.5 on all. Seed 0 stays on the random tiny BERT's saddle (every window scored
+    development tree, 0.5, 0.9, 0.875, 0.975 (mean 0.81) in a clean clone's tox env; windows=false 0.5 on all.
+    Seed 0 stays on the random tiny BERT's saddle (every window scored
     alike, see tests/test_integration.py), as plain PyTorch does on some seeds; the others learn the verdict.
     Truncated, every document's first 62 tokens are filler: no model can do better than chance.
     160 documents: 80 a label, so the standard recipe (end-to-end fine-tuning), whatever the data size picks.
