@@ -18,7 +18,7 @@ import tasuki
 from tasuki.plugin import DataError, SettingError
 from tasuki.testing import only_plugins, refusal, run_cli, tiny_bert
 from tasuki_classify import plugin
-from tasuki_classify.pair_encoding import tokenize_pairs
+from tasuki_classify.encoding import tokenize
 from tasuki_classify.pairs import PairClassifyTask
 from tasuki_classify.regression import Scaling, metrics
 
@@ -315,10 +315,9 @@ JA = ("東京都の会社で働いています。", "山田さんは大阪の映
 def test_a_japanese_pair_is_split_as_its_texts_are_alone() -> None:
     """Each text of a pair gets the tokens it gets alone: e5's SentencePiece as is, as classify does."""
     from tasuki.testing import tiny_sentencepiece_tokenizer
-    from tasuki_classify.encoding import tokenize
 
     tokenizer = tiny_sentencepiece_tokenizer("".join(JA), pieces=["東京都", "会社", "大阪", "映画"])
-    pair, _ = tokenize_pairs([JA[0]], [JA[1]], tokenizer, 128, warn=False)
+    pair, _ = tokenize([JA[0]], tokenizer, 128, warn=False, pairs=[JA[1]])
     alone, _ = tokenize(list(JA), tokenizer, 128, warn=False)
     first, second = (ids[1:-1] for ids in alone["input_ids"])  # without <s> and </s>
     assert pair["input_ids"][0] == tokenizer(JA[0], JA[1])["input_ids"]
@@ -338,7 +337,7 @@ def test_a_japanese_pair_gets_mecab_words_from_a_mecab_tokenizer(tmp_path: Path)
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertJapaneseTokenizer(str(tmp_path / "vocab.txt"), word_tokenizer_type="mecab",
                                       mecab_kwargs={"mecab_dic": "unidic_lite"})
-    pair, _ = tokenize_pairs([JA[0]], [JA[1]], tokenizer, 128, warn=False)
+    pair, _ = tokenize([JA[0]], tokenizer, 128, warn=False, pairs=[JA[1]])
     tokens = tokenizer.convert_ids_to_tokens(pair["input_ids"][0])
     assert tokens == ["[CLS]", *words[0], "[SEP]", *words[1], "[SEP]"]
 

@@ -32,8 +32,7 @@ from tasuki.plugin import (
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify import regression
-from tasuki_classify.encoding import targets
-from tasuki_classify.pair_encoding import tokenize_pairs
+from tasuki_classify.encoding import targets, tokenize
 
 if TYPE_CHECKING:
     import torch
@@ -204,7 +203,7 @@ class PairClassifyTask(Task):
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""
         text, pair = self.input_columns
-        features, warned = tokenize_pairs(batch[text], batch[pair], tokenizer, max_length, warn=not self._warned)
+        features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned, pairs=batch[pair])
         self._warned = self._warned or warned
         column = self.target_columns[0]
         if column in batch and self.is_regression and self.scaling is not None:
