@@ -9,8 +9,6 @@ to refresh the README's screenshot (by default it goes to the test's temporary d
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 pytest.importorskip("selenium", reason="selenium is not installed")
 
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -30,23 +27,15 @@ import tasuki
 from tasuki.api import TrainedModel
 from tasuki.registry import Registry, set_registry
 from tasuki.serve import create_app
+from tasuki.testing import headless_chromium
 from test_serve import CONTEXT, NER_EN, NER_JA, PAIRS, QA_ROWS, ThreadedServer, one_thread
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("TASUKI_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("TASUKI_CHROMEDRIVER", "/usr/bin/chromedriver")
 POSITIVE = ["i love this film", "great food and nice people", "good movie", "very good service", "nice place"]
 NEGATIVE = ["i hate this place", "terrible food", "bad movie", "awful service", "very bad day", "terrible film"]
 SENTIMENT = [{"text": t, "label": "positive"} for t in POSITIVE] + [{"text": t, "label": "negative"} for t in NEGATIVE]
 JAPANESE = "山田太郎は東京都に住む"
-
-
-def _browser_missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() and os.access(path, os.X_OK)) and not shutil.which(path):
-            return f"{path} not found: install Debian's chromium and chromium-driver (or set TASUKI_CHROMIUM/_CHROMEDRIVER)"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +67,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainedModel]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    missing = _browser_missing()
-    if missing:
-        pytest.skip(missing)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="tasuki-chromium-")
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1300,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium("1300,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _submit(browser: webdriver.Chrome, name: str, fields: dict[str, str]) -> WebElement:

@@ -180,3 +180,37 @@ from tasuki.cli import main
 sys.argv[0] = "tasuki"
 main()
 """
+
+
+@contextmanager
+def headless_chromium(window: str = "1300,1000") -> Iterator[Any]:
+    """A selenium driver of headless Chromium (Debian's ``chromium`` and ``chromium-driver``, or the paths in
+    ``TASUKI_CHROMIUM`` / ``TASUKI_CHROMEDRIVER``) with a throw-away profile; the test is skipped, saying what to
+    install, when either program is missing. ``window`` is the window's size, ``WIDTH,HEIGHT``."""
+    import os
+    import shutil
+    import tempfile
+
+    import pytest
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = os.environ.get("TASUKI_CHROMIUM", "/usr/bin/chromium")
+    chromedriver = os.environ.get("TASUKI_CHROMEDRIVER", "/usr/bin/chromedriver")
+    for path in (chromium, chromedriver):
+        if not (Path(path).is_file() and os.access(path, os.X_OK)) and not shutil.which(path):
+            pytest.skip(f"{path} not found: install Debian's chromium and chromium-driver (or set "
+                        f"TASUKI_CHROMIUM/_CHROMEDRIVER)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="tasuki-chromium-")
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={window}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

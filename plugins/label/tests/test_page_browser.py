@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,35 +21,20 @@ import pytest
 pytest.importorskip("selenium", reason="selenium is not installed")
 
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import POLITICS, SPORT, WEATHER
+from tasuki.testing import headless_chromium
 
-CHROMIUM = os.environ.get("TASUKI_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("TASUKI_CHROMEDRIVER", "/usr/bin/chromedriver")
 POOL = SPORT[:3] + POLITICS[:3] + WEATHER[:2]
 LABELS = "sport,politics,weather"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() and os.access(path, os.X_OK)) and not shutil.which(path):
-            pytest.skip(f"{path} not found: install Debian's chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="tasuki-label-chromium-")
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                     "--disable-background-networking", f"--user-data-dir={profile}", "--window-size=1100,700"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium("1100,700") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Server:
