@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def list_tasks() -> dict[str, dict[str, Any]]:
-    """Registered tasks: ``{name: {"languages", "description", "plugin", "version"}}``."""
+    """Registered tasks: ``{name: {"languages", "description", "plugin", "version", "preset_of"}}`` (``preset_of``:
+    the task a preset is a preset of, else None)."""
     registry = get_registry()
     return {
         name: {
@@ -39,13 +40,15 @@ def list_tasks() -> dict[str, dict[str, Any]]:
             "description": entry.obj.description or (entry.obj.__doc__ or "").strip().split("\n")[0],
             "plugin": entry.plugin.distribution,
             "version": entry.plugin.version,
+            "preset_of": entry.obj.preset_of,
         }
         for name, entry in sorted(registry.tasks.items())
     }
 
 
 def describe_task(name: str) -> dict[str, Any]:
-    """What ``tasuki tasks NAME`` shows: languages, the columns data needs, and the declared options."""
+    """What ``tasuki tasks NAME`` shows: languages, the columns data needs, and the declared options (with a
+    preset's defaults)."""
     from tasuki.settings import describe
 
     registry = get_registry()
@@ -59,7 +62,9 @@ def describe_task(name: str) -> dict[str, Any]:
         "version": entry.plugin.version,
         "columns": {"predict": list(task_cls.required_columns(False)), "train": list(task_cls.required_columns(True)),
                     "note": task_cls.columns_note},
-        "options": describe(task_cls.Options),
+        "preset_of": task_cls.preset_of,
+        "options": [{**row, "default": task_cls.preset_options.get(row["name"], row["default"])}
+                    for row in describe(task_cls.Options)],
     }
 
 

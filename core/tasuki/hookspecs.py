@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import click
 
     from tasuki.backbone import BackboneFactory
+    from tasuki.presets import Preset
     from tasuki.serve.routes import Route
     from tasuki.task import Task
 
@@ -35,6 +36,20 @@ def register_tasks(register: Callable[[type[Task]], None]) -> None:
         A name registered twice (by any two plugins) is an error that names both distributions.
 
     Called once, when the registry is first built.
+    """
+
+
+@hookspec
+def register_presets(register: Callable[[Preset], None]) -> None:
+    """Register presets: names for installed tasks with other defaults (:class:`tasuki.plugin.Preset`).
+
+    :param register: call ``register(Preset(name=..., task=..., attributes={...}, options={...}))`` once per
+        preset. The registry makes each one a subclass of its task named ``name`` and registers it as a task
+        (``tasuki train NAME``; a name registered twice is an error that names both distributions, as for tasks).
+        A preset whose task is not installed, or that sets an attribute or option its task does not offer,
+        marks its plugin broken with one line that says which.
+
+    Called once, when the registry is first built, after every plugin's ``register_tasks``.
     """
 
 

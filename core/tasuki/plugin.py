@@ -7,7 +7,10 @@ change. ``tests/test_plugin_contract.py`` checks every plugin of this repository
 The names, by what they are for:
 
 - **Hook marker**: ``hookimpl`` marks the functions of the module named by the plugin's entry
-  point (``register_tasks``, ``register_backbones``, ``register_commands``, ``register_routes``; see :mod:`tasuki.hookspecs`).
+  point (``register_tasks``, ``register_presets``, ``register_backbones``, ``register_commands``, ``register_routes``;
+  see :mod:`tasuki.hookspecs`).
+- **Presets** (the ``register_presets`` hook): ``Preset``, a name for an installed task with other defaults
+  (class attributes such as ``training_defaults``, option defaults); see :mod:`tasuki.presets`.
 - **Task and its helpers**: ``Task``, the base class of every task (read its docstrings);
   ``Outputs``, what ``predict_step`` kept, as ``compute_metrics`` and ``postprocess`` receive it;
   ``PredictionContext``, the tokenizer and ``max_length`` that made the features (``postprocess``'s
@@ -87,6 +90,7 @@ if TYPE_CHECKING:
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
     from tasuki.prediction.predict import predict
+    from tasuki.presets import Preset
     from tasuki.registry import resolve_backbone
     from tasuki.sentences.encoder import SentenceEncoder, read_prompts
     from tasuki.sentences.losses import (
@@ -107,6 +111,8 @@ if TYPE_CHECKING:
 _SOURCES = {
     # hook marker
     "hookimpl": "tasuki.hookspecs",
+    # presets
+    "Preset": "tasuki.presets",
     # Task and its helpers
     "Task": "tasuki.task", "Outputs": "tasuki.task", "PredictionContext": "tasuki.task", "LazyAutoModel": "tasuki.task",
     "label_name": "tasuki.task", "stripped_labels": "tasuki.task",
@@ -172,6 +178,7 @@ __all__ = [
     "Outputs",
     "Pooling",
     "PredictionContext",
+    "Preset",
     "RequestError",
     "Route",
     "RouteCall",

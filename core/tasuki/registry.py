@@ -6,7 +6,8 @@ recorded as broken (with its distribution, version and error) and everything els
 working. ``TASUKI_PLUGINS=a,b`` restricts which entry points load (an unknown name there is an
 error). Two registrations of one name are isolated like a broken plugin: the name is withdrawn,
 asking for it raises :class:`~tasuki.errors.PluginClashError` naming both distributions, and
-every other task keeps working.
+every other task keeps working. Presets (:mod:`tasuki.presets`) are built on their base tasks once every
+plugin's tasks are in, and registered as tasks.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from tasuki import hookspecs
-from tasuki.errors import PluginClashError, UnknownNameError
+from tasuki.errors import PluginClashError, TasukiError, UnknownNameError
+from tasuki.presets import Preset, missing_base, preset_class
 
 if TYPE_CHECKING:
     from tasuki.backbone import Backbone
@@ -43,6 +45,8 @@ class PluginInfo:
     version: str
     module: str = ""
     tasks: list[str] = field(default_factory=list)
+    presets: list[str] = field(default_factory=list)
+    """Names of the presets it registered (each also a task: ``Registry.tasks``)."""
     backbones: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
@@ -161,6 +165,12 @@ class Registry:
             self._call(
                 impl, info, register=lambda prefix, factory, info=info: self._register_backbone(prefix, factory, info)
             )
+        presets: list[tuple[Any, PluginInfo]] = []  # built once every plugin's tasks are in: any may be a base
+        for impl in self.pm.hook.register_presets.get_hookimpls():
+            info = self.plugins[impl.plugin_name]
+            self._call(impl, info, register=lambda preset, info=info: presets.append((preset, info)))
+        for preset, info in presets:
+            self._register_preset(preset, info)
 
     def _call(self, impl: pluggy.HookImpl, info: PluginInfo, **arguments: Any) -> None:
         """Call one plugin's hook implementation (see :func:`call_by_name`); an error marks the plugin broken."""
@@ -175,6 +185,25 @@ class Registry:
         check_task_class(task_cls)
         if self._claim(self.tasks, "task", task_cls.name, task_cls, info):
             info.tasks.append(task_cls.name)
+
+    def _register_preset(self, preset: Any, info: PluginInfo) -> None:
+        """Build the preset's class on its base task and claim its name like a task's; a preset that cannot
+        be built marks its plugin broken with the one line that says why (the plugin's other names stay)."""
+        if info.broken:
+            return
+        if not isinstance(preset, Preset):
+            info.error = f"TypeError: {preset!r} is not a tasuki.plugin.Preset"
+            return
+        base = self.tasks.get(preset.task)
+        try:
+            if base is None:
+                raise missing_base(preset, self.clashes.get(f"task {preset.task}"))
+            task_cls = preset_class(preset, base.obj, info.module.partition(":")[0] or base.obj.__module__)
+        except TasukiError as exc:
+            info.error = str(exc)
+            return
+        if self._claim(self.tasks, "task", preset.name, task_cls, info):
+            info.presets.append(preset.name)
 
     def _register_backbone(self, prefix: str, factory: Any, info: PluginInfo) -> None:
         if self._claim(self.backbones, "backbone", prefix, factory, info):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -117,6 +117,15 @@ class Task(ABC):
     greater_is_better: ClassVar[bool] = True
     """Whether a larger :attr:`main_metric` is better (False for a loss)."""
 
+    # Presets (:class:`~tasuki.presets.Preset`): another name for this task with other defaults.
+    preset_attributes: ClassVar[tuple[str, ...]] = ()
+    """Class attributes of this task that a preset may set besides :data:`~tasuki.presets.PRESET_ATTRIBUTES`
+    (e.g. a classifier's fixed main metric); declare only those the task reads back from the class."""
+    preset_of: ClassVar[str | None] = None
+    """On a preset's class (the registry builds it): the name of the task it is a preset of."""
+    preset_options: ClassVar[Mapping[str, Any]] = {}
+    """On a preset's class: its option defaults, which the options passed to ``__init__`` override."""
+
     # How the task is served and shown (``tasuki serve``'s API and page, ``tasuki predict``'s table).
     # The defaults suit a text classifier; the core knows no task by name, so a task declares its own.
     request_parameters: ClassVar[tuple[str, ...]] = ()
@@ -145,9 +154,10 @@ class Task(ABC):
             raise DataError(f"task {self.name!r} supports languages {list(self.languages)}, not {lang!r}")
         self.lang = lang
         self.labels: list[str] | None = _label_list(labels, self.name)
+        options = {**self.preset_options, **options}  # a preset's defaults, under the caller's own
         self.options = build(self.Options, options, what=f"option of task {self.name!r}")
         self.given_options = frozenset(options)
-        """The options the user set: what :meth:`fit` learns from the data never overrides these."""
+        """The options the user (or the task's preset) set: what :meth:`fit` learns from the data never overrides these."""
 
     # --- state ---------------------------------------------------------------------------
 

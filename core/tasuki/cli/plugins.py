@@ -26,7 +26,7 @@ def command(as_json: bool) -> None:
     for info in infos:
         status = click.style("BROKEN", fg="red") if info.broken else click.style("ok", fg="green")
         click.echo(f"{info.name:<12} {info.distribution} {info.version}  [{status}]")
-        for kind in ("tasks", "backbones", "commands", "routes"):
+        for kind in ("tasks", "presets", "backbones", "commands", "routes"):
             names = getattr(info, kind)
             if names:
                 click.echo(f"  {kind}: {', '.join(names)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from tasuki.cli.common import echo_json
@@ -20,7 +22,7 @@ def command(name: str | None, as_json: bool) -> None:
             echo_json(info)
             return
         click.echo(f"{info['name']} [{','.join(info['languages'])}]: {info['description']}  "
-                   f"({info['plugin']} {info['version']})")
+                   f"({_source(info)})")
         if info["columns"]["note"]:
             click.echo(f"columns: {info['columns']['note']}")
         else:
@@ -41,5 +43,10 @@ def command(name: str | None, as_json: bool) -> None:
     if not tasks:
         click.echo("no tasks installed: pip install a plugin ('tasuki doctor' lists them)")
     for task_name, info in tasks.items():
-        click.echo(f"{task_name:<16} [{','.join(info['languages'])}]  {info['description']}  "
-                   f"({info['plugin']} {info['version']})")
+        click.echo(f"{task_name:<16} [{','.join(info['languages'])}]  {info['description']}  ({_source(info)})")
+
+
+def _source(info: dict[str, Any]) -> str:
+    """``tasuki-x 0.1.0``, or for a preset ``preset of classify; tasuki-x 0.1.0``."""
+    preset = f"preset of {info['preset_of']}; " if info.get("preset_of") else ""
+    return f"{preset}{info['plugin']} {info['version']}"

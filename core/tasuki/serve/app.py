@@ -244,7 +244,7 @@ def _mount(app: FastAPI, route: Route, answer: Callable[..., Awaitable[JSONRespo
 
     async def respond(batcher: Batcher, request: Request) -> Any:
         served = batcher.served
-        if served.task.name not in route.tasks:
+        if not route.serves(served.task):
             raise RequestError(404, route.wrong_task.format(name=served.name, task=served.task.name, path=route.path,
                                                             tasks=", ".join(route.tasks)))
         attachment = None

@@ -19,6 +19,7 @@ from tasuki.errors import DataError
 
 if TYPE_CHECKING:
     from tasuki.serve.models import Checked, ServedModel
+    from tasuki.task import Task
 
 PATH = re.compile(r"^[a-z][a-z0-9_-]*$")
 RESERVED = frozenset({"predict", "models", "health", "ready", "metrics", "static", "docs", "redoc", "openapi.json"})
@@ -94,6 +95,10 @@ class Route:
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Anything else ``GET /models`` should say of the route."""
 
+    def serves(self, task: Task) -> bool:
+        """Whether models of ``task`` answer this route: it names their task, or the task it is a preset of."""
+        return task.name in self.tasks or (task.preset_of is not None and task.preset_of in self.tasks)
+
 
 def check_route(route: Any) -> None:
     """Refuse a registration that is not a :class:`Route` or takes a path the core uses."""
@@ -124,7 +129,7 @@ def attach(served: Mapping[str, ServedModel], routes: Mapping[str, Route], optio
         if name not in served:
             raise DataError(f"{option} {path}: no model {name!r} on this server; it has {sorted(served)}")
         model = served[name]
-        if model.task.name not in route.tasks:
+        if not route.serves(model.task):
             raise DataError(f"{option} {path}: " + attachment.wrong_task.format(name=name, task=model.task.name))
         model.attachments[option] = attachment.load(model, Path(path).expanduser())
 
@@ -137,7 +142,7 @@ def described(model: ServedModel, routes: Mapping[str, Route]) -> dict[str, Any]
         info[option] = None if loaded is None else attachment.describe(loaded)
     info["routes"] = []
     for route in routes.values():
-        if model.task.name in route.tasks:
+        if route.serves(model.task):
             loaded = model.attachments.get(route.attachment.option) if route.attachment else None
             info["routes"].append({"path": route.path, "summary": route.summary, **route.extra,
                                    "attachment": route.attachment.option if route.attachment else None,
