@@ -68,9 +68,10 @@ class ClassifyTask(FewShotRecipe, Task):
 
     Single-label: softmax head, optional class weights; metrics accuracy, weighted/macro F1, per-label scores
     and the confusion matrix; the main metric is accuracy, or macro F1 when the training labels are skewed
-    (:data:`~tasuki_classify.labels.SKEW_RATIO`). Multi-label: a sigmoid per label trained with binary
-    cross-entropy, one threshold per label tuned on the held-out data (:mod:`tasuki_classify.thresholds`);
-    metrics micro F1 (the main metric), macro F1, subset accuracy and per-label scores.
+    (:data:`~tasuki_classify.labels.SKEW_RATIO`), unless a preset fixes it (:attr:`single_label_metric`).
+    Multi-label: a sigmoid per label trained with binary cross-entropy, one threshold per label tuned on the
+    held-out data (:mod:`tasuki_classify.thresholds`); metrics micro F1 (the main metric), macro F1, subset
+    accuracy and per-label scores.
     """
 
     name: ClassVar[str] = "classify"
@@ -85,20 +86,25 @@ class ClassifyTask(FewShotRecipe, Task):
     Options: ClassVar[type] = ClassifyOptions
     request_parameters: ClassVar[tuple[str, ...]] = ("threshold", "top_k")
     result_kind: ClassVar[str] = "labels"
+    single_label_metric: ClassVar[str | None] = None
+    """The main metric of a single-label model, whatever the labels' skew (a metric of :func:`~tasuki_classify.
+    metrics.single_label`); None: accuracy, or macro F1 on skewed labels. A preset sets it (sentiment: f1_macro)."""
+    preset_attributes: ClassVar[tuple[str, ...]] = ("single_label_metric",)
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, main_metric: str | None = None,
                  class_names: Sequence[str] | None = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=labels, **options)
         self.class_names = list(class_names) if class_names else None  # a ClassLabel training column's names
         if self.options.label_separator == "":
-            raise SettingError("option of task 'classify' 'label_separator': '' is not allowed; allowed: a non-empty text")
+            raise SettingError(f"option of task {self.name!r} 'label_separator': '' is not allowed; allowed: a non-empty text")
         for label, value in self.options.thresholds.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise SettingError(f"option of task 'classify' 'thresholds': {label!r}: {value!r} is not allowed; "
+                raise SettingError(f"option of task {self.name!r} 'thresholds': {label!r}: {value!r} is not allowed; "
                                    f"allowed: a number from 0 to 1")
         self.weights = rules.parse_weights(self.options.class_weights)  # refused here, before any data is read
         windows.check_options(self.options)
-        self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else "accuracy")
+        single = self.single_label_metric or "accuracy"
+        self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else single)
         self.loss_weights: list[float] | None = None
         self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
         self._best: float | None = None
@@ -118,8 +124,16 @@ class ClassifyTask(FewShotRecipe, Task):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ClassifyTask:
+        """Rebuild a saved task, also one saved by tasuki-sentiment's own task before sentiment became this task's
+        preset (its state has ``label_kind``): that model read long texts truncated, and a ClassLabel column's
+        integer ``i`` as ``labels[i]``."""
+        options, class_names = dict(state.get("options", {})), state.get("class_names")
+        if "label_kind" in state:
+            options.setdefault("windows", False)
+            if state["label_kind"] == "classlabel":
+                class_names = class_names or state.get("labels")
         return cls(lang=state.get("lang", "en"), labels=state.get("labels"), main_metric=state.get("main_metric"),
-                   class_names=state.get("class_names"), **state.get("options", {}))
+                   class_names=class_names, **options)
 
     def model_config(self) -> dict[str, Any]:
         """The label maps, and ``problem_type`` so that transformers (and its pipeline) use a sigmoid."""
@@ -159,14 +173,14 @@ class ClassifyTask(FewShotRecipe, Task):
         if len(self.labels) < (1 if self.multi_label else 2):
             raise DataError(f"training data: column {column!r} has labels {self.labels}; need at least "
                             f"{'one' if self.multi_label else 'two'}")
-        self.main_metric = "f1_micro" if self.multi_label else "accuracy"
-        if not self.multi_label and rules.is_skewed(counts, self.labels):
+        self.main_metric = "f1_micro" if self.multi_label else (self.single_label_metric or "accuracy")
+        if not self.multi_label and self.single_label_metric is None and rules.is_skewed(counts, self.labels):
             self.main_metric = "f1_macro"
             log.info("classify: the largest class has over %g times the rows of the smallest (%s): the main metric is "
                      "macro F1", rules.SKEW_RATIO, ", ".join(f"{k} {counts.get(k, 0)}" for k in self.labels))
         if self.weights is not None:
             if self.multi_label:
-                raise SettingError("option of task 'classify' 'class_weights': single-label only; this task is multi-label")
+                raise SettingError(f"option of task {self.name!r} 'class_weights': single-label only; this task is multi-label")
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
         self._tuning = "thresholds" not in self.given_options
         self.choose_recipe(len(rows))
@@ -288,7 +302,7 @@ class ClassifyTask(FewShotRecipe, Task):
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Single-label: the confusion matrix; multi-label: per-label F1 bars (``per_label_f1.png``)."""
         labels, gold, scores = self.labels or [], self.targets(features, examples), self.scores(outputs, features, len(examples))
-        title = f"classify ({self.lang})"
+        title = f"{self.name} ({self.lang})"
         if not self.multi_label:
             predicted = scores.argmax(axis=1)
             return [scoring.confusion_figure(gold, predicted, labels, Path(directory) / "confusion_matrix.png", title)]
