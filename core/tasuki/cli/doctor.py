@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,7 +82,7 @@ def check_plugins() -> tuple[str, str]:
 
 
 PLUGINS: dict[str, tuple[str, str]] = {
-    "tasuki-sentiment": ("sentiment", "sentiment / text classification, en + ja, and the offline demo"),
+    "tasuki-sentiment": ("sentiment", "sentiment (a preset of classify), en + ja, and the offline demo"),
     "tasuki-ner": ("ner", "named entity recognition, en + ja"),
     "tasuki-qa": ("qa", "extractive question answering, en + ja"),
     "tasuki-embedding": ("embedding", "sentence embeddings, similarity and search"),
@@ -98,7 +99,11 @@ def install_command(distribution: str, folder: str) -> str:
         here = Path.cwd().resolve() == repo
         root = "" if here else f"{repo}/"
         constraints = f" -c {root}constraints.txt" if (repo / "constraints.txt").is_file() else ""
-        return f"pip install{constraints} -e {root}plugins/{folder}"
+        # the checkout's plugins this one depends on (a preset's task) are on no index: install them beside it
+        text = (repo / "plugins" / folder / "pyproject.toml").read_text(encoding="utf-8")
+        needed = [name for name in re.findall(r'^\s*"tasuki-([a-z0-9_-]+)[^"]*",?\s*$', text, re.M)
+                  if (repo / "plugins" / name / "pyproject.toml").is_file()]
+        return f"pip install{constraints}" + "".join(f" -e {root}plugins/{name}" for name in [*needed, folder])
     return f"pip install {distribution}"
 
 

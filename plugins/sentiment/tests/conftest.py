@@ -1,4 +1,4 @@
-"""Offline mode, a registry holding only this plugin, and tiny models built on the spot."""
+"""Offline mode, a registry holding classify and this plugin only, and tiny models built on the spot."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasuki.registry import Registry
-from tasuki.testing import only_plugins, tiny_bert
-from tasuki_sentiment import plugin
+from tasuki.registry import Registry, set_registry
+from tasuki.testing import tiny_bert
 
 torch.set_num_threads(2)  # the machine is shared; tiny shapes need no more
 
@@ -26,10 +25,17 @@ NEUTRAL = ["the meeting is monday", "the report is a film", "it was a day", "the
 
 
 @pytest.fixture(autouse=True)
-def sentiment_registry() -> Iterator[Registry]:
-    """The process-wide registry holds the core builtins and this plugin only, whatever is installed."""
-    with only_plugins(("sentiment", plugin)) as registry:
-        yield registry
+def sentiment_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """The process-wide registry holds the core builtins, classify and this plugin, whatever else is installed.
+
+    Both come from their installed entry points (``TASUKI_PLUGINS``), as for a user: the ``sentiment`` preset is
+    built on the ``classify`` task its dependency registers, and nothing here imports classify's code.
+    """
+    monkeypatch.setenv("TASUKI_PLUGINS", "classify,sentiment")
+    registry = Registry()
+    set_registry(registry)
+    yield registry
+    set_registry(None)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Train a few steps on tiny models, save, reload with tasuki and with transformers.pipeline."""
+"""Train a few steps on tiny models, save, reload with tasuki and with transformers.pipeline; a model saved by
+the sentiment task of before the preset still loads and predicts."""
 
 from __future__ import annotations
 
@@ -18,9 +19,19 @@ def trained_dir(tmp_path_factory, bert_dir):
     rows += [{"text": t, "label": "negative"} for t in NEGATIVE]
     rows += [{"text": t, "label": "neutral"} for t in NEUTRAL]
     out = tmp_path_factory.mktemp("trained")
+    # end to end (10 rows a label would choose the few-shot recipe): a model transformers.pipeline loads too
     result = tasuki.train("sentiment", data=rows * 2, backbone=str(bert_dir), output_dir=out, epochs=20,
-                          batch_size=8, learning_rate=5e-3, eval_split=0.0, seed=0, progress=False)
+                          batch_size=8, learning_rate=5e-3, eval_split=0.0, seed=0, progress=False,
+                          task_options={"recipe": "standard"})
     return result.output_dir
+
+
+def test_the_model_records_the_preset(trained_dir):
+    meta = json.loads((trained_dir / "tasuki.json").read_text())
+    assert meta["task"] == "sentiment" and meta["plugin"]["distribution"] == "tasuki-sentiment"
+    assert meta["task_state"]["main_metric"] == "f1_macro"
+    model = tasuki.load(trained_dir)
+    assert model.task.name == "sentiment" and model.task.preset_of == "classify"
 
 
 def test_config_has_label_maps(trained_dir):
@@ -62,3 +73,32 @@ def test_evaluate_reports_metrics_and_writes_the_confusion_matrix(trained_dir, t
     assert metrics["support/positive"] == 5 and metrics["support/neutral"] == 0
     assert sum(metrics[f"confusion/positive/{p}"] for p in ("negative", "neutral", "positive")) == 5
     assert (tmp_path / "confusion_matrix.png").is_file()
+
+
+def test_a_model_saved_by_the_sentiment_task_of_before_the_preset_loads_and_predicts(trained_dir, tmp_path):
+    """The old SentimentTask saved ``{"lang", "labels", "options": {}, "label_kind"}`` beside an ordinary
+    AutoModelForSequenceClassification (no ``problem_type``); such a directory must keep working."""
+    import shutil
+
+    from conftest import NEGATIVE, POSITIVE
+
+    old = tmp_path / "old"
+    shutil.copytree(trained_dir, old)
+    meta = json.loads((old / "tasuki.json").read_text())
+    meta["task_state"] = {"lang": "en", "labels": ["negative", "neutral", "positive"], "options": {}, "label_kind": "text"}
+    (old / "tasuki.json").write_text(json.dumps(meta), encoding="utf-8")
+    config = json.loads((old / "config.json").read_text())
+    config.pop("problem_type", None)
+    (old / "config.json").write_text(json.dumps(config), encoding="utf-8")
+
+    model = tasuki.load(old)
+    assert model.task.name == "sentiment" and model.task.main_metric == "f1_macro"
+    assert model.task.options.windows is False  # it was trained on texts cut at max_length: read them so
+    texts = POSITIVE + NEGATIVE
+    assert [p["label"] for p in model.predict(texts)] == [p["label"] for p in tasuki.load(trained_dir).predict(texts)]
+    rows = [{"text": t, "label": "positive"} for t in POSITIVE] + [{"text": t, "label": "negative"} for t in NEGATIVE]
+    assert model.evaluate(rows)["support/positive"] == 5
+    # a ClassLabel column's integers meant the label of that index
+    meta["task_state"]["label_kind"] = "classlabel"
+    (old / "tasuki.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert tasuki.load(old).task.class_names == ["negative", "neutral", "positive"]

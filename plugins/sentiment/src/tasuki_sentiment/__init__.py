@@ -1,4 +1,4 @@
-"""tasuki-sentiment: the ``sentiment`` task (English and Japanese) and the end-to-end demo.
+"""tasuki-sentiment: the ``sentiment`` task (a preset of ``classify``, English and Japanese) and the end-to-end demo.
 
     import tasuki
     tasuki.train("sentiment", data="train.csv", output_dir="out/")
@@ -10,7 +10,4 @@
 
 from __future__ import annotations
 
-from tasuki_sentiment.task import SentimentTask
-
-__all__ = ["SentimentTask"]
 __version__ = "0.1.0"

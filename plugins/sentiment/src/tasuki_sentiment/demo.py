@@ -54,6 +54,7 @@ class DemoResult:
     """The fine-tuned model's full test metrics."""
     predictions: list[dict[str, Any]] = field(default_factory=list)
     pipeline_agrees: bool | None = None
+    """Whether ``transformers.pipeline`` gives the same labels; None for a few-shot model, which it cannot load."""
     figures: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -180,19 +181,25 @@ def run(
     result.figures += figures
     write_test_metrics(model_dir, metrics, len(test), test_name)
     result.scores["fine_tuned"] = _headline(metrics)
-    echo(f"== fine-tuned, reloaded from {model_dir}, on the {eval_lang} test split: {_fmt(metrics)}")
+    recipe = model.task.options.recipe  # what classify chose for the size of the training data
+    echo(f"== fine-tuned ({recipe} recipe), reloaded from {model_dir}, on the {eval_lang} test split: {_fmt(metrics)}")
     echo(_per_label(metrics, model.task.labels or []))
     lap("evaluate")
 
-    # 6. Predict, and check that transformers.pipeline reads the same directory the same way
+    # 6. Predict, and check that transformers.pipeline reads the same directory the same way (not a few-shot
+    # model: its head is a file of its own, which no transformers pipeline reads)
     examples = EXAMPLES[eval_lang]
     result.predictions = model.predict(examples)
-    result.pipeline_agrees = _pipeline_agrees(model_dir, examples, result.predictions)
+    if recipe != "few-shot":
+        result.pipeline_agrees = _pipeline_agrees(model_dir, examples, result.predictions)
     echo("== predictions")
     for text, prediction in zip(examples, result.predictions):
         scores = " ".join(f"{k} {v:.2f}" for k, v in prediction["scores"].items())
         echo(f"   {prediction['label']:>9}  {text}\n             ({scores})")
-    echo(f"   transformers.pipeline('text-classification') gives the same labels: {result.pipeline_agrees}")
+    if result.pipeline_agrees is None:
+        echo("   transformers.pipeline('text-classification') cannot load a few-shot model (its head is its own file)")
+    else:
+        echo(f"   transformers.pipeline('text-classification') gives the same labels: {result.pipeline_agrees}")
     lap("predict")
 
     echo("== summary (test split)")
@@ -206,13 +213,15 @@ def run(
 
 
 def _confusion_figure(path: Path, metrics: dict[str, Any], labels: list[str], title: str, n: int) -> Path:
-    """The test split's confusion matrix, titled with the backbone and the score."""
-    from tasuki.plugin import confusion_matrix
-    from tasuki_sentiment.metrics import confusion_from_metrics
-    from tasuki_sentiment.task import score_line
+    """The test split's confusion matrix (from the metrics' ``confusion/GOLD/PREDICTED`` counts), titled with the
+    backbone and the score."""
+    import numpy as np
 
-    return confusion_matrix(confusion_from_metrics(metrics, labels), labels, path, title=title,
-                            subtitle=score_line(metrics, n))
+    from tasuki.plugin import confusion_matrix
+
+    counts = np.array([[metrics.get(f"confusion/{g}/{p}", 0.0) for p in labels] for g in labels], dtype=np.int64)
+    subtitle = f"macro F1 {metrics['f1_macro']:.3f} · accuracy {metrics['accuracy']:.3f} · n={n:,}"
+    return confusion_matrix(counts, labels, path, title=title, subtitle=subtitle)
 
 
 def test_metrics_section(metrics: dict[str, Any], n: int, source: str) -> str:
