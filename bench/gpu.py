@@ -58,10 +58,10 @@ def run(quick: bool = False, batch: int = 32, seq: int = 128) -> list[Row]:
     import torch
     from datasets import Dataset
 
+    import tasuki
     from bench.training import StepClock
     from tasuki.args import TrainingArgs
     from tasuki.training.loop import run_training
-    from tasuki_sentiment.task import SentimentTask
 
     steps, warmup = (15, 5) if quick else (60, 10)
     rng = random.Random(0)
@@ -69,7 +69,8 @@ def run(quick: bool = False, batch: int = 32, seq: int = 128) -> list[Row]:
     rows = [{"text": " ".join(str(rng.randrange(1000)) for _ in range(seq - 2)), "label": rng.choice("ab")}
             for _ in range(batch * (steps + 1))]
     data = Dataset.from_list(rows)
-    task = SentimentTask()
+    # classify end to end, each text one feature: the shapes stay [batch, seq] (no few-shot model, no windows)
+    task = tasuki.make_task("classify", recipe="standard", windows=False)
     task.fit(data)
     clock, inner = StepClock(), task.training_loss
 

