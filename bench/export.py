@@ -61,8 +61,10 @@ def sentiment_model(out: Path, quick: bool) -> Path:
 
     data = english_tweets(n=TWEETS, seed=0)["train"]
     steps = {"max_steps": 40} if quick else {"epochs": 1}
+    # end to end and truncated, as transformers.pipeline reads it: the runtimes do the same work
     return tasuki.train("sentiment", data=data, backbone="minilm", output_dir=out, max_length=64, eval_split=0.0,
-                        checkpoints=False, progress=False, **steps).output_dir
+                        checkpoints=False, progress=False, task_options={"recipe": "standard", "windows": False},
+                        **steps).output_dir
 
 
 def sentiment(quick: bool, work: Path, model_dir: Path | None = None) -> list[Row]:

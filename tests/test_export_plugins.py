@@ -54,7 +54,7 @@ def _plugin_registry(*names: str) -> Registry:
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    set_registry(_plugin_registry("sentiment", "ner", "qa", "embedding", "mlm", "attention"))
+    set_registry(_plugin_registry("classify", "sentiment", "ner", "qa", "embedding", "mlm", "attention"))
     path = tmp_path_factory.mktemp("export-plugins")
     tiny_bert(path / "backbone", words=WORDS)
     yield path

@@ -20,6 +20,7 @@ SENTIMENT_ROWS = [
     {"text": "the service was okay", "label": "neutral"}, {"text": "it is a film", "label": "neutral"},
     {"text": "terrible food", "label": "negative"}, {"text": "i hate this place", "label": "negative"},
 ] * 4
+END_TO_END = {"recipe": "standard"}  # 8 rows a label would choose classify's few-shot recipe; these test fine-tuning
 
 
 @pytest.fixture
@@ -52,7 +53,8 @@ def test_mlm_adapted_directory_is_a_backbone_for_sentiment(installed: Registry, 
     tasuki.train("mlm", corpus, backbone=backbone_dir, output_dir=tmp_path / "adapted", max_steps=3, batch_size=8,
                  progress=False, eval_split=0)
     result = tasuki.train("sentiment", SENTIMENT_ROWS, backbone=str(tmp_path / "adapted"), output_dir=tmp_path / "clf",
-                          max_steps=1, batch_size=8, learning_rate=1e-12, eval_split=0, progress=False)
+                          max_steps=1, batch_size=8, learning_rate=1e-12, eval_split=0, progress=False,
+                          task_options=END_TO_END)
     assert result.global_step == 1
     # the classifier's encoder is the adapted one (a step of 1e-12 moves no weight), not the original backbone
     from safetensors.torch import load_file
@@ -69,7 +71,7 @@ def test_mlm_adapted_directory_is_a_backbone_for_sentiment(installed: Registry, 
 def test_sentiment_trains_on_the_scratch_backbone(installed: Registry, backbone_dir: str, tmp_path: Path) -> None:
     result = tasuki.train("sentiment", SENTIMENT_ROWS, backbone=f"scratch:bert={backbone_dir}",
                           output_dir=tmp_path / "clf", epochs=30, batch_size=8, learning_rate=3e-3, eval_split=0,
-                          progress=False)
+                          progress=False, task_options=END_TO_END)
     assert result.global_step == 30 * 3  # 24 rows in batches of 8: 3 steps an epoch
     assert tasuki.load(tmp_path / "clf").model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
 
@@ -85,7 +87,7 @@ def test_sentiment_learns_six_sentences_by_heart(installed: Registry, backbone_d
     the saddle.
     """
     tasuki.train("sentiment", SENTIMENT_ROWS, backbone=backbone_dir, output_dir=tmp_path / "clf", epochs=30,
-                 batch_size=8, learning_rate=3e-3, eval_split=0, progress=False, seed=2)
+                 batch_size=8, learning_rate=3e-3, eval_split=0, progress=False, seed=2, task_options=END_TO_END)
     texts = [row["text"] for row in SENTIMENT_ROWS[:6]]
     predicted = tasuki.load(tmp_path / "clf").predict(texts)
     assert [p["label"] for p in predicted] == [row["label"] for row in SENTIMENT_ROWS[:6]]
