@@ -58,12 +58,23 @@ class Preset:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
 
-def missing_base(preset: Preset, clash: str | None = None) -> UnknownNameError:
-    """The one-line error of a preset whose base task is not registered (or was withdrawn: ``clash``)."""
-    if clash is not None:
-        return UnknownNameError(f"preset {preset.name!r} needs task {preset.task!r}, which is withdrawn: {clash}")
-    hint = preset.distribution or f"tasuki-{preset.task}"
-    return UnknownNameError(f"preset {preset.name!r} needs task {preset.task!r} (pip install {hint})")
+def resolve_preset(preset: Any, tasks: Mapping[str, Any], clashes: Mapping[str, str], module: str) -> type[Task]:
+    """The class of ``preset`` on its base task, from the registry's ``tasks`` (``{name: Registered}``) and
+    ``clashes`` (``{"task NAME": message}``, names withdrawn); ``module``: the preset's plugin module.
+
+    :raises TypeError: ``preset`` is not a :class:`Preset`.
+    :raises UnknownNameError: the base task is not registered (the line names the distribution to install),
+        withdrawn, or a preset; ``preset`` sets an attribute a preset may not.
+    :raises SettingError: an option the base task's ``Options`` does not have, or a value it does not allow.
+    """
+    if not isinstance(preset, Preset):
+        raise TypeError(f"{preset!r} is not a tasuki.plugin.Preset")
+    if preset.task not in tasks:
+        clash = clashes.get(f"task {preset.task}")
+        why = f", which is withdrawn: {clash}" if clash else f" (pip install {preset.distribution or 'tasuki-' + preset.task})"
+        raise UnknownNameError(f"preset {preset.name!r} needs task {preset.task!r}{why}")
+    base = tasks[preset.task].obj
+    return preset_class(preset, base, module or base.__module__)
 
 
 def preset_class(preset: Preset, base: type[Task], module: str) -> type[Task]:

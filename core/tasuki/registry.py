@@ -6,8 +6,7 @@ recorded as broken (with its distribution, version and error) and everything els
 working. ``TASUKI_PLUGINS=a,b`` restricts which entry points load (an unknown name there is an
 error). Two registrations of one name are isolated like a broken plugin: the name is withdrawn,
 asking for it raises :class:`~tasuki.errors.PluginClashError` naming both distributions, and
-every other task keeps working. Presets (:mod:`tasuki.presets`) are built on their base tasks once every
-plugin's tasks are in, and registered as tasks.
+every other task keeps working. Presets (:mod:`tasuki.presets`) are registered as tasks once all tasks are in.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import pluggy
 
 from tasuki import hookspecs
 from tasuki.errors import PluginClashError, TasukiError, UnknownNameError
-from tasuki.presets import Preset, missing_base, preset_class
+from tasuki.presets import resolve_preset
 
 if TYPE_CHECKING:
     from tasuki.backbone import Backbone
@@ -45,8 +44,7 @@ class PluginInfo:
     version: str
     module: str = ""
     tasks: list[str] = field(default_factory=list)
-    presets: list[str] = field(default_factory=list)
-    """Names of the presets it registered (each also a task: ``Registry.tasks``)."""
+    presets: list[str] = field(default_factory=list)  # also in Registry.tasks
     backbones: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
@@ -165,12 +163,9 @@ class Registry:
             self._call(
                 impl, info, register=lambda prefix, factory, info=info: self._register_backbone(prefix, factory, info)
             )
-        presets: list[tuple[Any, PluginInfo]] = []  # built once every plugin's tasks are in: any may be a base
-        for impl in self.pm.hook.register_presets.get_hookimpls():
+        for impl in self.pm.hook.register_presets.get_hookimpls():  # after every plugin's tasks: any may be a base
             info = self.plugins[impl.plugin_name]
-            self._call(impl, info, register=lambda preset, info=info: presets.append((preset, info)))
-        for preset, info in presets:
-            self._register_preset(preset, info)
+            self._call(impl, info, register=lambda preset, info=info: self._register_preset(preset, info))
 
     def _call(self, impl: pluggy.HookImpl, info: PluginInfo, **arguments: Any) -> None:
         """Call one plugin's hook implementation (see :func:`call_by_name`); an error marks the plugin broken."""
@@ -179,7 +174,7 @@ class Registry:
         try:
             call_by_name(impl, **arguments)
         except Exception as exc:
-            info.error = _describe(exc)
+            info.error = str(exc) if isinstance(exc, TasukiError) else _describe(exc)  # a TasukiError is one line
 
     def _register_task(self, task_cls: Any, info: PluginInfo) -> None:
         check_task_class(task_cls)
@@ -187,21 +182,8 @@ class Registry:
             info.tasks.append(task_cls.name)
 
     def _register_preset(self, preset: Any, info: PluginInfo) -> None:
-        """Build the preset's class on its base task and claim its name like a task's; a preset that cannot
-        be built marks its plugin broken with the one line that says why (the plugin's other names stay)."""
-        if info.broken:
-            return
-        if not isinstance(preset, Preset):
-            info.error = f"TypeError: {preset!r} is not a tasuki.plugin.Preset"
-            return
-        base = self.tasks.get(preset.task)
-        try:
-            if base is None:
-                raise missing_base(preset, self.clashes.get(f"task {preset.task}"))
-            task_cls = preset_class(preset, base.obj, info.module.partition(":")[0] or base.obj.__module__)
-        except TasukiError as exc:
-            info.error = str(exc)
-            return
+        """Build the preset's class on its base task (or raise the line that says why not); claim it like a task."""
+        task_cls = resolve_preset(preset, self.tasks, self.clashes, info.module.partition(":")[0])
         if self._claim(self.tasks, "task", preset.name, task_cls, info):
             info.presets.append(preset.name)
 

@@ -23,7 +23,7 @@ from tasuki.plugin import (
     setting,
     stripped_labels,
 )
-from tasuki_classify import encoding, windows
+from tasuki_classify import encoding, legacy, windows
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify.fewshot import FewShotRecipe
@@ -68,10 +68,9 @@ class ClassifyTask(FewShotRecipe, Task):
 
     Single-label: softmax head, optional class weights; metrics accuracy, weighted/macro F1, per-label scores
     and the confusion matrix; the main metric is accuracy, or macro F1 when the training labels are skewed
-    (:data:`~tasuki_classify.labels.SKEW_RATIO`), unless a preset fixes it (:attr:`single_label_metric`).
-    Multi-label: a sigmoid per label trained with binary cross-entropy, one threshold per label tuned on the
-    held-out data (:mod:`tasuki_classify.thresholds`); metrics micro F1 (the main metric), macro F1, subset
-    accuracy and per-label scores.
+    (:data:`~tasuki_classify.labels.SKEW_RATIO`). Multi-label: a sigmoid per label trained with binary
+    cross-entropy, one threshold per label tuned on the held-out data (:mod:`tasuki_classify.thresholds`);
+    metrics micro F1 (the main metric), macro F1, subset accuracy and per-label scores.
     """
 
     name: ClassVar[str] = "classify"
@@ -87,8 +86,7 @@ class ClassifyTask(FewShotRecipe, Task):
     request_parameters: ClassVar[tuple[str, ...]] = ("threshold", "top_k")
     result_kind: ClassVar[str] = "labels"
     single_label_metric: ClassVar[str | None] = None
-    """The main metric of a single-label model, whatever the labels' skew (a metric of :func:`~tasuki_classify.
-    metrics.single_label`); None: accuracy, or macro F1 on skewed labels. A preset sets it (sentiment: f1_macro)."""
+    """The single-label main metric whatever the skew (a preset sets it); None: accuracy, or macro F1 when skewed."""
     preset_attributes: ClassVar[tuple[str, ...]] = ("single_label_metric",)
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, main_metric: str | None = None,
@@ -103,8 +101,7 @@ class ClassifyTask(FewShotRecipe, Task):
                                    f"allowed: a number from 0 to 1")
         self.weights = rules.parse_weights(self.options.class_weights)  # refused here, before any data is read
         windows.check_options(self.options)
-        single = self.single_label_metric or "accuracy"
-        self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else single)
+        self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else self.single_label_metric or "accuracy")
         self.loss_weights: list[float] | None = None
         self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
         self._best: float | None = None
@@ -124,16 +121,9 @@ class ClassifyTask(FewShotRecipe, Task):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ClassifyTask:
-        """Rebuild a saved task, also one saved by tasuki-sentiment's own task before sentiment became this task's
-        preset (its state has ``label_kind``): that model read long texts truncated, and a ClassLabel column's
-        integer ``i`` as ``labels[i]``."""
-        options, class_names = dict(state.get("options", {})), state.get("class_names")
-        if "label_kind" in state:
-            options.setdefault("windows", False)
-            if state["label_kind"] == "classlabel":
-                class_names = class_names or state.get("labels")
+        state = legacy.upgrade(state)  # also a state saved by the sentiment task of before it was this task's preset
         return cls(lang=state.get("lang", "en"), labels=state.get("labels"), main_metric=state.get("main_metric"),
-                   class_names=class_names, **options)
+                   class_names=state.get("class_names"), **state.get("options", {}))
 
     def model_config(self) -> dict[str, Any]:
         """The label maps, and ``problem_type`` so that transformers (and its pipeline) use a sigmoid."""
