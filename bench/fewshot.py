@@ -126,15 +126,18 @@ def run_tasuki(train: list[tuple[str, str]], test: list[tuple[str, str]], backbo
     return result
 
 
-def run_setfit(train: list[tuple[str, str]], test: list[tuple[str, str]], body: str, seed: int) -> dict[str, float]:
+def run_setfit(train: list[tuple[str, str]], test: list[tuple[str, str]], body: str, seed: int,
+               out: Path) -> dict[str, float]:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     start = time.perf_counter()
     model = SetFitModel.from_pretrained(body)
     data = Dataset.from_dict({"text": [t for t, _ in train], "label": [label for _, label in train]})
-    Trainer(model=model, args=TrainingArguments(seed=seed, max_length=MAX_LENGTH, show_progress_bar=False),
-            train_dataset=data).train()
+    # its logs in the run's scratch folder, none to TensorBoard (SetFit's default writes ./checkpoints/runs)
+    args = TrainingArguments(seed=seed, max_length=MAX_LENGTH, show_progress_bar=False, output_dir=str(out),
+                             report_to="none")
+    Trainer(model=model, args=args, train_dataset=data).train()
     seconds = time.perf_counter() - start
     predicted = [str(p) for p in model.predict([t for t, _ in test], batch_size=64, show_progress_bar=False)]
     return {"accuracy": accuracy(predicted, test), "seconds": seconds}
@@ -193,7 +196,7 @@ def main() -> None:
                     run = Path(scratch) / f"{name}-{k}-{seed}"
                     result["tasuki"] = run_tasuki(train, test, backbone, seed, run / "tasuki")
                     if "setfit" not in skip:
-                        result["setfit"] = run_setfit(train, test, body, seed)
+                        result["setfit"] = run_setfit(train, test, body, seed, run / "setfit")
                     if "standard" not in skip:
                         result["standard"] = run_tasuki(train, test, backbone, seed, run / "standard", recipe="standard")
                     results.append(result)
