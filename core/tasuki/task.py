@@ -96,6 +96,12 @@ class Task(ABC):
     languages: ClassVar[tuple[str, ...]] = ("en", "ja")
     input_columns: ClassVar[tuple[str, ...]] = ("text",)
     """Columns every example needs, for prediction as well as training."""
+    inputs_in_words: ClassVar[str] = ""
+    """What one prediction reads, for the line that refuses a bare text to a task of two input columns
+    (``"a question and its context"``); empty: the columns' names."""
+    inputs_cli_hint: ClassVar[str] = ""
+    """How to give those inputs on the command line, said in that line; empty: ``tasuki predict MODEL --input
+    FILE`` with the input columns."""
     target_columns: ClassVar[tuple[str, ...]] = ("label",)
     """Columns training and evaluation data need besides the inputs."""
     columns_note: ClassVar[str] = ""
@@ -215,10 +221,31 @@ class Task(ABC):
             check_targets(data, [c for c in self.target_columns if c in data.column_names], source)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
-        """Turn what a user passes to ``predict`` into example rows (a str, strs, or dicts)."""
-        if isinstance(inputs, (str, dict)):
+        """Turn what a user passes to ``predict`` into example rows: a text, texts or dicts; for a task of two
+        input columns, dicts or ``(first, second)`` tuples, and a bare text is refused (it is half an input)."""
+        columns = self.input_columns
+        two = len(columns) == 2
+
+        def is_pair(item: Any) -> bool:
+            return two and isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item)
+
+        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and is_pair(inputs)):
             inputs = [inputs]
-        rows = [{self.input_columns[0]: x} if isinstance(x, str) else dict(x) for x in inputs]
+        rows = []
+        for i, item in enumerate(inputs, start=1):
+            if isinstance(item, dict):
+                rows.append(dict(item))
+            elif is_pair(item):
+                rows.append(dict(zip(columns, item)))
+            elif isinstance(item, str) and not two:
+                rows.append({columns[0]: item})
+            else:
+                what = "one text" if isinstance(item, str) else type(item).__name__
+                words = self.inputs_in_words or " and ".join(columns)
+                hint = self.inputs_cli_hint or (f"tasuki predict MODEL --input FILE with {' and '.join(columns)} "
+                                                 f"column{'s' if two else ''}")
+                raise DataError(f"input {i}: {self.name} predicts from {words}, not from {what} ({str(item)[:40]!r}); "
+                                f"give {{{', '.join(f'{c!r}: ...' for c in columns)}}} (CLI: {hint})")
         return rows
 
     @abstractmethod

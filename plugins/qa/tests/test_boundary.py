@@ -33,11 +33,11 @@ def test_plain_text_is_one_line_saying_what_qa_takes(model_dir: Path) -> None:
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "QA predicts from a question and its context, not from one text" in lines[-1]
+    assert "qa predicts from a question and its context, not from one text" in lines[-1]
     assert "tasuki qa ask" in lines[-1] and "question and context columns" in lines[-1]
     model = tasuki.load(model_dir, device="cpu")
     for given in ("Who climbed Everest first?", ["Who?", "When?"], [("Who?", "a", "b")]):
-        with pytest.raises(DataError, match="input 1: QA predicts from a question and its context"):
+        with pytest.raises(DataError, match="input 1: qa predicts from a question and its context"):
             model.predict(given)
 
 

@@ -63,6 +63,7 @@ class PairClassifyTask(Task):
     description: ClassVar[str] = ("Two texts in, a class or a score out (duplicates, entailment, relevance, "
                                   "similarity): a cross-encoder (en, ja)")
     input_columns: ClassVar[tuple[str, ...]] = ("text", "text_pair")
+    inputs_in_words: ClassVar[str] = "two texts"
     columns_note: ClassVar[str] = ("text and text_pair (the two texts), and label: a class (text, or whole numbers "
                                    "such as 0/1) or a score (numbers with decimals: regression; --option "
                                    "regression=true|false decides)")
@@ -181,24 +182,6 @@ class PairClassifyTask(Task):
                 if name not in known:
                     raise DataError(f"{source}: row {row}, column {column!r}: unknown label {name!r}; "
                                     f"the model knows {self.labels}")
-
-    def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
-        """``{"text", "text_pair"}`` dicts, a list of them, or ``(text, text_pair)`` tuples."""
-        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and len(inputs) == 2
-                                               and all(isinstance(x, str) for x in inputs)):
-            inputs = [inputs]
-        rows = []
-        for i, item in enumerate(inputs, start=1):
-            if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
-                rows.append(dict(zip(self.input_columns, item)))
-            elif isinstance(item, dict):
-                rows.append(dict(item))
-            else:  # a plain text (the CLI's TEXT arguments) is half a pair
-                raise DataError(f"input {i}: {self.name} predicts from two texts, not from "
-                                f"{'one text' if isinstance(item, str) else type(item).__name__} ({str(item)[:40]!r}); "
-                                f"give {{'text': ..., 'text_pair': ...}} (CLI: tasuki predict MODEL --input FILE with "
-                                f"text and text_pair columns)")
-        return rows
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""

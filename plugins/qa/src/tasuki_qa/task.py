@@ -47,6 +47,9 @@ class QATask(Task):
     description: ClassVar[str] = "Extractive question answering (SQuAD v1/v2), long contexts, unanswerable questions"
     languages: ClassVar[tuple[str, ...]] = ("en", "ja")
     input_columns: ClassVar[tuple[str, ...]] = ("question", "context")
+    inputs_in_words: ClassVar[str] = "a question and its context"
+    inputs_cli_hint: ClassVar[str] = ("tasuki qa ask MODEL QUESTION --context FILE, or tasuki predict MODEL --input FILE with "
+                                      "question and context columns")
     target_columns: ClassVar[tuple[str, ...]] = ("answers",)
     auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForQuestionAnswering")
     pipeline_tag: ClassVar[str | None] = "question-answering"
@@ -101,26 +104,13 @@ class QATask(Task):
         return super().describe(prediction)
 
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
-        """``{"question", "context"}``, a list of them, or a ``(question, context)`` pair."""
-        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and len(inputs) == 2
-                                               and all(isinstance(x, str) for x in inputs)):
-            inputs = [inputs]
-        rows = []
-        for i, item in enumerate(inputs, start=1):
-            if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
-                row = dict(zip(("question", "context"), item))
-            elif isinstance(item, dict):
-                row = dict(item)
-            else:  # a plain text (the CLI's TEXT arguments) has no context to take an answer from
-                raise DataError(f"input {i}: QA predicts from a question and its context, not from "
-                                f"{'one text' if isinstance(item, str) else type(item).__name__} ({str(item)[:40]!r}); "
-                                f"give {{'question': ..., 'context': ...}} (CLI: tasuki qa ask MODEL QUESTION --context "
-                                f"FILE, or tasuki predict MODEL --input FILE with question and context columns)")
+        """``{"question", "context"}``, a list of them, or a ``(question, context)`` pair; each gets an ``id``."""
+        rows = super().examples_from_inputs(inputs)
+        for i, row in enumerate(rows, start=1):
             missing = [c for c in self.input_columns if c not in row]
             if missing:
                 raise DataError(f"input {i}: needs 'question' and 'context', missing {missing}")
             row.setdefault("id", str(i))
-            rows.append(row)
         return rows
 
     def encode(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict[str, list]:
