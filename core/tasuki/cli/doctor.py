@@ -82,7 +82,9 @@ def check_plugins() -> tuple[str, str]:
 
 
 PLUGINS: dict[str, tuple[str, str]] = {
+    "tasuki-classify": ("classify", "text classification: single- or multi-label, few-shot, long texts, pairs, en + ja"),
     "tasuki-sentiment": ("sentiment", "sentiment (a preset of classify), en + ja, and the offline demo"),
+    "tasuki-label": ("label", "a labelling page that picks what to label next and trains as you go"),
     "tasuki-ner": ("ner", "named entity recognition, en + ja"),
     "tasuki-qa": ("qa", "extractive question answering, en + ja"),
     "tasuki-embedding": ("embedding", "sentence embeddings, similarity and search"),
