@@ -1,15 +1,26 @@
-"""One decision threshold per label of a multi-label model, tuned on held-out scores to maximise its F1.
+"""One decision threshold per label of a multi-label model, tuned on held-out scores for its F1.
 
 For one label, sort the held-out scores' distinct values from high to low, ``s_1 > s_2 > ... > s_m``.
-Calling the ``k`` highest values positive gives an F1; the threshold for the best ``k`` is the midpoint
-``(s_k + s_{k+1}) / 2`` (``s_m / 2`` for ``k = m``), so that a new score between a kept and a dropped
-one falls on neither side by accident of the sample. Ties of F1 keep the smallest ``k`` (the highest
-threshold). A label without a positive held-out example has no F1 to maximise: it keeps
-:data:`DEFAULT_THRESHOLD`.
+Calling the ``k`` highest values positive gives an F1; its threshold is the midpoint ``(s_k + s_{k+1}) / 2``
+(``s_m / 2`` for ``k = m``), so that a new score between a kept and a dropped one falls on neither side by
+accident of the sample.
 
-A worked example (``tests/test_thresholds.py``): scores ``0.9, 0.8, 0.4, 0.3`` with gold ``1, 0, 1, 0``.
-k=1: TP 1, FP 0, FN 1, F1 = 2/3; k=2: F1 = 2*1/(2+2) = 1/2; k=3: TP 2, FP 1, F1 = 4/5; k=4: F1 = 4/6.
-The best is k=3, threshold (0.4 + 0.3) / 2 = 0.35.
+The best held-out F1 is itself noisy: a few dozen positives per label put one or two examples between
+thresholds whose F1 differ by several points, and the argmax then lands on an extreme threshold that does not
+carry over to new data (in ``bench/classify_multilabel.py``, two MiniLM models whose thresholds were tuned so
+on 300 held-out rows scored 0.5 micro-F1 points below a flat 0.5 on 1,000 test rows; on a third, level). So
+the one-standard-error rule (Breiman et al. 1984; Hastie et al., *Elements of Statistical Learning*, 7.10)
+takes, of the candidates (0.5 is one too) whose F1 is within one standard error of the best,
+``sqrt(F1 * (1 - F1) / positives)``, the one nearest 0.5: a well-calibrated label keeps the sigmoid's natural
+cut, and a label whose scores never reach 0.5 (sparse labels, a short run) still moves to where it predicts.
+Ties keep the higher threshold. ``within_noise=False`` takes the argmax alone (ties: the higher threshold).
+A label without a positive held-out example has no F1 to maximise: it keeps :data:`DEFAULT_THRESHOLD`.
+
+Worked examples (``tests/test_thresholds.py``): scores ``0.9, 0.8, 0.4, 0.3`` with gold ``1, 0, 1, 0``.
+k=1: TP 1, FP 0, FN 1, F1 = 2/3 (threshold 0.85); k=2: F1 = 2*1/(2+2) = 1/2 (0.6); k=3: TP 2, FP 1,
+F1 = 4/5 (0.35); k=4: F1 = 4/6 (0.15); 0.5 keeps two scores, F1 1/2. The argmax is k=3, 0.35. Its standard
+error is sqrt(0.8 * 0.2 / 2) = 0.283, so every candidate with F1 >= 0.517 qualifies (0.85, 0.35, 0.15), and
+0.35 is the nearest 0.5 (0.15 away, against 0.35 for 0.85).
 """
 
 from __future__ import annotations
@@ -20,30 +31,35 @@ DEFAULT_THRESHOLD = 0.5
 """A sigmoid's natural cut, kept by labels that have no held-out positive (or no held-out data at all)."""
 
 
-def tune_label(scores: np.ndarray, gold: np.ndarray) -> float | None:
-    """The F1-maximising threshold of one label (module docstring), or None without a positive example."""
+def tune_label(scores: np.ndarray, gold: np.ndarray, *, within_noise: bool = True) -> float | None:
+    """The threshold of one label (module docstring), or None without a positive example."""
     scores = np.asarray(scores, dtype=np.float64)
     gold = np.asarray(gold).astype(bool)
     positives = int(gold.sum())
     if positives == 0:
         return None
     distinct = np.unique(scores)[::-1]  # high to low
-    best_f1, best_k = -1.0, 0
-    for k, value in enumerate(distinct):
-        predicted = scores >= value
-        true_positive = int((predicted & gold).sum())
-        f1 = 2 * true_positive / (int(predicted.sum()) + positives)
-        if f1 > best_f1 + 1e-12:  # strictly better: ties keep the higher threshold
-            best_f1, best_k = f1, k
-    lower = distinct[best_k + 1] if best_k + 1 < len(distinct) else 0.0
-    return float((distinct[best_k] + lower) / 2)
+    candidates = (distinct + np.append(distinct[1:], 0.0)) / 2  # keep the k highest: k = 1 .. m
+    if within_noise:
+        candidates = np.append(candidates, DEFAULT_THRESHOLD)
+    kept = scores[None, :] >= candidates[:, None]  # (candidates, N)
+    f1 = 2 * (kept & gold[None, :]).sum(axis=1) / (kept.sum(axis=1) + positives)
+    best = float(f1.max())
+    noise = float(np.sqrt(best * (1 - best) / positives)) if within_noise else 0.0
+    eligible = np.flatnonzero(f1 >= best - noise - 1e-12)
+    if not within_noise:
+        return float(candidates[eligible].max())  # ties of the argmax: the higher threshold
+    distance = np.abs(candidates[eligible] - DEFAULT_THRESHOLD)
+    nearest = eligible[distance <= distance.min() + 1e-12]
+    return float(candidates[nearest].max())
 
 
-def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str]) -> tuple[dict[str, float], list[str]]:
+def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str], *,
+         within_noise: bool = True) -> tuple[dict[str, float], list[str]]:
     """Thresholds of every label from ``scores`` / ``gold`` ``(N, L)``, and the labels left at the default."""
     thresholds, untuned = {}, []
     for j, label in enumerate(labels):
-        value = tune_label(scores[:, j], gold[:, j]) if len(scores) else None
+        value = tune_label(scores[:, j], gold[:, j], within_noise=within_noise) if len(scores) else None
         if value is None:
             untuned.append(label)
         thresholds[label] = DEFAULT_THRESHOLD if value is None else value
