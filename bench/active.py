@@ -14,8 +14,11 @@ within clusters); ``random`` starts and grows with seeded random texts. Both tra
 ``tasuki.train("classify", ...)`` with tasuki's defaults (MiniLM for English, e5-small for Japanese), and
 are scored on the same test set after each size. Mean and min-max over ``--seeds`` seeds.
 
-The issue's goal: at 64 labels, tasuki's choice at least 2 points above random (and above SetFit trained on
-64 random labels: SetFit is not in this project's lock, so that side is not run here).
+SetFit 1.2 (its defaults, the same body, as in ``bench/fewshot.py``) is trained on the random run's labels at
+``--setfit-at`` labels (64; 0: not run) and scored on the same test set.
+
+The issue's goal: at 64 labels, tasuki's choice at least 2 points above random, and above SetFit trained on
+64 random labels.
 
     python bench/active.py                        # en and ja, 5 seeds, sizes 16 32 64 128 (hours on 2 CPU cores)
     python bench/active.py --quick                # a smoke run: 1 seed, tiny pool, a few steps; numbers meaningless
@@ -109,8 +112,19 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
     return [left[p.index] for p in picks]
 
 
-def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work: Path) -> dict[int, float]:
-    """One annotator run: accuracy on the test set at each size of ``args.sizes``."""
+def setfit_accuracy(rows: list[dict], test: list[dict], lang: str, seed: int, work: Path) -> float:
+    """SetFit 1.2 with its defaults on ``rows`` (``bench/fewshot.py``'s run), its accuracy on ``test``."""
+    from bench.fewshot import body_directory, run_setfit
+
+    pairs = [(r["text"], r["label"]) for r in rows]
+    return run_setfit(pairs, [(r["text"], r["label"]) for r in test], body_directory(BACKBONES[lang]), seed,
+                      work)["accuracy"]
+
+
+def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work: Path,
+             setfit: list[float]) -> dict[int, float]:
+    """One annotator run: accuracy on the test set at each size of ``args.sizes``; a random run at
+    ``args.setfit_at`` labels also appends SetFit's accuracy on the same labels to ``setfit``."""
     pool, test = (english if lang == "en" else japanese)(args.pool, args.test, seed)
     extra = {"max_steps": args.max_steps} if args.max_steps else {}
     labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates)
@@ -118,15 +132,20 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
     for i, size in enumerate(args.sizes):
         model, scores[size] = train_and_score(labelled, test, lang, seed, work / f"{lang}-{strategy}-{seed}", extra)
         print(f"  {lang} {strategy:<6} seed {seed} {size:>4} labels: accuracy {scores[size]:.3f}", flush=True)
+        if strategy == "random" and size == args.setfit_at:
+            setfit.append(setfit_accuracy(labelled, test, lang, seed, work / f"{lang}-setfit-{seed}"))
+            print(f"  {lang} setfit seed {seed} {size:>4} labels: accuracy {setfit[-1]:.3f}", flush=True)
         if i + 1 < len(args.sizes):
             labelled += choose(strategy, pool, labelled, args.sizes[i + 1] - size, model, lang, seed, args.candidates)
     return scores
 
 
-def summary(results: dict[str, dict[str, list[dict[int, float]]]], sizes: list[int]) -> list[str]:
-    """A markdown table: mean and min-max accuracy per language, strategy and size, and tasuki - random."""
-    lines = ["| lang | labels | tasuki mean (min-max) | random mean (min-max) | tasuki - random (points) |",
-             "|---|---|---|---|---|"]
+def summary(results: dict[str, dict[str, list[dict[int, float]]]], setfit: dict[str, list[float]], sizes: list[int],
+            setfit_at: int) -> list[str]:
+    """A markdown table: mean and min-max accuracy per language, strategy and size, tasuki - random, and SetFit on
+    the random labels at ``setfit_at``."""
+    lines = ["| lang | labels | tasuki mean (min-max) | random mean (min-max) | tasuki - random (points) | "
+             "SetFit on the random labels |", "|---|---|---|---|---|---|"]
     for lang, by_strategy in results.items():
         for size in sizes:
             cells, means = [], {}
@@ -134,7 +153,11 @@ def summary(results: dict[str, dict[str, list[dict[int, float]]]], sizes: list[i
                 values = [run[size] for run in by_strategy[strategy]]
                 means[strategy] = statistics.mean(values)
                 cells.append(f"{means[strategy]:.3f} ({min(values):.3f}-{max(values):.3f})")
-            lines.append(f"| {lang} | {size} | {cells[0]} | {cells[1]} | {100 * (means['tasuki'] - means['random']):+.1f} |")
+            theirs = setfit.get(lang, [])
+            cells.append(f"{statistics.mean(theirs):.3f} ({min(theirs):.3f}-{max(theirs):.3f})"
+                         if size == setfit_at and theirs else "-")
+            lines.append(f"| {lang} | {size} | {cells[0]} | {cells[1]} | "
+                         f"{100 * (means['tasuki'] - means['random']):+.1f} | {cells[2]} |")
     return lines
 
 
@@ -147,28 +170,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
     parser.add_argument("--candidates", type=int, default=2000, help="Texts each round chooses among (as the page).")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap the training steps (0: tasuki's defaults).")
+    parser.add_argument("--setfit-at", type=int, default=64, help="Train SetFit on the random labels at this size "
+                        "(0: no SetFit run).")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "active.json")
     parser.add_argument("--quick", action="store_true", help="1 seed, sizes 8 12, pool 40, test 20, 5 steps.")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.sizes, args.pool, args.test, args.max_steps = 1, [8, 12], 40, 20, 5
+        args.seeds, args.sizes, args.pool, args.test, args.max_steps, args.setfit_at = 1, [8, 12], 40, 20, 5, 0
+    if args.setfit_at and args.setfit_at not in args.sizes:
+        parser.error(f"--setfit-at {args.setfit_at}: one of --sizes ({args.sizes}), or 0")
     if sorted(args.sizes) != args.sizes or len(set(args.sizes)) != len(args.sizes) or args.sizes[0] < 2:
         parser.error("--sizes: increasing numbers, the first at least 2")
     sys.path.insert(0, str(ROOT / "plugins" / "label" / "src"))  # tasuki_label, when not installed
+    sys.path.insert(0, str(ROOT))  # bench.fewshot, for the SetFit run
     start = time.perf_counter()
     results: dict[str, dict[str, list[dict[int, float]]]] = {}
+    setfit: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="tasuki-active-") as tmp:
         for lang in args.langs:
-            results[lang] = {strategy: [] for strategy in STRATEGIES}
+            results[lang], setfit[lang] = {strategy: [] for strategy in STRATEGIES}, []
             for seed in range(args.seeds):
                 for strategy in STRATEGIES:
-                    results[lang][strategy].append(simulate(lang, strategy, seed, args, Path(tmp)))
-    lines = summary(results, args.sizes)
+                    results[lang][strategy].append(simulate(lang, strategy, seed, args, Path(tmp), setfit[lang]))
+    lines = summary(results, setfit, args.sizes, args.setfit_at)
     print("\n".join(lines))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-                                    "table": lines, "seconds": round(time.perf_counter() - start, 1),
+                                    "setfit": setfit, "table": lines, "seconds": round(time.perf_counter() - start, 1),
                                     "load_average_1min": load}, indent=2) + "\n", encoding="utf-8")
     print(f"{time.perf_counter() - start:.0f} s; load average {load}; -> {args.out}")
 
