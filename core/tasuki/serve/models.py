@@ -201,15 +201,15 @@ class ServedModel:
                                    f"inputs[{i}]")
             if isinstance(item, str) and len(self.task.input_columns) > 1:
                 raise RequestError(422, f"inputs[{i}]: expected {self.expected_inputs()}, got a text", f"inputs[{i}]")
+        # a shape the task refuses (DataError) or cannot read: name the item, in the request's own terms
+        shape_errors = (DataError, TypeError, ValueError, KeyError)
         try:
             rows = self.task.examples_from_inputs(items)
-        except DataError as exc:
-            raise RequestError(422, f"inputs: {exc}", "inputs") from None
-        except (TypeError, ValueError, KeyError):
+        except shape_errors:
             for i, item in enumerate(items):  # which one: the task reads them one by one as well
                 try:
                     self.task.examples_from_inputs([item])
-                except (TypeError, ValueError, KeyError):
+                except shape_errors:
                     raise RequestError(422, f"inputs[{i}]: expected {self.expected_inputs()}, got "
                                        f"{type(item).__name__} {_short(item)}", f"inputs[{i}]") from None
             raise RequestError(422, f"inputs: expected {self.expected_inputs()}", "inputs") from None
