@@ -38,20 +38,24 @@ def tune_label(scores: np.ndarray, gold: np.ndarray, *, within_noise: bool = Tru
     positives = int(gold.sum())
     if positives == 0:
         return None
-    distinct = np.unique(scores)[::-1]  # high to low
-    candidates = (distinct + np.append(distinct[1:], 0.0)) / 2  # keep the k highest: k = 1 .. m
+    # F1 of keeping the k highest distinct scores, every k at once: ranked high to low, the last position of each
+    # distinct score counts what it keeps (O(n log n); a candidates x rows table would not fit large held-out sets)
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    distinct, kept, true_positive = ranked[last], last + 1, np.cumsum(gold[order])[last]
+    candidates = (distinct + np.append(distinct[1:], 0.0)) / 2
     if within_noise:
+        at_half = scores >= DEFAULT_THRESHOLD
         candidates = np.append(candidates, DEFAULT_THRESHOLD)
-    kept = scores[None, :] >= candidates[:, None]  # (candidates, N)
-    f1 = 2 * (kept & gold[None, :]).sum(axis=1) / (kept.sum(axis=1) + positives)
+        kept, true_positive = np.append(kept, at_half.sum()), np.append(true_positive, (at_half & gold).sum())
+    f1 = 2 * true_positive / (kept + positives)
     best = float(f1.max())
-    noise = float(np.sqrt(best * (1 - best) / positives)) if within_noise else 0.0
-    eligible = np.flatnonzero(f1 >= best - noise - 1e-12)
     if not within_noise:
-        return float(candidates[eligible].max())  # ties of the argmax: the higher threshold
+        return float(candidates[f1 >= best - 1e-12].max())  # ties of the argmax: the higher threshold
+    eligible = np.flatnonzero(f1 >= best - np.sqrt(best * (1 - best) / positives) - 1e-12)
     distance = np.abs(candidates[eligible] - DEFAULT_THRESHOLD)
-    nearest = eligible[distance <= distance.min() + 1e-12]
-    return float(candidates[nearest].max())
+    return float(candidates[eligible[distance <= distance.min() + 1e-12]].max())
 
 
 def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str], *,
