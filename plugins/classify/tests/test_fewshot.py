@@ -85,16 +85,81 @@ def test_the_head_is_scikit_learns_logistic_regression() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(12, 5))
     rows = [["a"], ["b"], ["c"]] * 4
-    weight, bias = logistic_head(vectors, rows, ["a", "b", "c"], multi_label=False)
-    reference = LogisticRegression(C=1.0, max_iter=2000).fit(vectors, [r[0] for r in rows])
+    weight, bias, c = logistic_head(vectors, rows, ["a", "b", "c"], multi_label=False)
+    assert len(set(c)) == 1  # one regression over the labels: one penalty
+    reference = LogisticRegression(C=c[0], max_iter=2000).fit(vectors, [r[0] for r in rows])
     np.testing.assert_allclose(weight, reference.coef_, rtol=1e-6)
     # two labels: scikit-learn's one vector becomes the second label's row, the first's is zero: the same softmax
-    weight, bias = logistic_head(vectors, [["a"], ["b"]] * 6, ["a", "b"], multi_label=False)
+    weight, bias, _ = logistic_head(vectors, [["a"], ["b"]] * 6, ["a", "b"], multi_label=False)
     assert not weight[0].any() and bias[0] == 0.0 and weight[1].any()
     # multi-label: a label no row has gets weight 0 and the bias of rate 0.01
-    weight, bias = logistic_head(vectors, [["a"], ["a", "b"], []] * 4, ["a", "b", "c"], multi_label=True)
+    weight, bias, _ = logistic_head(vectors, [["a"], ["a", "b"], []] * 4, ["a", "b", "c"], multi_label=True)
     assert not weight[2].any() and bias[2] == pytest.approx(np.log(0.01 / 0.99))
     assert weight[0].any() and weight[1].any()
+
+
+def _clusters(rows_per_label: list[int], spread: float, seed: int = 0):
+    """Unit vectors near one of len(rows_per_label) directions (``spread``: the noise around each), and class ids."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=16)
+    directions = centre + 0.05 * rng.normal(size=(len(rows_per_label), 16))  # close together, as e5-small's vectors
+    y = np.repeat(np.arange(len(rows_per_label)), rows_per_label)
+    vectors = directions[y] + spread * rng.normal(size=(len(y), 16))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), y
+
+
+def test_the_heads_penalty_is_chosen_by_cross_validation() -> None:
+    import numpy as np
+
+    from tasuki_classify import head
+
+    # labels that the vectors separate, all close together: a weak penalty; the fitted head tells them apart
+    vectors, y = _clusters([6, 5, 5], spread=0.005)
+    fitted, c = head.fit_logistic(vectors, y)
+    assert c > head.C
+    assert (fitted.predict(vectors) == y).all()
+    # at C = 1 the same vectors get a head that calls nearly every row the most common label
+    from sklearn.linear_model import LogisticRegression
+
+    assert (LogisticRegression(C=1.0).fit(vectors, y).predict(vectors) == y).mean() < 0.7
+    # labels the vectors do not tell apart: the strongest penalty of the grid
+    rng = np.random.default_rng(1)
+    _, c = head.fit_logistic(vectors, rng.permutation(y))
+    assert c == min(head.CS)
+
+
+def test_the_penalty_is_chosen_on_labels_with_two_rows_or_more() -> None:
+    from tasuki_classify import head
+
+    vectors, y = _clusters([6, 5, 1], spread=0.005)  # the third label's one row cannot be held out
+    fitted, c = head.fit_logistic(vectors, y)
+    assert c > head.C and list(fitted.classes_) == [0, 1, 2]  # chosen on two labels, fitted on all three
+    vectors, y = _clusters([6, 1, 1], spread=0.005)
+    assert head.fit_logistic(vectors, y)[1] == head.C  # one label with two rows: nothing to choose on
+
+
+def test_the_head_runs_loss_holds_each_outputs_penalty() -> None:
+    import torch
+
+    from tasuki_classify.pooled import PooledClassifier
+
+    class Fixed(torch.nn.Module):  # a stand-in for the encoder: vectors given by hand
+        dimension = 2
+        encoder = type("E", (), {"config": None})()
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            return torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+
+    model = PooledClassifier(Fixed(), 2, l2=[0.5, 2.0])
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 0.0]]))
+        model.classifier.bias.zero_()
+    out = model(torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1), labels=torch.tensor([0, 1]))
+    logits = torch.tensor([[1.0, 3.0], [2.0, 0.0]])
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])) + 0.5 / 2 * 5 + 2.0 / 2 * 9
+    assert out.loss.item() == pytest.approx(expected.item())
 
 
 # --- end to end -------------------------------------------------------------------------------

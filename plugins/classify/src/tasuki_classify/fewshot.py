@@ -11,7 +11,8 @@ run by tasuki's own runner:
    then averaged with the pretrained ones (:data:`TUNED_WEIGHT`, :meth:`ContrastiveStage.averaged`).
 2. **Head**: :class:`~tasuki_classify.pooled.PooledClassifier`, a linear head over the tuned encoder's
    unit-length mean-pooled vectors, the encoder frozen: fitted exactly by SetFit's logistic regression
-   (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label), then the task's own run.
+   (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label; the penalty chosen by
+   cross-validation), then the task's own run.
 
 :func:`choose_recipe` picks it from the data: few-shot when the training data has at most
 :data:`FEW_SHOT_MAX_PER_LABEL` rows per label on average.
@@ -223,18 +224,20 @@ class FewShotRecipe:
         encoder = self._tuned_encoder if self._tuned_encoder is not None else backbone.encoder()
         sentence = SentenceEncoder(encoder, pooling="mean", normalize=True, max_seq_length=backbone.max_length)
         texts, rows, max_length = self._head_data or ([], [], None)
-        # the penalty of C * sum(losses) + |W|^2 / 2 over the rows, for the runner's mean loss over a batch
-        model = PooledClassifier(sentence, len(self.labels), multi_label=self.multi_label,
-                                 l2=1.0 / (head.C * max(len(texts), 1)))
+        model = PooledClassifier(sentence, len(self.labels), multi_label=self.multi_label)
         for key, value in self.model_config().items():
             setattr(model.config, key, value)
         model.freeze_encoder()
         if texts:
             vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
-            weight, bias = head.logistic_head(vectors, rows, self.labels, self.multi_label)
+            fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label)
+            log.info("classify: few-shot head: C %s, chosen by cross-validation on the training texts",
+                     ", ".join(sorted({f"{c:g}" for c in fitted.c})))
             with torch.no_grad():
-                model.classifier.weight.copy_(torch.as_tensor(weight))
-                model.classifier.bias.copy_(torch.as_tensor(bias))
+                model.classifier.weight.copy_(torch.as_tensor(fitted.weight))
+                model.classifier.bias.copy_(torch.as_tensor(fitted.bias))
+            # the penalty of C * sum(losses) + |W|^2 / 2 over the rows, for the runner's mean loss over a batch
+            model.l2 = [1.0 / (c * len(texts)) for c in fitted.c]
         return model
 
     def load_model(self, directory: Path) -> torch.nn.Module:
