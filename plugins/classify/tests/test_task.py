@@ -237,3 +237,22 @@ def test_a_serve_request_may_set_threshold_and_top_k(multi: Path) -> None:
         assert refused.status_code == 422 and "threshold" in refused.text
         again = client.post("/predict", json={"inputs": text}).json()  # the saved thresholds are back
         assert len(again["labels"]) == 2
+
+
+def test_a_multi_label_head_starts_at_the_labels_rates(backbone: Path) -> None:
+    import torch
+
+    from tasuki.plugin import load_data, resolve_backbone
+
+    rows = [{"text": "football match", "label": ["sports"]}] * 6 + [{"text": "senate vote", "label": ["politics"]},
+                                                                    {"text": "quiet morning", "label": []}]
+    task = tasuki.make_task("classify", recipe="standard")
+    task.fit(load_data(rows, type(task))[0])
+    model = task.build_model(resolve_backbone(str(backbone)))
+    rates = torch.tensor([1 / 8, 6 / 8])  # politics, sports: the labels in order
+    assert torch.allclose(model.classifier.bias, torch.log(rates / (1 - rates)))
+    # a label no row has starts at 0.01, not at a certain "no"
+    task = tasuki.make_task("classify", recipe="standard", labels=["politics", "sports", "weather"])
+    task.fit(load_data(rows, type(task))[0])
+    bias = task.build_model(resolve_backbone(str(backbone))).classifier.bias
+    assert torch.sigmoid(bias[2]).item() == pytest.approx(0.01)
