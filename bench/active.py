@@ -7,10 +7,15 @@ The annotator is a labelled data set whose labels are hidden until a text is cho
 - ``ja``: the Japanese sentences shipped by the sentiment plugin (``ja_train.jsonl`` as the pool, 384 rows,
   ``ja_test.jsonl`` as the test set, 96 rows; read as files, the plugin is not imported).
 
-Each run starts from 16 labels and grows to each size of ``--sizes``: tasuki starts with the diverse
-sample (k-means of the backbone's embeddings, the text nearest each centre) and then, each round, trains
-a model on the labels so far and adds the texts ``tasuki label suggest`` would pick with it (uncertainty
-within clusters); ``random`` starts and grows with seeded random texts. Both train with the same trainer,
+Each run starts from 16 labels and grows to each size of ``--sizes``; each round trains a model on the labels
+so far and adds the texts a strategy of ``tasuki label suggest`` picks with it (``--strategies``):
+
+- ``uncertainty``: the diverse sample first (k-means of the backbone's embeddings, the text nearest each centre),
+  then the least sure text of each cluster;
+- ``typical``: TypiClust throughout (the densest text of the clusters with the fewest labels);
+- ``random``: seeded random texts, the baseline.
+
+All train with the same trainer,
 ``tasuki.train("classify", ...)`` with tasuki's defaults (MiniLM for English, e5-small for Japanese), and
 are scored on the same test set after each size. Mean and min-max over ``--seeds`` seeds.
 
@@ -45,7 +50,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKBONES = {"en": "minilm", "ja": "e5-small"}
-STRATEGIES = ("tasuki", "random")
+STRATEGIES = ("uncertainty", "typical", "random")
 
 
 def english(pool: int, test: int, seed: int) -> tuple[list[dict], list[dict]]:
@@ -104,11 +109,15 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
     if len(left) > candidates:  # as the page does: a fresh sample of a large pool each round
         left = rng.sample(left, candidates)
     texts = [r["text"] for r in left]
-    if model is None:
-        picks = select(embed(texts, backbone=BACKBONES[lang]), k, "diverse", seed=seed)
+    encoder = {"backbone": BACKBONES[lang]} if model is None else {"model": model}
+    if strategy == "typical":
+        labelled_vectors = embed([r["text"] for r in labelled], **encoder) if labelled else None
+        picks = select(embed(texts, **encoder), k, "typical", labelled=labelled_vectors, seed=seed)
+    elif model is None:
+        picks = select(embed(texts, **encoder), k, "diverse", seed=seed)
     else:
         probs, _, multi = probabilities(model, texts)
-        picks = select(embed(texts, model=model), k, "uncertainty", probs=probs, multi_label=multi, seed=seed)
+        picks = select(embed(texts, **encoder), k, "uncertainty", probs=probs, multi_label=multi, seed=seed)
     return [left[p.index] for p in picks]
 
 
@@ -142,22 +151,28 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
 
 def summary(results: dict[str, dict[str, list[dict[int, float]]]], setfit: dict[str, list[float]], sizes: list[int],
             setfit_at: int) -> list[str]:
-    """A markdown table: mean and min-max accuracy per language, strategy and size, tasuki - random, and SetFit on
-    the random labels at ``setfit_at``."""
-    lines = ["| lang | labels | tasuki mean (min-max) | random mean (min-max) | tasuki - random (points) | "
-             "SetFit on the random labels |", "|---|---|---|---|---|---|"]
+    """A markdown table: mean and min-max accuracy per language, size and strategy, each strategy's gain over random
+    (points), and SetFit on the random labels at ``setfit_at``."""
+    strategies = list(next(iter(results.values())))
+    chosen = [s for s in strategies if s != "random"]
+    lines = ["| lang | labels | " + " | ".join(f"{s} mean (min-max)" for s in strategies) + " | "
+             + " | ".join(f"{s} - random" for s in chosen) + " | SetFit on the random labels |",
+             "|---|---|" + "---|" * (len(strategies) + len(chosen) + 1)]
     for lang, by_strategy in results.items():
         for size in sizes:
             cells, means = [], {}
-            for strategy in STRATEGIES:
-                values = [run[size] for run in by_strategy[strategy]]
-                means[strategy] = statistics.mean(values)
-                cells.append(f"{means[strategy]:.3f} ({min(values):.3f}-{max(values):.3f})")
+            for strategy in strategies:
+                values = [run[size] for run in by_strategy[strategy] if size in run]
+                if values:
+                    means[strategy] = statistics.mean(values)
+                cells.append(f"{means[strategy]:.3f} ({min(values):.3f}-{max(values):.3f}), {len(values)} runs"
+                             if values else "-")
+            cells += [f"{100 * (means[s] - means['random']):+.1f}" if {s, "random"} <= means.keys() else "-"
+                      for s in chosen]
             theirs = setfit.get(lang, [])
             cells.append(f"{statistics.mean(theirs):.3f} ({min(theirs):.3f}-{max(theirs):.3f})"
                          if size == setfit_at and theirs else "-")
-            lines.append(f"| {lang} | {size} | {cells[0]} | {cells[1]} | "
-                         f"{100 * (means['tasuki'] - means['random']):+.1f} | {cells[2]} |")
+            lines.append(f"| {lang} | {size} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -165,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--langs", nargs="+", choices=["en", "ja"], default=["en", "ja"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128])
     parser.add_argument("--pool", type=int, default=2000, help="English pool size (Japanese: the 384 sentences).")
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
@@ -186,21 +202,25 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     results: dict[str, dict[str, list[dict[int, float]]]] = {}
     setfit: dict[str, list[float]] = {}
+
+    def save() -> list[str]:  # after every run: a run stopped early keeps what it measured
+        lines = summary(results, setfit, args.sizes, args.setfit_at)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results,
+                                        "setfit": setfit, "table": lines, "seconds": round(time.perf_counter() - start, 1),
+                                        "load_average_1min": load}, indent=2) + "\n", encoding="utf-8")
+        return lines
+
     with tempfile.TemporaryDirectory(prefix="tasuki-active-") as tmp:
         for lang in args.langs:
-            results[lang], setfit[lang] = {strategy: [] for strategy in STRATEGIES}, []
+            results[lang], setfit[lang] = {strategy: [] for strategy in args.strategies}, []
             for seed in range(args.seeds):
-                for strategy in STRATEGIES:
+                for strategy in args.strategies:
                     results[lang][strategy].append(simulate(lang, strategy, seed, args, Path(tmp), setfit[lang]))
-    lines = summary(results, setfit, args.sizes, args.setfit_at)
+                    lines = save()
     print("\n".join(lines))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results,
-                                    "setfit": setfit, "table": lines, "seconds": round(time.perf_counter() - start, 1),
-                                    "load_average_1min": load}, indent=2) + "\n", encoding="utf-8")
-    print(f"{time.perf_counter() - start:.0f} s; load average {load}; -> {args.out}")
-
+    print(f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}; -> {args.out}")
 
 if __name__ == "__main__":
     main()

@@ -43,6 +43,25 @@ def test_uncertainty_takes_the_least_sure_of_each_cluster_not_the_least_sure_ove
     assert [p.index for p in select(EMBEDDINGS, 3, "uncertainty", probs=PROBS, seed=7)] == [9, 4, 1]  # any seed
 
 
+def test_typical_covers_the_clusters_without_labels_with_their_densest_text() -> None:
+    # a text labelled near x: x's cluster is covered, so the two picks come from y (4 rows) then z (3 rows); in each
+    # the densest row: row 4 (row 6 equals it: the lower row wins the tie) and row 8, between its two neighbours
+    labelled = np.array([[1.0, 0.1, 0.0]])
+    picks = select(EMBEDDINGS, 2, "typical", labelled=labelled, seed=0)
+    assert [p.index for p in picks] == [4, 8]
+    assert all(p.margin is None for p in picks)
+    # nothing labelled: three clusters, the largest (y) first, then the densest rows of x and z
+    picks = select(EMBEDDINGS, 3, "typical", seed=0)
+    assert picks[0].index == 4 and {p.index for p in picks} == {0, 4, 8}
+    assert len({p.cluster for p in picks}) == 3
+
+
+def test_typical_passes_over_an_outlier() -> None:
+    # one cluster: three texts close together and one far off; the densest of the close ones is asked
+    points = np.array([[1.0, 0.0], [1.0, 0.1], [1.0, -0.1], [0.3, 1.0]])
+    assert [p.index for p in select(points, 1, "typical", labelled=np.zeros((0, 2)), seed=0)] == [0]
+
+
 def test_random_is_seeded_and_distinct() -> None:
     first = [p.index for p in select(EMBEDDINGS, 5, "random", seed=3)]
     assert first == [p.index for p in select(EMBEDDINGS, 5, "random", seed=3)]

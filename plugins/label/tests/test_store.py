@@ -145,3 +145,21 @@ def test_the_next_texts_are_chosen_ahead_never_twice_and_a_new_choice_keeps_the_
         session.state()
         _settle(session)
     assert store.texts == {f"t{i}" for i in range(10)} and len(store.rows) == 10
+
+
+def test_a_typical_session_covers_the_labelled_texts_clusters_before_any_model(tmp_path: Path, backbone: Path) -> None:
+    from conftest import POLITICS, SPORT, WEATHER
+    from tasuki_label.pool import embed
+    from tasuki_label.selection import select
+
+    store = LabelStore(tmp_path / "labels.jsonl", LABELS, multi_label=False)
+    store.append(SPORT[0], "sport")
+    store.append(SPORT[1], "sport")
+    pool = SPORT + POLITICS + WEATHER
+    session = Session(pool, store, strategy="typical", batch=3, backbone=str(backbone))
+    assert session.state()["strategy"] == "typical"  # no model needed
+    chosen = session.choose_now(replace=False)
+    left = [t for t in pool if t not in store.texts]
+    expected = select(embed(left, backbone=str(backbone)), 3, "typical", seed=session.seed + 2,
+                      labelled=embed(SPORT[:2], backbone=str(backbone)))
+    assert chosen == [left[p.index] for p in expected]

@@ -44,6 +44,25 @@ def test_diverse_leaves_out_labelled_texts(tmp_path: Path, backbone: Path) -> No
     assert "6 texts (diverse)" in out
 
 
+def test_typical_covers_what_the_labelled_texts_do_not(tmp_path: Path, backbone: Path) -> None:
+    from tasuki_label.pool import embed
+    from tasuki_label.selection import select
+
+    pool = _write_pool(tmp_path / "pool.csv", POOL)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in LABELLED[:5]), encoding="utf-8")
+    code, out, err = run_cli("label", "suggest", "--data", pool, "--exclude", labels, "-k", 4, "--output",
+                             tmp_path / "next.csv", "--backbone", backbone, "--strategy", "typical")
+    assert code == 0, err
+    assert "4 texts (typical)" in out
+    done = {r["text"] for r in LABELLED[:5]}
+    candidates = [t for t in POOL if t not in done]
+    # the same choice computed directly: the labelled texts' vectors are what the candidates must cover
+    expected = select(embed(candidates, backbone=str(backbone)), 4, "typical", seed=0,
+                      labelled=embed(sorted(done), backbone=str(backbone)))
+    assert [r["text"] for r in _read(tmp_path / "next.csv")] == [candidates[p.index] for p in expected]
+
+
 def test_k_beyond_the_pool_writes_every_unlabelled_text(tmp_path: Path, backbone: Path) -> None:
     pool = _write_pool(tmp_path / "pool.csv", POOL)
     labels = tmp_path / "labels.jsonl"
@@ -75,7 +94,7 @@ def test_with_a_model_the_least_sure_come_first(tmp_path: Path, model_dir: Path)
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["-k", "0"], "Invalid value for '-k': 0 is not in the range x>=1"),
-    (["--strategy", "entropy"], "'entropy' is not one of 'diverse', 'uncertainty', 'random'"),
+    (["--strategy", "entropy"], "'entropy' is not one of 'diverse', 'uncertainty', 'typical', 'random'"),
     (["--strategy", "uncertainty"], "'uncertainty' needs --model"),
     (["--output", "next.txt"], "allowed: a .csv or .jsonl file"),
     (["--column", "label=x"], "'label' is not a column tasuki label reads"),

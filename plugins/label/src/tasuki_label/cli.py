@@ -68,7 +68,8 @@ def _text_column(columns: tuple[str, ...]) -> str:
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="A tasuki classification model: its uncertainty and its encoder's embeddings choose.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="diverse (the default without --model), uncertainty (the default with it), or random.")
+              help="diverse (the default without --model), uncertainty (the default with it), typical (TypiClust: "
+                   "the densest text of the clusters with the fewest labels), or random.")
 @click.option("--backbone", default=None, help="Embeddings without a model: a backbone spec or directory (default minilm).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means and of random.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
@@ -83,7 +84,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
         raise click.BadParameter(f"{str(output)!r}: allowed: a .csv or .jsonl file", param_hint="--output")
     strategy = strategy or ("uncertainty" if model is not None else "diverse")
     if strategy == "uncertainty" and model is None:
-        raise click.BadParameter("'uncertainty' needs --model (without one: diverse or random)", param_hint="--strategy")
+        raise click.BadParameter("'uncertainty' needs --model (without one: diverse, typical or random)", param_hint="--strategy")
     if exclude is not None and not exclude.is_file():
         raise click.BadParameter(f"{str(exclude)!r}: no such file", param_hint="--exclude")
     texts = texts_of.read_texts(pool, _text_column(columns))
@@ -93,7 +94,9 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     probs, labels, multi = (texts_of.probabilities(loaded, candidates) if loaded is not None else (None, [], False))
     embeddings = (texts_of.embed(candidates, model=loaded, backbone=backbone) if strategy != "random"
                   else _no_embeddings(candidates))
-    picks = select(embeddings, k, strategy, probs=probs, multi_label=multi, seed=seed)
+    known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
+    labelled = texts_of.embed(known, model=loaded, backbone=backbone) if known else None
+    picks = select(embeddings, k, strategy, probs=probs, multi_label=multi, seed=seed, labelled=labelled)
     guessed = list(texts_of.guesses(probs, labels, multi)) if probs is not None else []
     rows = [{"text": candidates[p.index], "cluster": p.cluster,
              **({"guess": guessed[p.index][0], "confidence": round(guessed[p.index][1], 4),

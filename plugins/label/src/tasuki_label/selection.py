@@ -6,7 +6,12 @@ Everything here works on arrays, so it is tested with hand-made embeddings and p
   the text nearest its centre: one typical text of each region of the pool.
 - ``uncertainty`` (a model): the same ``k`` clusters, and in each the text the model is least sure of
   (the smallest margin); near-duplicates share a cluster, so they are not asked twice in one round.
-- ``random``: a seeded uniform sample, the baseline the other two are measured against.
+- ``typical`` (with or without a model; TypiClust, Hacohen et al. 2022, for small labelling budgets): k-means of
+  the labelled and the candidate texts together into (labelled + ``k``) clusters; each pick comes from the
+  cluster with the fewest labelled texts (the largest first) and is its most typical text (the densest: the
+  smallest mean distance to its nearest neighbours in the cluster). It covers what is not yet labelled with
+  texts that stand for many others, and never asks for outliers.
+- ``random``: a seeded uniform sample, the baseline the others are measured against.
 """
 
 from __future__ import annotations
@@ -66,11 +71,12 @@ def normalised(embeddings: np.ndarray) -> np.ndarray:
 
 
 def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray | None = None,
-           multi_label: bool = False, seed: int = 0) -> list[Pick]:
+           multi_label: bool = False, seed: int = 0, labelled: np.ndarray | None = None) -> list[Pick]:
     """The ``k`` candidates to label next (all of them when there are at most ``k``), best first.
 
     :param embeddings: ``(N, D)`` sentence embeddings of the candidates (texts already labelled left out).
     :param probs: ``(N, C)`` the model's class probabilities; required by ``uncertainty``.
+    :param labelled: ``(M, D)`` embeddings of the texts labelled so far (same encoder), read by ``typical``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy {strategy!r}: allowed: {', '.join(STRATEGIES)}")
@@ -90,6 +96,9 @@ def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray |
     if n <= k:  # every candidate is asked: the most useful first
         order = np.argsort(margin, kind="stable") if strategy == "uncertainty" else np.arange(n)
         return [Pick(int(i), int(rank), _value(margin, i)) for rank, i in enumerate(order)]
+    if strategy == "typical":
+        return typical(normalised(embeddings), normalised(labelled if labelled is not None and len(labelled)
+                                                          else np.zeros((0, embeddings.shape[1]))), k, seed)
     assigned, centres = clusters(embeddings, k, seed)
     points = normalised(embeddings)
     picks = []
@@ -107,6 +116,56 @@ def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray |
         return sorted(picks, key=lambda p: (p.margin, p.index))
     sizes = np.bincount(assigned, minlength=k)
     return sorted(picks, key=lambda p: (-sizes[p.cluster] if p.cluster >= 0 else 0, p.index))
+
+
+MAX_CLUSTERS = 500
+"""``typical`` clusters into at most this many (TypiClust's cap): beyond it, k-means costs more than it tells."""
+NEIGHBOURS = 20
+"""``typical``: a text's density is its mean distance to this many nearest texts of its cluster (TypiClust's)."""
+
+
+def typical(points: np.ndarray, labelled: np.ndarray, k: int, seed: int) -> list[Pick]:
+    """``k`` picks among the unit rows ``points`` (N > k), given the unit rows of the ``labelled`` texts.
+
+    The labelled and candidate rows are clustered together into ``min(M + k, M + N, MAX_CLUSTERS)`` clusters;
+    then ``k`` times: the cluster with the fewest labelled texts or picks so far (the largest of those; the
+    lowest number on a tie), and in it the candidate of highest typicality, 1 / the mean distance to its
+    :data:`NEIGHBOURS` nearest rows of the cluster (labelled ones count: they make a region dense too).
+    """
+    every = np.vstack([labelled, points])
+    count = min(len(labelled) + k, len(every), MAX_CLUSTERS)
+    assigned, _ = clusters(every, count, seed)
+    covered = np.bincount(assigned[:len(labelled)], minlength=count)
+    sizes = np.bincount(assigned, minlength=count)
+    density = _typicality(every, assigned)[len(labelled):]
+    candidate_cluster = assigned[len(labelled):]
+    left = np.ones(len(points), dtype=bool)
+    picks: list[Pick] = []
+    while len(picks) < k:
+        open_clusters = np.unique(candidate_cluster[left])
+        c = int(min(open_clusters, key=lambda c: (covered[c], -sizes[c], c)))
+        members = np.flatnonzero(left & (candidate_cluster == c))
+        best = int(members[np.argmax(density[members])])  # argmax: the lowest row on a tie
+        picks.append(Pick(best, c))
+        left[best] = False
+        covered[c] += 1
+    return picks
+
+
+def _typicality(points: np.ndarray, assigned: np.ndarray) -> np.ndarray:
+    """Each row's typicality in its cluster: 1 / (mean distance to its nearest rows of the cluster + 1e-8)."""
+    out = np.zeros(len(points))
+    for c in np.unique(assigned):
+        members = np.flatnonzero(assigned == c)
+        if len(members) == 1:
+            out[members] = 1.0
+            continue
+        unit = points[members]  # unit rows: |a - b|^2 = 2 - 2 a.b, an (n, n) table, not (n, n, D)
+        distances = np.sqrt(np.clip(2.0 - 2.0 * unit @ unit.T, 0.0, None))
+        np.fill_diagonal(distances, 0.0)
+        nearest = np.sort(distances, axis=1)[:, 1:NEIGHBOURS + 1]  # column 0 is the row itself
+        out[members] = 1.0 / (nearest.mean(axis=1) + 1e-8)
+    return out
 
 
 def _fill(points: np.ndarray, margin: np.ndarray | None, picks: list[Pick], k: int, strategy: str) -> list[Pick]:

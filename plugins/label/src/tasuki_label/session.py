@@ -131,8 +131,8 @@ class Session:
     # --- choosing the next texts, in the background --------------------------------------------
 
     def _strategy(self) -> str:
-        if self.model is None:  # uncertainty needs a model: diverse until the first round has trained one
-            return "random" if self.strategy == "random" else "diverse"
+        if self.model is None and self.strategy not in ("random", "typical"):
+            return "diverse"  # uncertainty needs a model: diverse until the first round has trained one
         return self.strategy or "uncertainty"
 
     def start_choosing(self, replace: bool = False) -> None:
@@ -172,6 +172,7 @@ class Session:
         with self.lock:
             queued = set(self.queue[:1] if replace else self.queue)
             left = [t for t in self.remaining() if t not in queued]
+            labelled = [row["text"] for row in self.store.rows]
             model, strategy, vectors = self.model, self._strategy(), self._vectors
             seed = self.seed + len(self.store.rows)
         if len(left) > self.candidates:
@@ -182,10 +183,12 @@ class Session:
         if strategy == "random":
             embeddings = np.zeros((len(left), 1))  # never read
         else:  # each text is embedded once per encoder: before a model, every choice reuses the pool's vectors
-            missing = [t for t in left if t not in vectors]
+            needed = left + labelled if strategy == "typical" else left
+            missing = [t for t in dict.fromkeys(needed) if t not in vectors]
             vectors.update(zip(missing, embed(missing, model=model, backbone=self.backbone)))
             embeddings = np.stack([vectors[t] for t in left]) if left else np.zeros((0, 1))
-        picks = select(embeddings, self.batch, strategy, probs=probs, multi_label=multi, seed=seed)
+        known = (np.stack([vectors[t] for t in labelled]) if strategy == "typical" and labelled else None)
+        picks = select(embeddings, self.batch, strategy, probs=probs, multi_label=multi, seed=seed, labelled=known)
         return [left[p.index] for p in picks]
 
     def _collect_model(self) -> None:
