@@ -80,14 +80,14 @@ def test_the_head_is_scikit_learns_logistic_regression() -> None:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from tasuki_classify.head import logistic_head
+    from tasuki_classify.head import logistic_head, penalty
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(12, 5))
     rows = [["a"], ["b"], ["c"]] * 4
     weight, bias, c = logistic_head(vectors, rows, ["a", "b", "c"], multi_label=False)
-    assert len(set(c)) == 1  # one regression over the labels: one penalty
-    reference = LogisticRegression(C=c[0], max_iter=2000).fit(vectors, [r[0] for r in rows])
+    assert list(c) == [penalty(vectors)] * 3  # one regression over the labels: one penalty
+    reference = LogisticRegression(C=c[0], max_iter=2000).fit(vectors, [r[0] for r in rows])  # balanced rows
     np.testing.assert_allclose(weight, reference.coef_, rtol=1e-6)
     # two labels: scikit-learn's one vector becomes the second label's row, the first's is zero: the same softmax
     weight, bias, _ = logistic_head(vectors, [["a"], ["b"]] * 6, ["a", "b"], multi_label=False)
@@ -110,34 +110,38 @@ def _clusters(rows_per_label: list[int], spread: float, seed: int = 0):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), y
 
 
-def test_the_heads_penalty_is_chosen_by_cross_validation() -> None:
+def test_the_penalty_follows_the_vectors_spread() -> None:
     import numpy as np
 
     from tasuki_classify import head
 
-    # labels that the vectors separate, all close together: a weak penalty; the fitted head tells them apart
-    vectors, y = _clusters([6, 5, 5], spread=0.005)
-    fitted, c = head.fit_logistic(vectors, y)
-    assert c > head.C
-    assert (fitted.predict(vectors) == y).all()
-    # at C = 1 the same vectors get a head that calls nearly every row the most common label
+    # two unit vectors at right angles: each is 1/2 (squared) from their centre, so C = 1 / (1/2)
+    assert head.penalty(np.array([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(2.0)
+    assert head.penalty(np.ones((3, 4))) == head.C  # no spread at all
+    # so the head does not depend on the vectors' scale: vectors 3 times as far apart get the same probabilities
+    # (a third of the weights), up to the solver's tolerance
+    vectors, y = _clusters([6, 5, 5], spread=0.01)
+    near, _ = head.fit_logistic(vectors, y, balanced=True)
+    far, _ = head.fit_logistic(3 * vectors, y, balanced=True)
+    np.testing.assert_allclose(far.predict_proba(3 * vectors), near.predict_proba(vectors), atol=2e-3)
+    np.testing.assert_allclose(far.coef_, near.coef_ / 3, rtol=0.02, atol=0.02)
+    # a fixed C would not: at C = 1 vectors 30 times as far apart get far surer probabilities
     from sklearn.linear_model import LogisticRegression
 
-    assert (LogisticRegression(C=1.0).fit(vectors, y).predict(vectors) == y).mean() < 0.7
-    # labels the vectors do not tell apart: the strongest penalty of the grid
-    rng = np.random.default_rng(1)
-    _, c = head.fit_logistic(vectors, rng.permutation(y))
-    assert c == min(head.CS)
+    fixed = [LogisticRegression(C=1.0).fit(x, y).predict_proba(x).max(axis=1).mean() for x in (vectors, 30 * vectors)]
+    assert fixed[1] > fixed[0] + 0.1
 
 
-def test_the_penalty_is_chosen_on_labels_with_two_rows_or_more() -> None:
+def test_an_uneven_sample_of_close_vectors_still_gets_every_label() -> None:
+    from sklearn.linear_model import LogisticRegression
+
     from tasuki_classify import head
 
-    vectors, y = _clusters([6, 5, 1], spread=0.005)  # the third label's one row cannot be held out
-    fitted, c = head.fit_logistic(vectors, y)
-    assert c > head.C and list(fitted.classes_) == [0, 1, 2]  # chosen on two labels, fitted on all three
-    vectors, y = _clusters([6, 1, 1], spread=0.005)
-    assert head.fit_logistic(vectors, y)[1] == head.C  # one label with two rows: nothing to choose on
+    vectors, y = _clusters([7, 6, 3], spread=0.01)  # 16 rows, the rarest label 3: the active-learning case
+    fitted, _ = head.fit_logistic(vectors, y, balanced=True)
+    assert (fitted.predict(vectors) == y).all()
+    # SetFit's head (C = 1, rows weighed alike) calls every row one of the two common labels
+    assert 2 not in LogisticRegression(C=1.0).fit(vectors, y).predict(vectors)
 
 
 def test_the_head_runs_loss_holds_each_outputs_penalty() -> None:

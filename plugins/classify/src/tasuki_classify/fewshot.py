@@ -11,8 +11,8 @@ run by tasuki's own runner:
    then averaged with the pretrained ones (:data:`TUNED_WEIGHT`, :meth:`ContrastiveStage.averaged`).
 2. **Head**: :class:`~tasuki_classify.pooled.PooledClassifier`, a linear head over the tuned encoder's
    unit-length mean-pooled vectors, the encoder frozen: fitted exactly by SetFit's logistic regression
-   (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label; the penalty chosen by
-   cross-validation), then the task's own run.
+   (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label; the penalty set by the
+   vectors' spread), then the task's own run.
 
 :func:`choose_recipe` picks it from the data: few-shot when the training data has at most
 :data:`FEW_SHOT_MAX_PER_LABEL` rows per label on average.
@@ -231,7 +231,7 @@ class FewShotRecipe:
         if texts:
             vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
             fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label)
-            log.info("classify: few-shot head: C %s, chosen by cross-validation on the training texts",
+            log.info("classify: few-shot head: C %s (1 over the vectors' spread)",
                      ", ".join(sorted({f"{c:g}" for c in fitted.c})))
             with torch.no_grad():
                 model.classifier.weight.copy_(torch.as_tensor(fitted.weight))
