@@ -62,8 +62,8 @@ TUNED_WEIGHT = 0.5
 HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 1, "learning_rate": 1e-4, "batch_size": 16,
                                  "warmup_ratio": 0.0, "weight_decay": 0.0, "min_steps": 0}
 """The task's own run, after the head was fitted exactly (:mod:`tasuki_classify.head`): no held-out split
-(every labelled row is worth more in training); one pass at a learning rate small enough to keep the
-optimum (under the same penalty), through the runner, which evaluates, checkpoints and saves the model."""
+(every labelled row is worth more in training); one pass at a learning rate small enough to stay at the
+fitted head (a few steps of 1e-4), through the runner, which evaluates, checkpoints and saves the model."""
 
 
 def choose_recipe(rows: int, labels: int, given: str | None) -> str:
