@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tasuki.plugin import (
@@ -179,10 +179,13 @@ class FewShotRecipe:
 
     _tuned_encoder: Any = None
     _head_data: tuple[list[str], list[list[str]], int] | None = None
+    _label_rates: list[float] | None = None  # each label's share of the training rows (choose_recipe)
 
-    def choose_recipe(self, rows: int) -> None:
-        """Called by ``fit``: settle ``options.recipe`` for ``rows`` training rows (a given recipe stays)."""
+    def choose_recipe(self, rows: int, counts: Mapping[str, int]) -> None:
+        """Called by ``fit`` with the training rows and each label's count: settle ``options.recipe`` (a given
+        recipe stays) and keep each label's rate for :meth:`build_model`."""
         self.options.recipe = choose_recipe(rows, len(self.labels or []), self.options.recipe)
+        self._label_rates = [counts.get(label, 0) / max(rows, 1) for label in self.labels or []]
 
     @property
     def few_shot(self) -> bool:
@@ -214,9 +217,15 @@ class FewShotRecipe:
         return [Stage("contrastive", stage, data, dict(CONTRASTIVE_SETTINGS), done=keep)]
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
-        """Few-shot: the (tuned) encoder, mean-pooled and normalized, under a linear head; the encoder frozen."""
+        """Few-shot: the (tuned) encoder, mean-pooled and normalized, under a linear head; the encoder frozen.
+        Standard: the backbone under the task's head; a multi-label one starts at the labels' rates in the training
+        data (:func:`~tasuki_classify.head.start_at_rates`: on sparse labels a head at 0.5 spends its first few
+        hundred steps learning how rare each label is)."""
         if not self.few_shot:
-            return super().build_model(backbone)
+            model = super().build_model(backbone)
+            if self.multi_label and self._label_rates:
+                head.start_at_rates(model, self._label_rates)
+            return model
         import torch
 
         from tasuki_classify.pooled import PooledClassifier

@@ -1,4 +1,5 @@
-"""The few-shot recipe's head, fitted exactly: SetFit's logistic regression on the tuned encoder's vectors.
+"""Linear heads: the few-shot recipe's, fitted exactly (SetFit's logistic regression on the tuned encoder's vectors),
+and the start of a multi-label head trained end to end (:func:`start_at_rates`).
 
 A linear head over a few dozen unit-length vectors is a small convex problem: scikit-learn's L-BFGS solves it
 to its optimum in well under a second, where a few dozen Adam steps stop near it, in a flat valley whose far
@@ -21,6 +22,7 @@ pairs of those very texts, so they separate better than new ones and the folds a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -28,6 +30,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 C = 1.0
 """Inverse strength of the L2 penalty for vectors whose mean squared distance to their centre is 1 (SetFit's,
@@ -103,3 +107,18 @@ def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Se
         fitted, c[j] = fit_logistic(vectors, y, balanced=False)
         weight[j], bias[j] = fitted.coef_[0], fitted.intercept_[0]
     return Head(weight, bias, c)
+
+
+def start_at_rates(model: torch.nn.Module, rates: Sequence[float]) -> None:
+    """Set the bias of ``model``'s output layer (its last linear layer with one output per label) to the log-odds
+    of ``rates``, clipped to [0.01, 0.99], so that its sigmoids start at the labels' rates."""
+    import torch
+
+    outputs = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(rates)
+               and m.bias is not None]
+    if not outputs:
+        log.debug("classify: no output layer with %d outputs found: the head starts at 0.5", len(rates))
+        return
+    clipped = torch.tensor(rates, dtype=torch.float32).clamp(0.01, 0.99)
+    with torch.no_grad():
+        outputs[-1].bias.copy_(torch.log(clipped / (1 - clipped)))

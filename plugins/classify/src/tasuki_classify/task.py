@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     import torch
     from datasets import Dataset
 
-    from tasuki.plugin import Backbone
-
 log = logging.getLogger(__name__)
 
 
@@ -108,7 +106,6 @@ class ClassifyTask(FewShotRecipe, Task):
         self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
         self._best: float | None = None
         self._warned = False  # one truncation warning per task
-        self._label_rates: list[float] | None = None  # each label's share of the training rows (multi-label)
 
     @property
     def multi_label(self) -> bool:
@@ -176,17 +173,7 @@ class ClassifyTask(FewShotRecipe, Task):
                 raise SettingError(f"option of task {self.name!r} 'class_weights': single-label only; this task is multi-label")
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
         self._tuning = "thresholds" not in self.given_options
-        self._label_rates = [counts.get(label, 0) / len(rows) for label in self.labels]
-        self.choose_recipe(len(rows))
-
-    def build_model(self, backbone: Backbone) -> torch.nn.Module:
-        """The recipe's model. A multi-label head trained end to end starts at each label's rate in the training
-        data (its bias the rate's log-odds), not at 0.5 for every label: on sparse labels the first few hundred
-        steps would otherwise go to learning how rare each label is."""
-        model = super().build_model(backbone)
-        if self.multi_label and not self.few_shot and self._label_rates:
-            start_at_rates(model, self._label_rates)
-        return model
+        self.choose_recipe(len(rows), counts)
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Texts present and non-empty; with targets, every label value readable and (after fit) known."""
@@ -311,18 +298,3 @@ class ClassifyTask(FewShotRecipe, Task):
             return [scoring.confusion_figure(gold, predicted, labels, Path(directory) / "confusion_matrix.png", title)]
         metrics = scoring.multi_label(gold, decide(scores, labels, self.options.thresholds, self.options.threshold), labels)
         return [scoring.per_label_figure(metrics, labels, Path(directory) / "per_label_f1.png", f"{title}: F1 per label")]
-
-
-def start_at_rates(model: torch.nn.Module, rates: Sequence[float]) -> None:
-    """Set the bias of ``model``'s output layer (its last linear layer with one output per label) to the log-odds
-    of ``rates``, clipped to [0.01, 0.99], so that its sigmoids start at the labels' rates."""
-    import torch
-
-    outputs = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(rates)
-               and m.bias is not None]
-    if not outputs:
-        log.debug("classify: no output layer with %d outputs found: the head starts at 0.5", len(rates))
-        return
-    clipped = torch.tensor(rates, dtype=torch.float32).clamp(0.01, 0.99)
-    with torch.no_grad():
-        outputs[-1].bias.copy_(torch.log(clipped / (1 - clipped)))
