@@ -160,7 +160,7 @@ def test_a_round_trains_in_the_background_and_the_page_shows_its_estimate(tmp_pa
         assert re.search(r"round 1: 6 labels, cross-validated accuracy \d+\.\d%", training.text), training.text
         WebDriverWait(browser, 60).until(lambda b: "model " in b.find_element(By.ID, "strategy").text)
         assert browser.find_element(By.ID, "curve").get_attribute("data-points") == "1"
-        assert "next texts: uncertainty" in browser.find_element(By.ID, "strategy").text
+        assert "next texts: typical" in browser.find_element(By.ID, "strategy").text  # the default, with a model too
         model_dir = out.with_name("labels-models") / "round-0001" / "model"
         assert (model_dir / "tasuki.json").is_file()
         WebDriverWait(browser, 60).until(lambda b: "model's guess" in b.find_element(By.ID, "guess").text)

@@ -35,7 +35,7 @@ def test_diverse_leaves_out_labelled_texts(tmp_path: Path, backbone: Path) -> No
     labels = tmp_path / "labels.jsonl"
     labels.write_text("".join(json.dumps(r) + "\n" for r in LABELLED[:5]), encoding="utf-8")
     code, out, err = run_cli("label", "suggest", "--data", pool, "--exclude", labels, "-k", 6, "--output",
-                             tmp_path / "next.csv", "--backbone", backbone)
+                             tmp_path / "next.csv", "--backbone", backbone, "--strategy", "diverse")
     assert code == 0, err
     rows = _read(tmp_path / "next.csv")
     assert len(rows) == 6 and len({r["text"] for r in rows}) == 6
@@ -52,7 +52,7 @@ def test_typical_covers_what_the_labelled_texts_do_not(tmp_path: Path, backbone:
     labels = tmp_path / "labels.jsonl"
     labels.write_text("".join(json.dumps(r) + "\n" for r in LABELLED[:5]), encoding="utf-8")
     code, out, err = run_cli("label", "suggest", "--data", pool, "--exclude", labels, "-k", 4, "--output",
-                             tmp_path / "next.csv", "--backbone", backbone, "--strategy", "typical")
+                             tmp_path / "next.csv", "--backbone", backbone)  # typical: the default
     assert code == 0, err
     assert "4 texts (typical)" in out
     done = {r["text"] for r in LABELLED[:5]}
@@ -78,7 +78,7 @@ def test_k_beyond_the_pool_writes_every_unlabelled_text(tmp_path: Path, backbone
 def test_with_a_model_the_least_sure_come_first(tmp_path: Path, model_dir: Path) -> None:
     pool = _write_pool(tmp_path / "pool.csv", POOL)
     code, out, err = run_cli("label", "suggest", "--data", pool, "-k", 4, "--output", tmp_path / "next.csv",
-                             "--model", model_dir)
+                             "--model", model_dir, "--strategy", "uncertainty")
     assert code == 0, err
     rows = _read(tmp_path / "next.csv")
     assert "4 texts (uncertainty)" in out and len(rows) == 4

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tasuki_label import STRATEGIES
+from tasuki_label import DEFAULT_STRATEGY, STRATEGIES
 
 
 class LabelGroup(click.Group):
@@ -68,8 +68,8 @@ def _text_column(columns: tuple[str, ...]) -> str:
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="A tasuki classification model: its uncertainty and its encoder's embeddings choose.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="diverse (the default without --model), uncertainty (the default with it), typical (TypiClust: "
-                   "the densest text of the clusters with the fewest labels), or random.")
+              help="typical (the default; TypiClust: the densest text of the clusters with the fewest labels), "
+                   "uncertainty (needs --model), diverse, or random.")
 @click.option("--backbone", default=None, help="Embeddings without a model: a backbone spec or directory (default minilm).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means and of random.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
@@ -82,7 +82,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
 
     if output.suffix.lower() not in (".csv", ".jsonl"):
         raise click.BadParameter(f"{str(output)!r}: allowed: a .csv or .jsonl file", param_hint="--output")
-    strategy = strategy or ("uncertainty" if model is not None else "diverse")
+    strategy = strategy or DEFAULT_STRATEGY
     if strategy == "uncertainty" and model is None:
         raise click.BadParameter("'uncertainty' needs --model (without one: diverse, typical or random)", param_hint="--strategy")
     if exclude is not None and not exclude.is_file():
@@ -145,7 +145,8 @@ def _table(rows: list[dict[str, Any]], suffix: str) -> str:
 @click.option("--option", "options", multiple=True, metavar="NAME=VALUE",
               help="A task option, for the page and every training round: --option multi_label=true.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="How the next texts are chosen: diverse, then uncertainty once a model exists (default), or random.")
+              help="How the next texts are chosen: typical (the default), uncertainty (diverse until a model exists), "
+                   "diverse, or random.")
 @click.option("--every", type=click.IntRange(min=0), default=None,
               help="Train a model in the background after every N new labels (default 16; 0: never).")
 @click.option("--folds", type=click.IntRange(min=0), default=None,

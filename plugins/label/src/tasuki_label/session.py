@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.plugin import DataError
+from tasuki_label import DEFAULT_STRATEGY
 
 DEFAULT_CANDIDATES = 2000
 """Texts one round chooses among (a fresh random sample of a larger pool): embedding 38,000 tweets would take
@@ -131,9 +132,9 @@ class Session:
     # --- choosing the next texts, in the background --------------------------------------------
 
     def _strategy(self) -> str:
-        if self.model is None and self.strategy not in ("random", "typical"):
+        if self.model is None and self.strategy == "uncertainty":
             return "diverse"  # uncertainty needs a model: diverse until the first round has trained one
-        return self.strategy or "uncertainty"
+        return self.strategy or DEFAULT_STRATEGY
 
     def start_choosing(self, replace: bool = False) -> None:
         """Choose the next texts in a thread, one choice at a time: after the shown text, ``replace`` the queue
