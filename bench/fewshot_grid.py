@@ -1,12 +1,13 @@
 """The few-shot recipe's two free settings, measured: how much of the tuned encoder to keep, and the head's C.
 
 The recipe (``tasuki_classify.fewshot``) averages the contrastively tuned encoder with the pretrained one
-(``TUNED_WEIGHT``, WiSE-FT) and fits a logistic regression of inverse penalty ``C`` (``head.C``) on its vectors.
+(``TUNED_WEIGHT``, WiSE-FT) and fits a logistic regression on its vectors, of inverse penalty ``head.C`` over the
+vectors' spread (``head.penalty``; before stop 32, ``head.C`` itself).
 For each data set, size and seed of ``bench/fewshot.py`` (same samples, same test sets), this trains tasuki's
 recipe once, keeps the tuned weights, and then scores every pair of
 
 - tuned share ``w`` in 0, 0.25, 0.5, 0.75, 1 (0: the pretrained encoder, no tuning; 1: the tuned one, SetFit's),
-- ``C`` in 0.25, 1, 4, 16,
+- ``head.C`` in 0.25, 1, 4, 16,
 
 by fitting the head on the training texts' vectors under the encoder ``(1 - w) * pretrained + w * tuned`` and
 scoring the test set (texts cut at ``MAX_LENGTH`` tokens, no windows). Only the head and the average change
@@ -68,7 +69,7 @@ def grid(train: list[tuple[str, str]], test: list[tuple[str, str]], backbone_nam
         scored = head.embed(sentence, backbone.tokenizer, [t for t, _ in test], bench.MAX_LENGTH)
         for c in CS:
             head.C = c
-            weight, bias = head.logistic_head(fit, rows, labels, False)
+            weight, bias, _ = head.logistic_head(fit, rows, labels, False)
             scores[f"w{share}_C{c}"] = float(((scored @ weight.T + bias).argmax(1) == gold).mean())
         head.C = default_c
     return scores
