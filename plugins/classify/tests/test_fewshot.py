@@ -86,8 +86,8 @@ def test_the_head_is_scikit_learns_logistic_regression() -> None:
     vectors = rng.normal(size=(12, 5))
     rows = [["a"], ["b"], ["c"]] * 4
     weight, bias, c = logistic_head(vectors, rows, ["a", "b", "c"], multi_label=False)
-    assert list(c) == [penalty(vectors)] * 3  # one regression over the labels: one penalty
-    reference = LogisticRegression(C=c[0], max_iter=2000).fit(vectors, [r[0] for r in rows])  # balanced rows
+    assert c == penalty(vectors)
+    reference = LogisticRegression(C=c, max_iter=2000).fit(vectors, [r[0] for r in rows])  # balanced rows
     np.testing.assert_allclose(weight, reference.coef_, rtol=1e-6)
     # two labels: scikit-learn's one vector becomes the second label's row, the first's is zero: the same softmax
     weight, bias, _ = logistic_head(vectors, [["a"], ["b"]] * 6, ["a", "b"], multi_label=False)
@@ -121,8 +121,8 @@ def test_the_penalty_follows_the_vectors_spread() -> None:
     # so the head does not depend on the vectors' scale: vectors 3 times as far apart get the same probabilities
     # (a third of the weights), up to the solver's tolerance
     vectors, y = _clusters([6, 5, 5], spread=0.01)
-    near, _ = head.fit_logistic(vectors, y, balanced=True)
-    far, _ = head.fit_logistic(3 * vectors, y, balanced=True)
+    near = head.fit_logistic(vectors, y, head.penalty(vectors), balanced=True)
+    far = head.fit_logistic(3 * vectors, y, head.penalty(3 * vectors), balanced=True)
     np.testing.assert_allclose(far.predict_proba(3 * vectors), near.predict_proba(vectors), atol=2e-3)
     np.testing.assert_allclose(far.coef_, near.coef_ / 3, rtol=0.02, atol=0.02)
     # a fixed C would not: at C = 1 vectors 30 times as far apart get far surer probabilities
@@ -138,13 +138,13 @@ def test_an_uneven_sample_of_close_vectors_still_gets_every_label() -> None:
     from tasuki_classify import head
 
     vectors, y = _clusters([7, 6, 3], spread=0.01)  # 16 rows, the rarest label 3: the active-learning case
-    fitted, _ = head.fit_logistic(vectors, y, balanced=True)
+    fitted = head.fit_logistic(vectors, y, head.penalty(vectors), balanced=True)
     assert (fitted.predict(vectors) == y).all()
     # SetFit's head (C = 1, rows weighed alike) calls every row one of the two common labels
     assert 2 not in LogisticRegression(C=1.0).fit(vectors, y).predict(vectors)
 
 
-def test_the_head_runs_loss_holds_each_outputs_penalty() -> None:
+def test_the_head_runs_loss_holds_the_logistic_regressions_penalty() -> None:
     import torch
 
     from tasuki_classify.pooled import PooledClassifier
@@ -156,13 +156,13 @@ def test_the_head_runs_loss_holds_each_outputs_penalty() -> None:
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             return torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 
-    model = PooledClassifier(Fixed(), 2, l2=[0.5, 2.0])
+    model = PooledClassifier(Fixed(), 2, l2=0.5)
     with torch.no_grad():
         model.classifier.weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 0.0]]))
         model.classifier.bias.zero_()
     out = model(torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1), labels=torch.tensor([0, 1]))
     logits = torch.tensor([[1.0, 3.0], [2.0, 0.0]])
-    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])) + 0.5 / 2 * 5 + 2.0 / 2 * 9
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])) + 0.5 / 2 * (5 + 9)  # |W|^2 = 14
     assert out.loss.item() == pytest.approx(expected.item())
 
 

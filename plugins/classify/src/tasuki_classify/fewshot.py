@@ -240,13 +240,12 @@ class FewShotRecipe:
         if texts:
             vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
             fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label)
-            log.info("classify: few-shot head: C %s (1 over the vectors' spread)",
-                     ", ".join(sorted({f"{c:g}" for c in fitted.c})))
+            log.info("classify: few-shot head: C %.3g (1 over the vectors' spread)", fitted.c)
             with torch.no_grad():
                 model.classifier.weight.copy_(torch.as_tensor(fitted.weight))
                 model.classifier.bias.copy_(torch.as_tensor(fitted.bias))
             # the penalty of C * sum(losses) + |W|^2 / 2 over the rows, for the runner's mean loss over a batch
-            model.l2 = [1.0 / (c * len(texts)) for c in fitted.c]
+            model.l2 = 1.0 / (fitted.c * len(texts))
         return model
 
     def load_model(self, directory: Path) -> torch.nn.Module:

@@ -63,32 +63,30 @@ def embed(sentence: torch.nn.Module, tokenizer: Any, texts: Sequence[str], max_l
     return torch.cat(vectors).numpy()
 
 
-def fit_logistic(vectors: np.ndarray, y: np.ndarray, *, balanced: bool) -> tuple[Any, float]:
-    """A logistic regression of ``y`` (class ids) on ``vectors`` at :func:`penalty` (and that ``C``); ``balanced``:
-    each class's rows weigh ``rows / (classes * its rows)``, so every class weighs alike."""
+def fit_logistic(vectors: np.ndarray, y: np.ndarray, c: float, *, balanced: bool) -> Any:
+    """A logistic regression of ``y`` (class ids) on ``vectors`` at inverse penalty ``c``; ``balanced``: each
+    class's rows weigh ``rows / (classes * its rows)``, so every class weighs alike."""
     from sklearn.linear_model import LogisticRegression
 
-    c = penalty(vectors)
-    weights = "balanced" if balanced else None
-    return LogisticRegression(C=c, class_weight=weights, max_iter=2000).fit(vectors, y), c
+    return LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000).fit(vectors, y)
 
 
 class Head(NamedTuple):
-    """A fitted linear head: ``weight`` ``(L, H)``, ``bias`` ``(L,)`` and each output's inverse penalty ``c`` ``(L,)``."""
+    """A fitted linear head: ``weight`` ``(L, H)``, ``bias`` ``(L,)`` and the inverse penalty ``c`` it was fitted at."""
 
     weight: np.ndarray
     bias: np.ndarray
-    c: np.ndarray
+    c: float
 
 
 def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Sequence[str],
                   multi_label: bool) -> Head:
-    """An L2-penalised logistic regression (:func:`fit_logistic`) as a linear head: multinomial over the labels,
-    or one binary regression per label when multi-label. A label every row has (or none has) gets weight 0
-    and the bias of its rate, clipped to [0.01, 0.99]: no regression can be fitted on one class."""
-    weight, c = np.zeros((len(labels), vectors.shape[1])), np.full(len(labels), C)
+    """An L2-penalised logistic regression at :func:`penalty` as a linear head: multinomial over the labels (classes
+    weighed alike), or one binary regression per label when multi-label. A label every row has (or none has) gets
+    weight 0 and the bias of its rate, clipped to [0.01, 0.99]: no regression can be fitted on one class."""
+    weight, c = np.zeros((len(labels), vectors.shape[1])), penalty(vectors)
     if not multi_label:
-        fitted, c[:] = fit_logistic(vectors, np.array([labels.index(r[0]) for r in rows]), balanced=True)
+        fitted = fit_logistic(vectors, np.array([labels.index(r[0]) for r in rows]), c, balanced=True)
         bias = np.full(len(labels), -30.0)
         present = fitted.classes_
         if len(present) == 2:  # scikit-learn's binary form: one vector for the second class against the first
@@ -104,7 +102,7 @@ def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Se
             rate = min(max(float(y.mean()), 0.01), 0.99)
             bias[j] = np.log(rate / (1 - rate))
             continue
-        fitted, c[j] = fit_logistic(vectors, y, balanced=False)
+        fitted = fit_logistic(vectors, y, c, balanced=False)
         weight[j], bias[j] = fitted.coef_[0], fitted.intercept_[0]
     return Head(weight, bias, c)
 

@@ -11,7 +11,6 @@ computes; the pipeline would put a fresh head on the encoder. Use ``tasuki.load`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,11 @@ class PooledClassifier(nn.Module):
     :param num_labels: the head's outputs.
     :param multi_label: the loss given ``labels``: binary cross-entropy per label (float 0/1 vectors)
         instead of cross-entropy over labels (class ids).
-    :param l2: the loss's penalty on the head's weights, ``l2 / 2 * |W|^2`` (a logistic regression's); a
-        sequence gives each output (a row of ``W``) its own.
+    :param l2: the loss's penalty on the head's weights, ``l2 / 2 * |W|^2`` (a logistic regression's).
     """
 
     def __init__(self, sentence: SentenceEncoder, num_labels: int, *, multi_label: bool = False,
-                 l2: float | Sequence[float] = 0.0) -> None:
+                 l2: float = 0.0) -> None:
         super().__init__()
         self.sentence = sentence
         self.classifier = nn.Linear(sentence.dimension, num_labels)
@@ -72,9 +70,8 @@ class PooledClassifier(nn.Module):
                 loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
             else:
                 loss = nn.functional.cross_entropy(logits.float(), labels)
-            if self.l2 is not None:
-                penalty = torch.as_tensor(self.l2, dtype=torch.float32, device=logits.device)
-                loss = loss + (penalty.reshape(-1, 1) / 2 * self.classifier.weight.float().pow(2)).sum()
+            if self.l2:
+                loss = loss + self.l2 / 2 * self.classifier.weight.float().pow(2).sum()
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
     def save(self, directory: Path, config: dict[str, Any]) -> None:
