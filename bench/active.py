@@ -203,14 +203,14 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, list[dict[int, float]]]] = {}
     setfit: dict[str, list[float]] = {}
 
-    def save() -> list[str]:  # after every run: a run stopped early keeps what it measured
+    def save() -> tuple[list[str], float | None]:  # after every run: a run stopped early keeps what it measured
         lines = summary(results, setfit, args.sizes, args.setfit_at)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results,
                                         "setfit": setfit, "table": lines, "seconds": round(time.perf_counter() - start, 1),
                                         "load_average_1min": load}, indent=2) + "\n", encoding="utf-8")
-        return lines
+        return lines, load
 
     with tempfile.TemporaryDirectory(prefix="tasuki-active-") as tmp:
         for lang in args.langs:
@@ -218,9 +218,11 @@ def main(argv: list[str] | None = None) -> None:
             for seed in range(args.seeds):
                 for strategy in args.strategies:
                     results[lang][strategy].append(simulate(lang, strategy, seed, args, Path(tmp), setfit[lang]))
-                    lines = save()
+                    save()
+    lines, load = save()
     print("\n".join(lines))
-    print(f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}; -> {args.out}")
+    print(f"{time.perf_counter() - start:.0f} s; load average {load}; -> {args.out}")
+
 
 if __name__ == "__main__":
     main()

@@ -97,8 +97,8 @@ def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray |
         order = np.argsort(margin, kind="stable") if strategy == "uncertainty" else np.arange(n)
         return [Pick(int(i), int(rank), _value(margin, i)) for rank, i in enumerate(order)]
     if strategy == "typical":
-        return typical(normalised(embeddings), normalised(labelled if labelled is not None and len(labelled)
-                                                          else np.zeros((0, embeddings.shape[1]))), k, seed)
+        known = np.zeros((0, embeddings.shape[1])) if labelled is None else labelled
+        return typical(normalised(embeddings), normalised(known), k, seed)
     assigned, centres = clusters(embeddings, k, seed)
     points = normalised(embeddings)
     picks = []
