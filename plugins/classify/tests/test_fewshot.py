@@ -144,6 +144,17 @@ def test_an_uneven_sample_of_close_vectors_still_gets_every_label() -> None:
     assert 2 not in LogisticRegression(C=1.0).fit(vectors, y).predict(vectors)
 
 
+def test_a_head_that_calls_every_text_one_label_is_found() -> None:
+    import numpy as np
+
+    from tasuki_classify.head import Head, one_label_for_all
+
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    weight = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert one_label_for_all(Head(weight, np.zeros(2), 1.0), vectors) is None  # rows 0 and 1 differ
+    assert one_label_for_all(Head(weight, np.array([0.0, 2.0]), 1.0), vectors) == 1  # the bias outweighs the rows
+
+
 def test_the_head_runs_loss_holds_the_logistic_regressions_penalty() -> None:
     import torch
 
@@ -202,6 +213,23 @@ def test_the_sentence_encoder_loads_in_sentence_transformers(few_shot: Path) -> 
     with torch.no_grad():
         ours = model.sentence(batch["input_ids"], batch["attention_mask"])
     torch.testing.assert_close(vectors, ours, atol=1e-5, rtol=1e-4)
+
+
+def test_a_few_shot_head_that_learnt_nothing_is_a_warning(tmp_path: Path, backbone: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    rows = [{"text": "the same text", "label": label} for label in ["a", "b", "c"] * 3]  # nothing to tell apart
+    with caplog.at_level(logging.INFO):
+        train(backbone, tmp_path / "m", rows)
+    assert "few-shot" in caplog.text
+    assert "the few-shot head calls all 9 training texts" in caplog.text
+    assert "calls all" not in _train_log(backbone, tmp_path / "ok", caplog)  # SINGLE: texts that tell the labels
+
+
+def _train_log(backbone: Path, out: Path, caplog: pytest.LogCaptureFixture) -> str:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        train(backbone, out, SINGLE)
+    return caplog.text
 
 
 def test_standard_overrides_the_choice(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -107,6 +107,16 @@ def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Se
     return Head(weight, bias, c)
 
 
+def one_label_for_all(fitted: Head, vectors: np.ndarray) -> int | None:
+    """The label id a single-label head gives every one of ``vectors`` (its own training texts), else ``None``:
+    a head that calls all of its training texts one label has learnt nothing from them, and a few-shot run has no
+    held-out texts to show it."""
+    if len(vectors) < 2:
+        return None
+    predicted = np.unique((vectors @ fitted.weight.T + fitted.bias).argmax(axis=1))
+    return int(predicted[0]) if len(predicted) == 1 else None
+
+
 def start_at_rates(model: torch.nn.Module, rates: Sequence[float]) -> None:
     """Set the bias of ``model``'s output layer (its last linear layer with one output per label) to the log-odds
     of ``rates``, clipped to [0.01, 0.99], so that its sigmoids start at the labels' rates."""
