@@ -132,21 +132,41 @@ def setfit_accuracy(rows: list[dict], test: list[dict], lang: str, seed: int, wo
 
 def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work: Path,
              setfit: list[float]) -> dict[int, float]:
-    """One annotator run: accuracy on the test set at each size of ``args.sizes``; a random run at
-    ``args.setfit_at`` labels also appends SetFit's accuracy on the same labels to ``setfit``."""
+    """One annotator run: accuracy on the test set at each size of ``args.score_at``; a random run at
+    ``args.setfit_at`` labels also appends SetFit's accuracy on the same labels to ``setfit``. A model is trained
+    where it is scored and where the next choice needs it (every size but the last, except for ``random``);
+    every model trained is scored."""
     pool, test = (english if lang == "en" else japanese)(args.pool, args.test, seed)
     extra = {"max_steps": args.max_steps} if args.max_steps else {}
     labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates)
     scores: dict[int, float] = {}
     for i, size in enumerate(args.sizes):
-        model, scores[size] = train_and_score(labelled, test, lang, seed, work / f"{lang}-{strategy}-{seed}", extra)
-        print(f"  {lang} {strategy:<6} seed {seed} {size:>4} labels: accuracy {scores[size]:.3f}", flush=True)
+        last = i + 1 == len(args.sizes)
+        model = None
+        if size in args.score_at or (strategy != "random" and not last):
+            model, scores[size] = train_and_score(labelled, test, lang, seed, work / f"{lang}-{strategy}-{seed}",
+                                                  extra)
+            print(f"  {lang} {strategy:<6} seed {seed} {size:>4} labels: accuracy {scores[size]:.3f}", flush=True)
         if strategy == "random" and size == args.setfit_at:
             setfit.append(setfit_accuracy(labelled, test, lang, seed, work / f"{lang}-setfit-{seed}"))
             print(f"  {lang} setfit seed {seed} {size:>4} labels: accuracy {setfit[-1]:.3f}", flush=True)
-        if i + 1 < len(args.sizes):
+        if not last:
             labelled += choose(strategy, pool, labelled, args.sizes[i + 1] - size, model, lang, seed, args.candidates)
     return scores
+
+
+def resumed(out: Path, args: argparse.Namespace) -> tuple[dict, dict]:
+    """The runs ``out`` already holds from a run with the same settings (a stopped run goes on from there; seeds
+    run in order, so a strategy's list holds its first seeds), else nothing."""
+    if not out.exists():
+        return {}, {}
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick")
+    if any(saved["args"].get(k) != str(getattr(args, k)) for k in same):
+        raise SystemExit(f"{out} holds a run with other settings ({saved['args']}); give another --out")
+    results = {lang: {strategy: [{int(size): acc for size, acc in run.items()} for run in runs]
+                      for strategy, runs in by_strategy.items()} for lang, by_strategy in saved["results"].items()}
+    return results, saved["setfit"]
 
 
 def summary(results: dict[str, dict[str, list[dict[int, float]]]], setfit: dict[str, list[float]], sizes: list[int],
@@ -182,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128])
+    parser.add_argument("--score-at", type=int, nargs="+", default=None, help="Sizes to score at (default: every "
+                        "size); random runs train only there.")
     parser.add_argument("--pool", type=int, default=2000, help="English pool size (Japanese: the 384 sentences).")
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
     parser.add_argument("--candidates", type=int, default=2000, help="Texts each round chooses among (as the page).")
@@ -193,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.sizes, args.pool, args.test, args.max_steps, args.setfit_at = 1, [8, 12], 40, 20, 5, 0
+    args.score_at = args.score_at or list(args.sizes)
+    if not set(args.score_at) <= set(args.sizes):
+        parser.error(f"--score-at {args.score_at}: sizes of --sizes ({args.sizes})")
     if args.setfit_at and args.setfit_at not in args.sizes:
         parser.error(f"--setfit-at {args.setfit_at}: one of --sizes ({args.sizes}), or 0")
     if sorted(args.sizes) != args.sizes or len(set(args.sizes)) != len(args.sizes) or args.sizes[0] < 2:
@@ -200,8 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT / "plugins" / "label" / "src"))  # tasuki_label, when not installed
     sys.path.insert(0, str(ROOT))  # bench.fewshot, for the SetFit run
     start = time.perf_counter()
-    results: dict[str, dict[str, list[dict[int, float]]]] = {}
-    setfit: dict[str, list[float]] = {}
+    results, setfit = resumed(args.out, args)  # lang -> strategy -> one {size: accuracy} a seed; lang -> SetFit's
 
     def save() -> tuple[list[str], float | None]:  # after every run: a run stopped early keeps what it measured
         lines = summary(results, setfit, args.sizes, args.setfit_at)
@@ -214,10 +238,13 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="tasuki-active-") as tmp:
         for lang in args.langs:
-            results[lang], setfit[lang] = {strategy: [] for strategy in args.strategies}, []
+            runs = results.setdefault(lang, {})
+            setfit.setdefault(lang, [])
             for seed in range(args.seeds):
                 for strategy in args.strategies:
-                    results[lang][strategy].append(simulate(lang, strategy, seed, args, Path(tmp), setfit[lang]))
+                    if len(runs.setdefault(strategy, [])) > seed:
+                        continue  # measured before this run was stopped
+                    runs[strategy].append(simulate(lang, strategy, seed, args, Path(tmp), setfit[lang]))
                     save()
     lines, load = save()
     print("\n".join(lines))
