@@ -144,15 +144,18 @@ def test_an_uneven_sample_of_close_vectors_still_gets_every_label() -> None:
     assert 2 not in LogisticRegression(C=1.0).fit(vectors, y).predict(vectors)
 
 
-def test_a_head_that_calls_every_text_one_label_is_found() -> None:
+def test_a_head_that_gives_every_text_one_answer_is_found() -> None:
     import numpy as np
 
-    from tasuki_classify.head import Head, one_label_for_all
+    from tasuki_classify.head import Head, one_answer_for_all
 
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     weight = np.array([[1.0, 0.0], [0.0, 1.0]])
-    assert one_label_for_all(Head(weight, np.zeros(2), 1.0), vectors) is None  # rows 0 and 1 differ
-    assert one_label_for_all(Head(weight, np.array([0.0, 2.0]), 1.0), vectors) == 1  # the bias outweighs the rows
+    assert one_answer_for_all(Head(weight, np.zeros(2), 1.0), vectors, False) is None  # rows 0 and 1 differ
+    assert one_answer_for_all(Head(weight, np.array([0.0, 2.0]), 1.0), vectors, False) == (1,)  # the bias decides
+    # multi-label: logits above 0 are labels; row 0 gets label 0, row 1 label 1, until the biases sink them all
+    assert one_answer_for_all(Head(weight, np.array([-0.2, -0.2]), 1.0), vectors, True) is None
+    assert one_answer_for_all(Head(weight, np.array([-2.0, -2.0]), 1.0), vectors, True) == ()
 
 
 def test_the_head_runs_loss_holds_the_logistic_regressions_penalty() -> None:
@@ -221,8 +224,8 @@ def test_a_few_shot_head_that_learnt_nothing_is_a_warning(tmp_path: Path, backbo
     with caplog.at_level(logging.INFO):
         train(backbone, tmp_path / "m", rows)
     assert "few-shot" in caplog.text
-    assert "the few-shot head calls all 9 training texts" in caplog.text
-    assert "calls all" not in _train_log(backbone, tmp_path / "ok", caplog)  # SINGLE: texts that tell the labels
+    assert "the few-shot head gives all 9 training texts one answer" in caplog.text
+    assert "one answer" not in _train_log(backbone, tmp_path / "ok", caplog)  # SINGLE: texts that tell the labels
 
 
 def _train_log(backbone: Path, out: Path, caplog: pytest.LogCaptureFixture) -> str:
@@ -254,6 +257,7 @@ def test_multi_label_few_shot(tmp_path: Path, backbone: Path, caplog: pytest.Log
     with caplog.at_level(logging.INFO):
         train(backbone, tmp_path / "m", MULTI)
     assert "few-shot" in caplog.text and "multi-label" in caplog.text
+    assert "one answer" not in caplog.text  # the head tells the rows' label sets apart
     model = tasuki.load(tmp_path / "m")
     assert model.task.multi_label and model.task.options.recipe == "few-shot"
     predictions = model.predict(["football match", "quiet morning"])

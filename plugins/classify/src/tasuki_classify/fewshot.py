@@ -241,11 +241,11 @@ class FewShotRecipe:
             vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
             fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label)
             log.info("classify: few-shot head: C %.3g (1 over the vectors' spread)", fitted.c)
-            only = None if self.multi_label else head.one_label_for_all(fitted, vectors)
-            if only is not None and len({r[0] for r in rows}) > 1:
-                log.warning("classify: the few-shot head calls all %d training texts %r: it has not learnt to tell the "
-                            "labels apart (check that the labels match the texts, or label more texts)", len(texts),
-                            self.labels[only])
+            answer = head.one_answer_for_all(fitted, vectors, self.multi_label)
+            if answer is not None and len({tuple(r) for r in rows}) > 1:
+                log.warning("classify: the few-shot head gives all %d training texts one answer (%s): it has not "
+                            "learnt to tell the labels apart (check that the labels match the texts, or label more "
+                            "texts)", len(texts), ", ".join(self.labels[i] for i in answer) or "no label")
             with torch.no_grad():
                 model.classifier.weight.copy_(torch.as_tensor(fitted.weight))
                 model.classifier.bias.copy_(torch.as_tensor(fitted.bias))

@@ -107,14 +107,15 @@ def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Se
     return Head(weight, bias, c)
 
 
-def one_label_for_all(fitted: Head, vectors: np.ndarray) -> int | None:
-    """The label id a single-label head gives every one of ``vectors`` (its own training texts), else ``None``:
-    a head that calls all of its training texts one label has learnt nothing from them, and a few-shot run has no
-    held-out texts to show it."""
+def one_answer_for_all(fitted: Head, vectors: np.ndarray, multi_label: bool) -> tuple[int, ...] | None:
+    """The answer a head gives every one of ``vectors`` (its own training texts), else ``None``: the label id, or
+    for multi-label the ids of the labels over 0.5 (maybe none). A head that gives all of its training texts one
+    answer has learnt nothing from them, and a few-shot run has no held-out texts to show it."""
     if len(vectors) < 2:
         return None
-    predicted = np.unique((vectors @ fitted.weight.T + fitted.bias).argmax(axis=1))
-    return int(predicted[0]) if len(predicted) == 1 else None
+    logits = vectors @ fitted.weight.T + fitted.bias
+    answers = {tuple(np.flatnonzero(row > 0)) if multi_label else (int(row.argmax()),) for row in logits}
+    return answers.pop() if len(answers) == 1 else None
 
 
 def start_at_rates(model: torch.nn.Module, rates: Sequence[float]) -> None:
