@@ -16,12 +16,7 @@ same window scores), with ``windows=false`` (truncation at 128 tokens), and, for
 window of each document alone (it holds the tweet's end: what the model makes of the tweet in its window,
 whatever the other windows say). "Chance" is the majority class's share of the test set.
 
-``--train-long`` also trains a second model the same way on long documents (``after news``, built from the
-training tweets with other news) in windows, each window labelled with its document's label, and scores it on
-the same long test documents: what training on the documents one predicts on buys.
-
     python bench/classify_long.py                 # 2,000 train / 500 test tweets (~5 min on 2 idle cores)
-    python bench/classify_long.py --train-long    # and the model trained on long documents (~30 min more)
     python bench/classify_long.py --quick         # 400 / 100, for a smoke run
 """
 
@@ -141,12 +136,11 @@ def f1_macro(gold: list[int], predicted: Any) -> float:
 
 
 def main() -> None:
-    """Train once (twice with ``--train-long``), evaluate each way, print a markdown table with the load average."""
+    """Train once, evaluate each way, print a markdown table with the load average."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="400 training / 100 test tweets")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse a model this script trained")
-    parser.add_argument("--train-long", action="store_true", help="also train on long documents, in windows")
     args = parser.parse_args()
 
     import tasuki
@@ -166,31 +160,23 @@ def main() -> None:
     stride = MAX_LENGTH // 4
     windows = [len(window_starts(n - 2, MAX_LENGTH - 2, stride)) for n in tokens]  # [CLS] ... [SEP]
     majority, count = Counter(r["label"] for r in test).most_common(1)[0]
-    results = [("trained on short tweets", *row) for row in
-               score(model, "short tweets", test, True, [None])
+    results = (score(model, "short tweets", test, True, [None])
                + score(model, "after news, windows", long, True, [None, "max", "last"])
                + score(model, "after news, truncated (windows=false)", long, False, [None])
-               + score(model, "among its label, windows", among, True, [None, "max"])]
-    if args.train_long:
-        started = time.perf_counter()
-        long_model = tasuki.load(train(long_documents(train_rows, seed=1), args.epochs), device="cpu")
-        print(f"trained on long documents in {time.perf_counter() - started:.0f} s", flush=True)
-        results += [("trained on long documents", *row) for row in
-                    score(long_model, "short tweets", test, True, [None])
-                    + score(long_model, "after news, windows", long, True, [None, "max"])]
+               + score(model, "among its label, windows", among, True, [None, "max"]))
     load_after = os.getloadavg()
     print(f"\nmodel {model_dir} (trained in {trained_s:.0f} s); {len(train_rows)} training tweets, {len(test)} test "
           f"tweets; documents after news {min(tokens)}-{max(tokens)} tokens (median {sorted(tokens)[len(tokens) // 2]}), "
           f"{min(windows)}-{max(windows)} windows of {MAX_LENGTH} tokens, stride {stride}")
     print(f"load average before {[round(x, 2) for x in load_before]}, after {[round(x, 2) for x in load_after]}; "
           f"chance (majority class {majority!r}): {count / len(test):.3f}\n")
-    print("| model | test set | accuracy | macro-F1 | predicted labels | windows | predict time (s) |")
-    print("|---|---|---:|---:|---|---:|---:|")
-    for trained_on, name, accuracy, f1, seconds, features, predicted in results:
+    print("| test set | accuracy | macro-F1 | predicted labels | windows | predict time (s) |")
+    print("|---|---:|---:|---|---:|---:|")
+    for name, accuracy, f1, seconds, features, predicted in results:
         shares = ", ".join(f"{label} {predicted[label]}" for label in model.task.labels)
-        print(f"| {trained_on} | {name} | {accuracy:.3f} | {f1:.3f} | {shares} | {features} | {seconds:.0f} |")
+        print(f"| {name} | {accuracy:.3f} | {f1:.3f} | {shares} | {features} | {seconds:.0f} |")
     gold = Counter(r["label"] for r in test)
-    print(f"| - | chance (majority class) | {count / len(test):.3f} | - | gold: "
+    print(f"| chance (majority class) | {count / len(test):.3f} | - | gold: "
           f"{', '.join(f'{label} {gold[label]}' for label in model.task.labels)} | - | - |")
 
 
