@@ -16,7 +16,12 @@ same window scores), with ``windows=false`` (truncation at 128 tokens), and, for
 window of each document alone (it holds the tweet's end: what the model makes of the tweet in its window,
 whatever the other windows say). "Chance" is the majority class's share of the test set.
 
+``--train-long EPOCHS`` also trains a second model on long documents (``after news``, built from the training
+tweets with other news) in windows, each window labelled with its document's label, and scores it on the same
+long test documents: what training on documents like those one predicts on buys.
+
     python bench/classify_long.py                 # 2,000 train / 500 test tweets (~5 min on 2 idle cores)
+    python bench/classify_long.py --train-long 1  # and a model trained on long documents (~25 min more)
     python bench/classify_long.py --quick         # 400 / 100, for a smoke run
 """
 
@@ -141,6 +146,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="400 training / 100 test tweets")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse a model this script trained")
+    parser.add_argument("--train-long", type=int, default=0, metavar="EPOCHS",
+                        help="also train on long documents, in windows, for EPOCHS epochs (0: not run)")
     args = parser.parse_args()
 
     import tasuki
@@ -164,6 +171,12 @@ def main() -> None:
                + score(model, "after news, windows", long, True, [None, "max", "last"])
                + score(model, "after news, truncated (windows=false)", long, False, [None])
                + score(model, "among its label, windows", among, True, [None, "max"]))
+    if args.train_long:
+        started = time.perf_counter()
+        long_model = tasuki.load(train(long_documents(train_rows, seed=1), args.train_long), device="cpu")
+        print(f"trained on long documents in {time.perf_counter() - started:.0f} s", flush=True)
+        results += score(long_model, f"after news, windows, a model trained on long documents (epochs: "
+                         f"{args.train_long})", long, True, [None, "max"])
     load_after = os.getloadavg()
     print(f"\nmodel {model_dir} (trained in {trained_s:.0f} s); {len(train_rows)} training tweets, {len(test)} test "
           f"tweets; documents after news {min(tokens)}-{max(tokens)} tokens (median {sorted(tokens)[len(tokens) // 2]}), "
