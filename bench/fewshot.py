@@ -180,26 +180,30 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     # a run stopped early continues: the cells already in --out are kept and not run again
     results: list[dict] = json.loads(Path(args.out).read_text())["results"] if Path(args.out).is_file() else []
-    done = {(r["set"], r["k"], r["seed"]) for r in results}
+    cells = {(r["set"], r["k"], r["seed"]): r for r in results}
     sets = {name: data_set(name, args.test if name != "bbc" else min(args.test, 500)) for name in args.sets.split(",")}
     bodies = {name: body_directory(backbone) for name, (_, _, backbone) in sets.items()}
     with tempfile.TemporaryDirectory() as scratch:
         # seeds outermost: a run stopped early has every cell of the table with as many seeds as it had time for
         for seed in range(args.seeds):
             for name, (pool, test, backbone) in sets.items():
-                body = bodies[name]
                 for k in map(int, args.sizes.split(",")):
-                    if (name, k, seed) in done:
+                    # a run stopped early continues: what a cell in --out already has is kept and not run again
+                    result = cells.get((name, k, seed))
+                    missing = [c for c in CONTENDERS if c not in skip and (result is None or c not in result)]
+                    if not missing:
                         continue
+                    if result is None:
+                        result = cells[name, k, seed] = {"set": name, "k": k, "seed": seed}
+                        results.append(result)
                     train = sample(pool, k, seed)
-                    result: dict = {"set": name, "k": k, "seed": seed}
                     run = Path(scratch) / f"{name}-{k}-{seed}"
-                    result["tasuki"] = run_tasuki(train, test, backbone, seed, run / "tasuki")
-                    if "setfit" not in skip:
-                        result["setfit"] = run_setfit(train, test, body, seed, run / "setfit")
-                    if "standard" not in skip:
-                        result["standard"] = run_tasuki(train, test, backbone, seed, run / "standard", recipe="standard")
-                    results.append(result)
+                    for contender in missing:
+                        if contender == "setfit":
+                            result["setfit"] = run_setfit(train, test, bodies[name], seed, run / "setfit")
+                        else:
+                            recipe = "standard" if contender == "standard" else None
+                            result[contender] = run_tasuki(train, test, backbone, seed, run / contender, recipe)
                     print(json.dumps(result), flush=True)
                     result["load_average"] = os.getloadavg()
                     Path(args.out).write_text(json.dumps({"results": results}, indent=1) + "\n")

@@ -68,3 +68,34 @@ def test_errors_are_one_clear_line(toy_registry, tmp_path: Path) -> None:
     assert code == 2 and "unknown task 'nope'" in out and "Traceback" not in out
     code, out = run("predict", str(tmp_path / "missing"), "text")
     assert code == 2 and "no such model directory" in out
+
+
+def test_cli_shows_plugin_messages_once_and_library_warnings_only(monkeypatch, capsys) -> None:
+    import importlib.metadata
+    import logging
+    from types import SimpleNamespace
+
+    import tasuki.cli as tasuki_cli
+
+    # a third-party plugin whose module is not named after tasuki: its INFO lines are tasuki's messages too
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [SimpleNamespace(module="acme_tasks.plugin")])
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    # without the handler an earlier command in this process added (it read the real entry points)
+    handlers = [h for h in saved if not any(isinstance(f, tasuki_cli._TasukiMessages) for f in h.filters)]
+    try:
+        for first_process in (True, False):
+            root.handlers[:] = handlers
+            monkeypatch.setattr("tasuki.devices.world", lambda first=first_process: (0 if first else 1, 2))
+            tasuki_cli._show_tasuki_messages()
+            tasuki_cli._show_tasuki_messages()  # a second call adds no second handler
+            logging.getLogger("acme_tasks.task").info("acme chose a recipe")
+            logging.getLogger("tasuki.api").info("tasuki detected the language")
+            logging.getLogger("tasuki.api").error("tasuki failed")
+            logging.getLogger("urllib3.connection").info("library chatter")
+            logging.getLogger("urllib3.connection").warning("library warning")
+            err = capsys.readouterr().err
+            said = "acme chose a recipe\ntasuki detected the language\n" if first_process else ""
+            assert err == said + "tasuki failed\nlibrary warning\n"
+    finally:
+        root.handlers[:], root.level = saved, level

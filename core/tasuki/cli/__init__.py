@@ -60,10 +60,11 @@ def cli() -> None:
 
 
 def _show_tasuki_messages() -> None:
-    """tasuki's own INFO messages (detected language, new head weights...) go to stderr, once;
-    warnings print as one line, without the path of the library line that raised them.
+    """tasuki's own INFO messages (detected language, new head weights...) and its plugins' (the recipe a task
+    chose, multi-label found in the data...) go to stderr, once; every library's warnings as before (one line,
+    the message); warnings print as one line, without the path of the library line that raised them.
 
-    Under ``torchrun`` / ``accelerate launch`` only the first process says them: every process
+    Under ``torchrun`` / ``accelerate launch`` only the first process says tasuki's messages: every process
     would say the same line, and errors still come from each.
     """
     import warnings
@@ -71,12 +72,47 @@ def _show_tasuki_messages() -> None:
     from tasuki.devices import world
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
-    logger = logging.getLogger("tasuki")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger()
+    if not any(isinstance(f, _TasukiMessages) for h in root.handlers for f in h.filters):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO if world()[0] == 0 else logging.ERROR)
+        handler.addFilter(_TasukiMessages(first_process=world()[0] == 0))
+        root.addHandler(handler)
+        root.setLevel(min(root.getEffectiveLevel(), logging.INFO))
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a message comes (like Python's last-resort handler), not as it was
+    when the handler was made: a test's captured stream, or click's while it runs a command, may be gone since."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+class _TasukiMessages(logging.Filter):
+    """Passes INFO and above from tasuki and the modules of its plugins (the ``tasuki`` entry points: a plugin
+    logs under its own module's name, ``tasuki_classify.task``), and WARNING and above from anything else
+    (what Python's last-resort handler printed before this one took its place). Other processes than the first
+    pass only tasuki's errors."""
+
+    def __init__(self, first_process: bool) -> None:
+        super().__init__()
+        from importlib.metadata import entry_points
+
+        from tasuki.registry import ENTRY_POINT_GROUP
+
+        self.ours = {"tasuki"} | {ep.module.split(".")[0] for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        self.least = logging.INFO if first_process else logging.ERROR
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in self.ours:
+            return record.levelno >= self.least
+        return record.levelno >= logging.WARNING
 
 
 def _register_core_commands() -> None:

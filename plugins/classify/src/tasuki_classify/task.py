@@ -148,8 +148,8 @@ class ClassifyTask(FewShotRecipe, Task):
             self.options.multi_label = lists or self.options.label_separator is not None
             if self.options.multi_label:
                 why = "holds lists" if lists else f"is split on {self.options.label_separator!r}"
-                log.info("classify: column %r %s: multi-label (a sigmoid per label, thresholds tuned on the held-out "
-                         "data; --option multi_label=false to refuse rows without exactly one label)", column, why)
+                log.info("classify: column %r %s: multi-label (a sigmoid per label, its threshold tuned on held-out "
+                         "data, else 0.5; --option multi_label=false to refuse rows without exactly one label)", column, why)
         rows = self._rows(train, "training data")
         self.class_names = rules.class_names(train, column)  # what encode() reads integers as (batches are bare lists)
         counts = rules.class_counts(rows)
