@@ -272,9 +272,14 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
     from tasuki.training.checkpoint import CHECKPOINTS_DIR, read_state
 
     out = tmp_path / "m"
-    # automatic epochs (20 here) with the default patience of 2: the toy set is learnt long before
-    result = tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir, output_dir=out,
-                          min_steps=200, keep_checkpoints=True, **FAST)
+    # automatic epochs (20 here) with the default patience of 2: the toy set is learnt long before (the best weights
+    # asked for: 12 held-out rows are too few for them by default)
+    task = TemplateClassificationTask(labels=["neg", "pos"])
+    scored = []  # what each compute_metrics call returned: a task that learns from them keeps the last
+    compute = task.compute_metrics
+    task.compute_metrics = lambda *a: scored.append(compute(*a)) or scored[-1]
+    result = tasuki.train(task, toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir, output_dir=out,
+                          min_steps=200, keep_checkpoints=True, keep_weights="best", **FAST)
     history = result.history
     accuracies = [h["accuracy"] for h in history]
     best = accuracies.index(max(accuracies))
@@ -282,6 +287,9 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
     assert result.stopped_early and result.best_step == history[best]["step"]
     assert result.metrics["accuracy"] == max(accuracies)
     assert result.metrics["mean_confidence"] == history[best]["mean_confidence"]  # the best evaluation's
+    # the task's last look at the held-out data is at the kept weights (scored again once they are back)
+    assert len(scored) == len(history) + 1 and scored[-1]["mean_confidence"] == pytest.approx(
+        history[best]["mean_confidence"], abs=1e-6) != history[-1]["mean_confidence"]
     # the delivered weights are the best evaluation's: evaluating them again gives its metrics
     again = tasuki.evaluate(out, toy_rows[:12])
     assert again["mean_confidence"] == pytest.approx(history[best]["mean_confidence"], abs=1e-5)
@@ -291,6 +299,28 @@ def test_early_stopping_keeps_the_best_evaluation(toy_registry, backbone_dir, to
     never = tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir,
                          output_dir=tmp_path / "all", epochs=best + 4, early_stopping_patience=0, **FAST)
     assert len(never.history) == best + 4  # given epochs: no early stopping unless asked
+
+
+def test_a_small_evaluation_set_keeps_the_last_weights(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                       caplog) -> None:
+    import json
+    import logging
+
+    out = tmp_path / "m"
+    # the run above, with defaults: 12 held-out rows cannot choose between models, so none is chosen on them
+    with caplog.at_level(logging.WARNING, logger="tasuki"):
+        result = tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:12], backbone=backbone_dir,
+                              output_dir=out, min_steps=200, **FAST)
+    history = result.history
+    accuracies = [h["accuracy"] for h in history]
+    assert accuracies.index(max(accuracies)) + 3 <= len(history)  # patience 2 would have stopped this run
+    assert len(history) == 20 and not result.stopped_early  # the whole automatic schedule
+    assert result.best_step == history[-1]["step"] == result.global_step
+    assert result.metrics == {k: v for k, v in history[-1].items() if k not in ("epoch", "step")}
+    again = tasuki.evaluate(out, toy_rows[:12])
+    assert again["mean_confidence"] == pytest.approx(history[-1]["mean_confidence"], abs=1e-5)
+    assert "only 12 examples" in caplog.text and "keeps its last weights and does not stop early" in caplog.text
+    assert json.loads((out / "tasuki.json").read_text())["training_args"]["keep_weights"] == "last"
 
 
 def test_bf16_on_cpu_trains_and_saves_fp32_and_fp16_on_cpu_is_refused(toy_registry, backbone_dir, toy_rows,
@@ -328,5 +358,26 @@ def test_one_class_for_everything_is_said_for_single_label_models_only(caplog) -
     for problem_type, warned in (("single_label_classification", True), ("multi_label_classification", False)):
         model = SimpleNamespace(config=SimpleNamespace(problem_type=problem_type))
         caplog.clear()
-        _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, global_step=500), TrainingArgs(min_steps=0))
+        _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, global_step=500), TrainingArgs(min_steps=0),
+                            automatic=True)
         assert ("predicts one class for all 12" in caplog.text) is warned, (problem_type, caplog.text)
+
+
+@pytest.mark.parametrize(("stopped_early", "automatic", "advice"), [
+    (True, True, "it stopped early (--early-stopping-patience 0"),
+    (False, True, "the automatic schedule ends at 20 epochs: give more data, or more --epochs"),
+    (False, False, "leave --epochs/--max-steps unset"),
+])
+def test_too_few_steps_are_said_with_the_advice_that_fits_the_run(caplog, stopped_early, automatic, advice) -> None:
+    from types import SimpleNamespace
+
+    from tasuki.args import TrainingArgs
+    from tasuki.training.phases import _warn_about_the_run
+
+    run = SimpleNamespace(model=None, eval_outputs=None, global_step=60, stopped_early=stopped_early)
+    _warn_about_the_run(run, TrainingArgs(min_steps=500), automatic=automatic)
+    assert "training took only 60 optimizer steps" in caplog.text and advice in caplog.text
+    caplog.clear()
+    _warn_about_the_run(SimpleNamespace(**{**vars(run), "global_step": 100}), TrainingArgs(min_steps=500),
+                        automatic=automatic)
+    assert not caplog.text  # a fifth of min_steps is enough

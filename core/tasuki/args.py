@@ -63,7 +63,10 @@ class TrainingArgs:
     """Fraction of the training data held out for evaluation when no --eval-data is given (0: none)."""
     early_stopping_patience: int | None = setting(None, min=0)
     """Stop when the main metric has not improved for this many evaluations (0: never stop early;
-    default: 2 when the epochs are chosen automatically, else never). The best evaluation's weights are saved."""
+    default: 2 when the epochs are chosen automatically and the best weights are kept, else never)."""
+    keep_weights: Literal["best", "last"] | None = None
+    """The weights the model keeps: the best evaluation's or the last (default: best, or last when the evaluation set
+    has under 50 examples, too few to choose between models)."""
     report_to: Literal["none", "tensorboard", "wandb"] = "none"
     """Tracker for losses and metrics ('wandb' runs offline unless WANDB_MODE says otherwise)."""
     resume: bool = False

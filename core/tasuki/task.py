@@ -340,7 +340,11 @@ class Task(ABC):
 
     @abstractmethod
     def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
-        """Metrics over a whole evaluation set (``examples`` has the targets)."""
+        """Metrics over a whole evaluation set (``examples`` has the targets).
+
+        While training, the runner calls it after each evaluation, and its last call is always on the outputs of
+        the weights the model keeps: a task that learns from the held-out data (classify's thresholds) keeps
+        what it learnt in the last call."""
 
     @abstractmethod
     def postprocess(

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from tasuki.task import Outputs, Task
 
 
+SMALL_EVAL = 50
+"""Fewer held-out examples than this give scores too noisy to choose between models (one example: 2 points)."""
+
+
 @dataclass
 class Best:
     """The best evaluation so far (saved in checkpoints as a dict of these fields)."""
@@ -73,6 +77,8 @@ class _Run:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     root: Path = Path()
     best_weights: Any = None
+    keeps_best: bool = True
+    """Whether the model keeps the best evaluation's weights (else the last: ``TrainingArgs.keep_weights``)."""
 
 
 @dataclass
@@ -202,8 +208,12 @@ def _schedule(run: _Run, task: Task, backbone: Backbone, train_examples: Dataset
     run.total_steps = args.max_steps or steps_per_epoch * args.epochs
     run.epochs = math.ceil(run.total_steps / steps_per_epoch)
     warmup_steps = int(args.warmup_ratio * run.total_steps)
+    if args.keep_weights is None:  # a handful of held-out examples cannot tell a better model from luck
+        small = run.eval_examples is not None and len(run.eval_examples) < SMALL_EVAL
+        args.keep_weights = "last" if small else "best"
+    run.keeps_best = args.keep_weights == "best"
     patience = args.early_stopping_patience
-    run.patience = (2 if automatic_epochs else 0) if patience is None else patience
+    run.patience = (2 if automatic_epochs and args.keep_weights == "best" else 0) if patience is None else patience
     # The scheduler stays outside ``prepare``: Accelerate's wrapper steps it once per process
     # (it assumes a schedule counted in single-process steps); this one steps once per optimizer step.
     run.scheduler = get_linear_schedule_with_warmup(run.optimizer.optimizer, warmup_steps, run.total_steps)
@@ -293,7 +303,8 @@ def _evaluate(task: Task, run: _Run, state: _State, record: dict[str, float], ep
     best = state.best
     if best.value is None or (value > best.value if task.greater_is_better else value < best.value):
         state.best = Best(value, state.global_step, record, 0)
-        run.best_weights.save(accelerator, run.model)
+        if run.keeps_best:
+            run.best_weights.save(accelerator, run.model)
     else:
         best.bad += 1
         state.stopped_early = bool(run.patience) and best.bad >= run.patience
@@ -315,12 +326,15 @@ def _finish(task: Task, run: _Run, state: _State) -> TrainingRun:
         accelerator.end_training()
     final = state.history[-1] if state.history else {}
     last_outputs = state.last_outputs
-    if state.best.step is not None and state.best.step != state.global_step:
+    kept_step = state.best.step if run.keeps_best else final.get("step")
+    if run.keeps_best and kept_step is not None and kept_step != state.global_step:
         run.best_weights.load(accelerator, run.model)
-        final = state.best.metrics
         last_outputs = None
-    if run.eval_loader is not None and last_outputs is None:  # the outputs of the weights kept, for the figures
+    if run.eval_loader is not None and last_outputs is None:
+        # the kept weights' outputs, for the figures, and scored again: a task's last look at the held-out data
+        # (what it tunes on it, e.g. thresholds) is then at the weights it ships with
         last_outputs = predict_outputs(task, run.model, run.eval_loader, len(run.eval_features), accelerator)
+        final = task.compute_metrics(last_outputs, run.eval_features, run.eval_examples)
     metrics = {k: v for k, v in final.items() if k not in ("epoch", "step")}
     return TrainingRun(accelerator, run.model, metrics, state.history, state.global_step, last_outputs,
-                       run.eval_features, best_step=state.best.step, stopped_early=state.stopped_early, log=state.log)
+                       run.eval_features, best_step=kept_step, stopped_early=state.stopped_early, log=state.log)

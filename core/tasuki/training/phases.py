@@ -92,11 +92,18 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
     """Run: the task's stages (:meth:`~tasuki.task.Task.stages`, e.g. a few-shot recipe's contrastive tuning),
     then the training loop, with a warning before it when the held-out set is too small to trust and after
     it when the run is unlikely to have learnt."""
+    from tasuki.training.loop import SMALL_EVAL, run_training
+
+    automatic = args.epochs is None and args.max_steps is None  # before the runner settles them
+
     if sets.eval is not None and len(sets.eval) < SMALL_EVAL:
-        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to compare models; "
-                       "hold out at least %d (--eval-data, or a larger --eval-split)", len(sets.eval), sets.eval_source,
-                       SMALL_EVAL)
-    from tasuki.training.loop import run_training
+        so = ""
+        if args.keep_weights is None:
+            stop = " and does not stop early" if args.early_stopping_patience is None else ""
+            so = f", so the run keeps its last weights{stop} (--keep-weights best to choose on them anyway)"
+        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to choose between "
+                       "models%s; hold out at least %d (--eval-data, or a larger --eval-split)", len(sets.eval),
+                       sets.eval_source, so, SMALL_EVAL)
 
     stages = task.stages(sets.train, args)
     if stages:
@@ -104,7 +111,7 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
 
         args.resume = run_stages(stages, backbone, args)
     done = run_training(task, backbone, sets.train, sets.eval, args)
-    _warn_about_the_run(done, args)
+    _warn_about_the_run(done, args, automatic)
     return done
 
 
@@ -140,16 +147,19 @@ def save(output_dir: Path, task: Task, backbone: Backbone, run: TrainingRun, set
     return figures
 
 
-SMALL_EVAL = 50
-"""Fewer held-out examples than this give scores too noisy to mean anything (one example: 2 points)."""
-
-
-def _warn_about_the_run(run: TrainingRun, args: TrainingArgs) -> None:
+def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -> None:
     """Say when a run is unlikely to have learnt: far too few steps, or one class predicted for everything."""
     if args.min_steps and run.global_step * 5 < args.min_steps:
-        logger.warning("training took only %d optimizer steps (under a fifth of --min-steps %d): the model has likely "
-                       "not learnt yet; leave --epochs/--max-steps unset for the automatic number, or give more data",
-                       run.global_step, args.min_steps)
+        if run.stopped_early:
+            advice = "it stopped early (--early-stopping-patience 0 runs the whole schedule), or give more data"
+        elif automatic:
+            from tasuki.training.setup import AUTO_EPOCHS
+
+            advice = f"the automatic schedule ends at {AUTO_EPOCHS[1]} epochs: give more data, or more --epochs"
+        else:
+            advice = "leave --epochs/--max-steps unset for the automatic number, or give more data"
+        logger.warning("training took only %d optimizer steps (under a fifth of --min-steps %d): the model may not "
+                       "have learnt yet; %s", run.global_step, args.min_steps, advice)
     outputs = run.eval_outputs or []
     model = getattr(run.model, "module", run.model)  # unwrapped under DDP
     if getattr(getattr(model, "config", None), "problem_type", None) == "multi_label_classification":

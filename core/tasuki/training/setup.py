@@ -73,7 +73,11 @@ def make_accelerator(args: TrainingArgs) -> Accelerator:
     )
 
 
-def auto_epochs(steps_per_epoch: int, min_steps: int, bounds: tuple[int, int] = (3, 20)) -> int:
+AUTO_EPOCHS = (3, 20)
+"""The fewest and most epochs of the automatic schedule (:func:`auto_epochs`)."""
+
+
+def auto_epochs(steps_per_epoch: int, min_steps: int, bounds: tuple[int, int] = AUTO_EPOCHS) -> int:
     """Epochs for at least ``min_steps`` optimizer steps, clipped to ``bounds``.
 
     Three epochs suit tens of thousands of examples; on a few hundred they stop long before the

@@ -80,13 +80,7 @@ def test_multi_label_learns_and_tunes_thresholds(multi: Path) -> None:
     texts = [r["text"] for r in MULTI[:8]]
     predictions = model.predict(texts)
     assert [sorted(p["label"] for p in pred["labels"]) for pred in predictions] == [sorted(r["label"]) for r in MULTI[:8]]
-    held_out = model.predict([r["text"] for r in MULTI])
-    for label in labels_of(MULTI):  # separable scores: 0.5 where it separates them, else halfway between the sides
-        positive = [p["scores"][label] for p, r in zip(held_out, MULTI) if label in r["label"]]
-        negative = [p["scores"][label] for p, r in zip(held_out, MULTI) if label not in r["label"]]
-        assert min(positive) > max(negative)
-        halfway = (min(positive) + max(negative)) / 2
-        assert thresholds[label] == pytest.approx(0.5 if max(negative) < 0.5 <= min(positive) else halfway, abs=1e-5)
+    assert_thresholds_fit_the_held_out_scores(model, MULTI)
     for pred in predictions:  # every label at or above its threshold, and only those
         assert {p["label"] for p in pred["labels"]} == {k for k, s in pred["scores"].items() if s >= thresholds[k]}
     # the metrics are scikit-learn's on the same predictions
@@ -103,6 +97,29 @@ def test_multi_label_learns_and_tunes_thresholds(multi: Path) -> None:
     assert [metrics[f"recall/{lab}"] for lab in labels] == pytest.approx(list(recall))
     assert [metrics[f"precision/{lab}"] for lab in labels] == pytest.approx(list(precision))
     assert metrics["f1_micro"] == 1.0
+
+
+def assert_thresholds_fit_the_held_out_scores(model: tasuki.Model, held_out: list) -> None:
+    """Separable held-out scores: each label's threshold is 0.5 where it separates them, else halfway between."""
+    thresholds = model.task.options.thresholds
+    predictions = model.predict([r["text"] for r in held_out])
+    for label in labels_of(held_out):
+        positive = [p["scores"][label] for p, r in zip(predictions, held_out) if label in r["label"]]
+        negative = [p["scores"][label] for p, r in zip(predictions, held_out) if label not in r["label"]]
+        assert min(positive) > max(negative)
+        halfway = (min(positive) + max(negative)) / 2
+        assert thresholds[label] == pytest.approx(0.5 if max(negative) < 0.5 <= min(positive) else halfway, abs=1e-5)
+
+
+@pytest.mark.parametrize("keep_weights", ["best", "last"])
+def test_the_thresholds_are_those_of_the_weights_kept(tmp_path: Path, backbone: Path, keep_weights: str) -> None:
+    """Several evaluations: the saved thresholds are tuned on the kept weights' scores, whichever evaluation
+    those weights had (the runner scores the kept weights last; the task keeps the last thresholds)."""
+    result = train(backbone, tmp_path / "m", MULTI * 10, eval_data=MULTI, epochs=6, keep_weights=keep_weights)
+    assert len(result.history) == 6
+    if keep_weights == "best":
+        assert result.best_step < result.global_step  # F1 1 early, then no better: the weights go back
+    assert_thresholds_fit_the_held_out_scores(tasuki.load(tmp_path / "m"), MULTI)
 
 
 def test_multi_label_threshold_and_top_k(multi: Path) -> None:

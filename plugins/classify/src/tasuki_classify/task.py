@@ -104,7 +104,6 @@ class ClassifyTask(FewShotRecipe, Task):
         self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else self.single_label_metric or "accuracy")
         self.loss_weights: list[float] | None = None
         self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
-        self._best: float | None = None
         self._warned = False  # one truncation warning per task
 
     @property
@@ -255,9 +254,8 @@ class ClassifyTask(FewShotRecipe, Task):
         if self._tuning:
             thresholds, untuned = tune(scores, gold, labels)
         metrics = scoring.multi_label(gold, decide(scores, labels, thresholds, self.options.threshold), labels)
-        if self._tuning and (self._best is None or metrics["f1_micro"] > self._best):
-            # the runner keeps the weights of the best evaluation (the same test): keep its thresholds with them
-            self._best, self.options.thresholds = metrics["f1_micro"], thresholds
+        if self._tuning:  # the runner scores the weights it keeps last: their thresholds are the ones that stay
+            self.options.thresholds = thresholds
             if untuned:
                 log.info("classify: %d labels have no held-out positive and keep threshold %g: %s", len(untuned),
                          DEFAULT_THRESHOLD, ", ".join(untuned[:5]))
