@@ -70,13 +70,13 @@ def read_row(value: Any, row: int, source: str, column: str, separator: str | No
     if separator is not None and (_missing(value) or isinstance(value, str)):
         value = [] if _missing(value) else [part for part in value.split(separator) if part.strip()]
     if is_list(value):
-        names = []
+        found = []
         for item in value:
             name = _scalar_name(item, names)
             if name is None:
                 raise DataError(f"{where}: list item {item!r} is not a label; items must be text or numbers")
-            names.append(name)
-        return list(dict.fromkeys(names))  # a label twice in a row is the same label once
+            found.append(name)
+        return list(dict.fromkeys(found))  # a label twice in a row is the same label once
     name = _scalar_name(value, names)
     if name is None:
         what = "missing label" if _missing(value) else f"label {value!r} is a {type(value).__name__}"
