@@ -172,7 +172,7 @@ NON_DEFAULTS = {
     "gradient_accumulation_steps": 2, "max_length": 16, "weight_decay": 0.0, "warmup_ratio": 0.0, "max_grad_norm": 0.0,
     "seed": 0, "mixed_precision": "no", "group_by_length": False, "save_steps": 0, "save_total_limit": 0,
     "checkpoints": False, "keep_checkpoints": True, "logging_steps": 1, "eval_split": 0.25,
-    "early_stopping_patience": 0, "overwrite": True, "num_proc": 1, "streaming": True, "cpu": True,
+    "early_stopping_patience": 0, "keep_weights": "best", "overwrite": True, "num_proc": 1, "streaming": True, "cpu": True,
     "freeze_embeddings": True, "progress": False,
 }
 NOT_FROM_A_TEST = {

@@ -67,6 +67,7 @@ def resolve(words: list[str]) -> tuple[click.Command, list[str], str]:
     """The click command a line calls, and its remaining words."""
     command: click.Command = cli
     path = "tasuki"
+    cli._plugins_added = False  # add the installed plugins' commands, whatever registry an earlier test added from
     with click.Context(cli) as ctx:
         while isinstance(command, click.Group) and words and not words[0].startswith("-"):
             sub = command.get_command(ctx, words[0])
