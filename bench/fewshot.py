@@ -155,11 +155,13 @@ def report(results: list[dict]) -> str:
         rows = [r for r in results if r["set"] == name and r["k"] == k]
         acc = {c: [r[c]["accuracy"] for r in rows if c in r] for c in CONTENDERS}
         secs = {c: [r[c]["seconds"] for r in rows if c in r] for c in CONTENDERS}
-        gap = statistics.mean(acc["tasuki"]) - statistics.mean(acc["setfit"]) if acc["setfit"] else float("nan")
-        time_ratio = statistics.median(secs["tasuki"]) / statistics.median(secs["setfit"]) if secs["setfit"] else float("nan")
+        both = acc["tasuki"] and acc["setfit"]  # a run may leave contenders out (--skip)
+        gap = statistics.mean(acc["tasuki"]) - statistics.mean(acc["setfit"]) if both else float("nan")
+        ours = statistics.median(secs["tasuki"]) if secs["tasuki"] else float("nan")
+        theirs = statistics.median(secs["setfit"]) if secs["setfit"] else float("nan")
+        time_ratio = ours / theirs if both else float("nan")
         cells = [summary(acc[c]) if acc[c] else "-" for c in CONTENDERS]
-        int8 = summary([r["tasuki"]["int8"] for r in rows])
-        ours, theirs = statistics.median(secs["tasuki"]), statistics.median(secs["setfit"]) if secs["setfit"] else 0.0
+        int8 = summary([r["tasuki"]["int8"] for r in rows if "tasuki" in r]) if acc["tasuki"] else "-"
         lines.append(f"| {name} | {k} | {' | '.join(cells)} | {gap * 100:+.1f} pts | {time_ratio:.2f} "
                      f"({ours:.0f} s / {theirs:.0f} s) | {int8} | {len(rows)} |")
     return "\n".join(lines)
