@@ -41,10 +41,6 @@ if TYPE_CHECKING:
     from tasuki.task import Outputs, Task
 
 
-SMALL_EVAL = 50
-"""Fewer held-out examples than this give scores too noisy to choose between models (one example: 2 points)."""
-
-
 @dataclass
 class Best:
     """The best evaluation so far (saved in checkpoints as a dict of these fields)."""
@@ -208,12 +204,9 @@ def _schedule(run: _Run, task: Task, backbone: Backbone, train_examples: Dataset
     run.total_steps = args.max_steps or steps_per_epoch * args.epochs
     run.epochs = math.ceil(run.total_steps / steps_per_epoch)
     warmup_steps = int(args.warmup_ratio * run.total_steps)
-    if args.keep_weights is None:  # a handful of held-out examples cannot tell a better model from luck
-        small = run.eval_examples is not None and len(run.eval_examples) < SMALL_EVAL
-        args.keep_weights = "last" if small else "best"
-    run.keeps_best = args.keep_weights == "best"
+    run.keeps_best = args.keep_weights != "last"  # unset: best (training.phases sets it from the held-out size)
     patience = args.early_stopping_patience
-    run.patience = (2 if automatic_epochs and args.keep_weights == "best" else 0) if patience is None else patience
+    run.patience = (2 if automatic_epochs and run.keeps_best else 0) if patience is None else patience
     # The scheduler stays outside ``prepare``: Accelerate's wrapper steps it once per process
     # (it assumes a schedule counted in single-process steps); this one steps once per optimizer step.
     run.scheduler = get_linear_schedule_with_warmup(run.optimizer.optimizer, warmup_steps, run.total_steps)
@@ -326,8 +319,9 @@ def _finish(task: Task, run: _Run, state: _State) -> TrainingRun:
         accelerator.end_training()
     final = state.history[-1] if state.history else {}
     last_outputs = state.last_outputs
-    kept_step = state.best.step if run.keeps_best else final.get("step")
-    if run.keeps_best and kept_step is not None and kept_step != state.global_step:
+    # the step whose weights the model keeps (None without evaluations); the last evaluation is at the last step
+    kept_step = state.best.step if run.keeps_best or state.best.step is None else state.global_step
+    if kept_step is not None and kept_step != state.global_step:
         run.best_weights.load(accelerator, run.model)
         last_outputs = None
     if run.eval_loader is not None and last_outputs is None:

@@ -92,11 +92,11 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
     """Run: the task's stages (:meth:`~tasuki.task.Task.stages`, e.g. a few-shot recipe's contrastive tuning),
     then the training loop, with a warning before it when the held-out set is too small to trust and after
     it when the run is unlikely to have learnt."""
-    from tasuki.training.loop import SMALL_EVAL, run_training
+    from tasuki.training.loop import run_training
 
     automatic = args.epochs is None and args.max_steps is None  # before the runner settles them
-
-    if sets.eval is not None and len(sets.eval) < SMALL_EVAL:
+    small = sets.eval is not None and len(sets.eval) < SMALL_EVAL
+    if small:
         so = ""
         if args.keep_weights is None:
             stop = " and does not stop early" if args.early_stopping_patience is None else ""
@@ -104,6 +104,8 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
         logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to choose between "
                        "models%s; hold out at least %d (--eval-data, or a larger --eval-split)", len(sets.eval),
                        sets.eval_source, so, SMALL_EVAL)
+    if args.keep_weights is None:  # a handful of held-out examples cannot tell a better model from luck
+        args.keep_weights = "last" if small else "best"
 
     stages = task.stages(sets.train, args)
     if stages:
@@ -145,6 +147,10 @@ def save(output_dir: Path, task: Task, backbone: Backbone, run: TrainingRun, set
         carry=("logs", "checkpoints") if args.keep_checkpoints else ("logs",),
     )
     return figures
+
+
+SMALL_EVAL = 50
+"""Fewer held-out examples than this give scores too noisy to choose between models (one example: 2 points)."""
 
 
 def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -> None:

@@ -84,7 +84,6 @@ def test_fit_reads_class_label_names_numbers_and_forced_multi_label() -> None:
         task.validate(Dataset.from_dict({"text": ["a", "b"], "label": [3, 4]}), "evaluation", with_targets=True)
 
 
-
 def test_lists_of_class_label_integers_are_named_item_by_item() -> None:
     """go_emotions' layout: a list of ClassLabel integers per row. Each integer is its own label, named by the
     column's names (a list [1, 0] once lost its 0: each item was looked up among the row's earlier items)."""
@@ -101,6 +100,7 @@ def test_lists_of_class_label_integers_are_named_item_by_item() -> None:
     task.fit(data)
     assert task.multi_label and task.labels == names
     assert task.encode({"text": ["a"], "label": [[1, 0]]}, _Tokenizer(), 8)["labels"] == [[1.0, 1.0, 0.0]]
+
 
 class _Tokenizer:
     """Just enough of a tokenizer for encode(): one id per character."""
