@@ -116,8 +116,7 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
     elif model is None:
         picks = select(embed(texts, **encoder), k, "diverse", seed=seed)
     else:
-        probs, _, multi = probabilities(model, texts)
-        picks = select(embed(texts, **encoder), k, "uncertainty", probs=probs, multi_label=multi, seed=seed)
+        picks = select(embed(texts, **encoder), k, "uncertainty", seed=seed, **probabilities(model, texts).selection_args())
     return [left[p.index] for p in picks]
 
 

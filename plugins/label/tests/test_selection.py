@@ -26,6 +26,14 @@ def test_margins_by_hand() -> None:
     # multi-label: the label nearest 0.5 decides, |2p - 1|
     assert margins(np.array([[0.9, 0.1], [0.6, 0.99], [0.5, 1.0]]), multi_label=True) == pytest.approx([0.8, 0.2, 0.0])
     assert margins(np.array([[1.0], [0.7]])) == pytest.approx([1.0, 1.0])  # one known class: nothing to doubt
+    # multi-label with the model's thresholds (0.2, 0.8): each side of a threshold scaled to [0, 1]
+    cuts = np.array([0.2, 0.8])
+    # row 1: 0.6 is (0.6-0.2)/0.8 = 0.5 above its cut, 0.7 is (0.8-0.7)/0.8 = 0.125 below its: 0.125
+    # row 2: 0.1 is 0.5 below, 0.9 is 0.5 above: 0.5; row 3: on a threshold, in doubt: 0.0
+    assert margins(np.array([[0.6, 0.7], [0.1, 0.9], [0.2, 1.0]]), True, cuts) == pytest.approx([0.125, 0.5, 0.0])
+    # at 0.5 the same as |2p - 1|; thresholds of 0 and 1 divide by nothing
+    assert margins(np.array([[0.9, 0.1]]), True, np.array([0.5, 0.5])) == pytest.approx([0.8])
+    assert margins(np.array([[0.3, 0.6]]), True, np.array([0.0, 1.0])) == pytest.approx([0.3])
 
 
 def test_diverse_takes_the_text_nearest_each_centre_biggest_cluster_first() -> None:

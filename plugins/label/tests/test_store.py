@@ -10,6 +10,8 @@ import pytest
 from conftest import classify_plugin
 from tasuki.plugin import DataError
 from tasuki.testing import refusal
+from tasuki_label.pool import probabilities
+from tasuki_label.selection import margins
 from tasuki_label.session import Conflict, Session, check_labels
 from tasuki_label.store import LabelStore
 
@@ -102,11 +104,22 @@ def test_a_multi_label_file_is_what_tasuki_train_reads(tmp_path: Path, backbone:
     for text, labels in (("football match", ["sport"]), ("senate vote", ["politics"]), ("rain", ["weather"]),
                          ("rain stops the match", ["sport", "weather"]), ("the cup", ["sport"]), ("a poll", [])):
         store.append(text, labels)
+    cuts = {"sport": 0.2, "politics": 0.9, "weather": 0.5}
     result = tasuki.train("classify", str(store.path), backbone=str(backbone), output_dir=tmp_path / "m", max_steps=2,
-                          eval_split=0, checkpoints=False, progress=False)
+                          eval_split=0, checkpoints=False, progress=False, task_options={"thresholds": cuts})
     model = tasuki.load(result.output_dir)
     assert model.task.multi_label and sorted(model.task.labels) == sorted(LABELS)
     assert "labels" in model.predict("rain")
+
+    # the page's guesses and the uncertainty of each text follow the model's own thresholds, not 0.5
+    texts = ["rain at the match", "a vote", "sunny"]
+    scores = probabilities(model, texts)
+    assert scores.thresholds.tolist() == [cuts[label] for label in scores.labels]
+    predicted = model.predict(texts)
+    assert [g for g, _ in scores.guesses] == ["|".join(c["label"] for c in p["labels"]) for p in predicted]
+    by_hand = [min((s - cuts[name]) / (1 - cuts[name]) if s >= cuts[name] else (cuts[name] - s) / cuts[name]
+                   for name, s in p["scores"].items()) for p in predicted]
+    assert margins(scores.probs, True, scores.thresholds) == pytest.approx(by_hand)
 
 
 def test_an_exclude_file_without_texts_is_refused(tmp_path: Path) -> None:

@@ -91,13 +91,13 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     done = texts_of.labelled_texts(exclude)
     candidates = [t for t in texts if t not in done]
     loaded = _load(model) if model is not None else None
-    probs, labels, multi = (texts_of.probabilities(loaded, candidates) if loaded is not None else (None, [], False))
+    scores = texts_of.probabilities(loaded, candidates) if loaded is not None else None
     embeddings = (texts_of.embed(candidates, model=loaded, backbone=backbone) if strategy != "random"
                   else _no_embeddings(candidates))
     known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
     labelled = texts_of.embed(known, model=loaded, backbone=backbone) if known else None
-    picks = select(embeddings, k, strategy, probs=probs, multi_label=multi, seed=seed, labelled=labelled)
-    guessed = list(texts_of.guesses(probs, labels, multi)) if probs is not None else []
+    picks = select(embeddings, k, strategy, seed=seed, labelled=labelled, **(scores.selection_args() if scores else {}))
+    guessed = scores.guesses if scores is not None else []
     rows = [{"text": candidates[p.index], "cluster": p.cluster,
              **({"guess": guessed[p.index][0], "confidence": round(guessed[p.index][1], 4),
                  "margin": round(p.margin, 4)} if guessed else {})} for p in picks]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,26 +86,47 @@ def encoder_of(module: Any) -> Any:
     return next((m for m in module.modules() if isinstance(m, PreTrainedModel) and m.base_model is m), None)
 
 
-def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, list[str], bool]:
-    """``(probs (N, C), labels, multi_label)`` from ``model.predict``: each prediction's ``scores``, every label."""
+@dataclass(frozen=True)
+class Scores:
+    """What a classification model says about some texts, as its ``predict`` says it."""
+
+    probs: np.ndarray
+    """``(N, C)``: each text's score of every label, in ``labels`` order."""
+    labels: list[str]
+    multi_label: bool
+    thresholds: np.ndarray | None
+    """Multi-label: ``(C,)`` the threshold each label is decided at (the model's tuned ones, or its override)."""
+    guesses: list[tuple[str, float]]
+    """The model's answer per text and how sure it is: its label and score; multi-label, the labels it predicts
+    joined by ``|`` and the lowest of their scores (none predicted: ``""`` and 1 minus the highest score)."""
+
+    def selection_args(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`tasuki_label.selection.select` that carry these scores."""
+        return {"probs": self.probs, "multi_label": self.multi_label, "thresholds": self.thresholds}
+
+
+def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32) -> Scores:
+    """What ``model.predict`` says about ``texts``: every label's score, and its answers."""
     labels = list(model.task.labels or [])
     if not texts:
-        return np.zeros((0, len(labels))), labels, False
+        return Scores(np.zeros((0, len(labels))), labels, False, None, [])
     predictions = model.predict(list(texts), batch_size=batch_size)
     first = predictions[0]
     if not isinstance(first, dict) or not isinstance(first.get("scores"), dict):
         raise DataError(f"{model.directory}: task {model.task.name!r} predicts no class scores; "
                         f"tasuki label chooses with classification models")
     probs = np.array([[float(p["scores"].get(label, 0.0)) for label in labels] for p in predictions])
-    return probs, labels, "labels" in first
+    if "labels" not in first:
+        return Scores(probs, labels, False, None, [(p["label"], float(p["score"])) for p in predictions])
+    guesses = [("|".join(c["label"] for c in p["labels"]),
+                min(float(c["score"]) for c in p["labels"]) if p["labels"] else 1.0 - float(row.max(initial=0.0)))
+               for p, row in zip(predictions, probs)]
+    return Scores(probs, labels, True, _thresholds(model.task, labels), guesses)
 
 
-def guesses(probs: np.ndarray, labels: Sequence[str], multi_label: bool) -> Iterable[tuple[str, float]]:
-    """The model's guess and its confidence per row: the top label, or (multi-label) every label above 0.5."""
-    for row in probs:
-        if multi_label:
-            above = [(labels[j], float(row[j])) for j in np.argsort(-row, kind="stable") if row[j] >= 0.5]
-            yield "|".join(name for name, _ in above), (min(s for _, s in above) if above else float(1 - row.max()))
-        else:
-            best = int(np.argmax(row))
-            yield labels[best], float(row[best])
+def _thresholds(task: Any, labels: list[str]) -> np.ndarray:
+    """Each label's threshold as the model decides with it: classify's options ``threshold`` (one for every
+    label) over ``thresholds`` (tuned per label); 0.5 for a task that declares neither."""
+    options = getattr(task, "options", None)
+    override, own = getattr(options, "threshold", None), getattr(options, "thresholds", None) or {}
+    return np.array([override if override is not None else own.get(label, 0.5) for label in labels], dtype=np.float64)

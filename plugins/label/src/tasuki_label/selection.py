@@ -32,17 +32,22 @@ class Pick:
     margin: float | None = None
 
 
-def margins(probs: np.ndarray, multi_label: bool = False) -> np.ndarray:
+def margins(probs: np.ndarray, multi_label: bool = False, thresholds: np.ndarray | None = None) -> np.ndarray:
     """How sure the model is of each row, 0 (unsure) to 1 (sure).
 
     Single-label: the top probability minus the second. Multi-label (a sigmoid per label): the label nearest
-    0.5 decides, ``min_j |2 p_j - 1|``, so a row with one label in doubt is in doubt.
+    its threshold ``t`` (``thresholds``, ``(C,)``; 0.5 when not given) decides, each side of ``t`` scaled to
+    [0, 1]: ``(p - t) / (1 - t)`` above it, ``(t - p) / t`` below (``|2 p - 1|`` at 0.5), so a row with one
+    label in doubt is in doubt, as the model decides it.
     """
     probs = np.asarray(probs, dtype=np.float64)  # (N, C)
     if probs.ndim != 2 or probs.shape[1] < 1:
         raise ValueError(f"probabilities: expected an (N, C) array, got shape {probs.shape}")
     if multi_label:
-        return np.abs(2.0 * probs - 1.0).min(axis=1)
+        cut = np.full(probs.shape[1], 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        above = (probs - cut) / np.maximum(1.0 - cut, 1e-12)
+        below = (cut - probs) / np.maximum(cut, 1e-12)
+        return np.where(probs >= cut, above, below).min(axis=1)
     if probs.shape[1] == 1:  # one class known so far: nothing to choose between
         return np.ones(len(probs))
     top2 = -np.sort(-probs, axis=1)[:, :2]  # (N, 2)
@@ -71,11 +76,13 @@ def normalised(embeddings: np.ndarray) -> np.ndarray:
 
 
 def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray | None = None,
-           multi_label: bool = False, seed: int = 0, labelled: np.ndarray | None = None) -> list[Pick]:
+           multi_label: bool = False, thresholds: np.ndarray | None = None, seed: int = 0,
+           labelled: np.ndarray | None = None) -> list[Pick]:
     """The ``k`` candidates to label next (all of them when there are at most ``k``), best first.
 
     :param embeddings: ``(N, D)`` sentence embeddings of the candidates (texts already labelled left out).
     :param probs: ``(N, C)`` the model's class probabilities; required by ``uncertainty``.
+    :param thresholds: ``(C,)`` multi-label: the model's threshold of each label (see :func:`margins`).
     :param labelled: ``(M, D)`` embeddings of the texts labelled so far (same encoder), read by ``typical``.
     """
     if strategy not in STRATEGIES:
@@ -85,7 +92,7 @@ def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray |
     n = len(embeddings)
     if strategy == "uncertainty" and probs is None:
         raise ValueError("strategy 'uncertainty' needs the model's probabilities")
-    margin = margins(probs, multi_label) if probs is not None else None
+    margin = margins(probs, multi_label, thresholds) if probs is not None else None
     if len(margin if margin is not None else embeddings) != n:
         raise ValueError(f"{n} embeddings but {len(margin)} rows of probabilities")
     if n == 0:

@@ -76,10 +76,9 @@ class Session:
         if self.model is None:
             return None
         if text not in self._guesses:
-            from tasuki_label.pool import guesses, probabilities
+            from tasuki_label.pool import probabilities
 
-            probs, labels, multi = probabilities(self.model, [text])
-            self._guesses[text] = next(iter(guesses(probs, labels, multi)))
+            self._guesses[text] = probabilities(self.model, [text]).guesses[0]
         label, confidence = self._guesses[text]
         return {"label": label, "confidence": confidence}
 
@@ -178,9 +177,7 @@ class Session:
             seed = self.seed + len(self.store.rows)
         if len(left) > self.candidates:
             left = random.Random(seed).sample(left, self.candidates)
-        probs, multi = None, False
-        if strategy == "uncertainty":
-            probs, _, multi = probabilities(model, left)
+        scores = probabilities(model, left) if strategy == "uncertainty" else None
         if strategy == "random":
             embeddings = np.zeros((len(left), 1))  # never read
         else:  # each text is embedded once per encoder: before a model, every choice reuses the pool's vectors
@@ -189,7 +186,8 @@ class Session:
             vectors.update(zip(missing, embed(missing, model=model, backbone=self.backbone)))
             embeddings = np.stack([vectors[t] for t in left]) if left else np.zeros((0, 1))
         known = (np.stack([vectors[t] for t in labelled]) if strategy == "typical" and labelled else None)
-        picks = select(embeddings, self.batch, strategy, probs=probs, multi_label=multi, seed=seed, labelled=known)
+        picks = select(embeddings, self.batch, strategy, seed=seed, labelled=known,
+                       **(scores.selection_args() if scores else {}))
         return [left[p.index] for p in picks]
 
     def _collect_model(self) -> None:
