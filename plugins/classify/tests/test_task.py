@@ -201,6 +201,29 @@ def test_bad_options_are_refused() -> None:
     task = ClassifyTask(class_weights="balanced")
     with pytest.raises(SettingError, match="single-label only"):
         task.fit(_dataset(MULTI))
+    with pytest.raises(SettingError, match="'regression': true is not allowed; allowed: false"):
+        ClassifyTask(regression=True)
+
+
+def test_scores_are_not_read_as_classes() -> None:
+    """Numbers with decimals would make one class per distinct score: refused unless regression=false says classes."""
+    from tasuki_classify.task import ClassifyTask
+
+    rates = [{"text": t, "label": y} for t, y in (("fine", 3.7), ("bad", 1.25), ("great", 4.5), ("ok", 3))]
+    with pytest.raises(DataError, match=r"column 'label' holds numbers with decimals \(3.7, 1.25, 4.5\): scores"):
+        ClassifyTask().fit(_dataset(rates))
+    as_text = [{**row, "label": str(row["label"])} for row in rates]  # a CSV's cells
+    with pytest.raises(DataError, match="classify-pairs"):
+        ClassifyTask().fit(_dataset(as_text))
+    task = ClassifyTask(regression=False)
+    task.fit(_dataset(rates))
+    assert task.labels == ["1.25", "3", "3.7", "4.5"]
+    whole = ClassifyTask()  # whole numbers, as pandas' floats too, are classes
+    whole.fit(_dataset([{"text": "a", "label": 1.0}, {"text": "b", "label": 2.0}, {"text": "c", "label": 3.0}]))
+    assert whole.labels == ["1", "2", "3"]
+    mixed = ClassifyTask()  # a text among the numbers: every value is a class name
+    mixed.fit(_dataset([{"text": "a", "label": "1.5"}, {"text": "b", "label": "v2"}]))
+    assert mixed.labels == ["1.5", "v2"]
 
 
 def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path, backbone: Path, multi: Path) -> None:
@@ -216,6 +239,10 @@ def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path, backbone: Path, m
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out,
                    "--option", "threshold=2")
     assert "'threshold': " in line and "<= 1" in line and not out.exists()
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("text,label\r\ngood,4.5\r\nbad,1.5\r\n", encoding="utf-8")
+    line = refusal("train", "classify", "--data", ratings, "--backbone", backbone, "--output", out)
+    assert "holds numbers with decimals (4.5, 1.5): scores" in line and not out.exists()
     data.write_text('{"text": "a goal", "label": ["sports", "weather"]}\n', encoding="utf-8")
     line = refusal("evaluate", multi, "--data", data)
     assert line.endswith("row 1, column 'label': unknown label 'weather'; the model knows ['politics', 'sports']")

@@ -163,3 +163,34 @@ def raw_items(values: Iterable[Any]) -> Iterator[Any]:
             yield from value
         else:
             yield value
+
+
+def check_options(options: Any, task: str) -> None:
+    """Refuse, before any data is read, the options no data could make right: an empty separator, a threshold
+    outside [0, 1], ``regression=true`` (a score per text is not a task yet; ``classify-pairs`` scores two)."""
+    if options.label_separator == "":
+        raise SettingError(f"option of task {task!r} 'label_separator': '' is not allowed; allowed: a non-empty text")
+    for label, value in options.thresholds.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise SettingError(f"option of task {task!r} 'thresholds': {label!r}: {value!r} is not allowed; "
+                               f"allowed: a number from 0 to 1")
+    if options.regression:
+        raise SettingError(f"option of task {task!r} 'regression': true is not allowed; allowed: false (or unset). "
+                           f"A score per text is not a task yet; classify-pairs predicts a score for two texts")
+
+
+def refuse_scores(values: Sequence[Any], column: str, task: str) -> None:
+    """Refuse a label column of scores: every value a number and some with a fraction (``3.7``, ``"0.25"``).
+
+    Read as classes they would silently train one class per distinct score. Whole numbers (``3``, and ``3.0``,
+    which pandas makes of integers with gaps) are classes; ``--option regression=false`` makes scores classes too.
+    """
+    from tasuki_classify.regression import number
+
+    numbers = [number(v) for v in values]
+    fractions = [v for v, n in zip(values, numbers) if n is not None and not n.is_integer()]
+    if values and fractions and all(n is not None for n in numbers):
+        raise DataError(f"training data: column {column!r} holds numbers with decimals ({', '.join(map(str, fractions[:3]))}"
+                        f"{', ...' if len(fractions) > 3 else ''}): scores, and task {task!r} predicts classes. A score "
+                        f"for two texts: classify-pairs (regression); to train each number as a class: "
+                        f"--option regression=false")

@@ -61,6 +61,8 @@ class ClassifyOptions:
     """Tokens shared by consecutive windows (below max_length minus the special tokens); unset: max_length // 4."""
     window_aggregation: Literal["mean", "max"] | None = None
     """A text's scores from its windows': each label's mean or max over them; unset: mean (single-label), max (multi)."""
+    regression: bool | None = None
+    """false: a label column of numbers with decimals (3.7) holds classes; unset: such a column is refused (scores)."""
 
 
 class ClassifyTask(FewShotRecipe, Task):
@@ -93,12 +95,7 @@ class ClassifyTask(FewShotRecipe, Task):
                  class_names: Sequence[str] | None = None, **options: Any) -> None:
         super().__init__(lang=lang, labels=labels, **options)
         self.class_names = list(class_names) if class_names else None  # a ClassLabel training column's names
-        if self.options.label_separator == "":
-            raise SettingError(f"option of task {self.name!r} 'label_separator': '' is not allowed; allowed: a non-empty text")
-        for label, value in self.options.thresholds.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise SettingError(f"option of task {self.name!r} 'thresholds': {label!r}: {value!r} is not allowed; "
-                                   f"allowed: a number from 0 to 1")
+        rules.check_options(self.options, self.name)
         self.weights = rules.parse_weights(self.options.class_weights)  # refused here, before any data is read
         windows.check_options(self.options)
         self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else self.single_label_metric or "accuracy")
@@ -149,6 +146,8 @@ class ClassifyTask(FewShotRecipe, Task):
                 why = "holds lists" if lists else f"is split on {self.options.label_separator!r}"
                 log.info("classify: column %r %s: multi-label (a sigmoid per label, its threshold tuned on held-out "
                          "data, else 0.5; --option multi_label=false to refuse rows without exactly one label)", column, why)
+        if not self.multi_label and not self.labels and self.options.regression is None:
+            rules.refuse_scores(list(column_values(train, column)), column, self.name)
         rows = self._rows(train, "training data")
         self.class_names = rules.class_names(train, column)  # what encode() reads integers as (batches are bare lists)
         counts = rules.class_counts(rows)
