@@ -149,6 +149,11 @@ class Task(ABC):
     (``[{start, end, type, score}]`` marked over the text), ``"answer"`` (``{answer, start, end, score}``
     in its context), ``"score"`` (``{"score": cosine}``), ``"vector"`` (a list of numbers) or ``"json"``."""
 
+    def served_parameters(self) -> tuple[str, ...]:
+        """The :attr:`request_parameters` this model takes; a model may take fewer than its task declares
+        (a single-label classifier has no threshold), and ``tasuki serve`` refuses the others as unknown."""
+        return type(self).request_parameters
+
     def describe(self, prediction: Any) -> str:
         """One prediction in words, for ``tasuki predict``'s table (the default: ``positive 0.97``, else JSON)."""
         if isinstance(prediction, dict) and "label" in prediction:

@@ -93,8 +93,9 @@ class ServedModel:
         self.settings = settings
         options = getattr(type(model.task), "Options", None)
         declared = {f.name: f for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else {}
-        # The task declares them (Task.request_parameters); the registry checked they are Options fields.
-        self.parameters = {name: declared[name] for name in type(model.task).request_parameters if name in declared}
+        # The task declares them (Task.request_parameters, which the registry checked are Options fields);
+        # the model may take fewer (Task.served_parameters)
+        self.parameters = {name: declared[name] for name in model.task.served_parameters() if name in declared}
         """The ``parameters`` keys a request may set: fields of the task's Options."""
         self.attachments: dict[str, Any] = {}
         """What the model carries for plugin routes, by :attr:`~tasuki.serve.routes.Attachment.option`."""

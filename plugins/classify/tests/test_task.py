@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -64,6 +65,16 @@ def test_single_label_learns(tmp_path: Path, backbone: Path, caplog: pytest.LogC
     assert (tmp_path / "m" / "plots" / "confusion_matrix.png").is_file()
     with pytest.raises(DataError, match=r"row 1, column 'label': unknown label 'weather'; the model knows"):
         model.evaluate([{"text": "rain", "label": "weather"}])
+    # a threshold is a multi-label model's: a serve request that sets one is refused, not ignored
+    if importlib.util.find_spec("fastapi") is not None:
+        from fastapi.testclient import TestClient
+
+        from tasuki.serve import create_app
+
+        with TestClient(create_app({"m": model})) as client:
+            assert set(client.get("/models/m").json()["parameters"]) == {"top_k"}
+            refused = client.post("/predict", json={"inputs": "a goal", "parameters": {"threshold": 0.3}})
+            assert refused.status_code == 422 and "unknown key(s) ['threshold']" in refused.text
 
 
 def test_multi_label_learns_and_tunes_thresholds(multi: Path) -> None:
@@ -203,6 +214,13 @@ def test_bad_options_are_refused() -> None:
         task.fit(_dataset(MULTI))
     with pytest.raises(SettingError, match="'regression': true is not allowed; allowed: false"):
         ClassifyTask(regression=True)
+    # thresholds are multi-label, class weights single-label: refused once the data (or the option) decides
+    with pytest.raises(SettingError, match="'threshold': multi-label only; this task is single-label"):
+        ClassifyTask(threshold=0.3).fit(_dataset(SINGLE))
+    with pytest.raises(SettingError, match="'thresholds': multi-label only"):
+        ClassifyTask(thresholds={"sports": 0.3}, multi_label=False)
+    with pytest.raises(SettingError, match="'class_weights': single-label only"):
+        ClassifyTask(class_weights="balanced", multi_label=True)
 
 
 def test_scores_are_not_read_as_classes() -> None:

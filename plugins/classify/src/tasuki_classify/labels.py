@@ -167,7 +167,8 @@ def raw_items(values: Iterable[Any]) -> Iterator[Any]:
 
 def check_options(options: Any, task: str) -> None:
     """Refuse, before any data is read, the options no data could make right: an empty separator, a threshold
-    outside [0, 1], ``regression=true`` (a score per text is not a task yet; ``classify-pairs`` scores two)."""
+    outside [0, 1], ``regression=true`` (a score per text is not a task yet; ``classify-pairs`` scores two), and
+    with ``multi_label`` given (or saved), the other kind's options (:func:`check_kind`)."""
     if options.label_separator == "":
         raise SettingError(f"option of task {task!r} 'label_separator': '' is not allowed; allowed: a non-empty text")
     for label, value in options.thresholds.items():
@@ -177,6 +178,18 @@ def check_options(options: Any, task: str) -> None:
     if options.regression:
         raise SettingError(f"option of task {task!r} 'regression': true is not allowed; allowed: false (or unset). "
                            f"A score per text is not a task yet; classify-pairs predicts a score for two texts")
+    if options.multi_label is not None:
+        check_kind(options, options.multi_label, task)
+
+
+def check_kind(options: Any, multi_label: bool, task: str) -> None:
+    """Refuse the options of the other kind of task: class weights are single-label, thresholds multi-label."""
+    if multi_label and options.class_weights is not None:
+        raise SettingError(f"option of task {task!r} 'class_weights': single-label only; this task is multi-label")
+    given = [name for name in ("threshold", "thresholds") if getattr(options, name) not in (None, {})]
+    if not multi_label and given:
+        raise SettingError(f"option of task {task!r} {given[0]!r}: multi-label only; this task is single-label "
+                           f"(--option multi_label=true for a sigmoid per label)")
 
 
 def refuse_scores(values: Sequence[Any], column: str, task: str) -> None:

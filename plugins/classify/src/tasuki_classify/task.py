@@ -15,7 +15,6 @@ from tasuki.plugin import (
     LazyAutoModel,
     Outputs,
     PredictionContext,
-    SettingError,
     Task,
     check_texts,
     column_values,
@@ -107,6 +106,10 @@ class ClassifyTask(FewShotRecipe, Task):
     def multi_label(self) -> bool:
         return bool(self.options.multi_label)
 
+    def served_parameters(self) -> tuple[str, ...]:
+        """A single-label model has no threshold for a request to set."""
+        return type(self).request_parameters if self.multi_label else ("top_k",)
+
     def state(self) -> dict[str, Any]:
         """The base state (labels, options with every label's threshold) plus the main metric chosen by :meth:`fit`."""
         state = {**super().state(), "main_metric": self.main_metric, "class_names": self.class_names}
@@ -166,9 +169,8 @@ class ClassifyTask(FewShotRecipe, Task):
             self.main_metric = "f1_macro"
             log.info("classify: the largest class has over %g times the rows of the smallest (%s): the main metric is "
                      "macro F1", rules.SKEW_RATIO, ", ".join(f"{k} {counts.get(k, 0)}" for k in self.labels))
+        rules.check_kind(self.options, self.multi_label, self.name)
         if self.weights is not None:
-            if self.multi_label:
-                raise SettingError(f"option of task {self.name!r} 'class_weights': single-label only; this task is multi-label")
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
         self._tuning = "thresholds" not in self.given_options
         self.choose_recipe(len(rows), counts)
