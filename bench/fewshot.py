@@ -175,10 +175,11 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1000, help="test rows (at most; ja has 96)")
     parser.add_argument("--skip", default="", help="contenders to leave out, e.g. standard")
     parser.add_argument("--out", default="bench/fewshot.json", help="results; cells already in it are not run again")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: every core)")
     args = parser.parse_args()
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     # a run stopped early continues: the cells already in --out are kept and not run again
     results: list[dict] = json.loads(Path(args.out).read_text())["results"] if Path(args.out).is_file() else []
