@@ -151,6 +151,68 @@ def test_resume_without_a_checkpoint_is_an_error(backbone_dir: str, data: dict[s
     assert not (tmp_path / "empty" / "tasuki.json").exists()
 
 
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_earlier_ones(
+        toy_registry, backbone_dir: str, toy_rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk in the middle of a checkpoint: torch raises "iostream error"; the user gets one line, the
+    staging directory is removed and the last whole checkpoint still resumes."""
+    import accelerate
+
+    import tasuki
+    from tasuki.errors import CheckpointError
+
+    save_state, calls = accelerate.Accelerator.save_state, []
+
+    def disk_full_at_the_second(self, output_dir=None, **kwargs):
+        calls.append(output_dir)
+        if len(calls) == 2:
+            (Path(output_dir) / "optimizer.bin").parent.mkdir(parents=True, exist_ok=True)
+            (Path(output_dir) / "optimizer.bin").write_bytes(b"half")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 46720 vs 46612")
+        return save_state(self, output_dir, **kwargs)
+
+    monkeypatch.setattr(accelerate.Accelerator, "save_state", disk_full_at_the_second)
+    out = tmp_path / "run"
+    args = {"batch_size": 4, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 3, "max_steps": 6,
+            "save_steps": 2}
+    with pytest.raises(CheckpointError, match=r"could not write the checkpoint of step 4 into .* GB free .*unexpected "
+                                              r"pos.* earlier checkpoints are kept: free some space and run again with"):
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
+    assert [c.name for c in complete_checkpoints(out / "checkpoints")] == ["step-00000002"]
+    assert not [p for p in (out / "checkpoints").iterdir() if p.name.startswith(".tmp")]
+    monkeypatch.setattr(accelerate.Accelerator, "save_state", save_state)
+    result = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
+    assert result.global_step == 6
+
+
+def test_a_model_that_cannot_be_written_keeps_the_checkpoints_it_carried(
+        toy_registry, backbone_dir: str, toy_rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while the model is written (after the kept checkpoints moved into the staged directory): one
+    line, the output directory as it was, the checkpoints back in it, and --resume ends the run."""
+    import errno
+
+    import tasuki
+    from tasuki import saving
+    from tasuki.output import OutputError
+
+    write = saving.atomic_write_json
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(saving, "atomic_write_json", disk_full)
+    out = tmp_path / "run"
+    args = {"batch_size": 4, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 3, "max_steps": 4,
+            "save_steps": 2, "keep_checkpoints": True}
+    with pytest.raises(OutputError, match=r"could not write the model into .*run \(.* GB free on its disk\): .*No space "
+                                          r"left on device.* is as it was"):
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
+    assert [c.name for c in complete_checkpoints(out / "checkpoints")] == ["step-00000004", "step-00000002"]
+    assert not (out / "tasuki.json").exists() and not [p for p in tmp_path.iterdir() if "staging" in p.name]
+    monkeypatch.setattr(saving, "atomic_write_json", write)
+    result = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
+    assert result.global_step == 4 and (out / "tasuki.json").is_file()
+
+
 def test_fingerprint_lists_what_must_match() -> None:
     from tasuki.training.checkpoint import fingerprint_differences
 

@@ -15,7 +15,9 @@ tasks it still has (transformers 5 dropped question answering).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -57,6 +59,22 @@ def save_trained(
     and ``written``, every file of the directory, which is what ``--overwrite`` may delete.
     """
     directory = Path(directory).expanduser().resolve()  # a symlink: write into its target, keep the link
+    try:
+        return _save(directory, task, model, tokenizer, backbone, plugin, args, metrics, data, extras, carry, columns)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        from tasuki.output import OutputError
+
+        free = shutil.disk_usage(directory.parent).free / 1e9 if directory.parent.exists() else 0.0
+        raise OutputError(f"could not write the model into {directory} ({free:.1f} GB free on its disk): {exc}; "
+                          f"{directory} is as it was. Free some space and train again (--resume continues from the "
+                          f"run's last checkpoint)") from exc
+
+
+def _save(directory: Path, task: Task, model: torch.nn.Module, tokenizer: Any, backbone: dict[str, Any],
+          plugin: dict[str, str], args: dict[str, Any], metrics: dict[str, Any], data: dict[str, Any],
+          extras: Callable[[Path], list[Path]] | None, carry: Sequence[str], columns: dict[str, str] | None) -> Path:
     with staged_directory(directory) as staging:
         task.save_model(model, staging)
         tokenizer_files = [Path(f).name for f in tokenizer.save_pretrained(staging) or ()]
@@ -75,18 +93,28 @@ def save_trained(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         atomic_write_text(staging / "README.md", model_card(task, metadata))
-        for name in carry:
-            if (directory / name).exists():
-                os.replace(directory / name, staging / name)
-        metadata["weights_sha256"] = {p.name: file_sha256(p) for p in sorted(staging.glob("*.safetensors"))}
-        metadata["tokenizer_sha256"] = file_hashes(staging, tokenizer_files)
-        metadata["files"] = sorted([p.name for p in staging.iterdir()] + [METADATA_FILE])
-        # every file, for --overwrite to delete only these (kept checkpoints are tasuki's as a whole)
-        written = [p.relative_to(staging) for p in staging.rglob("*") if p.is_file()]
-        metadata["written"] = sorted([p.as_posix() for p in written if p.parts[0] != CHECKPOINTS_DIR] + [METADATA_FILE])
-        atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
+        carried = [name for name in carry if (directory / name).exists()]
+        for name in carried:
+            os.replace(directory / name, staging / name)
+        try:
+            _write_metadata(staging, metadata, tokenizer_files)
+        except BaseException:  # the staging directory is deleted: what it carried goes back first
+            for name in carried:
+                os.replace(staging / name, directory / name)
+            raise
         follow_umask(staging)
     return directory
+
+
+def _write_metadata(staging: Path, metadata: dict[str, Any], tokenizer_files: list[str]) -> None:
+    """``tasuki.json``: the metadata, the hashes of weights and tokenizer files, and every file written."""
+    metadata["weights_sha256"] = {p.name: file_sha256(p) for p in sorted(staging.glob("*.safetensors"))}
+    metadata["tokenizer_sha256"] = file_hashes(staging, tokenizer_files)
+    metadata["files"] = sorted([p.name for p in staging.iterdir()] + [METADATA_FILE])
+    # every file, for --overwrite to delete only these (kept checkpoints are tasuki's as a whole)
+    written = [p.relative_to(staging) for p in staging.rglob("*") if p.is_file()]
+    metadata["written"] = sorted([p.as_posix() for p in written if p.parts[0] != CHECKPOINTS_DIR] + [METADATA_FILE])
+    atomic_write_json(staging / METADATA_FILE, metadata)  # last: a directory without it is incomplete
 
 
 def model_card(task: Task, metadata: dict[str, Any]) -> str:

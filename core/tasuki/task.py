@@ -44,11 +44,8 @@ logger = logging.getLogger(__name__)
 
 
 class LazyAutoModel:
-    """``auto_model = LazyAutoModel("AutoModelForTokenClassification")``: transformers is imported on first use.
-
-    Plugin discovery imports every task module; keeping torch and transformers out of that import
-    is what lets ``tasuki --help`` and ``tasuki tasks`` start in well under a second.
-    """
+    """``auto_model = LazyAutoModel("AutoModelForTokenClassification")``: transformers is imported on first use,
+    so that plugin discovery, which imports every task module, keeps ``tasuki --help`` well under a second."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -66,11 +63,8 @@ class NoOptions:
 
 @dataclass(frozen=True)
 class PredictionContext:
-    """How the features of a prediction were made: what :meth:`Task.postprocess` may need besides them.
-
-    Passed by keyword (``context=``, as spaCy passes ``initialize(get_examples, nlp=...)``), so that a
-    field can be added without breaking any task.
-    """
+    """How the features of a prediction were made: what :meth:`Task.postprocess` may need besides them. Passed
+    by keyword (``context=``, as spaCy's ``initialize(get_examples, nlp=...)``): a field can be added safely."""
 
     tokenizer: PreTrainedTokenizerBase
     """The tokenizer that encoded the features (to decode token ids, for instance)."""
@@ -150,8 +144,8 @@ class Task(ABC):
     in its context), ``"score"`` (``{"score": cosine}``), ``"vector"`` (a list of numbers) or ``"json"``."""
 
     def served_parameters(self) -> tuple[str, ...]:
-        """The :attr:`request_parameters` this model takes; a model may take fewer than its task declares
-        (a single-label classifier has no threshold), and ``tasuki serve`` refuses the others as unknown."""
+        """The :attr:`request_parameters` this model takes (fewer where some do not apply: ``tasuki serve``
+        refuses them as unknown, e.g. a threshold to a single-label classifier)."""
         return type(self).request_parameters
 
     def describe(self, prediction: Any) -> str:

@@ -118,7 +118,14 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any],
     if accelerator.is_main_process and tmp.exists():
         shutil.rmtree(tmp)  # the remains of a crash at this very step
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    try:
+        accelerator.save_state(str(tmp))
+    except (OSError, RuntimeError) as exc:  # a full disk reaches torch's writer as "iostream error", not ENOSPC
+        shutil.rmtree(tmp, ignore_errors=True)
+        free = shutil.disk_usage(root).free / 1e9
+        raise CheckpointError(f"could not write the checkpoint of step {step} into {root} ({free:.1f} GB free on its "
+                              f"disk): {exc}. The run's earlier checkpoints are kept: free some space and run again "
+                              f"with --resume") from exc
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         follow_umask(tmp)
