@@ -140,15 +140,15 @@ def test_resume_of_a_finished_output_predicts_nothing(model, tmp_path: Path) -> 
 
 def test_predict_refuses_to_replace_a_data_file(model, tmp_path: Path) -> None:
     source = write_text_file(tmp_path / "in.txt", 5)
-    data = tmp_path / "train.csv"
-    data.write_text("text,label\ngood,pos\n", encoding="utf-8")
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"text": "good", "label": "pos"}\n', encoding="utf-8")
     line = assert_clear_error(("predict", model.directory, "--input", source, "--output", data), "--overwrite")
     assert str(data) in line and "not the output of tasuki predict" in line
-    assert data.read_text(encoding="utf-8") == "text,label\ngood,pos\n"
+    assert data.read_text(encoding="utf-8") == '{"text": "good", "label": "pos"}\n'
     assert_clear_error(("predict", model.directory, "--input", source, "--output", data, "--resume"), "--overwrite")
     with pytest.raises(DataError, match="overwrite=True"):
         model.predict_file(source, data, progress=False)
-    assert data.read_text(encoding="utf-8") == "text,label\ngood,pos\n"
+    assert data.read_text(encoding="utf-8") == '{"text": "good", "label": "pos"}\n'
     assert not list(tmp_path.glob("*.partial*"))
     code, _, err = invoke("predict", model.directory, "--input", source, "--output", data, "--overwrite")
     assert code == 0, err
@@ -159,6 +159,18 @@ def test_predict_refuses_to_replace_a_data_file(model, tmp_path: Path) -> None:
     assert rows_of(data) == [1, 2, 3]
     assert model.predict_file(write_text_file(tmp_path / "in.txt", 2), tmp_path / "a.jsonl", overwrite=True,
                               progress=False) == 2
+
+
+def test_an_output_named_as_another_format_is_refused(model, tmp_path: Path) -> None:
+    """JSON lines written into ``predicted.csv`` would open as garbage in a spreadsheet: refused, nothing written."""
+    source = write_text_file(tmp_path / "in.txt", 3)
+    line = assert_clear_error(("predict", model.directory, "--input", source, "--output", tmp_path / "predicted.csv"),
+                              "JSON lines")
+    assert "not CSV; name it predicted.jsonl" in line
+    with pytest.raises(DataError, match="not TSV"):
+        model.predict_file(source, tmp_path / "p.TSV", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+    assert model.predict_file(source, tmp_path / "predictions", progress=False) == 3  # no suffix: JSON lines
 
 
 # --- 5. --opset is honoured or refused --------------------------------------------------------------------

@@ -211,10 +211,17 @@ def _finish(part: Path, output: Path, rank: int, world: int, chunk_size: int) ->
     _barrier(world)
 
 
+OTHER_FORMATS = frozenset({".csv", ".tsv", ".txt", ".json", ".parquet", ".xlsx", ".xls"})
+"""Suffixes of formats that an output of JSON lines is not: refused rather than written in the wrong format."""
+
+
 def _check_output_file(output: Path, overwrite: bool) -> None:
     """Refuse to replace an existing ``output`` that is not an earlier prediction output, unless ``overwrite``."""
     if output.is_dir():
         raise DataError(f"--output {output} is a directory; give a file (e.g. {output / 'predictions.jsonl'})")
+    if output.suffix.lower() in OTHER_FORMATS:  # JSON lines in a .csv would open as garbage in a spreadsheet
+        raise DataError(f"--output {output}: predictions are written as JSON lines ({{\"row\": N, \"prediction\": "
+                        f"...}}), not {output.suffix.lower()[1:].upper()}; name it {output.with_suffix('.jsonl').name}")
     if overwrite or not output.exists() or _is_prediction_output(output):
         return
     raise DataError(f"--output {output} exists and is not the output of tasuki predict; refusing to replace it: "
