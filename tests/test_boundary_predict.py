@@ -117,6 +117,23 @@ def test_resume_after_a_torn_chunk_and_a_torn_line(model, tmp_path: Path, monkey
     assert_same_predictions(out, full)
 
 
+def test_resume_refuses_the_rows_of_another_model(model, backbone_dir: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows 1-20 by one model, the rest by another, in one file: refused, the partial output kept as it was."""
+    source = write_text_file(tmp_path / "in.txt", 50)
+    out = tmp_path / "out.jsonl"
+    partial = _stopped_run(model, source, out, chunk_size=20, chunks=1, monkeypatch=monkeypatch)
+    before = partial.read_text(encoding="utf-8")
+    other = tasuki.train("template-classify", ROWS * 3, backbone=backbone_dir, output_dir=tmp_path / "other",
+                         max_steps=3, batch_size=4, learning_rate=1e-2, checkpoints=False, progress=False,
+                         eval_split=0, seed=7)
+    with pytest.raises(DataError, match=r"out.jsonl.partial: row 20 was predicted otherwise .* another model"):
+        tasuki.load(other.output_dir, device="cpu").predict_file(source, out, chunk_size=20, resume=True,
+                                                                 progress=False)
+    assert partial.read_text(encoding="utf-8") == before and not out.exists()
+    assert model.predict_file(source, out, chunk_size=7, resume=True, progress=False) == 30  # its own model goes on
+
+
 def test_resume_refuses_a_partial_file_of_other_rows(model, tmp_path: Path) -> None:
     source = write_text_file(tmp_path / "in.txt", 30)
     out = tmp_path / "out.jsonl"

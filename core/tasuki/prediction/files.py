@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -132,6 +133,9 @@ def predict_file(
             if number % world != rank:
                 continue
             before, mine = mine, mine + len(chunk)
+            if before < done_rows <= mine:  # the last row already written: this model must predict it the same
+                _check_same_model(model, {renames.get(k, k): v for k, v in chunk[done_rows - before - 1].items()},
+                                  part, first + done_rows - before - 1)
             if mine <= done_rows:
                 continue
             # rows of this chunk a stopped run already wrote (its chunks may have been of another size)
@@ -241,18 +245,46 @@ def _is_prediction_output(path: Path) -> bool:
     return isinstance(row, dict) and set(row) == {"row", "prediction"} and row["row"] == 1
 
 
-def _check_last_row(part: Path, lines: int) -> None:
-    """The last of the ``lines`` complete lines of ``part`` must be row ``lines``: else it is not this input's."""
+def _last_line(part: Path) -> Any:
+    """The last complete line of ``part``, parsed (None when it is not JSON)."""
     with open(part, "rb") as handle:
         handle.seek(max(part.stat().st_size - (1 << 26), 0))
         last = handle.read().splitlines()[-1]
     try:
-        row = json.loads(last).get("row")
-    except (ValueError, AttributeError):
-        row = None
+        return json.loads(last)
+    except ValueError:
+        return None
+
+
+def _check_last_row(part: Path, lines: int) -> None:
+    """The last of the ``lines`` complete lines of ``part`` must be row ``lines``: else it is not this input's."""
+    last = _last_line(part)
+    row = last.get("row") if isinstance(last, dict) else None
     if row != lines:
         raise DataError(f"{part}: line {lines} is row {row}, not row {lines}: it is the partial output of another "
                         f"input; remove it or run without --resume")
+
+
+def _check_same_model(model: Any, row: dict[str, Any], part: Path, number: int) -> None:
+    """Predict row ``number`` again: a resumed output whose rows came from another model (or other options)
+    would mix two models' answers silently."""
+    written = _last_line(part)
+    again = json.loads(json.dumps(model.predict([row])[0], default=_json_default))  # as it would be written
+    if not isinstance(written, dict) or not _close(written.get("prediction"), again):
+        raise DataError(f"{part}: row {number} was predicted otherwise than this model predicts it now: the rows "
+                        f"already written come from another model (or other options); remove it or run without "
+                        f"--resume")
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, numbers to a batch's float noise (another batch pads otherwise)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_close, a, b))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-4)
+    return a == b
 
 
 def _in_file(exc: DataError, source: str, first: int, last: int) -> DataError:
