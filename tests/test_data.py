@@ -95,6 +95,30 @@ def test_language_is_detected_from_every_text_in_the_rows() -> None:
     assert japanese_share("2024 / 123") == 0.0  # no letters at all
 
 
+def test_language_is_detected_over_the_whole_file_and_a_mixed_one_is_said(caplog) -> None:
+    """A file sorted by language is not called by its first rows; a fifth of Japanese rows in English data is
+    worth a warning (the English backbone reads them poorly)."""
+    import logging
+
+    from datasets import Dataset
+
+    from tasuki.data import detect_language, japanese_share_of_rows
+    from tasuki.training.phases import _language
+
+    english = [{"text": f"review {i}: the film was fine", "label": "positive"} for i in range(300)]
+    japanese = [{"text": f"この映画は最高だった。{i}", "label": "positive"} for i in range(700)]
+    assert detect_language(Dataset.from_list(english + japanese)) == "ja"  # the first 200 rows are English
+    mixed = Dataset.from_list(english + japanese[:75])
+    assert japanese_share_of_rows(mixed) == pytest.approx(0.2, abs=0.01)
+    with caplog.at_level(logging.INFO, logger="tasuki"):
+        assert _language(None, mixed, "mixed.csv") == "en"
+    assert "20% of the rows of mixed.csv are Japanese" in caplog.text and "--lang ja" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tasuki"):
+        _language(None, Dataset.from_list(english), "en.csv")
+    assert "Japanese" not in caplog.text
+
+
 def test_a_large_file_streams_into_the_same_rows(tmp_path, monkeypatch) -> None:
     import tasuki.data.read as data
 

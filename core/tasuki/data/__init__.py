@@ -57,6 +57,7 @@ __all__ = [
     "hold_out",
     "is_missing",
     "iter_rows",
+    "japanese_share_of_rows",
     "load_data",
     "map_columns",
     "read_dataset",
@@ -173,7 +174,13 @@ def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
 
 
 def detect_language(data: Dataset, sample: int = 200) -> str:
-    """``"ja"`` when at least half of the first ``sample`` rows hold Japanese text, else ``"en"``.
+    """``"ja"`` when at least half of the rows hold Japanese text (:func:`japanese_share_of_rows`), else ``"en"``."""
+    return "ja" if len(data) and japanese_share_of_rows(data, sample) >= 0.5 else "en"
+
+
+def japanese_share_of_rows(data: Dataset, sample: int = 200) -> float:
+    """The share of ``sample`` rows spread evenly over ``data`` that hold Japanese text (the first rows alone
+    would call a file sorted by language by its first language).
 
     A row holds Japanese text when one of its strings (or lists of strings, such as NER tokens)
     is mostly kana and kanji: labels and tags in Latin script do not hide it, whatever the
@@ -181,10 +188,13 @@ def detect_language(data: Dataset, sample: int = 200) -> str:
     """
     from tasuki.japanese import japanese_share
 
-    rows = data.select(range(min(sample, len(data))))
+    if not len(data):
+        return 0.0
+    step = max(len(data) / sample, 1.0)
+    rows = data.select(sorted({int(i * step) for i in range(min(sample, len(data)))}))
     japanese = 0
     for row in rows:
         values = [" ".join(v for v in value if isinstance(v, str)) if isinstance(value, list) else value
                   for value in row.values()]
         japanese += any(isinstance(v, str) and japanese_share(v) >= 0.5 for v in values)
-    return "ja" if rows.num_rows and japanese * 2 >= rows.num_rows else "en"
+    return japanese / rows.num_rows
