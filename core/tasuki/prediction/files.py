@@ -112,15 +112,12 @@ def predict_file(
         raise DataError(f"{output}: the output would overwrite the input")
     _check_output_file(output, overwrite)
     output.parent.mkdir(parents=True, exist_ok=True)
-    saved = model.metadata.get("columns") or {}
-    columns = dict(columns or {})
     rank, world = launcher_world()
     part, done_rows = _resume_point(output, rank, world, chunk_size, resume)
     task_cls = type(model.task)
     renames: dict[str, str] = {}
     source = str(input)
-    predicted = 0
-    bar = _progress(progress and rank == 0, done_rows * world)
+    predicted, bar = 0, _progress(progress and rank == 0, done_rows * world)
     started = time.perf_counter()
     with open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
         row_number = 0
@@ -129,7 +126,7 @@ def predict_file(
             first = row_number + 1
             row_number += len(chunk)
             if number == 0:  # the columns are checked once, with the message tasuki.data gives
-                renames = _renames(chunk[0], task_cls, saved, columns, source)
+                renames = _renames(chunk[0], task_cls, model.metadata.get("columns") or {}, dict(columns or {}), source)
             if number % world != rank:
                 continue
             before, mine = mine, mine + len(chunk)
