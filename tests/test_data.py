@@ -131,3 +131,29 @@ def test_a_large_file_streams_into_the_same_rows(tmp_path, monkeypatch) -> None:
     streamed = data.read_file(path)
     assert streamed.to_list() == whole.to_list()
     assert any((tmp_path / "cache").rglob("*.arrow"))  # it went through the stream reader's cache
+
+
+def test_a_stratified_hold_out_keeps_classes_in_proportion_and_a_lone_row_in_training() -> None:
+    from datasets import Dataset
+
+    from tasuki.data import hold_out
+
+    rows = [{"text": f"a {i}", "label": "A"} for i in range(100)] + [{"text": f"b {i}", "label": "B"} for i in range(
+        100)] + [{"text": "c", "label": "C"}] + [{"text": f"d {i}", "label": "D"} for i in range(4)]
+    data = Dataset.from_list(rows)
+    strata = list(data["label"])
+    train, held = hold_out(data, 0.1, seed=3, strata=strata)
+    # 10 % of each class to the nearest row (D: 0.4 -> 0); C's one row stays in training
+    assert sorted(held["label"]) == ["A"] * 10 + ["B"] * 10
+    assert sorted(set(train["label"])) == ["A", "B", "C", "D"] and len(train) + len(held) == len(data)
+    assert sorted([*train["text"], *held["text"]]) == sorted(data["text"])
+    again, held_again = hold_out(data, 0.1, seed=3, strata=strata)
+    assert list(held_again["text"]) == list(held["text"]) and list(again["text"]) == list(train["text"])  # the seed decides
+    assert list(hold_out(data, 0.1, seed=4, strata=strata)[1]["text"]) != list(held["text"])
+    # every key rounds to none: one row of the largest is held out, as a plain split would hold one
+    small = Dataset.from_list(rows[:3] + rows[100:102] + rows[200:201])
+    _, one = hold_out(small, 0.1, seed=0, strata=list(small["label"]))
+    assert len(one) == 1 and one["label"][0] in {"A", "B"}
+    # one row a class: nothing can be held out without losing a class
+    lone = Dataset.from_list([{"text": "x", "label": "X"}, {"text": "y", "label": "Y"}, {"text": "z", "label": "Z"}])
+    assert len(hold_out(lone, 0.3, seed=0, strata=list(lone["label"]))[1]) == 0

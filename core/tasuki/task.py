@@ -188,6 +188,11 @@ class Task(ABC):
     def fit(self, train: Dataset) -> None:  # noqa: B027 - optional hook
         """Learn what comes from the training data (e.g. the label set). Called once before training."""
 
+    def strata(self, train: Dataset) -> list[Any] | None:
+        """A key per row (its class) that the held-out split keeps in proportion, a key of one row all in
+        training (:func:`tasuki.data.hold_out`); None: a random split."""
+        return None
+
     def recipe_defaults(self) -> dict[str, Any]:
         """:class:`~tasuki.args.TrainingArgs` defaults chosen from the data :meth:`fit` saw (few examples: no
         held-out split, say); they replace :attr:`training_defaults`, and the user's own values still win."""
@@ -200,18 +205,13 @@ class Task(ABC):
 
     @classmethod
     def required_columns(cls, with_targets: bool) -> tuple[str, ...]:
-        """Columns the data must have: inputs, plus targets for training and evaluation.
-
-        Override for tasks with alternative layouts (NER: ``tokens``/``tags`` or ``text``/``entities``).
-        """
+        """Columns the data must have: inputs, plus targets for training and evaluation (override for tasks with
+        other layouts, such as NER's ``tokens``/``tags`` or ``text``/``entities``)."""
         return (*cls.input_columns, *(cls.target_columns if with_targets else ()))
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
-        """Check every row and raise :class:`~tasuki.errors.DataError` naming source, row and column.
-
-        The default checks the required columns, that input texts are non-empty strings and,
-        with targets, that no target is missing (empty, null or NaN).
-        """
+        """Check every row and raise :class:`~tasuki.errors.DataError` naming source, row and column. The default
+        checks the required columns, non-empty input texts and, with targets, that none is missing (empty, NaN)."""
         from tasuki.data import check_targets, check_texts, require_columns
 
         require_columns(data, self.required_columns(with_targets), source, task=self.name)

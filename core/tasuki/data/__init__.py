@@ -21,8 +21,8 @@ import logging
 import math
 import os
 import sys
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,9 +122,14 @@ def load_data(
     return dataset, where
 
 
-def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+def hold_out(dataset: Dataset, fraction: float, seed: int, strata: Sequence[Any] | None = None) -> tuple[Dataset, Dataset]:
     """``(train, held out)``: ``fraction`` of ``dataset`` held out at random, rounded up as
-    ``Dataset.train_test_split`` rounds; a fraction that leaves no training example is one line."""
+    ``Dataset.train_test_split`` rounds; a fraction that leaves no training example is one line.
+
+    With ``strata`` (a key per row, e.g. its class: :meth:`~tasuki.task.Task.strata`) each key is held out in
+    proportion, rounded to the nearest row, and at least one row of every key stays in training: a class whose
+    few rows all went to the held-out set would be one the model never sees.
+    """
     total = len(dataset)
     if math.ceil(fraction * total) >= total:
         digits = len(str(total)) + 1
@@ -132,8 +137,23 @@ def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dat
         raise SettingError(f"training argument 'eval_split': {fraction!r} holds out all {total} examples; allowed for "
                            f"{total} examples: a number >= 0 and <= {bound} (one example at least must remain for "
                            f"training), or held-out data of its own (eval_data=, --eval-data)")
-    split = dataset.train_test_split(test_size=fraction, seed=seed)
-    return split["train"], split["test"]
+    if strata is None:
+        split = dataset.train_test_split(test_size=fraction, seed=seed)
+        return split["train"], split["test"]
+    import numpy as np
+
+    rng, groups = np.random.default_rng(seed), defaultdict(list)
+    for row, key in enumerate(strata):
+        groups[key].append(row)
+    held = []
+    for key in sorted(groups, key=repr):  # a fixed order: the split is a function of the seed
+        rows = rng.permutation(groups[key])
+        held.extend(rows[:min(math.floor(fraction * len(rows) + 0.5), len(rows) - 1)].tolist())
+    largest = max(groups.values(), key=len)
+    if not held and len(largest) > 1:  # every key rounded to none: one row of the largest, as the plain split would
+        held = [int(rng.choice(largest))]
+    kept = sorted(set(range(total)) - set(held))
+    return dataset.select(rng.permutation(kept)), dataset.select(sorted(held))
 
 
 def _exists(path: Path) -> bool:

@@ -70,8 +70,12 @@ def choose_held_out_set(sets: Sets, task: Task, task_cls: type[Task], eval_data:
         sets.eval, sets.eval_source = load_data(eval_data, task_cls, **read, split=split)
         task.validate(sets.eval, sets.eval_source, with_targets=True)
     elif args.eval_split > 0 and len(sets.train) >= 10:
-        sets.train, sets.eval = hold_out(sets.train, args.eval_split, args.seed)
-        sets.eval_source = f"{args.eval_split:.0%} held out of {sets.train_source}"
+        sets.train, held = hold_out(sets.train, args.eval_split, args.seed, task.strata(sets.train))
+        if len(held):  # none when every class has one row, which training needs
+            sets.eval, sets.eval_source = held, f"{args.eval_split:.0%} held out of {sets.train_source}"
+        else:
+            logger.warning("no held-out set: every label of %s has one row, which training needs (--eval-data to "
+                           "score the model)", sets.train_source)
 
 
 def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Task], lang: str,

@@ -107,3 +107,9 @@ class _Tokenizer:
 
     def __call__(self, texts, truncation=False, max_length=None):
         return {"input_ids": [[1] * len(t) for t in texts], "attention_mask": [[1] * len(t) for t in texts]}
+
+
+def test_strata_are_each_rows_rarest_label() -> None:
+    rows = [["sports"], ["sports", "politics"], [], ["politics"], ["sports"], ["weather", "sports"]]
+    # counts: sports 4, politics 2, weather 1
+    assert rules.strata(rows) == ["sports", "politics", "", "politics", "sports", "weather"]

@@ -77,6 +77,15 @@ def test_single_label_learns(tmp_path: Path, backbone: Path, caplog: pytest.LogC
             assert refused.status_code == 422 and "unknown key(s) ['threshold']" in refused.text
 
 
+def test_the_held_out_split_keeps_each_label_in_proportion_and_a_lone_row_in_training(tmp_path: Path,
+                                                                                      backbone: Path) -> None:
+    rows = [*SINGLE, {"text": "rain all day", "label": "weather"}]  # 8 rows of each of 3 labels, one of a fourth
+    result = train(backbone, tmp_path / "m", rows, eval_split=0.25, max_steps=1)
+    saved = json.loads((tmp_path / "m" / "tasuki.json").read_text(encoding="utf-8"))
+    assert saved["data"]["eval"].endswith("(6 examples)") and saved["data"]["train"].endswith("(19 examples)")
+    assert [result.metrics[f"support/{label}"] for label in ("home", "politics", "sports", "weather")] == [2, 2, 2, 0]
+
+
 def test_multi_label_learns_and_tunes_thresholds(multi: Path) -> None:
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 

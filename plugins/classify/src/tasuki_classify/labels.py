@@ -165,6 +165,13 @@ def raw_items(values: Iterable[Any]) -> Iterator[Any]:
             yield value
 
 
+def strata(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Each row's rarest label (``""`` for a row without any): a key that holds every label, the rare ones
+    first, in proportion on both sides of a held-out split (multi-label rows have one key, their rarest label)."""
+    counts = class_counts(rows)
+    return [min(labels, key=lambda label: (counts[label], label)) if labels else "" for labels in rows]
+
+
 def check_options(options: Any, task: str) -> None:
     """Refuse, before any data is read, the options no data could make right: an empty separator, a threshold
     outside [0, 1], ``regression=true`` (a score per text is not a task yet; ``classify-pairs`` scores two), and

@@ -183,6 +183,10 @@ class PairClassifyTask(Task):
                     raise DataError(f"{source}: row {row}, column {column!r}: unknown label {name!r}; "
                                     f"the model knows {self.labels}")
 
+    def strata(self, train: Dataset) -> list[str] | None:
+        """Classes: each row's class, held out in proportion (a one-row class stays in training); scores: None."""
+        return None if self.is_regression else self._classes(train, "training data")
+
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""
         text, pair = self.input_columns

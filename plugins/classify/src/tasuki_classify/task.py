@@ -189,12 +189,15 @@ class ClassifyTask(FewShotRecipe, Task):
                                        rules.class_names(data, column)):
                 pass  # before fit: the values must be readable; fit() learns the rest from this very data
             return
-        known = set(self.labels)
         for row, labels in enumerate(self._rows(data, source), start=1):
-            unknown = [name for name in labels if name not in known]
+            unknown = [name for name in labels if name not in self.labels]
             if unknown:
                 raise DataError(f"{source}: row {row}, column {column!r}: unknown label {unknown[0]!r}; "
                                 f"the model knows {self.labels}")
+
+    def strata(self, train: Dataset) -> list[str]:
+        """Each row's rarest label: the held-out split keeps the labels in proportion, a one-row label in training."""
+        return rules.strata(self._rows(train, "training data"))
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids, in windows over long texts (else truncated, warned about once), and labels: a class id, or a
@@ -217,8 +220,7 @@ class ClassifyTask(FewShotRecipe, Task):
 
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
         weight = torch.tensor(self.loss_weights, dtype=torch.float32, device=logits.device)
-        # reduction="none": each example's loss times its class weight, then the mean over examples, which is
-        # what the runner expects (cross_entropy's own weighted mean divides by the weights' sum instead)
+        # each example's loss times its class weight, then the plain mean the runner expects (not the weights' sum)
         return torch.nn.functional.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
 
     # --- results -------------------------------------------------------------------------
@@ -226,12 +228,10 @@ class ClassifyTask(FewShotRecipe, Task):
     def scores(self, outputs: Outputs, features: Dataset, count: int) -> np.ndarray:
         """``(N, L)`` probabilities of the ``count`` texts: a sigmoid per label (multi-label) or the softmax over
         labels, of each window, aggregated over each text's windows (:func:`tasuki_classify.windows.aggregate`)."""
+        from scipy.special import expit, softmax
+
         logits = np.stack([np.asarray(o["logits"], dtype=np.float64) for o in outputs])
-        if self.multi_label:
-            probs = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs = exp / exp.sum(axis=1, keepdims=True)
+        probs = expit(logits) if self.multi_label else softmax(logits, axis=1)
         how = self.options.window_aggregation or windows.default_aggregation(self.multi_label)
         return windows.aggregate(probs, windows.documents(features, count), count, how)
 
