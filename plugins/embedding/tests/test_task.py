@@ -127,6 +127,11 @@ def test_bad_rows_name_row_and_column() -> None:
         EmbeddingTask(loss="contrastive").validate(
             _dataset([{"text": "a", "pair": "b", "score": 1}, {"text": "a", "pair": "b", "score": 0.5}]), "f",
             with_targets=True)
+    sts = [{"text": "a", "pair": "b", "score": 0.8}, {"text": "a", "pair": "c", "score": 4.2}]  # a 0-5 scale
+    with pytest.raises(DataError, match=r"row 2, column 'score': 4.2; loss 'cosine' .* must lie in \[-1, 1\]"):
+        EmbeddingTask(loss="cosine").validate(_dataset(sts), "f", with_targets=True)
+    EmbeddingTask().validate(_dataset(sts), "f", with_targets=True)  # cosent, the default: any scale
+    EmbeddingTask(loss="cosine").validate(_dataset(sts[:1]), "f", with_targets=True)
     with pytest.raises(SettingError, match="'loss': 'triplet' is not allowed; allowed: one of 'mnrl'"):
         EmbeddingTask(loss="triplet")
     with pytest.raises(SettingError, match="'pooling': 'sum' is not allowed; allowed: one of 'mean'"):

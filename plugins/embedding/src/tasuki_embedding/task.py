@@ -119,6 +119,12 @@ class EmbeddingTask(Task):
             bad = [i for i, s in enumerate(data["score"], start=1) if float(s) not in (0.0, 1.0)]
             if bad:
                 raise DataError(f"{source}: row {bad[0]}, column 'score': loss 'contrastive' needs 1 or 0 labels")
+        if with_targets and loss == "cosine":  # a cosine cannot reach 4.2: the loss would pull every pair together
+            bad = [(i, s) for i, s in enumerate(data["score"], start=1) if not -1.0 <= float(s) <= 1.0]
+            if bad:
+                raise DataError(f"{source}: row {bad[0][0]}, column 'score': {bad[0][1]!r}; loss 'cosine' fits the "
+                                f"cosine similarity to the score, so scores must lie in [-1, 1]: rescale them (a 0-5 "
+                                f"rating / 5), or use loss 'cosent' (any scale; the default with a score column)")
 
     def fit(self, train: Dataset) -> None:
         """Choose the loss from the training columns when the user did not."""
