@@ -142,6 +142,17 @@ def test_the_thresholds_are_those_of_the_weights_kept(tmp_path: Path, backbone: 
     assert_thresholds_fit_the_held_out_scores(tasuki.load(tmp_path / "m"), MULTI)
 
 
+def test_given_thresholds_are_kept_the_others_tuned_and_an_unknown_label_refused(multi: Path, tmp_path: Path,
+                                                                                 backbone: Path) -> None:
+    tuned = json.loads((multi / "tasuki.json").read_text(encoding="utf-8"))["task_state"]["options"]["thresholds"]
+    train(backbone, tmp_path / "m", MULTI * 40, eval_data=MULTI, epochs=1, task_options={"thresholds": {"sports": 0.9}})
+    saved = json.loads((tmp_path / "m" / "tasuki.json").read_text(encoding="utf-8"))["task_state"]["options"]
+    assert saved["thresholds"] == {"politics": tuned["politics"], "sports": 0.9}  # as the run without it tuned
+    with pytest.raises(SettingError, match="'thresholds': unknown label 'sprots'; the labels are politics, sports"):
+        train(backbone, tmp_path / "typo", MULTI, task_options={"thresholds": {"sprots": 0.3}})
+    assert not (tmp_path / "typo").exists()
+
+
 def test_multi_label_threshold_and_top_k(multi: Path) -> None:
     model = tasuki.load(multi)
     assert model.predict("football election")["labels"] != []

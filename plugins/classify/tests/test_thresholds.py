@@ -69,3 +69,12 @@ def test_ties_of_f1_keep_the_higher_threshold() -> None:
     # within noise: the standard error sqrt(2/3 * 1/3 / 2) = 0.333 admits every F1 >= 1/3, 0.5 among them (it keeps
     # 0.9 .. 0.5: TP 2 of 5, F1 4/7), and 0.5 is nearest itself
     assert tune_label(scores, np.array([1, 0, 0, 1, 0, 0, 0])) == DEFAULT_THRESHOLD
+
+
+def test_given_thresholds_are_kept_and_the_other_labels_tuned() -> None:
+    # label a: the worked example above (0.35); label b: no positive, so the default; a given threshold of a wins
+    scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.3], [0.3, 0.4]])
+    gold = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])
+    assert tune(scores, gold, ["a", "b"]) == (pytest.approx({"a": 0.35, "b": DEFAULT_THRESHOLD}), ["b"])
+    assert tune(scores, gold, ["a", "b"], fixed={"a": 0.9}) == ({"a": 0.9, "b": DEFAULT_THRESHOLD}, ["b"])
+    assert tune(scores, gold, ["a", "b"], fixed={"b": 0.2}) == (pytest.approx({"a": 0.35, "b": 0.2}), [])

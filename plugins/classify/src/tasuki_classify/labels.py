@@ -199,6 +199,16 @@ def check_kind(options: Any, multi_label: bool, task: str) -> None:
                            f"(--option multi_label=true for a sigmoid per label)")
 
 
+def given_thresholds(thresholds: dict[str, float], labels: Sequence[str], task: str) -> dict[str, float]:
+    """The user's thresholds, once the labels are known: a label the data does not have (a typo) is refused,
+    not silently left out."""
+    unknown = sorted(set(thresholds) - set(labels))
+    if unknown:
+        raise SettingError(f"option of task {task!r} 'thresholds': unknown label {unknown[0]!r}; the labels are "
+                           f"{', '.join(labels)}")
+    return dict(thresholds)
+
+
 def refuse_scores(values: Sequence[Any], column: str, task: str) -> None:
     """Refuse a label column of scores: every value a number and some with a fraction (``3.7``, ``"0.25"``).
 

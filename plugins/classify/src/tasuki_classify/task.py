@@ -49,7 +49,7 @@ class ClassifyOptions:
     threshold: float | None = setting(None, min=0.0, max=1.0)
     """Multi-label: one threshold for every label, instead of the per-label ones (a serve request may set it)."""
     thresholds: dict[str, float] = field(default_factory=dict)
-    """Multi-label: the threshold of each label ({"sports": 0.4}); tuned on the held-out data unless given."""
+    """Multi-label: the threshold of a label ({"sports": 0.4}); the labels not given are tuned on the held-out data."""
     top_k: int | None = setting(None, min=1)
     """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
     recipe: Literal["few-shot", "standard"] | None = None
@@ -99,7 +99,7 @@ class ClassifyTask(FewShotRecipe, Task):
         windows.check_options(self.options)
         self.main_metric = main_metric or ("f1_micro" if self.options.multi_label else self.single_label_metric or "accuracy")
         self.loss_weights: list[float] | None = None
-        self._tuning = False  # only a task fitted here tunes thresholds: a loaded model keeps its own
+        self._tuning, self._fixed = False, {}  # only a task fitted here tunes thresholds: a loaded model keeps its own
         self._warned = False  # one truncation warning per task
 
     @property
@@ -172,7 +172,7 @@ class ClassifyTask(FewShotRecipe, Task):
         rules.check_kind(self.options, self.multi_label, self.name)
         if self.weights is not None:
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
-        self._tuning = "thresholds" not in self.given_options
+        self._tuning, self._fixed = True, rules.given_thresholds(self.options.thresholds, self.labels, self.name)
         self.choose_recipe(len(rows), counts)
 
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
@@ -182,8 +182,7 @@ class ClassifyTask(FewShotRecipe, Task):
         if not with_targets:
             return
         column = self.target_columns[0]
-        for _ in stripped_labels(rules.raw_items(column_values(data, column)), source, column):
-            pass  # one warning counts the labels read without their surrounding whitespace
+        list(stripped_labels(rules.raw_items(column_values(data, column)), source, column))  # one whitespace warning
         if not self.labels or self.options.multi_label is None:
             for _ in rules.read_column(column_values(data, column), source, column, self.options.label_separator,
                                        rules.class_names(data, column)):
@@ -253,7 +252,7 @@ class ClassifyTask(FewShotRecipe, Task):
             return scoring.single_label(gold, scores.argmax(axis=1), labels)
         thresholds = self.options.thresholds
         if self._tuning:
-            thresholds, untuned = tune(scores, gold, labels)
+            thresholds, untuned = tune(scores, gold, labels, fixed=self._fixed)
         metrics = scoring.multi_label(gold, decide(scores, labels, thresholds, self.options.threshold), labels)
         if self._tuning:  # the runner scores the weights it keeps last: their thresholds are the ones that stay
             self.options.thresholds = thresholds

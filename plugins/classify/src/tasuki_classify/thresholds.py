@@ -58,11 +58,15 @@ def tune_label(scores: np.ndarray, gold: np.ndarray, *, within_noise: bool = Tru
     return float(candidates[eligible[distance <= distance.min() + 1e-12]].max())
 
 
-def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str], *,
-         within_noise: bool = True) -> tuple[dict[str, float], list[str]]:
-    """Thresholds of every label from ``scores`` / ``gold`` ``(N, L)``, and the labels left at the default."""
-    thresholds, untuned = {}, []
+def tune(scores: np.ndarray, gold: np.ndarray, labels: list[str], *, within_noise: bool = True,
+         fixed: dict[str, float] | None = None) -> tuple[dict[str, float], list[str]]:
+    """Thresholds of every label from ``scores`` / ``gold`` ``(N, L)``, and the labels left at the default;
+    the labels in ``fixed`` (the user's own thresholds) keep theirs."""
+    thresholds, untuned, fixed = {}, [], fixed or {}
     for j, label in enumerate(labels):
+        if label in fixed:
+            thresholds[label] = fixed[label]
+            continue
         value = tune_label(scores[:, j], gold[:, j], within_noise=within_noise) if len(scores) else None
         if value is None:
             untuned.append(label)
