@@ -76,7 +76,10 @@ def _save(directory: Path, task: Task, model: torch.nn.Module, tokenizer: Any, b
           plugin: dict[str, str], args: dict[str, Any], metrics: dict[str, Any], data: dict[str, Any],
           extras: Callable[[Path], list[Path]] | None, carry: Sequence[str], columns: dict[str, str] | None) -> Path:
     with staged_directory(directory) as staging:
-        task.save_model(model, staging)
+        from tasuki.prediction.runtimes import no_transformers_bars
+
+        with no_transformers_bars():
+            task.save_model(model, staging)
         tokenizer_files = [Path(f).name for f in tokenizer.save_pretrained(staging) or ()]
         if extras is not None:
             extras(staging)

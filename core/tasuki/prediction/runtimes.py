@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,12 +206,28 @@ def is_onnx_export(metadata: dict[str, Any]) -> bool:
     return metadata.get("runtime", "torch") == "onnx"
 
 
+@contextmanager
+def no_transformers_bars() -> Iterator[None]:
+    """transformers' own progress bars off for the block: loading or writing a local model's weights draws a
+    bar per call for a fraction of a second, two lines of noise in every ``tasuki predict``."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(task: Task, directory: Path, metadata: dict[str, Any]) -> Any:
     """The model of a tasuki directory on its runtime: ``task.load_model`` for torch, an :class:`OnnxModel`
     for an ONNX export."""
     runtime = metadata.get("runtime", "torch")
     if runtime == "torch":
-        return task.load_model(directory)
+        with no_transformers_bars():
+            return task.load_model(directory)
     if runtime != "onnx":
         raise CheckpointError(f"{directory}: unknown runtime {runtime!r} in tasuki.json (known: {', '.join(RUNTIMES)})")
     spec = metadata.get("onnx") or {}
