@@ -113,3 +113,15 @@ def test_strata_are_each_rows_rarest_label() -> None:
     rows = [["sports"], ["sports", "politics"], [], ["politics"], ["sports"], ["weather", "sports"]]
     # counts: sports 4, politics 2, weather 1
     assert rules.strata(rows) == ["sports", "politics", "", "politics", "sports", "weather"]
+
+
+def test_labels_that_differ_only_in_case_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        rules.warn_about_case_twins(Counter({"positive": 300, "Positive": 12, "negative": 200}))
+    assert "labels 'Positive' and 'positive' differ only in case (12 and 300 rows)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        rules.warn_about_case_twins(Counter({"positive": 3, "negative": 2}))
+    assert not caplog.text

@@ -14,12 +14,15 @@ is a :class:`DataError` naming the source, the row and the column.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from tasuki.plugin import DataError, SettingError, label_name
+
+log = logging.getLogger(__name__)
 
 SKEW_RATIO = 3.0
 """A single-label training set whose largest class has over this many times the rows of its smallest
@@ -111,6 +114,18 @@ def class_counts(rows: Iterable[list[str]]) -> Counter[str]:
     for labels in rows:
         counts.update(labels)
     return counts
+
+
+def warn_about_case_twins(counts: Counter[str]) -> None:
+    """Warn about labels that differ only in case (``Positive`` and ``positive``): two classes to the model,
+    most likely one to whoever wrote the data."""
+    twins: dict[str, list[str]] = {}
+    for label in counts:
+        twins.setdefault(label.casefold(), []).append(label)
+    for names in (sorted(group) for group in twins.values() if len(group) > 1):
+        log.warning("labels %s differ only in case (%s rows): they are different classes; make them one label in "
+                    "the data if they mean the same", " and ".join(map(repr, names)),
+                    " and ".join(str(counts[n]) for n in names))
 
 
 def is_skewed(counts: Counter[str], labels: Sequence[str]) -> bool:

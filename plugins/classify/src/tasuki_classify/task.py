@@ -154,6 +154,7 @@ class ClassifyTask(FewShotRecipe, Task):
         rows = self._rows(train, "training data")
         self.class_names = rules.class_names(train, column)  # what encode() reads integers as (batches are bare lists)
         counts = rules.class_counts(rows)
+        rules.warn_about_case_twins(counts)
         found = sorted(counts)
         if self.labels:  # the user fixed the label set and its order: the data must stay inside it
             extra = sorted(set(found) - set(self.labels))
