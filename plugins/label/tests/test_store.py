@@ -82,6 +82,8 @@ def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     assert "two or more comma-separated names" in refusal(*base, "--labels", "pos")
     assert "'pos' is given twice" in refusal(*base, "--labels", "pos,neg,pos")
     assert "unknown option of task 'classify' 'multi'" in refusal(*base, "--labels", "a,b", "--option", "multi=1")
+    # a multi-label option for single-label answers would fail the first training round: refused at the start
+    assert "'threshold': multi-label only" in refusal(*base, "--labels", "a,b", "--option", "threshold=0.3")
     assert "--folds: 1 is not allowed" in refusal(*base, "--labels", "a,b", "--folds", 1)
     assert "'ner' is not 'classify'" in refusal("label", pool, "--task", "ner", "--output", out, "--labels", "a,b")
     assert "allowed: a .jsonl file" in refusal("label", pool, "--task", "classify", "--labels", "a,b", "--output", "x.csv")

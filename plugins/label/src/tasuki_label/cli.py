@@ -193,4 +193,8 @@ def _task_options(task: str, options: tuple[str, ...]) -> tuple[dict[str, str], 
     from tasuki.plugin import parse_pairs
 
     pairs = parse_pairs(options, "--option")
-    return pairs, bool(getattr(tasuki.make_task(task, **pairs).options, "multi_label", False))
+    declared = tasuki.make_task(task, **pairs).options
+    multi_label = bool(getattr(declared, "multi_label", False))
+    if hasattr(declared, "multi_label") and declared.multi_label is None:  # the answers are single-label: so must
+        tasuki.make_task(task, **pairs, multi_label=False)                 # the options be (a threshold is refused)
+    return pairs, multi_label
