@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,18 +142,21 @@ def hold_out(dataset: Dataset, fraction: float, seed: int, strata: Sequence[Any]
         return split["train"], split["test"]
     import numpy as np
 
-    rng, groups = np.random.default_rng(seed), defaultdict(list)
-    for row, key in enumerate(strata):
-        groups[key].append(row)
-    held = []
-    for key in sorted(groups, key=repr):  # a fixed order: the split is a function of the seed
-        rows = rng.permutation(groups[key])
-        held.extend(rows[:min(math.floor(fraction * len(rows) + 0.5), len(rows) - 1)].tolist())
-    largest = max(groups.values(), key=len)
-    if not held and len(largest) > 1:  # every key rounded to none: one row of the largest, as the plain split would
-        held = [int(rng.choice(largest))]
-    kept = sorted(set(range(total)) - set(held))
-    return dataset.select(rng.permutation(kept)), dataset.select(sorted(held))
+    # the rows of each key, keys in the order of their repr (any hashable key; the split is a function of the seed),
+    # with numpy so that millions of rows cost seconds
+    keys, codes = np.unique(np.array([repr(key) for key in strata]), return_inverse=True)
+    groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes, minlength=len(keys)))[:-1])
+    rng, held = np.random.default_rng(seed), []
+    for rows in groups:
+        rows = rng.permutation(rows)
+        held.append(rows[:min(math.floor(fraction * len(rows) + 0.5), len(rows) - 1)])
+    chosen = np.concatenate(held)
+    largest = max(groups, key=len)
+    if not len(chosen) and len(largest) > 1:  # every key rounded to none: one row of the largest, as a plain split
+        chosen = np.array([rng.choice(largest)])
+    kept = np.ones(total, dtype=bool)
+    kept[chosen] = False
+    return dataset.select(rng.permutation(np.flatnonzero(kept))), dataset.select(np.sort(chosen))
 
 
 def _exists(path: Path) -> bool:
