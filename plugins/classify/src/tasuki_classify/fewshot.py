@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 FEW_SHOT_MAX_PER_LABEL = 64
 """Few-shot up to this many training rows per label on average: SetFit's range (8-64 a label). Measured against
 end-to-end fine-tuning (``bench/RESULTS.md``): 2 to 25 points ahead at 8 and 16 a label; at 32, 2 to 5 ahead on
-English and level on Japanese; at 64, 0.9 to 1.7 ahead on English and level on Japanese (1 point behind, over 3
+English and level on Japanese; at 64, 0.9 to 1.7 ahead on English and level on Japanese (0.5 behind, over 4
 seeds): the crossing is at about 64 a label, and above it the standard recipe is the default."""
 PAIRS_PER_TEXT = 8
 """Pairs of each side (positive, negative) per training text, at most: 16 pairs a text in all."""
