@@ -96,6 +96,14 @@ def atomic_write_json(path: str | Path, value: Any) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def free_space(path: Path) -> str:
+    """``"12.3 GB free on its disk"``: the free space of the disk that holds ``path`` (or its nearest existing
+    parent), for the message of a write that failed."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return f"{shutil.disk_usage(path).free / 1e9:.1f} GB free on its disk"
+
+
 def file_sha256(path: str | Path) -> str:
     """The hex SHA-256 of a file, read in 1 MiB blocks (weights are hundreds of MB)."""
     digest = hashlib.sha256()

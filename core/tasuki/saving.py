@@ -17,14 +17,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.files import atomic_write_json, atomic_write_text, file_sha256, follow_umask, staged_directory
+from tasuki.files import (
+    atomic_write_json,
+    atomic_write_text,
+    file_sha256,
+    follow_umask,
+    free_space,
+    staged_directory,
+)
 from tasuki.model_dir import METADATA_FILE, file_hashes
 from tasuki.training.checkpoint import CHECKPOINTS_DIR
 
@@ -66,8 +72,7 @@ def save_trained(
             raise
         from tasuki.output import OutputError
 
-        free = shutil.disk_usage(directory.parent).free / 1e9 if directory.parent.exists() else 0.0
-        raise OutputError(f"could not write the model into {directory} ({free:.1f} GB free on its disk): {exc}; "
+        raise OutputError(f"could not write the model into {directory} ({free_space(directory)}): {exc}; "
                           f"{directory} is as it was. Free some space and train again (--resume continues from the "
                           f"run's last checkpoint)") from exc
 

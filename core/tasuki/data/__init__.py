@@ -58,6 +58,7 @@ __all__ = [
     "is_missing",
     "iter_rows",
     "japanese_share_of_rows",
+    "language_of",
     "load_data",
     "map_columns",
     "read_dataset",
@@ -144,8 +145,8 @@ def hold_out(dataset: Dataset, fraction: float, seed: int, strata: Sequence[Any]
 
     # the rows of each key, keys in the order of their repr (any hashable key; the split is a function of the seed),
     # with numpy so that millions of rows cost seconds
-    keys, codes = np.unique(np.array([repr(key) for key in strata]), return_inverse=True)
-    groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes, minlength=len(keys)))[:-1])
+    codes = np.unique(np.array([repr(key) for key in strata]), return_inverse=True)[1]
+    groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
     rng, held = np.random.default_rng(seed), []
     for rows in groups:
         rows = rng.permutation(rows)
@@ -197,8 +198,13 @@ def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
 
 
 def detect_language(data: Dataset, sample: int = 200) -> str:
-    """``"ja"`` when at least half of the rows hold Japanese text (:func:`japanese_share_of_rows`), else ``"en"``."""
-    return "ja" if len(data) and japanese_share_of_rows(data, sample) >= 0.5 else "en"
+    """The language of ``data``'s rows (:func:`language_of` their :func:`japanese_share_of_rows`)."""
+    return language_of(japanese_share_of_rows(data, sample))
+
+
+def language_of(japanese_share: float) -> str:
+    """``"ja"`` when at least half of the rows hold Japanese text, else ``"en"``."""
+    return "ja" if japanese_share >= 0.5 else "en"
 
 
 def japanese_share_of_rows(data: Dataset, sample: int = 200) -> float:

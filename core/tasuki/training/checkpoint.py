@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import CheckpointError
-from tasuki.files import atomic_path, atomic_write_json, follow_umask
+from tasuki.files import atomic_path, atomic_write_json, follow_umask, free_space
 
 if TYPE_CHECKING:
     import torch
@@ -122,10 +122,8 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: dict[str, Any],
         accelerator.save_state(str(tmp))
     except (OSError, RuntimeError) as exc:  # a full disk reaches torch's writer as "iostream error", not ENOSPC
         shutil.rmtree(tmp, ignore_errors=True)
-        free = shutil.disk_usage(root).free / 1e9
-        raise CheckpointError(f"could not write the checkpoint of step {step} into {root} ({free:.1f} GB free on its "
-                              f"disk): {exc}. The run's earlier checkpoints are kept: free some space and run again "
-                              f"with --resume") from exc
+        raise CheckpointError(f"could not write the checkpoint of step {step} into {root} ({free_space(root)}): {exc}. "
+                              f"The run's earlier checkpoints are kept: free some space and run again with --resume") from exc
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         follow_umask(tmp)

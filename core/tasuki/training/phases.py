@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.backbone import Backbone
-from tasuki.data import hold_out, japanese_share_of_rows, load_data
+from tasuki.data import hold_out, japanese_share_of_rows, language_of, load_data
 from tasuki.errors import DataError
 from tasuki.registry import get_registry, resolve_backbone
 from tasuki.saving import save_trained
@@ -184,7 +184,7 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -
 def _language(given: str | None, data: Dataset, source: str) -> str:
     """The language to train in: ``given``, else detected; a mismatch is worth a warning."""
     share = japanese_share_of_rows(data)
-    detected = "ja" if share >= 0.5 else "en"
+    detected = language_of(share)
     if given is None:
         logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
         if 0.1 <= share < 0.5:

@@ -108,7 +108,7 @@ class ClassifyTask(FewShotRecipe, Task):
 
     def served_parameters(self) -> tuple[str, ...]:
         """A single-label model has no threshold for a request to set."""
-        return type(self).request_parameters if self.multi_label else ("top_k",)
+        return tuple(p for p in type(self).request_parameters if self.multi_label or p != "threshold")
 
     def state(self) -> dict[str, Any]:
         """The base state (labels, options with every label's threshold) plus the main metric chosen by :meth:`fit`."""
