@@ -179,13 +179,14 @@ def test_predict_refuses_to_replace_a_data_file(model, tmp_path: Path) -> None:
 
 
 def test_an_output_named_as_another_format_is_refused(model, tmp_path: Path) -> None:
-    """JSON lines written into ``predicted.csv`` would open as garbage in a spreadsheet: refused, nothing written."""
+    """JSON lines written into ``predicted.json`` would be read as garbage: refused, nothing written (a ``.csv``
+    or ``.tsv`` output is a table: ``tests/test_predict_tables.py``)."""
     source = write_text_file(tmp_path / "in.txt", 3)
-    line = assert_clear_error(("predict", model.directory, "--input", source, "--output", tmp_path / "predicted.csv"),
+    line = assert_clear_error(("predict", model.directory, "--input", source, "--output", tmp_path / "predicted.json"),
                               "JSON lines")
-    assert "not CSV; name it predicted.jsonl" in line
-    with pytest.raises(DataError, match="not TSV"):
-        model.predict_file(source, tmp_path / "p.TSV", progress=False)
+    assert "not JSON; name it predicted.jsonl or predicted.csv" in line
+    with pytest.raises(DataError, match="not PARQUET"):
+        model.predict_file(source, tmp_path / "p.Parquet", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
     assert model.predict_file(source, tmp_path / "predictions", progress=False) == 3  # no suffix: JSON lines
 

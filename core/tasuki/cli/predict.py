@@ -1,4 +1,4 @@
-"""``tasuki predict DIR TEXT... | --input FILE [--output FILE.jsonl [--resume]]``."""
+"""``tasuki predict DIR TEXT... | --input FILE [--output FILE.jsonl|FILE.csv|FILE.tsv [--resume]]``."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ SHOWN = 60  # characters of each input shown in the table
 @click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False),
               help="A file of inputs (one text per line, or csv/tsv/jsonl/parquet with the task's columns).")
 @click.option("--output", "output_file", type=click.Path(dir_okay=False),
-              help="Stream the predictions of --input into this JSONL file (one line per row, in input order, "
-                   "read and written in chunks; the file appears when complete).")
+              help="Stream the predictions of --input into this file, in input order, read and written in chunks; "
+                   "it appears when complete. JSON lines (one per row), or a table when named .csv/.tsv (row, the "
+                   "input's columns, prediction.* columns).")
 @click.option("--resume", is_flag=True, help="With --output: keep the rows a stopped run wrote, predict the rest.")
 @click.option("--overwrite", is_flag=True,
               help="With --output: replace an existing file that is not an earlier output of tasuki predict.")

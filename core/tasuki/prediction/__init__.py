@@ -4,6 +4,7 @@
   batches -> ``task.predict_step`` outputs, in order (evaluation, ``TrainedModel.predict``, the server);
 - :mod:`tasuki.prediction.files`: :func:`~tasuki.prediction.files.predict_file`, a file's rows predicted
   in chunks into JSON lines, over several processes (ranks, part files) and resumable;
+- :mod:`tasuki.prediction.tables`: those JSON lines written as a ``.csv``/``.tsv`` table beside the input's rows;
 - :mod:`tasuki.prediction.runtimes`: what runs the model, torch or an ONNX export.
 
 The package imports nothing itself: ``tasuki --help`` must not pay for torch.

@@ -3,10 +3,12 @@
 ``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet) a chunk of rows at a time,
 predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
 JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
-to ``OUTPUT``, so a reader never sees half an output. ``resume=True`` keeps the complete rows a
-stopped run already wrote (a torn last line is cut off) and predicts from the next row on, whatever
-the chunk sizes of the two runs. An existing ``OUTPUT`` that is not an earlier output of this
-function (a data file, say) is never replaced without ``overwrite=True``.
+to ``OUTPUT``, so a reader never sees half an output. An ``OUTPUT`` named ``.csv`` or ``.tsv``
+is a table written from those lines when they are complete (:mod:`tasuki.prediction.tables`).
+``resume=True`` keeps the complete rows a stopped run already wrote (a torn last line is cut
+off) and predicts from the next row on, whatever the chunk sizes of the two runs. An existing
+``OUTPUT`` that is not an earlier output of this function (a data file, say) is never replaced
+without ``overwrite=True``.
 
 Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) process ``r`` predicts chunks
 ``r, r + W, r + 2W, ...`` into its own part file; when every process is done, the main one
@@ -16,6 +18,7 @@ merges the parts chunk by chunk into one output in input order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -32,6 +35,7 @@ from tasuki.data.read import iter_rows
 from tasuki.devices import cpu_only
 from tasuki.devices import world as launcher_world
 from tasuki.errors import DataError
+from tasuki.prediction import tables
 
 if TYPE_CHECKING:
     from tasuki.api import TrainedModel
@@ -93,8 +97,9 @@ def predict_file(
 ) -> int:
     """Predict every row of ``input`` and write one JSON line per row to ``output``, in input order.
 
-    Each line is ``{"row": N, "prediction": ...}``, N counting data rows from 1 (as tasuki's error
-    messages do). Returns the number of rows predicted by this call.
+    Each line is ``{"row": N, "prediction": ...}``, N counting data rows from 1 (as tasuki's error messages
+    do); a ``.csv``/``.tsv`` ``output`` is a table of ``row``, the input's columns and the prediction's
+    fields (:mod:`tasuki.prediction.tables`). Returns the number of rows predicted by this call.
 
     :param columns: ``{task_column: file_column}``; default: the model's own mapping, if it saved one.
     :param chunk_size: rows read, predicted and written at a time (memory grows with this, not the file).
@@ -108,21 +113,20 @@ def predict_file(
     if chunk_size < 1 or batch_size < 1:
         raise DataError(f"chunk_size and batch_size must be >= 1, got {chunk_size} and {batch_size}")
     input, output = Path(input).expanduser(), Path(output).expanduser()
-    if output.resolve() == input.resolve():
-        raise DataError(f"{output}: the output would overwrite the input")
-    _check_output_file(output, overwrite)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _check_output_file(output, input, overwrite)
     rank, world = launcher_world()
-    part, done_rows = _resume_point(output, rank, world, chunk_size, resume)
     task_cls = type(model.task)
+    read_inputs = functools.partial(iter_rows, input, task_cls, encoding)
+    if tables.is_table(output) and _table_finished(output, resume, world, read_inputs):
+        return 0
+    part, done_rows = _resume_point(output, rank, world, chunk_size, resume)
     renames: dict[str, str] = {}
     source = str(input)
     predicted, bar = 0, _progress(progress and rank == 0, done_rows * world)
     started = time.perf_counter()
     with open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
-        row_number = 0
-        mine = 0  # rows of this process's chunks seen so far
-        for number, chunk in enumerate(chunks(iter_rows(input, task_cls, encoding), chunk_size)):
+        row_number = mine = 0  # rows read, and rows of this process's chunks among them
+        for number, chunk in enumerate(chunks(read_inputs(), chunk_size)):
             first = row_number + 1
             row_number += len(chunk)
             if number == 0:  # the columns are checked once, with the message tasuki.data gives
@@ -156,7 +160,7 @@ def predict_file(
         elapsed = time.perf_counter() - started
         logger.info("predicted %d rows in %.1fs (%.0f rows/s) -> %s", predicted * world, elapsed,
                     predicted * world / max(elapsed, 1e-9), output)
-    _finish(part, output, rank, world, chunk_size)
+    _finish(part, output, rank, world, chunk_size, read_inputs)
     return predicted
 
 
@@ -186,7 +190,7 @@ def _resume_point(output: Path, rank: int, world: int, chunk_size: int, resume: 
     One process: a finished ``OUTPUT`` becomes the part again, and its last row is checked. Several:
     a part holds whole chunks, so a torn chunk is cut off and predicted again."""
     part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
-    if resume and world == 1 and not part.is_file() and output.is_file():
+    if resume and world == 1 and not part.is_file() and output.is_file() and not tables.is_table(output):
         os.replace(output, part)  # a finished output (checked by the caller: ours) holds the rows already predicted
     done_rows = _complete_lines(part) if resume else 0
     if world == 1 and done_rows:
@@ -201,29 +205,55 @@ def _resume_point(output: Path, rank: int, world: int, chunk_size: int, resume: 
     return part, done_rows
 
 
-def _finish(part: Path, output: Path, rank: int, world: int, chunk_size: int) -> None:
-    """Once every process is done: the main one renames its part to ``output``, or merges the parts into it."""
+def _finish(part: Path, output: Path, rank: int, world: int, chunk_size: int, read_inputs: Any) -> None:
+    """Once every process is done: the main one renames its part to ``output``, or merges the parts into it
+    (a table: writes it from them, and removes them)."""
     _barrier(world)
     if rank == 0:
         if world > 1:
-            _merge([_part_name(output, r, world, chunk_size) for r in range(world)], output, chunk_size)
+            part = output.with_name(output.name + ".partial")
+            _merge([_part_name(output, r, world, chunk_size) for r in range(world)], part, chunk_size)
+        if tables.is_table(output):
+            tables.write_table(part, read_inputs, output)
+            part.unlink()
         else:
             os.replace(part, output)
     _barrier(world)
 
 
-OTHER_FORMATS = frozenset({".csv", ".tsv", ".txt", ".json", ".parquet", ".xlsx", ".xls"})
-"""Suffixes of formats that an output of JSON lines is not: refused rather than written in the wrong format."""
+def _table_finished(output: Path, resume: bool, world: int, read_inputs: Any) -> bool:
+    """Before anything is written, refuse input columns a table cannot take; then whether ``resume`` finds the
+    table already written (no partial left) with every input row: nothing to do."""
+    tables.check_input_columns(next(read_inputs(), {}), output)
+    if not resume or world > 1 or not output.is_file() or output.with_name(output.name + ".partial").exists():
+        return False
+    written, rows = tables.count_rows(output), sum(1 for _ in read_inputs())
+    if written != rows:
+        raise DataError(f"{output} holds {written} rows but the input has {rows}: it is the output of another "
+                        f"input; remove it or run without --resume")
+    logger.info("%s: already complete (%d rows); nothing to resume", output, written)
+    return True
 
 
-def _check_output_file(output: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing ``output`` that is not an earlier prediction output, unless ``overwrite``."""
+OTHER_FORMATS = frozenset({".txt", ".json", ".parquet", ".xlsx", ".xls"})
+"""Suffixes of formats that an output is neither (JSON lines, or a ``.csv``/``.tsv`` table): refused rather than
+written in the wrong format."""
+
+
+def _check_output_file(output: Path, input: Path, overwrite: bool) -> None:
+    """Refuse to replace the input, or an existing ``output`` that is not an earlier prediction output (unless
+    ``overwrite``); make its directory."""
+    if output.resolve() == input.resolve():
+        raise DataError(f"{output}: the output would overwrite the input")
     if output.is_dir():
         raise DataError(f"--output {output} is a directory; give a file (e.g. {output / 'predictions.jsonl'})")
-    if output.suffix.lower() in OTHER_FORMATS:  # JSON lines in a .csv would open as garbage in a spreadsheet
+    if output.suffix.lower() in OTHER_FORMATS:  # JSON lines in a .json would be read as garbage
         raise DataError(f"--output {output}: predictions are written as JSON lines ({{\"row\": N, \"prediction\": "
-                        f"...}}), not {output.suffix.lower()[1:].upper()}; name it {output.with_suffix('.jsonl').name}")
-    if overwrite or not output.exists() or _is_prediction_output(output):
+                        f"...}}) or as a .csv/.tsv table, not {output.suffix.lower()[1:].upper()}; name it "
+                        f"{output.with_suffix('.jsonl').name} or {output.with_suffix('.csv').name}")
+    ours = tables.is_table_output if tables.is_table(output) else _is_prediction_output
+    if overwrite or not output.exists() or ours(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
         return
     raise DataError(f"--output {output} exists and is not the output of tasuki predict; refusing to replace it: "
                     f"choose another --output, or pass --overwrite (Python: overwrite=True) to replace it")
@@ -310,7 +340,7 @@ def _truncate_to_lines(handle: IO[bytes], lines: int) -> None:
 
 def _merge(parts: list[Path], output: Path, chunk_size: int) -> None:
     """Interleave the processes' parts chunk by chunk (chunk k is in part k % W) into ``output``."""
-    partial = output.with_name(output.name + ".partial")
+    partial = output.with_name(output.name + ".merging")
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(open(p, encoding="utf-8")) for p in parts]
         with open(partial, "w", encoding="utf-8") as out:

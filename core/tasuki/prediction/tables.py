@@ -1,0 +1,129 @@
+"""Predictions as a table: the ``.csv`` or ``.tsv`` output of :func:`~tasuki.prediction.files.predict_file`.
+
+The streaming run always writes JSON lines first (``OUTPUT.partial``: resumable, merged across processes).
+When they are complete, :func:`write_table` turns them into the table beside the input's own rows, read
+again in order: ``row`` (counting data rows from 1), the input's columns as they are in the file, then the
+prediction's fields under ``prediction.``. A field holding an object of plain values becomes one column per
+key (a classifier's ``prediction.scores.positive``); a list (multi-label labels, NER entities, a vector)
+is one cell of JSON text. Two passes over the JSON lines: the first collects the columns, so that every row
+has the same ones even when predictions differ in their keys (``top_k`` keeps other labels per row).
+
+Worked example: input ``text`` = ``great``, prediction ``{"label": "pos", "score": 0.9, "scores": {"pos": 0.9,
+"neg": 0.1}}`` gives the header ``row,text,prediction.label,prediction.score,prediction.scores.pos,
+prediction.scores.neg`` and the line ``1,great,pos,0.9,0.9,0.1``.
+
+UTF-8 without a byte-order mark (what pandas and most tools write and read); ``\\n`` line ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tasuki.errors import DataError
+
+DELIMITERS = {".csv": ",", ".tsv": "\t"}
+"""The table formats an output can be, by suffix."""
+PREFIX = "prediction."
+
+
+def is_table(path: Path) -> bool:
+    """Whether ``path`` names a table output (``.csv`` or ``.tsv``) rather than JSON lines."""
+    return path.suffix.lower() in DELIMITERS
+
+
+def check_input_columns(columns: Iterable[str], output: Path) -> None:
+    """Refuse input columns whose names the table's own columns take (``row``, ``prediction...``)."""
+    for column in columns:
+        if column == "row" or column == "prediction" or column.startswith(PREFIX):
+            raise DataError(f"--output {output}: the input column {column!r} has the name of a column the table "
+                            f"adds (row, prediction.*); rename it in the input, or write JSON lines "
+                            f"({output.with_suffix('.jsonl').name})")
+
+
+def is_table_output(path: Path) -> bool:
+    """Whether ``path`` is empty or starts as :func:`write_table` writes it: a ``row`` column, row 1 first."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            head = [line for _, line in zip(range(2), csv.reader(handle, delimiter=_delimiter(path)))]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    if not head:
+        return True
+    return head[0][:1] == ["row"] and (len(head) == 1 or head[1][:1] == ["1"])
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a finished table (its header left out)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return max(sum(1 for _ in csv.reader(handle, delimiter=_delimiter(path))) - 1, 0)
+
+
+def write_table(lines: Path, read_inputs: Callable[[], Iterator[dict[str, Any]]], output: Path) -> None:
+    """Write ``output`` from the JSON lines ``lines`` (``{"row", "prediction"}``) and the input rows they
+    predict (``read_inputs()``, in the same order); written beside ``output`` and renamed into place.
+
+    The input is read twice (its columns first: rows of JSON lines may differ in their keys, and none is
+    left out), the predictions twice (their columns first).
+    """
+    input_columns: dict[str, None] = {}  # ordered sets: columns in the order they first appear
+    for row in read_inputs():
+        input_columns.update(dict.fromkeys(row))
+    columns: dict[str, None] = {}
+    with open(lines, encoding="utf-8") as handle:
+        for line in handle:
+            columns.update(dict.fromkeys(_cells(json.loads(line)["prediction"])))
+    staging = output.with_name(output.name + ".table-partial")
+    with open(staging, "w", encoding="utf-8", newline="") as out, open(lines, encoding="utf-8") as handle:
+        writer = csv.writer(out, delimiter=_delimiter(output), lineterminator="\n")
+        writer.writerow(["row", *input_columns, *columns])
+        try:
+            for line, row in zip(handle, read_inputs(), strict=True):
+                _write_row(writer, json.loads(line), row, input_columns, columns)
+        except ValueError as exc:  # zip's: the input no longer has the rows that were predicted
+            staging.unlink()
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            raise DataError(f"{output}: the input changed while it was predicted (its rows no longer match the "
+                            f"{lines.name} predictions); predict it again") from None
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staging, output)
+
+
+def _write_row(writer: Any, record: dict[str, Any], row: dict[str, Any], input_columns: dict[str, None],
+               columns: dict[str, None]) -> None:
+    cells = _cells(record["prediction"])
+    writer.writerow([record["row"], *(_cell(row.get(c)) for c in input_columns), *(cells.get(c, "") for c in columns)])
+
+
+def _cells(prediction: Any) -> dict[str, Any]:
+    """A prediction's cells by column name (module docstring)."""
+    if not isinstance(prediction, dict):
+        return {"prediction": _cell(prediction)}
+    out = {}
+    for key, value in prediction.items():
+        if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+            out.update({f"{PREFIX}{key}.{k}": _cell(v) for k, v in value.items()})
+        else:
+            out[f"{PREFIX}{key}"] = _cell(value)
+    return out
+
+
+def _cell(value: Any) -> Any:
+    """One cell: JSON text for lists and objects, JSON's true/false, empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _delimiter(path: Path) -> str:
+    return DELIMITERS.get(path.suffix.lower(), ",")
