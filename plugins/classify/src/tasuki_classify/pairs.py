@@ -75,6 +75,7 @@ class PairClassifyTask(Task):
     # the page: two text boxes; classes as label bars, a score as JSON (the page's "score" view is a cosine, -1..1)
     input_fields: ClassVar[tuple[str, ...]] = ("text", "text_pair")
     form_kind: ClassVar[str] = "pair"
+    classes_hint: ClassVar[str] = "--option regression=false reads the column as classes"
 
     def __init__(self, lang: str = "en", labels: Sequence[str] | None = None, main_metric: str | None = None,
                  class_names: Sequence[str] | None = None, scaling: dict[str, float] | None = None,
@@ -87,11 +88,11 @@ class PairClassifyTask(Task):
 
     def _settle(self, main_metric: str | None = None) -> None:
         """What follows from the regression option: the main metric and how the page draws a result."""
-        if self.options.regression and self.labels:
+        if self.is_regression and self.labels:
             raise SettingError(f"option of task {self.name!r} 'labels': a regression has no labels; leave labels "
                                f"unset, or --option regression=false for classes")
-        self.main_metric = main_metric or ("spearman" if self.options.regression else "accuracy")
-        self.result_kind = "json" if self.options.regression else "labels"
+        self.main_metric = main_metric or ("spearman" if self.is_regression else "accuracy")
+        self.result_kind = "json" if self.is_regression else "labels"
 
     @property
     def is_regression(self) -> bool:
@@ -115,6 +116,10 @@ class PairClassifyTask(Task):
         return {**super().model_config(), "problem_type": "single_label_classification"}
 
     # --- data ----------------------------------------------------------------------------
+
+    def _targets(self, values: Any, source: str, column: str) -> list[float]:
+        """Regression targets as numbers (:func:`tasuki_classify.regression.read_targets`)."""
+        return regression.read_targets(values, source, column, self.classes_hint)
 
     def _classes(self, data: Dataset, source: str) -> list[str]:
         """Each row's class, read as ``classify`` reads one label (:func:`tasuki_classify.labels.read_row`)."""
@@ -140,7 +145,7 @@ class PairClassifyTask(Task):
             log.info("classify-pairs: %s (--option regression=%s)",
                      "regression" if self.is_regression else "classification", str(self.is_regression).lower())
         if self.is_regression:
-            targets = regression.read_targets(column_values(train, column), "training data", column)
+            targets = self._targets(column_values(train, column), "training data", column)
             self.scaling = regression.Scaling.fit(targets, "training data", column)
             self._settle()
             return
@@ -169,7 +174,7 @@ class PairClassifyTask(Task):
             return
         column = self.target_columns[0]
         if self.is_regression:
-            regression.read_targets(column_values(data, column), source, column)
+            self._targets(column_values(data, column), source, column)
             return
         for row, value in enumerate(stripped_labels(column_values(data, column), source, column), start=1):
             if regression.is_missing(value):  # before classify's reading, whose hint names its own options
@@ -189,12 +194,13 @@ class PairClassifyTask(Task):
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""
-        text, pair = self.input_columns
-        features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned, pairs=batch[pair])
+        text, *pair = self.input_columns  # a subclass may read one text (tasuki_classify.score)
+        features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned,
+                                    pairs=batch[pair[0]] if pair else None)
         self._warned = self._warned or warned
         column = self.target_columns[0]
         if column in batch and self.is_regression and self.scaling is not None:
-            scores = regression.read_targets(batch[column], "batch", column)
+            scores = self._targets(batch[column], "batch", column)
             features["labels"] = self.scaling.standardize(scores).tolist()
         elif column in batch and self.labels:
             features["labels"] = targets(batch[column], column, self.labels, False, None, self.class_names)
@@ -225,7 +231,7 @@ class PairClassifyTask(Task):
     def _gold(self, examples: Dataset, source: str = "evaluation data") -> np.ndarray:
         column = self.target_columns[0]
         if self.is_regression:
-            return np.asarray(regression.read_targets(column_values(examples, column), source, column))
+            return np.asarray(self._targets(column_values(examples, column), source, column))
         index = {name: i for i, name in enumerate(self.labels or [])}
         return np.array([index[name] for name in self._classes(examples, source)], dtype=np.int64)
 

@@ -46,8 +46,9 @@ def is_missing(value: Any) -> bool:
         isinstance(value, str) and not value.strip())
 
 
-def read_targets(values: Iterable[Any], source: str, column: str) -> list[float]:
-    """Every value as a float, rows numbered from 1.
+def read_targets(values: Iterable[Any], source: str, column: str,
+                 classes: str = "--option regression=false reads the column as classes") -> list[float]:
+    """Every value as a float, rows numbered from 1; ``classes``: the way to classes, said when one is not a number.
 
     :raises DataError: a value that is not a finite number, e.g. ``training data: row 3, column 'label':
         'high' is not a number; a regression target must be one``.
@@ -57,8 +58,7 @@ def read_targets(values: Iterable[Any], source: str, column: str) -> list[float]
         target = number(value)
         if target is None:
             what = f"missing target ({value!r}); remove the row or give it a number" if is_missing(value) else (
-                f"{value!r} is not a number; a regression target must be one (--option regression=false reads the "
-                f"column as classes)")
+                f"{value!r} is not a number; a regression target must be one ({classes})")
             raise DataError(f"{source}: row {row}, column {column!r}: {what}")
         targets.append(target)
     return targets

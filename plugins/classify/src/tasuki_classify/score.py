@@ -1,0 +1,55 @@
+"""The ``score`` task: one text in, a number out (a rating, a quality or readability score): regression.
+
+``classify-pairs``'s regression on one text: one output trained with MSE on standardized targets, predicted
+on the targets' own scale (:mod:`tasuki_classify.regression`: reading, scaling, Pearson/Spearman/MSE, the
+scatter plot). ``classify`` refuses a label column of numbers with decimals and points here. A text over
+``max_length`` tokens is cut, with a warning (windows, as ``classify`` reads long texts, are not built for
+scores yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tasuki.plugin import column_values, require_columns
+from tasuki_classify import regression
+from tasuki_classify.pairs import PairClassifyTask
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+@dataclass
+class ScoreOptions:
+    """Options of the ``score`` task: none (the target is a number; classes are ``classify``'s)."""
+
+
+class ScoreTask(PairClassifyTask):
+    """One text in, a number out: ``AutoModelForSequenceClassification`` with one output, ``problem_type``
+    regression (a transformers pipeline loads it). Main metric Spearman; Pearson and MSE beside it."""
+
+    name: ClassVar[str] = "score"
+    description: ClassVar[str] = "One text in, a number out (a rating, a quality or readability score): regression (en, ja)"
+    input_columns: ClassVar[tuple[str, ...]] = ("text",)
+    inputs_in_words: ClassVar[str] = "a text"
+    columns_note: ClassVar[str] = ("text, and label: a number (a rating, a score; --column label=stars maps another "
+                                   "column), predicted on the same scale")
+    training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128}
+    Options: ClassVar[type] = ScoreOptions
+    input_fields: ClassVar[tuple[str, ...]] = ("text",)
+    form_kind: ClassVar[str] = "text"
+    classes_hint: ClassVar[str] = "for classes: task 'classify'"
+
+    @property
+    def is_regression(self) -> bool:
+        """Always: a ``score`` model predicts a number."""
+        return True
+
+    def fit(self, train: Dataset) -> None:
+        """Read every target as a number (one line naming the row otherwise) and learn their scaling."""
+        column = self.target_columns[0]
+        require_columns(train, self.required_columns(True), "training data", task=self.name)
+        targets = self._targets(column_values(train, column), "training data", column)
+        self.scaling = regression.Scaling.fit(targets, "training data", column)
+        self._settle()
