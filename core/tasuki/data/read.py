@@ -26,6 +26,10 @@ STREAM_ABOVE = 64 * 2**20
 logger = logging.getLogger(__name__)
 
 
+SPREADSHEETS = frozenset({".xlsx", ".xls", ".xlsm", ".ods", ".numbers"})
+"""Suffixes of spreadsheets: not read (no spreadsheet library is a dependency); the refusal says how to export."""
+
+
 def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
               stream: bool = False) -> Dataset:
     """Read one local file into a Dataset, using the task's own reader for its formats.
@@ -45,7 +49,8 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
         return Dataset.from_parquet(str(path))
     if suffix not in readers:
         known = ", ".join(sorted({*readers, ".parquet"}))
-        raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}")
+        sheet = "; a spreadsheet: save it as CSV UTF-8 (Excel: File > Save As)" if suffix in SPREADSHEETS else ""
+        raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}{sheet}")
     streamable = suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix]
     if streamable and (stream or path.stat().st_size > STREAM_ABOVE):
         # a large file streams row by row into a cached Arrow file: flat memory, read once per version
