@@ -76,6 +76,11 @@ def distance(train: np.ndarray, k: int | None):
     return d
 
 
+def softmax(logits: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 def accuracy(owners, probs, weights, gold) -> float:
     scores = np.zeros((len(gold), probs.shape[1]))
     np.add.at(scores, owners, probs * weights[:, None])
@@ -86,7 +91,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, required=True, help="a model bench/classify_long.py trained")
     args = parser.parse_args()
-    from scipy.special import softmax
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from bench.classify_long import label_documents, long_documents
