@@ -189,7 +189,7 @@ def strata(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def check_options(options: Any, task: str) -> None:
     """Refuse, before any data is read, the options no data could make right: an empty separator, a threshold
-    outside [0, 1], ``regression=true`` (a score per text is task ``score``; ``classify-pairs`` scores two), and
+    outside [0, 1], ``regression=true`` (a score per text is task ``regression``; ``classify-pairs`` scores two), and
     with ``multi_label`` given (or saved), the other kind's options (:func:`check_kind`)."""
     if options.label_separator == "":
         raise SettingError(f"option of task {task!r} 'label_separator': '' is not allowed; allowed: a non-empty text")
@@ -199,7 +199,7 @@ def check_options(options: Any, task: str) -> None:
                                f"allowed: a number from 0 to 1")
     if options.regression:
         raise SettingError(f"option of task {task!r} 'regression': true is not allowed; allowed: false (or unset). "
-                           f"A score for each text: task 'score' (tasuki train score); for two texts: classify-pairs")
+                           f"A score for each text: task 'regression' (tasuki train regression); for two texts: classify-pairs")
     if options.multi_label is not None:
         check_kind(options, options.multi_label, task)
 
@@ -237,5 +237,5 @@ def refuse_scores(values: Sequence[Any], column: str, task: str) -> None:
     if values and fractions and all(n is not None for n in numbers):
         raise DataError(f"training data: column {column!r} holds numbers with decimals ({', '.join(map(str, fractions[:3]))}"
                         f"{', ...' if len(fractions) > 3 else ''}): scores, and task {task!r} predicts classes. A score "
-                        f"for each text: task 'score' (tasuki train score); for two texts: classify-pairs; to train "
+                        f"for each text: task 'regression' (tasuki train regression); for two texts: classify-pairs; to train "
                         f"each number as a class: --option regression=false")

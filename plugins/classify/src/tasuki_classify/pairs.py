@@ -194,7 +194,7 @@ class PairClassifyTask(Task):
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""
-        text, *pair = self.input_columns  # a subclass may read one text (tasuki_classify.score)
+        text, *pair = self.input_columns  # a subclass may read one text (tasuki_classify.regression_task)
         features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned,
                                     pairs=batch[pair[0]] if pair else None)
         self._warned = self._warned or warned

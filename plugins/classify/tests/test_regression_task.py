@@ -1,4 +1,4 @@
-"""score: one text in, a number out (regression), on texts built from packaged BBC News."""
+"""regression: one text in, a number out (regression), on texts built from packaged BBC News."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import tasuki
 from tasuki.plugin import DataError, SettingError
 from tasuki.testing import only_plugins, refusal, tiny_bert
 from tasuki_classify import plugin
-from tasuki_classify.score import ScoreTask
+from tasuki_classify.regression_task import RegressionTask
 
 
 def sport_share() -> list[dict]:
@@ -43,15 +43,15 @@ def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
     words = sorted({w for r in rows for w in re.findall(r"[a-z]+", r["text"].lower())})
     with only_plugins(("classify", plugin)):
         backbone = tiny_bert(out.parent / "backbone", words=words, seed=0)
-        tasuki.train("score", rows, backbone=str(backbone), output_dir=out, seed=0, epochs=10, **FAST)
+        tasuki.train("regression", rows, backbone=str(backbone), output_dir=out, seed=0, epochs=10, **FAST)
     return out
 
 
-def test_score_learns_the_share_of_sport(share: Path) -> None:
+def test_regression_learns_the_share_of_sport(share: Path) -> None:
     train_rows, test = split(sport_share())
     model = tasuki.load(share)
     meta = json.loads((share / "tasuki.json").read_text())
-    assert meta["task"] == "score" and meta["task_state"]["main_metric"] == "spearman"
+    assert meta["task"] == "regression" and meta["task_state"]["main_metric"] == "spearman"
     gold = np.array([r["label"] for r in train_rows])
     assert meta["task_state"]["scaling"] == {"mean": pytest.approx(gold.mean()), "std": pytest.approx(gold.std())}
     metrics = model.evaluate(test, plots_dir=share / "eval-plots")
@@ -77,34 +77,34 @@ def test_the_onnx_export_predicts_what_predict_does(share: Path, tmp_path: Path)
     assert [p["score"] for p in theirs] == pytest.approx([p["score"] for p in ours], abs=1e-4)
 
 
-def test_score_refuses_what_is_not_a_number(tmp_path: Path, backbone: Path) -> None:
+def test_regression_refuses_what_is_not_a_number(tmp_path: Path, backbone: Path) -> None:
     data = tmp_path / "ratings.csv"
     data.write_text("text,stars\r\ngreat,4.5\r\nawful,high\r\n", encoding="utf-8")
     out = tmp_path / "out"
-    line = refusal("train", "score", "--data", data, "--column", "label=stars", "--backbone", backbone,
+    line = refusal("train", "regression", "--data", data, "--column", "label=stars", "--backbone", backbone,
                    "--output", out)
     assert line.endswith("row 2, column 'label': 'high' is not a number; a regression target must be one "
                          "(for classes: task 'classify')") and not out.exists()
     data.write_text("text,label\ngreat,4.5\n,1.5\n", encoding="utf-8")
-    line = refusal("train", "score", "--data", data, "--backbone", backbone, "--output", out)
+    line = refusal("train", "regression", "--data", data, "--backbone", backbone, "--output", out)
     assert "row 2" in line and "text" in line and not out.exists()
     with pytest.raises(DataError, match=r"column 'label' has one value \(3\) in all 2 rows"):
-        ScoreTask().fit(_dataset([{"text": "a", "label": 3}, {"text": "b", "label": 3.0}]))
+        RegressionTask().fit(_dataset([{"text": "a", "label": 3}, {"text": "b", "label": 3.0}]))
     with pytest.raises(SettingError, match="a regression has no labels"):
-        ScoreTask(labels=["a", "b"])
+        RegressionTask(labels=["a", "b"])
     with pytest.raises(SettingError, match="'regression'"):  # classify's option is not this task's
-        ScoreTask(regression=True)
+        RegressionTask(regression=True)
 
 
-def test_classify_points_scores_to_the_score_task(tmp_path: Path, backbone: Path) -> None:
+def test_classify_points_scores_to_the_regression_task(tmp_path: Path, backbone: Path) -> None:
     data = tmp_path / "ratings.csv"
     data.write_text("text,label\ngood,4.5\nbad,1.5\n", encoding="utf-8")
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", tmp_path / "out")
-    assert "A score for each text: task 'score' (tasuki train score)" in line
+    assert "A score for each text: task 'regression' (tasuki train regression)" in line
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", tmp_path / "out",
                    "--option", "regression=true")
-    assert "A score for each text: task 'score'" in line
-    model = tasuki.train("score", data, backbone=str(backbone), output_dir=tmp_path / "score", max_steps=1,
+    assert "A score for each text: task 'regression'" in line
+    model = tasuki.train("regression", data, backbone=str(backbone), output_dir=tmp_path / "regression", max_steps=1,
                          progress=False, checkpoints=False, eval_split=0)
     assert set(tasuki.load(model.output_dir).predict("good")) == {"score"}
 
@@ -119,7 +119,7 @@ def test_a_long_text_is_cut_with_a_warning_for_this_task(tmp_path: Path, backbon
     rows = [{"text": "football goal " * 40, "label": 1.5}, {"text": "election vote", "label": 0.5}]
     with pytest.warns(UserWarning, match=r"texts longer than max_length=16 tokens are truncated \(1 of the first 2, "
                                          r"the longest 82 tokens\); raise --max-length") as caught:
-        tasuki.train("score", rows, backbone=str(backbone), output_dir=tmp_path / "m", max_steps=1, max_length=16,
+        tasuki.train("regression", rows, backbone=str(backbone), output_dir=tmp_path / "m", max_steps=1, max_length=16,
                      progress=False, checkpoints=False, eval_split=0)
     assert not any("windows" in str(w.message) for w in caught)  # classify's advice is not this task's
 

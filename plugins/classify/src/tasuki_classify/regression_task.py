@@ -1,4 +1,4 @@
-"""The ``score`` task: one text in, a number out (a rating, a quality or readability score): regression.
+"""The ``regression`` task: one text in, a number out (a rating, a quality or readability score): regression.
 
 ``classify-pairs``'s regression on one text: one output trained with MSE on standardized targets, predicted
 on the targets' own scale (:mod:`tasuki_classify.regression`: reading, scaling, Pearson/Spearman/MSE, the
@@ -21,29 +21,29 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class ScoreOptions:
-    """Options of the ``score`` task: none (the target is a number; classes are ``classify``'s)."""
+class RegressionOptions:
+    """Options of the ``regression`` task: none (the target is a number; classes are ``classify``'s)."""
 
 
-class ScoreTask(PairClassifyTask):
+class RegressionTask(PairClassifyTask):
     """One text in, a number out: ``AutoModelForSequenceClassification`` with one output, ``problem_type``
     regression (a transformers pipeline loads it). Main metric Spearman; Pearson and MSE beside it."""
 
-    name: ClassVar[str] = "score"
+    name: ClassVar[str] = "regression"
     description: ClassVar[str] = "One text in, a number out (a rating, a quality or readability score): regression (en, ja)"
     input_columns: ClassVar[tuple[str, ...]] = ("text",)
     inputs_in_words: ClassVar[str] = "a text"
     columns_note: ClassVar[str] = ("text, and label: a number (a rating, a score; --column label=stars maps another "
                                    "column), predicted on the same scale")
     training_defaults: ClassVar[dict[str, Any]] = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128}
-    Options: ClassVar[type] = ScoreOptions
+    Options: ClassVar[type] = RegressionOptions
     input_fields: ClassVar[tuple[str, ...]] = ("text",)
     form_kind: ClassVar[str] = "text"
     classes_hint: ClassVar[str] = "for classes: task 'classify'"
 
     @property
     def is_regression(self) -> bool:
-        """Always: a ``score`` model predicts a number."""
+        """Always: a ``regression`` model predicts a number."""
         return True
 
     def fit(self, train: Dataset) -> None:
