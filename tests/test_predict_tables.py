@@ -119,16 +119,20 @@ def test_a_table_never_replaces_a_data_file_nor_takes_a_clashing_column(model, t
     source = tmp_path / "in.csv"
     source.write_text("row,text\n1,good\n2,bad\n", encoding="utf-8")
     data = tmp_path / "train.csv"
-    data.write_text("text,label\ngood,pos\n", encoding="utf-8")
-    code, _, err = invoke("predict", model.directory, "--input", source, "--output", data)
-    assert code == 2 and "Traceback" not in err
-    assert "not the output of tasuki predict" in err.splitlines()[-1]
-    assert data.read_text(encoding="utf-8") == "text,label\ngood,pos\n"
+    for table in ("text,label\ngood,pos\n", "row,text,label\n1,good,pos\n"):  # a "row" column alone is not ours
+        data.write_text(table, encoding="utf-8")
+        code, _, err = invoke("predict", model.directory, "--input", source, "--output", data)
+        assert code == 2 and "Traceback" not in err
+        assert "not the output of tasuki predict" in err.splitlines()[-1]
+        assert data.read_text(encoding="utf-8") == table
     code, _, err = invoke("predict", model.directory, "--input", source, "--output", tmp_path / "out.csv")
     assert code == 2 and "Traceback" not in err
     assert "the input column 'row' has the name of a column the table adds" in err.splitlines()[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "train.csv"]
     assert model.predict_file(source, tmp_path / "out.jsonl", progress=False) == 2  # JSON lines take it
+    assert tables.is_table_output(tmp_path / "empty.csv") is False  # no such file
+    (tmp_path / "ours.csv").write_text("row,text,prediction.label\n1,good,pos\n", encoding="utf-8")
+    assert tables.is_table_output(tmp_path / "ours.csv")
 
 
 @pytest.mark.parametrize("name", ["out.jsonl", "out.csv"])

@@ -46,7 +46,8 @@ def check_input_columns(columns: Iterable[str], output: Path) -> None:
 
 
 def is_table_output(path: Path) -> bool:
-    """Whether ``path`` is empty or starts as :func:`write_table` writes it: a ``row`` column, row 1 first."""
+    """Whether ``path`` is empty or starts as :func:`write_table` writes it: ``row`` first, prediction columns
+    after, row 1 first (a user's table with a ``row`` column is not ours: it is never replaced silently)."""
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             head = [line for _, line in zip(range(2), csv.reader(handle, delimiter=_delimiter(path)))]
@@ -54,7 +55,8 @@ def is_table_output(path: Path) -> bool:
         return False
     if not head:
         return True
-    return head[0][:1] == ["row"] and (len(head) == 1 or head[1][:1] == ["1"])
+    predicted = any(c == "prediction" or c.startswith(PREFIX) for c in head[0])
+    return head[0][:1] == ["row"] and predicted and (len(head) == 1 or head[1][:1] == ["1"])
 
 
 def count_rows(path: Path) -> int:
