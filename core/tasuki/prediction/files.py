@@ -273,12 +273,19 @@ def _is_prediction_output(path: Path) -> bool:
 
 
 def _last_line(part: Path) -> Any:
-    """The last complete line of ``part``, parsed (None when it is not JSON)."""
+    """The last complete line of ``part``, parsed (None when it is not JSON); read from the end, a block at a
+    time, so that a gigabyte of earlier rows is not read to find it."""
+    block, size = 1 << 16, part.stat().st_size
     with open(part, "rb") as handle:
-        handle.seek(max(part.stat().st_size - (1 << 26), 0))
-        last = handle.read().splitlines()[-1]
+        tail = b""
+        while True:  # the file ends with a newline (complete lines only): look for the one before it
+            start = max(size - len(tail) - block, 0)
+            handle.seek(start)
+            tail = handle.read(size - len(tail) - start) + tail
+            if start == 0 or tail.rfind(b"\n", 0, len(tail) - 1) >= 0:
+                break
     try:
-        return json.loads(last)
+        return json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
     except ValueError:
         return None
 
