@@ -31,7 +31,7 @@ from tasuki.plugin import (
 )
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
-from tasuki_classify import regression
+from tasuki_classify import regression, windows
 from tasuki_classify.encoding import targets, tokenize
 
 if TYPE_CHECKING:
@@ -215,12 +215,14 @@ class PairClassifyTask(Task):
 
     # --- results -------------------------------------------------------------------------
 
-    def predicted_scores(self, outputs: Outputs) -> np.ndarray:
-        """Regression: ``(N,)`` predictions on the targets' scale."""
+    def predicted_scores(self, outputs: Outputs, features: Dataset, count: int) -> np.ndarray:
+        """Regression: ``(N,)`` predictions of the ``count`` examples on the targets' scale; an example read in
+        windows (a long text of ``regression``) gets the mean of its windows' (a pair is one feature)."""
         if self.scaling is None:
             raise DataError(f"task {self.name!r}: a regression model without its targets' scaling (tasuki.json "
                             f"'task_state.scaling'); train it again")
-        return self.scaling.invert([float(o["score"]) for o in outputs])
+        z = np.array([[float(o["score"])] for o in outputs])
+        return self.scaling.invert(windows.aggregate(z, windows.documents(features, count), count, "mean")[:, 0])
 
     def probabilities(self, outputs: Outputs) -> np.ndarray:
         """Classes: ``(N, L)`` softmax probabilities."""
@@ -238,14 +240,14 @@ class PairClassifyTask(Task):
     def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
         """Regression: ``pearson``, ``spearman``, ``mse`` (target scale); classes: accuracy, F1s, per label."""
         if self.is_regression:
-            return regression.metrics(self._gold(examples), self.predicted_scores(outputs))
+            return regression.metrics(self._gold(examples), self.predicted_scores(outputs, features, len(examples)))
         return scoring.single_label(self._gold(examples), self.probabilities(outputs).argmax(axis=1), self.labels or [])
 
     def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset, *,
                     context: PredictionContext | None = None) -> list[dict[str, Any]]:
         """Regression ``{"score"}`` on the targets' scale; classes ``{"label", "score", "scores"}``, best first."""
         if self.is_regression:
-            return [{"score": float(s)} for s in self.predicted_scores(outputs)]
+            return [{"score": float(s)} for s in self.predicted_scores(outputs, features, len(examples))]
         labels, results = self.labels or [], []
         for row in self.probabilities(outputs):
             order = np.argsort(-row, kind="stable")
@@ -263,7 +265,7 @@ class PairClassifyTask(Task):
         """Regression: predicted against gold scores (``scores.png``); classes: the confusion matrix."""
         title = f"{self.name} ({self.lang})"
         if self.is_regression:
-            return [regression.scatter_figure(self._gold(examples), self.predicted_scores(outputs),
+            return [regression.scatter_figure(self._gold(examples), self.predicted_scores(outputs, features, len(examples)),
                                               Path(directory) / "scores.png", title)]
         gold, predicted = self._gold(examples), self.probabilities(outputs).argmax(axis=1)
         return [scoring.confusion_figure(gold, predicted, self.labels or [], Path(directory) / "confusion_matrix.png",

@@ -3,8 +3,9 @@
 ``classify-pairs``'s regression on one text: one output trained with MSE on standardized targets, predicted
 on the targets' own scale (:mod:`tasuki_classify.regression`: reading, scaling, Pearson/Spearman/MSE, the
 scatter plot). ``classify`` refuses a label column of numbers with decimals and points here. A text over
-``max_length`` tokens is cut, with a warning (windows, as ``classify`` reads long texts, are not built for
-scores yet).
+``max_length`` tokens is read in overlapping windows, as ``classify`` reads it (:mod:`tasuki_classify.windows`,
+stride a quarter of ``max_length``): each window is trained with its text's target, and a text's prediction is
+the mean of its windows' (on the standardized scale, so on the targets' scale too: the scaling is linear).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tasuki.plugin import column_values, require_columns
-from tasuki_classify import regression
+from tasuki_classify import encoding, regression
 from tasuki_classify.pairs import PairClassifyTask
 
 if TYPE_CHECKING:
@@ -53,3 +54,14 @@ class RegressionTask(PairClassifyTask):
         targets = self._targets(column_values(train, column), "training data", column)
         self.scaling = regression.Scaling.fit(targets, "training data", column)
         self._settle()
+
+    def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
+        """Token ids, in windows over long texts (``example_index``: the text of each), and each window's text's
+        standardized target."""
+        features, _ = encoding.features(batch[self.input_columns[0]], tokenizer, max_length, windows=True, stride=None,
+                                        warn=False)
+        column = self.target_columns[0]
+        if column in batch and self.scaling is not None:
+            z = self.scaling.standardize(self._targets(batch[column], "batch", column))
+            features["labels"] = [float(z[i]) for i in features["example_index"]]
+        return features
