@@ -23,8 +23,7 @@ def features(texts: list[str], tokenizer: Any, max_length: int, *, windows: bool
     Returns them and whether a truncation warning was given (``warn``: may warn)."""
     if windows:
         return encode_windows(texts, tokenizer, max_length, stride), False
-    return tokenize(texts, tokenizer, max_length, warn=warn, hint=", or leave out --option windows=false to score them "
-                                                                "in windows")
+    return tokenize(texts, tokenizer, max_length, warn=warn)
 
 
 def targets(values: list[Any], column: str, labels: Sequence[str], multi_label: bool, separator: str | None,
@@ -42,9 +41,9 @@ def targets(values: list[Any], column: str, labels: Sequence[str], multi_label: 
 
 
 def tokenize(texts: list[str], tokenizer: Any, max_length: int, *, warn: bool,
-             pairs: list[str] | None = None, hint: str = "") -> tuple[dict[str, list], bool]:
+             pairs: list[str] | None = None) -> tuple[dict[str, list], bool]:
     """Token features of ``texts`` (of each ``(text, pair)`` as one input when ``pairs`` are given); returns them
-    and whether a truncation warning was given (``warn``: may warn; ``hint`` ends its message).
+    and whether a truncation warning was given (``warn``: may warn).
 
     A fast tokenizer tokenizes a whole text before truncating, so a 50 MB line would take minutes: texts
     are cut first far beyond what ``max_length`` tokens can hold (64 characters a token). Only the inputs
@@ -68,9 +67,9 @@ def tokenize(texts: list[str], tokenizer: Any, max_length: int, *, warn: bool,
             warned = True
             cut = (f"({len(too_long)} of the first {len(texts)}, the longest {longest} tokens); raise --max-length "
                    f"(Python: max_length=) to keep more of them")
-            if seconds is None:  # with a hint, called through features(): one frame deeper than a task's encode
-                warnings.warn(f"texts longer than max_length={max_length} tokens are truncated {cut}{hint}",
-                              TruncationWarning, stacklevel=4 if hint else 3)
+            if seconds is None:  # called through features(): one frame deeper than a pair task's encode
+                warnings.warn(f"texts longer than max_length={max_length} tokens are truncated {cut}, or leave out "
+                              f"--option windows=false to score them in windows", TruncationWarning, stacklevel=4)
             else:
                 warnings.warn(f"text pairs longer than max_length={max_length} tokens (both texts together) are "
                               f"truncated, the longer text first {cut}", TruncationWarning, stacklevel=3)
