@@ -117,6 +117,13 @@ class PairClassifyTask(Task):
 
     # --- data ----------------------------------------------------------------------------
 
+    def _fit_scaling(self, train: Dataset) -> None:
+        """Regression: read every training target as a number and learn their mean and spread."""
+        column = self.target_columns[0]
+        targets = self._targets(column_values(train, column), "training data", column)
+        self.scaling = regression.Scaling.fit(targets, "training data", column)
+        self._settle()
+
     def _targets(self, values: Any, source: str, column: str) -> list[float]:
         """Regression targets as numbers (:func:`tasuki_classify.regression.read_targets`)."""
         return regression.read_targets(values, source, column, self.classes_hint)
@@ -145,9 +152,7 @@ class PairClassifyTask(Task):
             log.info("classify-pairs: %s (--option regression=%s)",
                      "regression" if self.is_regression else "classification", str(self.is_regression).lower())
         if self.is_regression:
-            targets = self._targets(column_values(train, column), "training data", column)
-            self.scaling = regression.Scaling.fit(targets, "training data", column)
-            self._settle()
+            self._fit_scaling(train)
             return
         self.class_names = rules.class_names(train, column)
         counts = rules.class_counts([name] for name in self._classes(train, "training data"))
@@ -194,9 +199,8 @@ class PairClassifyTask(Task):
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids of each pair (truncation warned about once) and the target: a class id or a standardized score."""
-        text, *pair = self.input_columns  # a subclass may read one text (tasuki_classify.regression_task)
-        features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned,
-                                    pairs=batch[pair[0]] if pair else None)
+        text, pair = self.input_columns
+        features, warned = tokenize(batch[text], tokenizer, max_length, warn=not self._warned, pairs=batch[pair])
         self._warned = self._warned or warned
         column = self.target_columns[0]
         if column in batch and self.is_regression and self.scaling is not None:

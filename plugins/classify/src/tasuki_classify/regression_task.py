@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tasuki.plugin import column_values, require_columns
-from tasuki_classify import encoding, regression
+from tasuki.plugin import require_columns
+from tasuki_classify import encoding
 from tasuki_classify.pairs import PairClassifyTask
 
 if TYPE_CHECKING:
@@ -49,11 +49,8 @@ class RegressionTask(PairClassifyTask):
 
     def fit(self, train: Dataset) -> None:
         """Read every target as a number (one line naming the row otherwise) and learn their scaling."""
-        column = self.target_columns[0]
         require_columns(train, self.required_columns(True), "training data", task=self.name)
-        targets = self._targets(column_values(train, column), "training data", column)
-        self.scaling = regression.Scaling.fit(targets, "training data", column)
-        self._settle()
+        self._fit_scaling(train)
 
     def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
         """Token ids, in windows over long texts (``example_index``: the text of each), and each window's text's
