@@ -77,6 +77,11 @@ def _barrier(world: int) -> None:
         PartialState(cpu=cpu_only(False)).wait_for_everyone()
 
 
+def _partial(output: Path) -> Path:
+    """``OUTPUT.partial``: the JSON lines of a run in progress (one process's, or the processes' merged)."""
+    return output.with_name(output.name + ".partial")
+
+
 def _part_name(output: Path, rank: int, world: int, chunk_size: int) -> Path:
     # world size and chunk size are in the name: a resume with other values cannot misread a part
     return output.with_name(f"{output.name}.partial-{world}x{chunk_size}-rank{rank}")
@@ -189,7 +194,7 @@ def _resume_point(output: Path, rank: int, world: int, chunk_size: int, resume: 
 
     One process: a finished ``OUTPUT`` becomes the part again, and its last row is checked. Several:
     a part holds whole chunks, so a torn chunk is cut off and predicted again."""
-    part = output.with_name(output.name + ".partial") if world == 1 else _part_name(output, rank, world, chunk_size)
+    part = _partial(output) if world == 1 else _part_name(output, rank, world, chunk_size)
     if resume and world == 1 and not part.is_file() and output.is_file() and not tables.is_table(output):
         os.replace(output, part)  # a finished output (checked by the caller: ours) holds the rows already predicted
     done_rows = _complete_lines(part) if resume else 0
@@ -211,7 +216,7 @@ def _finish(part: Path, output: Path, rank: int, world: int, chunk_size: int, re
     _barrier(world)
     if rank == 0:
         if world > 1:
-            part = output.with_name(output.name + ".partial")
+            part = _partial(output)
             _merge([_part_name(output, r, world, chunk_size) for r in range(world)], part, chunk_size)
         if tables.is_table(output):
             tables.write_table(part, read_inputs, output)
@@ -225,7 +230,7 @@ def _table_finished(output: Path, resume: bool, world: int, read_inputs: Any) ->
     """Before anything is written, refuse input columns a table cannot take; then whether ``resume`` finds the
     table already written (no partial left) with every input row: nothing to do."""
     tables.check_input_columns(next(read_inputs(), {}), output)
-    if not resume or world > 1 or not output.is_file() or output.with_name(output.name + ".partial").exists():
+    if not resume or world > 1 or not output.is_file() or _partial(output).exists():
         return False
     written, rows = tables.count_rows(output), sum(1 for _ in read_inputs())
     if written != rows:
