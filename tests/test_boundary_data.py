@@ -75,6 +75,29 @@ def test_a_duplicated_column_is_refused(name: str, text: str, extra: tuple[str, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("semicolons.csv", "text;label\ngood;pos\nbad, really;neg\n", "separated by semicolons, and a .csv file is read "
+                                                                      "as comma-separated; save it again as CSV with commas"),
+    ("tabs.csv", "text\tlabel\ngood\tpos\n", "separated by tabs, and a .csv file is read as comma-separated; rename it .tsv"),
+    ("commas.tsv", "text,label\ngood,pos\n", "separated by commas, and a .tsv file is read as tab-separated; rename it .csv"),
+])
+def test_another_separator_is_named_not_read_as_one_column(name: str, text: str, expected: str, registry, backbone_dir,
+                                                          tmp_path: Path) -> None:
+    """A European Excel export (``;``) or a TSV named .csv read as one column ``text;label``: the error was a missing
+    column with advice to map columns (or, with a comma in a row, "more fields than the header has")."""
+    path = write(tmp_path / name, text)
+    out = tmp_path / "out"
+    assert_clear_error(train_args(path, out, backbone_dir), f"{path}: the header {text.split(chr(10))[0]!r} is one column")
+    assert_clear_error(train_args(path, out, backbone_dir), expected)
+    for stream in (False, True):
+        with pytest.raises(DataError, match="is one column"):
+            read_file(path, stream=stream)
+    assert not out.exists()
+    row = '"good; fine, really"' if path.suffix == ".csv" else "good; fine, really"
+    single = write(tmp_path / ("one" + path.suffix), f"text\n{row}\n")  # one column, separators in a row: read
+    assert list(read_file(single)) == [{"text": "good; fine, really"}]
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None:
     path = write(tmp_path / "dup.jsonl", '{"text": "good", "label": "pos"}\n{"text": "good", "label": "pos", "text": "x"}\n')

@@ -79,6 +79,23 @@ def check_header(path: Path, names: Sequence[str]) -> None:
                         f"give every column its own name")
 
 
+# a separator a one-column header should not hold: (what it looks like, the fix)
+_OTHER_SEPARATORS = {";": ("semicolons", "save it again as CSV with commas"), "\t": ("tabs", "rename it .tsv"),
+                     ",": ("commas", "rename it .csv")}
+
+
+def check_delimiter(path: Path, suffix: str, names: Sequence[str]) -> None:
+    """Refuse a one-column header that holds another separator: a ``;``-separated export (Excel in much of
+    Europe) or a tab-separated file named ``.csv`` would otherwise read as one column named ``text;label``."""
+    expected = csv_format(suffix)["delimiter"]
+    found = [sep for sep in _OTHER_SEPARATORS if sep != expected and len(names) == 1 and sep in names[0]]
+    if found:
+        looks, fix = _OTHER_SEPARATORS[found[0]]
+        kind = "tab" if expected == "\t" else "comma"
+        raise DataError(f"{path}: the header {names[0]!r} is one column: its fields look separated by {looks}, "
+                        f"and a {suffix} file is read as {kind}-separated; {fix}")
+
+
 def _constant(name: str) -> float | None:
     """JSON's non-standard ``NaN`` is a missing value (pandas writes it so); infinities stay numbers."""
     return None if name == "NaN" else float(name)
@@ -169,6 +186,7 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
             raise DataError(f"{path}: empty file (no header row)")
         names = [name.strip().lstrip("\ufeff") for name in header]
         check_header(path, names)
+        check_delimiter(path, suffix, names)
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # a whitespace-only line
