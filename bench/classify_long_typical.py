@@ -10,8 +10,14 @@ principal directions plus one isotropic term for the rest), ``d_min`` the docume
 training texts' median distance: windows unlike anything trained on barely count. Scored at windows of 128 and
 64 tokens (stride a quarter), on the two long test sets of ``classify_long.py``.
 
+``--others`` scores three weightings that need nothing learnt beyond the classifier (stop 37, all rejected): the
+energy ``logsumexp(logits)`` (Liu et al. 2020) as ``exp(energy / T)``; the Mahalanobis distance of the *logits* to
+the training texts'; and the odd window out, weighed by its distance to its own document's median window (the
+probabilities or the feature vector), which needs no training statistics at all.
+
     python bench/classify_long.py                       # trains the model, prints its directory
     python bench/classify_long_typical.py --model-dir DIR   # ~10 min on 2 cores
+    python bench/classify_long_typical.py --model-dir DIR --others   # ~10 min
 """
 
 from __future__ import annotations
@@ -87,9 +93,53 @@ def accuracy(owners, probs, weights, gold) -> float:
     return float((scores.argmax(1) == gold).mean())
 
 
+def weighted(owners: np.ndarray, z: np.ndarray, count: int) -> np.ndarray:
+    """``exp(z - the document's largest z)``: each document's most typical window weighs 1."""
+    best = np.full(count, -np.inf)
+    np.maximum.at(best, owners, z)
+    return np.exp(z - best[owners])
+
+
+def odd_out(owners: np.ndarray, x: np.ndarray, count: int, t: float) -> np.ndarray:
+    """Weights growing with a window's distance to its document's median window (in units of their median)."""
+    z = np.zeros(len(owners))
+    for doc in range(count):
+        rows = np.flatnonzero(owners == doc)
+        if len(rows) > 2:
+            far = np.linalg.norm(x[rows] - np.median(x[rows], axis=0), axis=1)
+            z[rows] = far / (t * (np.median(far) + 1e-9))
+    return weighted(owners, z, count)
+
+
+def others(model, tokenizer, train: list[dict], sets: dict[str, list[dict]], gold: np.ndarray) -> None:
+    """The ``--others`` table: weightings from the logits, or from each document alone."""
+    _, fitted, _ = window_outputs(model, tokenizer, [r["text"] for r in train], 128, "pooled")
+    measure = distance(fitted, None)
+    median = np.median(measure(fitted))
+    ts = (0.5, 1.0, 2.0)
+    print("| windows | test set | mean | energy, T " + " / ".join(map(str, ts)) + " | logit Mahalanobis, T 0.1 / 0.3 / 1 "
+          "| odd out (probabilities), T " + " / ".join(map(str, ts)) + " | odd out (pooled vector), same T |")
+    print("|---:|---|---:|---|---|---|---|")
+    for length in WINDOWS:
+        for name, docs in sets.items():
+            owners, logits, vectors = window_outputs(model, tokenizer, [r["text"] for r in docs], length, "pooled")
+            probs, n = softmax(logits, 1), len(gold)
+            energy = np.log(np.exp(logits).sum(1))
+
+            def acc(weights: np.ndarray, owners: np.ndarray = owners, probs: np.ndarray = probs) -> str:
+                return f"{accuracy(owners, probs, weights, gold):.3f}"
+
+            cells = [acc(np.ones(len(owners))), " / ".join(acc(weighted(owners, energy / t, n)) for t in ts),
+                     " / ".join(acc(weighted(owners, -measure(logits) / (t * median), n)) for t in (0.1, 0.3, 1.0)),
+                     " / ".join(acc(odd_out(owners, probs, n, t)) for t in ts),
+                     " / ".join(acc(odd_out(owners, vectors, n, t)) for t in ts)]
+            print(f"| {length} | {name} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, required=True, help="a model bench/classify_long.py trained")
+    parser.add_argument("--others", action="store_true", help="the rejected weightings (logits, the document alone)")
     args = parser.parse_args()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -104,6 +154,10 @@ def main() -> None:
     gold = np.array([labels.index(r["label"]) for r in test])
     sets = {"after news": long_documents(test), "among its label": label_documents(test)}
     print(f"load average before {os.getloadavg()}")
+    if args.others:
+        others(model, tokenizer, train, sets, gold)
+        print(f"load average after {os.getloadavg()}")
+        return
     print("| feature | windows | test set | mean | max | last window alone | typical, full | typical, K=8 | typical, K=32 |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for feature in ("pooled", "mean of last hidden states"):
