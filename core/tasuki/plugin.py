@@ -47,7 +47,8 @@ The names, by what they are for:
 - **Serving routes** (the ``register_routes`` hook): ``Route`` (``POST /models/{name}/PATH``),
   ``RouteCall`` (what its handler gets), ``Attachment`` (a file a model carries for it, loaded by
   ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
-- **Files**: ``atomic_write_text``, ``atomic_write_json`` (a reader never sees half a file),
+- **Files**: ``atomic_write_text``, ``atomic_write_json`` and ``atomic_path`` (a temporary name beside the
+  file for any writer, renamed into place when the block ends: a reader never sees half a file),
   ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
   (``tasuki.json``, tasuki's own file in a trained model's directory).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
@@ -83,7 +84,7 @@ if TYPE_CHECKING:
         require_columns,
     )
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
-    from tasuki.files import atomic_write_json, atomic_write_text, file_sha256
+    from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256
     from tasuki.hookspecs import hookimpl
     from tasuki.japanese import split_words, word_owners, words_of_tokens
     from tasuki.model_dir import METADATA_FILE
@@ -145,7 +146,8 @@ _SOURCES = {
     "Route": "tasuki.serve.routes", "RouteCall": "tasuki.serve.routes", "Attachment": "tasuki.serve.routes",
     "RequestError": "tasuki.serve.models",
     # files
-    "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "file_sha256": "tasuki.files",
+    "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "atomic_path": "tasuki.files",
+    "file_sha256": "tasuki.files",
     "METADATA_FILE": "tasuki.model_dir", "E5_PROMPTS": "tasuki.backbones.e5:PREFIXES",
     # figures
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
@@ -188,6 +190,7 @@ __all__ = [
     "Task",
     "TasukiError",
     "UnknownNameError",
+    "atomic_path",
     "atomic_write_json",
     "atomic_write_text",
     "bar_chart",

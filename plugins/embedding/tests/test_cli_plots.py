@@ -36,6 +36,22 @@ def test_embed_csv_column_and_errors(tmp_path, tiny_dir: str, runner: CliRunner)
     assert result.exit_code == 2 and "no column 'text'" in result.output and "--column" in result.output
     result = runner.invoke(cli, [*args, "--column", "sentence"])
     assert result.exit_code == 2 and "row 2, column 'sentence': empty text" in result.output
+    result = runner.invoke(cli, [*args, "--column", "text=sentence"])  # the form train and predict take
+    assert result.exit_code == 2 and "row 2, column 'sentence': empty text" in result.output
+
+
+def test_embed_writes_exactly_the_file_named(tmp_path, tiny_dir: str, runner: CliRunner) -> None:
+    """numpy adds .npy to any other name: "wrote ... to emb.jsonl" left emb.jsonl.npy. Now such a name is refused
+    before any work, and the array is written under a temporary name and renamed (no half file)."""
+    (tmp_path / "in.csv").write_text("id,sentence\n1,the cat\n2,a red car\n", encoding="utf-8")
+    args = ["embed", tiny_dir, "--input", str(tmp_path / "in.csv"), "--column", "text=sentence", "--device", "cpu"]
+    result = runner.invoke(cli, [*args, "--output", str(tmp_path / "emb.jsonl")])
+    assert result.exit_code == 2 and "allowed: a file name ending in .npy" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    result = runner.invoke(cli, [*args, "--output", str(tmp_path / "out" / "emb.npy")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["emb.npy"]
+    assert np.load(tmp_path / "out" / "emb.npy").shape[0] == 2
 
 
 def test_similar_prints_a_score_or_a_matrix(tiny_dir: str, runner: CliRunner) -> None:

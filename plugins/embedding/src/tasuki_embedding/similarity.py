@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tasuki.plugin import DataError
+from tasuki.plugin import DataError, atomic_path
 
 INDEX_FORMAT = "tasuki-embedding-index/1"
 FINGERPRINT = "model_fingerprint"
@@ -173,13 +172,8 @@ class EmbeddingIndex:
         }
         if self.texts is not None:
             arrays["texts"] = np.array(self.texts, dtype=np.str_)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:  # a reader never sees half an index
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a reader never sees half an index
+            np.savez(handle, **arrays)
         return path
 
     @classmethod

@@ -41,6 +41,8 @@ def read_texts(path: str, column: str, encoding: str | None) -> list[str]:
     from tasuki.plugin import check_texts, load_data
 
     rows, source = load_data(path, encoding=encoding, with_targets=False)
+    if column not in rows.column_names and column.startswith("text="):
+        column = column.removeprefix("text=")  # the TASK_COLUMN=YOUR_COLUMN form of train and predict
     if column not in rows.column_names:
         raise DataError(f"{source}: no column {column!r}; found columns: {', '.join(rows.column_names)}. "
                         f"Choose one with --column")
