@@ -40,6 +40,9 @@ def labelled_texts(path: str | Path | None) -> set[str]:
         return set()
     texts = set()
     for row, values in enumerate(iter_rows(path), start=1):
+        if "text" not in values:  # a file of other columns: not "row 1 ... got None"
+            raise DataError(f"{path}: missing column 'text'; found columns: {', '.join(values) or 'none'}. A labels "
+                            f"file has the labelled texts in a column named text (as tasuki label writes it)")
         if not isinstance(values.get("text"), str):
             raise DataError(f"{path}: row {row}, column 'text': expected a text, got {values.get('text')!r}")
         texts.add(values["text"])
