@@ -52,8 +52,9 @@ def test_empty_file_and_unknown_suffix(tmp_path: Path) -> None:
         load_data(write(tmp_path / "e.csv", b""), Toy)
     with pytest.raises(DataError, match="no examples"):
         load_data(write(tmp_path / "e.jsonl", b"\n \n"), Toy)
-    with pytest.raises(DataError, match=r"unknown file type '.xlsx'; tasuki reads .* a spreadsheet: save it as CSV"):
-        load_data(write(tmp_path / "e.xlsx", b"x"), Toy)
+    with pytest.raises(DataError, match=r"unknown file type '.xls'; tasuki reads .*\.xlsx.* a spreadsheet: save it as "
+                                        r"\.xlsx or as CSV"):
+        load_data(write(tmp_path / "e.xls", b"x"), Toy)
     with pytest.raises(DataError, match=r"unknown file type '.docx'; tasuki reads [^;]*$"):  # no spreadsheet hint
         load_data(write(tmp_path / "e.docx", b"x"), Toy)
     with pytest.raises(DataError, match="no such file"):

@@ -202,7 +202,7 @@ class TrainedModel:
     def predict_file(self, input: str | Path, output: str | Path, *, columns: Mapping[str, str] | None = None,
                      batch_size: int = 32, chunk_size: int = 1000, resume: bool = False, overwrite: bool = False,
                      encoding: str | None = None, progress: bool = True) -> int:
-        """Predict every row of a file (csv/tsv/jsonl/txt/parquet) into JSON lines, streaming in chunks.
+        """Predict every row of a file (csv/tsv/jsonl/txt/parquet/xlsx) into JSON lines, streaming in chunks.
 
         See :func:`tasuki.prediction.files.predict_file`; returns the number of rows this call predicted.
         """

@@ -10,7 +10,7 @@ from tasuki.cli.options import given, training_options
 
 @click.command("train")
 @click.argument("task")
-@click.option("--data", required=True, help="Training data: a file (csv/tsv/jsonl/json/parquet/txt/...) or a Hub dataset.")
+@click.option("--data", required=True, help="Training data: a file (csv/tsv/jsonl/json/parquet/txt/xlsx/...) or a Hub dataset.")
 @click.option("--eval-data", help="Held-out data; default: --eval-split of --data.")
 @click.option("--output", "output_dir", required=True, type=click.Path(), help="Directory for the trained model.")
 @click.option("--backbone", help="Hub id, local model directory, or spec (minilm, e5-small, scratch:...).")

@@ -1,7 +1,7 @@
 """Load examples from wherever users keep them into a ``datasets.Dataset``.
 
 Sources: a ``datasets.Dataset`` (or a list of dicts), a local file (csv, tsv, jsonl,
-json, parquet, txt, or a format a task reads itself, e.g. CoNLL), or a Hub dataset name
+json, parquet, txt, an Excel workbook, or a format a task reads itself, e.g. CoNLL), or a Hub dataset name
 (``tyqiangz/multilingual-sentiments`` with ``config``/``split``). Files are decoded once:
 a UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, and a
 file that is not UTF-8 fails with a message naming the byte and line (pass

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.data.cache import cached_rows
 from tasuki.data.formats import GENERIC_READERS, STREAMED, check_readable, read_text, stream_rows
+from tasuki.data.spreadsheets import WORKBOOKS, workbook_rows
 from tasuki.data.tables import rows_to_dataset
 from tasuki.errors import DataError
 
@@ -26,15 +27,15 @@ STREAM_ABOVE = 64 * 2**20
 logger = logging.getLogger(__name__)
 
 
-SPREADSHEETS = frozenset({".xlsx", ".xls", ".xlsm", ".ods", ".numbers"})
-"""Suffixes of spreadsheets: not read (no spreadsheet library is a dependency); the refusal says how to export."""
+SPREADSHEETS = frozenset({".xls", ".ods", ".numbers"})
+"""Suffixes of spreadsheets not read (openpyxl reads .xlsx and .xlsm only); the refusal says how to export."""
 
 
 def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
               stream: bool = False) -> Dataset:
     """Read one local file into a Dataset, using the task's own reader for its formats.
 
-    csv, tsv, jsonl and txt files above 64 MiB, or any of them with ``stream=True``, stream row by
+    csv, tsv, jsonl, txt and Excel files above 64 MiB, or any of them with ``stream=True``, stream row by
     row into a cached Arrow file (flat memory) instead of being read whole.
     """
     from datasets import Dataset
@@ -47,16 +48,17 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     readers = {**GENERIC_READERS, **(task_cls.readers() if task_cls else {})}
     if suffix == ".parquet" and suffix not in readers:
         return Dataset.from_parquet(str(path))
-    if suffix not in readers:
-        known = ", ".join(sorted({*readers, ".parquet"}))
-        sheet = "; a spreadsheet: save it as CSV UTF-8 (Excel: File > Save As)" if suffix in SPREADSHEETS else ""
+    if suffix not in readers and suffix not in WORKBOOKS:
+        known = ", ".join(sorted({*readers, ".parquet", *WORKBOOKS}))
+        sheet = "; a spreadsheet: save it as .xlsx or as CSV UTF-8" if suffix in SPREADSHEETS else ""
         raise DataError(f"{path}: unknown file type {suffix!r}; tasuki reads {known}{sheet}")
-    streamable = suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix]
+    workbook = suffix in WORKBOOKS and suffix not in readers
+    streamable = workbook or (suffix in (".csv", ".tsv", ".jsonl", ".txt") and readers[suffix] is GENERIC_READERS[suffix])
     if streamable and (stream or path.stat().st_size > STREAM_ABOVE):
         # a large file streams row by row into a cached Arrow file: flat memory, read once per version
         logger.info("%s: %.0f MB, read in a stream into the data cache", path, path.stat().st_size / 1e6)
         return read_dataset(path, task_cls, encoding)
-    rows = readers[suffix](path, read_text(path, encoding))
+    rows = list(workbook_rows(path)) if workbook else readers[suffix](path, read_text(path, encoding))
     if not rows:
         raise DataError(f"{path}: no examples in file")
     return rows_to_dataset(rows, str(path))
@@ -65,7 +67,7 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
 def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
     """The rows of ``path`` one at a time, decoded as :func:`read_file` decodes whole files.
 
-    csv, tsv, jsonl, txt and parquet stream (:func:`tasuki.data.formats.stream_rows`); other formats
+    csv, tsv, jsonl, txt, parquet and Excel files stream (:func:`tasuki.data.formats.stream_rows`); other formats
     (json, a task's own, e.g. CoNLL) are read whole by :func:`read_file` and then handed out row by row.
     """
     path = Path(path).expanduser()

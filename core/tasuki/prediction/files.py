@@ -1,6 +1,6 @@
 """Streaming prediction over files: read, predict and write in chunks, in flat memory.
 
-``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet) a chunk of rows at a time,
+``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet, xlsx) a chunk of rows at a time,
 predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
 JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
 to ``OUTPUT``, so a reader never sees half an output. An ``OUTPUT`` named ``.csv`` or ``.tsv``

@@ -60,7 +60,7 @@ def _text_column(columns: tuple[str, ...]) -> str:
 
 @label.command()
 @click.option("--data", "pool", required=True, type=click.Path(path_type=Path),
-              help="The unlabelled texts: a file with a text column (csv/tsv/jsonl/json/parquet/txt).")
+              help="The unlabelled texts: a file with a text column (csv/tsv/jsonl/json/parquet/xlsx/txt).")
 @click.option("--exclude", type=click.Path(path_type=Path), default=None,
               help="A labels file (text column): its texts are not suggested again.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="How many texts to suggest.")

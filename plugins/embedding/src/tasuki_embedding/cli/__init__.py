@@ -37,7 +37,7 @@ def load_encoder(model: str, pooling: str | None, normalize: bool | None, max_le
 
 
 def read_texts(path: str, column: str, encoding: str | None) -> list[str]:
-    """Texts from a file tasuki reads (txt: one a line; csv/tsv/jsonl/json/parquet: ``column``)."""
+    """Texts from a file tasuki reads (txt: one a line; csv/tsv/jsonl/json/parquet/xlsx: ``column``)."""
     from tasuki.plugin import check_texts, load_data
 
     rows, source = load_data(path, encoding=encoding, with_targets=False)

@@ -12,7 +12,7 @@ from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
 @click.argument("model")
 @click.argument("queries", nargs=-1, required=True)
 @click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
-              help="Documents: .txt (one a line) or csv/tsv/jsonl/json/parquet with --column.")
+              help="Documents: .txt (one a line) or csv/tsv/jsonl/json/parquet/xlsx with --column.")
 @click.option("--index", "index_file", type=click.Path(dir_okay=False),
               help="A saved index (.npz): read it instead of encoding --corpus, or write it with --corpus.")
 @click.option("--column", default="text", show_default=True, help="The text column of --corpus.")

@@ -1,0 +1,94 @@
+"""Excel workbooks read as their sheet saved as CSV UTF-8 would read, whole or streamed, or refused in one line."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasuki.data import iter_rows, load_data, read_file
+from tasuki.errors import DataError
+from tasuki.testing import run_cli
+from tasuki_template.plugin import TemplateClassificationTask as Toy
+
+openpyxl = pytest.importorskip("openpyxl")
+
+
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASUKI_CACHE", str(tmp_path / "cache"))  # a streamed read writes its Arrow files here
+
+
+def workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_cells_read_as_a_csv_export_writes_them(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "book.xlsx", {"empty first": [], "data": [
+        [None],  # blank rows before the header and between rows are skipped, as blank CSV lines are
+        ["text", " label ", "score", "when", "ok", None],  # a formatted but unnamed column at the right
+        ["good film", "pos", 3.0, datetime.date(2026, 12, 6), True],
+        [2024, 1, 0.25, None, False],  # a number where a text is: text, so the column keeps one type
+        [None, None, None, None, None],
+        ["two\r\nlines", "neg", -1.5, datetime.datetime(2026, 1, 2, 3, 4), None],
+    ]})
+    expected = [
+        {"text": "good film", "label": "pos", "score": "3", "when": "2026-12-06", "ok": "TRUE"},
+        {"text": "2024", "label": "1", "score": "0.25", "when": "", "ok": "FALSE"},
+        {"text": "two\nlines", "label": "neg", "score": "-1.5", "when": "2026-01-02T03:04:00", "ok": ""},
+    ]
+    assert read_file(path).to_list() == expected
+    assert read_file(path, stream=True).to_list() == expected
+    assert list(iter_rows(path)) == expected
+    data, _ = load_data(path, Toy, columns={"label": "label"})
+    assert data["label"] == ["pos", "1", "neg"]
+
+
+@pytest.mark.parametrize(("sheets", "message"), [
+    ({"a": [["text"], ["x"]], "b": [["text"], ["y"]]}, "sheets 'a', 'b' all hold data; tasuki reads a workbook of one "
+                                                       "sheet: save the sheet you mean as its own workbook or as CSV"),
+    ({"a": [], "b": [[None]]}, "empty workbook (no sheet has a value)"),
+    ({"a": [["text", None, "label"], ["x", "", "pos"]]}, "sheet 'a': column B has no name in the header row"),
+    ({"a": [["text", "label"], ["x", "pos"], ["y", "neg", "extra"]]},
+     "sheet 'a', row 3: a value in column C, which has no name in the header row"),
+    ({"a": [["text", "label", "text"], ["x", "pos", "y"]]}, "duplicate column 'text' in the header"),
+    ({"a": [["text", "label"]]}, "no examples in file"),
+])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_workbook_tasuki_cannot_read_right_is_refused(sheets: dict, message: str, stream: bool,
+                                                        tmp_path: Path) -> None:
+    path = workbook(tmp_path / "book.xlsx", sheets)
+    with pytest.raises(DataError, match="^" + str(path).replace(".", r"\.") + ".*" + message.replace("(", r"\(")
+                       .replace(")", r"\)")):
+        read_file(path, stream=stream)
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    path.write_text("text,label\ngood,pos\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"export\.xlsx: not a readable Excel workbook"):
+        read_file(path)
+
+
+def test_train_and_predict_a_table_from_a_workbook(registry, backbone_dir: str, tmp_path: Path) -> None:
+    rows = [["good movie", "pos"], ["bad movie", "neg"], ["great food", "pos"], ["awful food", "neg"]] * 4
+    path = workbook(tmp_path / "reviews.xlsx", {"Sheet1": [["id", "review", "label"],
+                                                           *[[i, t, label] for i, (t, label) in enumerate(rows)]]})
+    out = tmp_path / "model"
+    code, _, err = run_cli("train", "template-classify", "--data", path, "--column", "text=review", "--output", out,
+                           "--backbone", backbone_dir, "--max-steps", "1", "--batch-size", "8", "--no-checkpoints")
+    assert code == 0, err
+    code, _, err = run_cli("predict", out, "--input", path, "--output", tmp_path / "scored.csv")
+    assert code == 0, err
+    lines = (tmp_path / "scored.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("row,id,review,label,prediction.") and lines[1].startswith("1,0,good movie,pos,")
+    assert len(lines) == 1 + len(rows)
