@@ -18,6 +18,7 @@ probabilities or the feature vector), which needs no training statistics at all.
     python bench/classify_long.py                       # trains the model, prints its directory
     python bench/classify_long_typical.py --model-dir DIR   # ~10 min on 2 cores
     python bench/classify_long_typical.py --model-dir DIR --others   # ~10 min
+    python bench/classify_long_typical.py --model-dir DIR --windows 48,32   # shorter windows
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def odd_out(owners: np.ndarray, x: np.ndarray, count: int, t: float) -> np.ndarr
     return weighted(owners, z, count)
 
 
-def others(model, tokenizer, train: list[dict], sets: dict[str, list[dict]], gold: np.ndarray) -> None:
+def others(model, tokenizer, train: list[dict], sets: dict[str, list[dict]], gold: np.ndarray,
+           lengths: tuple[int, ...]) -> None:
     """The ``--others`` table: weightings from the logits, or from each document alone."""
     _, fitted, _ = window_outputs(model, tokenizer, [r["text"] for r in train], 128, "pooled")
     measure = distance(fitted, None)
@@ -120,7 +122,7 @@ def others(model, tokenizer, train: list[dict], sets: dict[str, list[dict]], gol
     print("| windows | test set | mean | energy, T " + " / ".join(map(str, ts)) + " | logit Mahalanobis, T 0.1 / 0.3 / 1 "
           "| odd out (probabilities), T " + " / ".join(map(str, ts)) + " | odd out (pooled vector), same T |")
     print("|---:|---|---:|---|---|---|---|")
-    for length in WINDOWS:
+    for length in lengths:
         for name, docs in sets.items():
             owners, logits, vectors = window_outputs(model, tokenizer, [r["text"] for r in docs], length, "pooled")
             probs, n = softmax(logits, 1), len(gold)
@@ -140,7 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, required=True, help="a model bench/classify_long.py trained")
     parser.add_argument("--others", action="store_true", help="the rejected weightings (logits, the document alone)")
+    parser.add_argument("--windows", default=",".join(map(str, WINDOWS)), help="window lengths in tokens (128,64)")
     args = parser.parse_args()
+    lengths = tuple(int(n) for n in args.windows.split(","))
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from bench.classify_long import label_documents, long_documents
@@ -155,7 +159,7 @@ def main() -> None:
     sets = {"after news": long_documents(test), "among its label": label_documents(test)}
     print(f"load average before {os.getloadavg()}")
     if args.others:
-        others(model, tokenizer, train, sets, gold)
+        others(model, tokenizer, train, sets, gold, lengths)
         print(f"load average after {os.getloadavg()}")
         return
     print("| feature | windows | test set | mean | max | last window alone | typical, full | typical, K=8 | typical, K=32 |")
@@ -164,7 +168,7 @@ def main() -> None:
         _, _, fitted = window_outputs(model, tokenizer, [r["text"] for r in train], 128, feature)
         measures = [distance(fitted, k) for k in (None, 8, 32)]
         medians = [np.median(m(fitted)) for m in measures]
-        for length in WINDOWS:
+        for length in lengths:
             for name, docs in sets.items():
                 owners, logits, vectors = window_outputs(model, tokenizer, [r["text"] for r in docs], length, feature)
                 probs, n = softmax(logits, 1), len(gold)
