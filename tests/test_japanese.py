@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tasuki.japanese import split_words
 
 
@@ -57,3 +59,16 @@ def test_word_pieces_equal_the_tokenizer_on_words(tmp_path) -> None:
         expected = [(0, 0) if w is None else (words[w].start + a, words[w].start + b)
                     for w, (a, b) in zip(word_of, reference["offset_mapping"])]
         assert offsets == expected, text
+
+
+@pytest.mark.parametrize(("text", "span", "expected"), [
+    ("john lives in paris", (4, 10), (5, 10)),  # ▁lives: the space before the word
+    ("a  b\n", (1, 5), (3, 4)),  # whitespace at both ends, newline included
+    ("東京\u3000大阪", (2, 5), (3, 5)),  # the full-width space is whitespace too
+    ("a b", (1, 2), (2, 2)),  # only whitespace: empty
+    ("abc", (0, 3), (0, 3)),
+])
+def test_strip_span(text: str, span: tuple[int, int], expected: tuple[int, int]) -> None:
+    from tasuki.plugin import strip_span
+
+    assert strip_span(text, *span) == expected

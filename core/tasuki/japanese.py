@@ -253,3 +253,14 @@ def words_of_tokens(
         word = next((owners[c] for c in range(span[0], span[1]) if owners[c] >= 0), None) if span else None
         result.append(word)
     return result
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` of ``text[start:end]`` without the whitespace at its ends (``start == end`` if it is all
+    whitespace). A SentencePiece token (``▁lives``) has the offsets of the space before its word too: an entity or
+    answer built from token offsets would otherwise start with that space."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

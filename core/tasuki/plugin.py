@@ -40,7 +40,8 @@ The names, by what they are for:
   (each with sentence-transformers' arithmetic) and ``cosine_matrix``; for texts encoded apart (pairs,
   triplets): ``ROLES`` (their columns), ``role_prefix``, ``tokenize_roles``, ``pad_roles`` and ``embed_roles``.
 - **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
-  ``words_of_tokens`` (which word each character and each token belongs to).
+  ``words_of_tokens`` (which word each character and each token belongs to), ``strip_span`` (a character
+  span from token offsets without the whitespace at its ends: SentencePiece tokens hold the space before them).
 - **Training and prediction**: ``Stage``, a run a task asks the runner for before its own
   (``Task.stages``: e.g. contrastive tuning of the encoder); ``predict(task, model, tokenizer, examples, ...)``,
   the runner's prediction loop.
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
     from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256
     from tasuki.hookspecs import hookimpl
-    from tasuki.japanese import split_words, word_owners, words_of_tokens
+    from tasuki.japanese import split_words, strip_span, word_owners, words_of_tokens
     from tasuki.model_dir import METADATA_FILE
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
@@ -130,6 +131,7 @@ _SOURCES = {
     "iter_rows": "tasuki.data", "cached_rows": "tasuki.data",
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
+    "strip_span": "tasuki.japanese",
     # prediction
     "predict": "tasuki.prediction.predict", "Stage": "tasuki.training.stages",
     # sentence vectors
@@ -229,6 +231,7 @@ __all__ = [
     "setting",
     "settings_options",
     "split_words",
+    "strip_span",
     "stripped_labels",
     "tokenize_roles",
     "training_options",

@@ -91,3 +91,21 @@ def test_aggregate_groups_like_the_pipeline():
     assert [(e["text"], e["type"], e["start"], e["end"]) for e in out] == [("Ann Lee", "PER", 0, 7), ("Bob", "PER", 12, 15)]
     with pytest.raises(ValueError, match="unknown aggregation"):
         aggregate(text, probs, offsets, [0, 1, 2, 3], {0: "O", 1: "B-PER", 2: "I-PER"}, "mean")
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple", "first"])
+def test_sentencepiece_offsets_give_spans_without_the_space(strategy: str) -> None:
+    """XLM-R / E5 tokens (``▁Lee``) have the offsets of the space before them: entities started with it
+    (" Lee", start 3). A token that is only the space (``▁`` before ``.``) tagged as an entity gives none."""
+    text = "Ann Lee met Bob ."
+    # ▁Ann ▁Lee ▁met ▁Bob ▁ .  (offsets as the e5-small tokenizer gives them)
+    offsets = [(0, 3), (3, 7), (7, 11), (11, 15), (15, 16), (16, 17)]
+    tags = [1, 2, 0, 1, 1, 0]  # B-PER I-PER O B-PER B-PER(the bare space) O
+    probs = np.eye(3)[tags] * 0.9 + 0.05
+    out = aggregate(text, probs, offsets, [0, 1, 2, 3, -1, 4], {0: "O", 1: "B-PER", 2: "I-PER"}, strategy)
+    spans = [(e["text"], e["start"], e["end"]) for e in out]
+    if strategy == "none":
+        assert spans == [("Ann", 0, 3), ("Lee", 4, 7), ("Bob", 12, 15)]
+    else:
+        assert spans == [("Ann Lee", 0, 7), ("Bob", 12, 15)]
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in out)

@@ -81,3 +81,14 @@ def test_align_to_words_widens_to_whole_words() -> None:
     start, end = logits_for(offsets, 4, 5)
     assert best_span([(start, end, offsets, words)], context).answer == "Edmund Hillary"
     assert best_span([(start, end, offsets, words)], context, align_to_words=False).answer == "und Hil"
+
+
+def test_a_sentencepiece_answer_does_not_start_with_the_space() -> None:
+    """``▁lives`` has the offsets (4, 10) of " lives" (XLM-R, E5): the answer was " lives in", start 4."""
+    context = "john lives in paris"
+    offsets = [None, [0, 0], None, [0, 4], [4, 10], [10, 13], [13, 19], None]  # [CLS] q [SEP] ▁john ▁lives ▁in ▁paris [SEP]
+    words = [None, None, None, 0, 1, 2, 3, None]
+    start, end = logits_for(offsets, 4, 5)
+    span = best_span([(start, end, offsets, words)], context)
+    assert (span.answer, span.start, span.end) == ("lives in", 5, 13)
+    assert span.best_span == (5, 13)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tasuki.plugin import strip_span
+
 STRATEGIES = ("none", "simple", "first", "average", "max")
 
 
@@ -97,13 +99,14 @@ def aggregate(
             best = int(row.argmax())
             start, end = int(offsets[group[0]][0]), int(offsets[group[-1]][1])
             items.append((id2label[best], float(row[best]), start, end, group[0]))
+    items = [(label, score, *strip_span(text, s, e), t) for label, score, s, e, t in items]  # no ▁ space in a span
     if strategy == "none":
         return [
             {"text": text[s:e], "type": label, "start": s, "end": e, "score": score, "index": t}
             for label, score, s, e, t in items
-            if label != "O"
+            if label != "O" and s < e
         ]
-    return [entity for entity in _group(items, text) if entity["type"] != "O"]
+    return [entity for entity in _group(items, text) if entity["type"] != "O" and entity["start"] < entity["end"]]
 
 
 def _group(items: list[tuple], text: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasuki.plugin import strip_span
 from tasuki_qa.features import CLS_INDEX
 
 
@@ -104,6 +105,7 @@ def best_span(
             start = min(o[0] for o, wid in zip(offsets, word_ids) if wid == word_ids[s])
         if word_ids[e] is not None:
             end = max(o[1] for o, wid in zip(offsets, word_ids) if wid == word_ids[e])
+    start, end = strip_span(context, start, end)  # a SentencePiece token's offsets hold the space before it
     span = Span(context[start:end], score, start, end, null_score, score, (start, end))
     if allow_impossible and null_score - score > null_threshold:
         return Span("", null_score, 0, 0, null_score, score, (start, end))
