@@ -175,3 +175,24 @@ def test_cli_adapt_end_to_end(tiny_backbone, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "head-only" in result.output and "perplexity" in result.output
     assert (tmp_path / "out" / "config.json").is_file()
+
+
+def test_a_tokenizer_without_a_mask_token_is_refused_in_one_line(tiny_backbone: Path, tmp_path: Path) -> None:
+    """Masking needs a mask token: without one, training failed with a TypeError deep in the collator."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from tasuki.errors import DataError
+
+    backbone = tmp_path / "no-mask"
+    shutil.copytree(tiny_backbone, backbone)
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    tokenizer.mask_token = None
+    tokenizer.save_pretrained(backbone)
+    assert AutoTokenizer.from_pretrained(backbone).mask_token_id is None
+    out = tmp_path / "model"
+    with pytest.raises(DataError, match=r"tokenizer \(\w+\) has no mask token: masked-LM training"):
+        api.train("mlm", [{"text": t} for t in news_corpus(documents=10)], backbone=str(backbone), output_dir=out,
+                  max_steps=1, **FAST)
+    assert not out.exists()

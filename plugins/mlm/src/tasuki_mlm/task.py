@@ -123,6 +123,10 @@ class MaskedLMTask(Task):
         fill = bool(batch.get(FILL_MASK)) and any(batch[FILL_MASK])
         if max_length < 3:
             raise DataError(f"max_length {max_length} is too short for a block ([CLS] token [SEP])")
+        if tokenizer.mask_token_id is None:  # else a TypeError deep in masking, after the data was read
+            raise DataError(f"the backbone's tokenizer ({type(tokenizer).__name__}) has no mask token: masked-LM "
+                            f"training and fill-mask hide tokens behind one; choose an encoder trained with a mask "
+                            f"token (BERT, RoBERTa, XLM-R, e5, ...)")
         whole_word = self.options.whole_word
         if self.options.nsp and not fill:
             return encode_pairs(texts, tokenizer, max_length, whole_word=whole_word)
