@@ -1,4 +1,5 @@
-"""Tiny, offline models for tests: a few-layer BERT with a WordPiece vocab written on the spot.
+"""Tiny, offline models for tests: a few-layer BERT with a WordPiece vocab written on the spot, and encoders of
+other architectures (:func:`tiny_encoder`).
 
 No test may reach a model hub, so tests (the core's and every plugin's) build their own
 backbone in a temporary directory::
@@ -105,6 +106,53 @@ def tiny_sentencepiece_tokenizer(text: str, pieces: Iterable[str] = ()) -> Any:
     backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", sep_token="</s>",
                                    cls_token="<s>", unk_token="<unk>", pad_token="<pad>")
+
+
+ARCHITECTURES = ("distilbert", "xlm-roberta", "deberta-v2", "modernbert")
+"""Encoders :func:`tiny_encoder` builds besides BERT: no token type ids (DistilBERT, ModernBERT), SentencePiece
+pieces whose offsets hold the space before them and positions offset by the padding id (XLM-R, the e5
+backbone's family), relative positions (DeBERTa-v2), local-global attention (ModernBERT)."""
+
+
+def tiny_encoder(directory: str | Path, architecture: str, words: Iterable[str] = (), *, seed: int = 0) -> Path:
+    """Write a randomly initialised tiny encoder of ``architecture`` (one of :data:`ARCHITECTURES`) with its
+    kind of tokenizer (WordPiece for DistilBERT, else SentencePiece-style pieces with a ``<mask>``) to
+    ``directory``: a backbone a user might bring that is not BERT. Returns its path."""
+    import torch
+    import transformers
+    from transformers import BertTokenizerFast
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    size = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    if architecture == "distilbert":
+        vocab = tiny_vocab(words)
+        tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True,
+                                      model_max_length=128)
+        config = transformers.DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                               max_position_embeddings=128)
+    else:
+        all_words = [w.lower() for w in (*BASIC_WORDS, *words)]
+        tokenizer = tiny_sentencepiece_tokenizer(" ".join(all_words) + string.ascii_lowercase + string.digits +
+                                                 string.punctuation, pieces=["▁" + w for w in all_words])
+        tokenizer.add_special_tokens({"mask_token": "<mask>"})
+        tokenizer.model_max_length = 128
+        ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": 0, "eos_token_id": 2}
+        config = {
+            "xlm-roberta": lambda: transformers.XLMRobertaConfig(vocab_size=len(tokenizer), type_vocab_size=1,
+                                                                 max_position_embeddings=130, **ids, **size),
+            "deberta-v2": lambda: transformers.DebertaV2Config(vocab_size=len(tokenizer), type_vocab_size=0,
+                                                               max_position_embeddings=128, relative_attention=True,
+                                                               position_buckets=32, pos_att_type=["p2c", "c2p"],
+                                                               pad_token_id=tokenizer.pad_token_id, **size),
+            "modernbert": lambda: transformers.ModernBertConfig(vocab_size=len(tokenizer), max_position_embeddings=128,
+                                                                cls_token_id=0, sep_token_id=2, local_attention=16,
+                                                                global_attn_every_n_layers=1, **ids, **size),
+        }[architecture]()
+    tokenizer.save_pretrained(directory)
+    torch.manual_seed(seed)
+    transformers.AutoModel.from_config(config).save_pretrained(directory, safe_serialization=True)
+    return directory
 
 
 def run_cli(*args: object, command: Any = None) -> tuple[int, str, str]:
