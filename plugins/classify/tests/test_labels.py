@@ -23,10 +23,11 @@ def test_scalars_lists_and_split_strings() -> None:
     assert read("a| b|", "|") == ["a", "b"]
     assert read(None, "|") == [] and read(math.nan, "|") == [] and read("", "|") == []
     assert read("a|b") == "a|b"  # no separator declared: one label, nothing guessed
+    assert read(True) == "True" and read(False) == "False" and read([True]) == ["True"]  # as pandas writes a CSV
 
 
 @pytest.mark.parametrize("value, words", [
-    (True, "label True is a bool"), ({"a": 1}, "label {'a': 1} is a dict"), (None, "missing label"),
+    ({"a": 1}, "label {'a': 1} is a dict"), (None, "missing label"),
     (math.nan, "missing label"), ("  ", "missing label"), ([["a"]], "list item ['a'] is not a label"),
     ([None], "list item None"),
 ])

@@ -194,6 +194,19 @@ def test_csv_separator_and_jsonl_lists(tmp_path: Path, backbone: Path, caplog: p
         train(backbone, tmp_path / "no", jsonl, eval_split=0, max_steps=1, task_options={"multi_label": False})
 
 
+def test_a_boolean_label_column_trains_as_classes_true_and_false(tmp_path: Path, backbone: Path) -> None:
+    """A DataFrame or parquet ``is_spam`` column of booleans was refused ("label True is a bool"); its classes are
+    "True" and "False", as pandas writes them to a CSV, so a CSV of the same data evaluates against the model."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"text": [r["text"] for r in SINGLE], "is_sport": [r["label"] == "sports" for r in SINGLE]})
+    assert frame["is_sport"].dtype == bool
+    train(backbone, tmp_path / "m", frame, columns={"label": "is_sport"}, max_steps=2)
+    model = tasuki.load(tmp_path / "m", device="cpu")
+    assert model.task.labels == ["False", "True"]
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    assert "accuracy" in model.evaluate(tmp_path / "test.csv", columns={"label": "is_sport"})
+
+
 def test_class_weights_weigh_the_loss(tmp_path: Path, backbone: Path, caplog: pytest.LogCaptureFixture) -> None:
     import torch
     import torch.nn.functional as F

@@ -4,11 +4,13 @@ A label value is one of:
 
 - a string (``"sports"``, read without surrounding whitespace) or a number (``3``, named ``"3"``;
   an integral float ``3.0`` is ``"3"`` too, since pandas reads an integer CSV column with gaps as floats);
+- a boolean (a pandas or parquet ``is_spam`` column, JSON ``true``), named ``"True"``/``"False"`` as pandas
+  writes it to a CSV;
 - a list of those (JSON, JSONL, parquet): the row's label set, empty meaning "none of the labels";
 - with ``label_separator`` declared, a string split on it (``"sports|politics"``, a CSV cell); an
   empty or missing cell is then the empty set, since CSV cannot tell an empty list from a blank.
 
-Anything else (a boolean, a dict, a missing value where a label is needed, a list inside a list)
+Anything else (a dict, a missing value where a label is needed, a list inside a list)
 is a :class:`DataError` naming the source, the row and the column.
 """
 
@@ -39,8 +41,8 @@ def class_names(data: Any, column: str) -> list[str] | None:
 
 def _scalar_name(value: Any, names: Sequence[str] | None = None) -> str | None:
     """The label name of one scalar value, or None when it cannot be a label."""
-    if isinstance(value, bool):  # bool is an int subclass; True/False are never class names here
-        return None
+    if isinstance(value, bool):  # before int (bool is an int subclass): True is "True", not "1"
+        return str(value)
     if isinstance(value, str):
         name = label_name(value)
         return name or None
