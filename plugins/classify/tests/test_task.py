@@ -284,9 +284,10 @@ def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path, backbone: Path, m
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out)
     assert line.endswith("row 2, column 'label': list item None is not a label; items must be text or numbers")
     assert not out.exists()
-    data.write_text('{"text": "a goal", "label": true}\n{"text": "a vote", "label": false}\n', encoding="utf-8")
+    data.write_text('{"text": "a goal", "label": {"topic": "sports"}}\n{"text": "a vote", "label": {"topic": "x"}}\n',
+                    encoding="utf-8")
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out)
-    assert "row 1, column 'label': label True is a bool" in line and not out.exists()
+    assert "row 1, column 'label': label {'topic': 'sports'} is a dict" in line and not out.exists()
     line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out,
                    "--option", "threshold=2")
     assert "'threshold': " in line and "<= 1" in line and not out.exists()

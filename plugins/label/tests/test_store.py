@@ -130,7 +130,8 @@ def test_an_exclude_file_without_texts_is_refused(tmp_path: Path) -> None:
     (tmp_path / "done.jsonl").write_text('{"sentence": "a", "label": "x"}\n', encoding="utf-8")
     line = refusal("label", "suggest", "--data", pool, "--exclude", tmp_path / "done.jsonl", "-k", 1, "--output",
                    tmp_path / "n.csv", "--strategy", "random")
-    assert "row 1, column 'text': expected a text, got None" in line
+    assert "done.jsonl: missing column 'text'; found columns: sentence, label" in line
+    assert not (tmp_path / "n.csv").exists()
 
 
 def _settle(session: Session) -> None:

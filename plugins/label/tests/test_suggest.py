@@ -110,15 +110,6 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path: Path, monkeypatch: py
     assert not (tmp_path / "next.csv").exists() and not (tmp_path / "next.txt").exists()
 
 
-def test_an_exclude_file_without_a_text_column_is_named(tmp_path: Path) -> None:
-    """A predictions table given as --exclude was refused as "row 1, column 'text': expected a text, got None"."""
-    pool = _write_pool(tmp_path / "pool.csv", POOL)
-    other = _write_pool(tmp_path / "scored.csv", POOL[:2], column="review")
-    line = refusal("label", "suggest", "--data", pool, "--exclude", other, "-k", 1, "--output", tmp_path / "n.csv")
-    assert f"{other}: missing column 'text'; found columns: id, review" in line
-    assert not (tmp_path / "n.csv").exists()
-
-
 def test_an_empty_text_is_refused_with_its_row(tmp_path: Path) -> None:
     _write_pool(tmp_path / "pool.csv", ["good", " ", "bad"])
     line = refusal("label", "suggest", "--data", tmp_path / "pool.csv", "-k", 1, "--output", tmp_path / "n.csv")
