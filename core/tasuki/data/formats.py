@@ -5,8 +5,7 @@ skipped, a file that is not UTF-8 fails naming the byte and line, a header or JS
 a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open text handle
 (:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file, the
 whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
-json is read whole only; parquet is read by pyarrow, Excel workbooks by openpyxl
-(:mod:`tasuki.data.spreadsheets`: as the sheet saved as CSV would read).
+json is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from typing import IO, Any
 from tasuki.errors import DataError
 
 GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".xlsx", ".xlsm")
-STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet", ".xlsx", ".xlsm")
+STREAMED = (".csv", ".tsv", ".jsonl", ".txt", ".parquet")
 """The formats :func:`stream_rows` reads row by row; the others are read whole."""
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is a text, not an error
 
@@ -224,12 +223,7 @@ def rows(handle: IO[str], path: Path, suffix: str, encoding: str | None = None) 
 
 
 def stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
-    """The rows of a csv, tsv, jsonl, txt, parquet or Excel file, one at a time (``suffix`` in :data:`STREAMED`)."""
-    if suffix in (".xlsx", ".xlsm"):
-        from tasuki.data.spreadsheets import workbook_rows
-
-        yield from workbook_rows(path)
-        return
+    """The rows of a csv, tsv, jsonl, txt or parquet file, one at a time (``suffix`` in :data:`STREAMED`)."""
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 

@@ -76,6 +76,9 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
     check_readable(path)
     suffix = path.suffix.lower()
     own = task_cls.readers() if task_cls is not None else {}
+    if suffix in WORKBOOKS and suffix not in own:
+        yield from workbook_rows(path)
+        return
     if suffix not in STREAMED or suffix in own:
         yield from read_file(path, task_cls, encoding)
         return
