@@ -67,7 +67,8 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
 def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
     """The rows of ``path`` one at a time, decoded as :func:`read_file` decodes whole files.
 
-    csv, tsv, jsonl, txt, parquet and Excel files stream (:func:`tasuki.data.formats.stream_rows`); other formats
+    csv, tsv, jsonl, txt and parquet stream (:func:`tasuki.data.formats.stream_rows`), Excel workbooks too
+    (:func:`tasuki.data.spreadsheets.workbook_rows`); other formats
     (json, a task's own, e.g. CoNLL) are read whole by :func:`read_file` and then handed out row by row.
     """
     path = Path(path).expanduser()

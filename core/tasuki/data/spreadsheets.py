@@ -3,11 +3,10 @@
 The sheet's first row with a value is the header; every cell comes as text, as a CSV export writes it: an
 empty cell ``""``, a whole number ``"3"`` (Excel stores ``3`` as ``3.0``), other numbers at full precision
 (``"0.1"``), booleans ``"TRUE"``/``"FALSE"``, dates ISO 8601 (``"2026-12-06"``, with the time when it is not
-midnight). So a column keeps one type whatever its cells
-hold (a text column with the text ``2024`` in it stays text) and the tasks parse labels and scores exactly
-as from a CSV. Formulas give the value Excel last saved (openpyxl's ``data_only``: nothing is evaluated); a
-workbook written by a program and never opened in Excel may hold formulas without saved values, which read as
-empty cells (indistinguishable here from cells left empty).
+midnight). So a column keeps one type whatever its cells hold (a text column with the text ``2024`` in it stays
+text) and the tasks parse labels and scores exactly as from a CSV. Formulas give the value Excel last saved
+(openpyxl's ``data_only``: nothing is evaluated); a workbook written by a program and never opened in Excel may
+hold formulas without saved values, which read as empty cells (indistinguishable here from cells left empty).
 
 A workbook with data on several sheets is refused naming them (which one is meant is not ours to guess);
 a header naming a column twice, a value under no header and a file that is not a workbook are refused with
