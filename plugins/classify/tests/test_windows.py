@@ -31,11 +31,12 @@ def long_texts(seed: int = 0, count: int = 6) -> list[str]:
     return [" ".join(rng.choices(words, k=rng.randint(20, 80))) for _ in range(count)] + ["tea garden"]
 
 
-def by_hand(model: tasuki.TrainedModel, text: str, stride: int) -> np.ndarray:
-    """Each window's logits ``(W, L)``, windows cut here from the text's tokens and run through the torch model."""
+def by_hand(model: tasuki.TrainedModel, text: str, stride: int, length: int | None = None) -> np.ndarray:
+    """Each window's logits ``(W, L)``, windows of ``length`` tokens (else ``max_length``) cut here from the text's
+    tokens and run through the torch model."""
     import torch
 
-    tokenizer, size = model.tokenizer, model.max_length - 2  # [CLS] ... [SEP]
+    tokenizer, size = model.tokenizer, (length or model.max_length) - 2  # [CLS] ... [SEP]
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     step = size - stride
     rows = []
@@ -81,6 +82,13 @@ def test_windows_start_where_the_worked_example_says(backbone: Path) -> None:
     given = ClassifyTask(labels=["politics", "sports"], multi_label=False, window_stride=0)
     assert [w[1:-1] for w in given.encode({"text": [" ".join(words)]}, tokenizer, 8)["input_ids"]] == \
         [ids[0:6], ids[6:12], ids[12:18], ids[18:20]]
+    # window_length 6 under max_length 32: 4 tokens of text a window, stride 6 // 4 = 1, so the step is 3; the
+    # 20-token text is windowed though it fits max_length, and "vote" (3 tokens with [CLS]/[SEP]) is one window
+    short = ClassifyTask(labels=["politics", "sports"], multi_label=False, window_length=6)
+    features = short.encode({"text": [" ".join(words), "vote"]}, tokenizer, 32)
+    assert window_starts(20, 4, 1) == [0, 3, 6, 9, 12, 15, 18]
+    assert [w[1:-1] for w in features["input_ids"][:-1]] == [ids[s:s + 4] for s in (0, 3, 6, 9, 12, 15, 18)]
+    assert features["example_index"] == [0] * 7 + [1] and all(len(w) <= 6 for w in features["input_ids"])
 
 
 def test_aggregate_means_and_maxes_per_document() -> None:
@@ -109,6 +117,20 @@ def test_single_label_scores_are_the_mean_of_the_window_probabilities(single: Pa
             assert [prediction["scores"][label] for label in model.task.labels] == pytest.approx(expected, abs=1e-5)
             assert prediction["label"] == model.task.labels[int(expected.argmax())]
     assert len(by_hand(model, texts[0], 4)) > 1 and len(by_hand(model, texts[-1], 4)) == 1  # long and short texts
+
+
+def test_a_shorter_window_length_is_saved_and_predicts_the_mean_of_its_windows(tmp_path: Path, backbone: Path) -> None:
+    out = tmp_path / "model"
+    tasuki.train("classify", SHORT, backbone=str(backbone), output_dir=out, eval_split=0.0, max_steps=2,
+                 task_options={"window_length": 8}, **FAST)  # max_length 16: windows of 8
+    model = tasuki.load(out, device="cpu")
+    assert model.task.options.window_length == 8 and model.max_length == 16
+    texts = long_texts(seed=1)
+    for text, prediction in zip(texts, model.predict(texts)):
+        logits = by_hand(model, text, stride=8 // 4, length=8)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        assert [prediction["scores"][label] for label in model.task.labels] == pytest.approx(probs.mean(axis=0),
+                                                                                            abs=1e-5)
 
 
 def test_multi_label_scores_are_the_max_of_the_window_sigmoids(tmp_path: Path, backbone: Path) -> None:
@@ -173,16 +195,22 @@ def test_bad_window_options_are_refused_in_one_line(backbone: Path, tmp_path: Pa
         ClassifyTask(window_aggregation="median")
     with pytest.raises(SettingError, match=r"'window_stride': 8 is not allowed with windows=false"):
         ClassifyTask(windows=False, window_stride=8)
+    with pytest.raises(SettingError, match=r"'window_length': 32 is not allowed with windows=false"):
+        ClassifyTask(windows=False, window_length=32)
+    with pytest.raises(SettingError, match=r"'window_length'.*2.*allowed"):
+        ClassifyTask(window_length=2)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     for stride in (6, 8, 100):  # max_length 8 leaves 6 tokens of text: at most 5 shared
-        with pytest.raises(SettingError, match=rf"'window_stride': {stride} is not allowed with max_length 8; "
+        with pytest.raises(SettingError, match=rf"'window_stride': {stride} is not allowed with windows of 8 tokens; "
                                                r"allowed: a whole number from 0 to 5"):
             ClassifyTask(window_stride=stride).encode({"text": ["vote"]}, tokenizer, 8)
     data = tmp_path / "train.csv"
     # 80 rows a label: the standard recipe, whose first step is encoding (the few-shot one tunes the encoder first)
     data.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in SHORT * 20), encoding="utf-8")
     out = tmp_path / "out"
-    for option, message in [("window_stride=16", "'window_stride': 16 is not allowed with max_length 16"),
+    for option, message in [("window_stride=16", "'window_stride': 16 is not allowed with windows of 16 tokens"),
+                            ("window_length=17", "'window_length': 17 is not allowed with max_length 16; allowed: a "
+                                                 "whole number from 3 to 16"),
                             ("window_stride=-2", "'window_stride'"), ("window_aggregation=median", "'window_aggregation'")]:
         line = refusal("train", "classify", "--data", data, "--backbone", backbone, "--output", out, "--max-length", 16,
                        "--option", option)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -19,13 +18,13 @@ from tasuki.plugin import (
     check_texts,
     column_values,
     require_columns,
-    setting,
     stripped_labels,
 )
 from tasuki_classify import encoding, legacy, windows
 from tasuki_classify import labels as rules
 from tasuki_classify import metrics as scoring
 from tasuki_classify.fewshot import FewShotRecipe
+from tasuki_classify.options import ClassifyOptions
 from tasuki_classify.thresholds import DEFAULT_THRESHOLD, cuts, decide, tune
 
 if TYPE_CHECKING:
@@ -33,35 +32,6 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ClassifyOptions:
-    """Options of the ``classify`` task, saved with the model."""
-
-    multi_label: bool | None = None
-    """Any number of labels per row (a sigmoid per label); unset: multi-label when the label column holds lists
-    or label_separator is given. false refuses rows with other than one label."""
-    label_separator: str | None = None
-    """Split a text label on this ('sports|politics' in a CSV cell; an empty cell is no label): multi-label."""
-    class_weights: str | None = None
-    """Single-label loss weights: 'balanced' (rows / (labels * rows of the label)) or label=weight pairs ('spam=4')."""
-    threshold: float | None = setting(None, min=0.0, max=1.0)
-    """Multi-label: one threshold for every label, instead of the per-label ones (a serve request may set it)."""
-    thresholds: dict[str, float] = field(default_factory=dict)
-    """Multi-label: the threshold of a label ({"sports": 0.4}); the labels not given are tuned on the held-out data."""
-    top_k: int | None = setting(None, min=1)
-    """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
-    recipe: Literal["few-shot", "standard"] | None = None
-    """few-shot (contrastive tuning on pairs, then a head) or standard (end to end); unset: few-shot to 64 rows a label."""
-    windows: bool = True
-    """A text over max_length tokens is read in overlapping windows, each trained with its label; false: truncated."""
-    window_stride: int | None = setting(None, min=0)
-    """Tokens shared by consecutive windows (below max_length minus the special tokens); unset: max_length // 4."""
-    window_aggregation: Literal["mean", "max"] | None = None
-    """A text's scores from its windows': each label's mean or max over them; unset: mean (single-label), max (multi)."""
-    regression: bool | None = None
-    """false: a label column of numbers with decimals (3.7) holds classes; unset: such a column is refused (scores)."""
 
 
 class ClassifyTask(FewShotRecipe, Task):
@@ -203,7 +173,8 @@ class ClassifyTask(FewShotRecipe, Task):
         """Token ids, in windows over long texts (else truncated, warned about once), and labels: a class id, or a
         0/1 vector when multi-label, the text's for each of its windows."""
         options, column = self.options, self.target_columns[0]
-        features, warned = encoding.features(batch[self.input_columns[0]], tokenizer, max_length, windows=options.windows,
+        size = windows.window_size(options.window_length, max_length) if options.windows else max_length
+        features, warned = encoding.features(batch[self.input_columns[0]], tokenizer, size, windows=options.windows,
                                              stride=options.window_stride, warn=not self._warned)
         self._warned = self._warned or warned
         if column in batch and self.labels:

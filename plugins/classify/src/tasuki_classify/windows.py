@@ -33,7 +33,7 @@ def default_aggregation(multi_label: bool) -> str:
 def check_options(options: Any) -> None:
     """Refuse a window setting given with ``windows=false`` (it would be ignored: texts are truncated then)."""
     if options.windows is False:
-        for name in ("window_stride", "window_aggregation"):
+        for name in ("window_length", "window_stride", "window_aggregation"):
             if getattr(options, name) is not None:
                 raise SettingError(f"option of task 'classify' {name!r}: {getattr(options, name)!r} is not allowed with "
                                    f"windows=false (long texts are truncated, not windowed); leave it out or drop windows=false")
@@ -50,6 +50,16 @@ def window_starts(n: int, size: int, stride: int) -> list[int]:
     return [k * step for k in range(1 + math.ceil((n - size) / step))]
 
 
+def window_size(length: int | None, max_length: int) -> int:
+    """Tokens a window holds: ``length`` (the ``window_length`` option) or ``max_length``; refused above it."""
+    if length is None:
+        return max_length
+    if length > max_length:
+        raise SettingError(f"option of task 'classify' 'window_length': {length} is not allowed with max_length "
+                           f"{max_length}; allowed: a whole number from 3 to {max_length} (or raise --max-length)")
+    return length
+
+
 def check_stride(stride: int | None, max_length: int, specials: int) -> int:
     """The stride to use: the given one, else a quarter of ``max_length``; refused when no text would fit.
 
@@ -62,8 +72,8 @@ def check_stride(stride: int | None, max_length: int, specials: int) -> int:
     if stride is None:
         return min(max_length // 4, room - 1)
     if isinstance(stride, bool) or not isinstance(stride, int) or not 0 <= stride < room:
-        raise SettingError(f"option of task 'classify' 'window_stride': {stride!r} is not allowed with max_length "
-                           f"{max_length}; allowed: a whole number from 0 to {room - 1} (tokens shared by consecutive "
+        raise SettingError(f"option of task 'classify' 'window_stride': {stride!r} is not allowed with windows of "
+                           f"{max_length} tokens; allowed: a whole number from 0 to {room - 1} (tokens shared by consecutive "
                            f"windows, below the {room} text tokens of a window)")
     return stride
 
