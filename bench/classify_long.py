@@ -22,6 +22,7 @@ long test documents: what training on documents like those one predicts on buys.
 
     python bench/classify_long.py                 # 2,000 train / 500 test tweets (~5 min on 2 idle cores)
     python bench/classify_long.py --train-long 1  # and a model trained on long documents (~25 min more)
+    python bench/classify_long.py --window-length 64   # the same with --option window_length=64
     python bench/classify_long.py --quick         # 400 / 100, for a smoke run
 """
 
@@ -86,13 +87,15 @@ def label_documents(rows: list[dict], seed: int = 0) -> list[dict]:
     return _after(rows, by_label, seed)
 
 
-def train(rows: list[dict], epochs: int) -> Path:
-    """``tasuki train classify`` on ``rows`` (MiniLM, :data:`MAX_LENGTH`, nothing held out); the model's directory."""
+def train(rows: list[dict], epochs: int, window_length: int | None = None) -> Path:
+    """``tasuki train classify`` on ``rows`` (MiniLM, :data:`MAX_LENGTH`, nothing held out, ``window_length`` when
+    given); the model's directory."""
     import tasuki
 
     model_dir = Path(tempfile.mkdtemp(prefix="tasuki-bench-long-")) / "model"
+    options = {} if window_length is None else {"window_length": window_length}
     tasuki.train("classify", rows, backbone="minilm", output_dir=model_dir, epochs=epochs, max_length=MAX_LENGTH,
-                 eval_split=0.0, progress=False)
+                 eval_split=0.0, progress=False, task_options=options)
     return model_dir
 
 
@@ -138,11 +141,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="400 training / 100 test tweets")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the short-text model (default 3)")
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse a model this script trained")
+    parser.add_argument("--window-length", type=int, default=None, metavar="N",
+                        help="train (and so predict) with --option window_length=N (default: max_length)")
     parser.add_argument("--train-long", type=int, default=0, metavar="EPOCHS",
                         help="also train on long documents, in windows, for EPOCHS epochs (0: not run)")
     args = parser.parse_args()
-    if args.epochs is not None and args.model_dir is not None:
-        parser.error("--epochs with --model-dir: the model is already trained; give one of them")
+    for flag in ("epochs", "window_length"):
+        if getattr(args, flag) is not None and args.model_dir is not None:
+            parser.error(f"--{flag.replace('_', '-')} with --model-dir: the model is already trained; give one of them")
     args.epochs = 3 if args.epochs is None else args.epochs
     for flag, value, least in (("--epochs", args.epochs, 1), ("--train-long", args.train_long, 0)):
         if value < least:
@@ -158,12 +164,13 @@ def main() -> None:
     long, among = long_documents(test), label_documents(test)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    model_dir = args.model_dir or train(train_rows, args.epochs)
+    model_dir = args.model_dir or train(train_rows, args.epochs, args.window_length)
     trained_s = time.perf_counter() - started
     model = tasuki.load(model_dir, device="cpu")
     tokens = [len(ids) for ids in model.tokenizer([r["text"] for r in long])["input_ids"]]
-    stride = MAX_LENGTH // 4
-    windows = [len(window_starts(n - 2, MAX_LENGTH - 2, stride)) for n in tokens]  # [CLS] ... [SEP]
+    size = model.task.options.window_length or MAX_LENGTH
+    stride = size // 4
+    windows = [len(window_starts(n - 2, size - 2, stride)) for n in tokens]  # [CLS] ... [SEP]
     majority, count = Counter(r["label"] for r in test).most_common(1)[0]
     results = (score(model, "short tweets", test, True, [None])
                + score(model, "after news, windows", long, True, [None, "max", "last"])
@@ -178,7 +185,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"\nmodel {model_dir} (trained in {trained_s:.0f} s); {len(train_rows)} training tweets, {len(test)} test "
           f"tweets; documents after news {min(tokens)}-{max(tokens)} tokens (median {sorted(tokens)[len(tokens) // 2]}), "
-          f"{min(windows)}-{max(windows)} windows of {MAX_LENGTH} tokens, stride {stride}")
+          f"{min(windows)}-{max(windows)} windows of {size} tokens, stride {stride}")
     print(f"load average before {[round(x, 2) for x in load_before]}, after {[round(x, 2) for x in load_after]}; "
           f"chance (majority class {majority!r}): {count / len(test):.3f}\n")
     print("| test set | accuracy | macro-F1 | predicted labels | windows | predict time (s) |")
