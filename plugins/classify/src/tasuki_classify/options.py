@@ -32,7 +32,7 @@ class ClassifyOptions:
     false: truncated."""
     window_length: int | None = setting(None, min=3)
     """Tokens a window holds, special tokens included (at most max_length); unset: max_length. Near the training
-    texts' length, a model trained on short texts reads long ones better (bench/RESULTS.md)."""
+    texts' length, a model trained on short texts reads long texts of one label better (bench/RESULTS.md)."""
     window_stride: int | None = setting(None, min=0)
     """Tokens shared by consecutive windows (below the window's room for text); unset: a quarter of the window."""
     window_aggregation: Literal["mean", "max"] | None = None
