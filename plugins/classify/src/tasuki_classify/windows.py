@@ -60,20 +60,21 @@ def window_size(length: int | None, max_length: int) -> int:
     return length
 
 
-def check_stride(stride: int | None, max_length: int, specials: int) -> int:
-    """The stride to use: the given one, else a quarter of ``max_length``; refused when no text would fit.
+def check_stride(stride: int | None, window: int, specials: int) -> int:
+    """The stride to use: the given one, else a quarter of the ``window`` (``max_length``, or the ``window_length``
+    option); refused when no text would fit.
 
     The tokenizer needs at least one new token per window: ``stride`` must be below the window's room for
-    text, ``max_length`` minus the ``specials`` tokens the tokenizer adds.
+    text, ``window`` minus the ``specials`` tokens the tokenizer adds.
     """
-    room = max_length - specials
+    room = window - specials
     if room < 1:
-        raise SettingError(f"max_length {max_length} leaves no room for text next to {specials} special tokens")
+        raise SettingError(f"windows of {window} tokens leave no room for text next to {specials} special tokens")
     if stride is None:
-        return min(max_length // 4, room - 1)
+        return min(window // 4, room - 1)
     if isinstance(stride, bool) or not isinstance(stride, int) or not 0 <= stride < room:
         raise SettingError(f"option of task 'classify' 'window_stride': {stride!r} is not allowed with windows of "
-                           f"{max_length} tokens; allowed: a whole number from 0 to {room - 1} (tokens shared by consecutive "
+                           f"{window} tokens; allowed: a whole number from 0 to {room - 1} (tokens shared by consecutive "
                            f"windows, below the {room} text tokens of a window)")
     return stride
 
