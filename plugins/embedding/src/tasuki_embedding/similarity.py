@@ -165,7 +165,6 @@ class EmbeddingIndex:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {
             "embeddings": self.embeddings,
             "metadata": np.array(json.dumps({"format": INDEX_FORMAT, **self.metadata})),
