@@ -94,13 +94,15 @@ def test_aggregate_groups_like_the_pipeline():
 
 
 @pytest.mark.parametrize("strategy", ["none", "simple", "first"])
-def test_sentencepiece_offsets_give_spans_without_the_space(strategy: str) -> None:
+@pytest.mark.parametrize("space_tag", [1, 2])  # the bare space: an entity alone (B-PER), or the end of Bob's (I-PER)
+def test_sentencepiece_offsets_give_spans_without_the_space(strategy: str, space_tag: int) -> None:
     """XLM-R / E5 tokens (``▁Lee``) have the offsets of the space before them: entities started with it
-    (" Lee", start 3). A token that is only the space (``▁`` before ``.``) tagged as an entity gives none."""
+    (" Lee", start 3). A token that is only the space (``▁`` before ``.``) is no entity of its own, and no
+    entity ends with it."""
     text = "Ann Lee met Bob ."
     # ▁Ann ▁Lee ▁met ▁Bob ▁ .  (offsets as the e5-small tokenizer gives them)
     offsets = [(0, 3), (3, 7), (7, 11), (11, 15), (15, 16), (16, 17)]
-    tags = [1, 2, 0, 1, 1, 0]  # B-PER I-PER O B-PER B-PER(the bare space) O
+    tags = [1, 2, 0, 1, space_tag, 0]  # B-PER I-PER O B-PER (B|I)-PER O
     probs = np.eye(3)[tags] * 0.9 + 0.05
     out = aggregate(text, probs, offsets, [0, 1, 2, 3, -1, 4], {0: "O", 1: "B-PER", 2: "I-PER"}, strategy)
     spans = [(e["text"], e["start"], e["end"]) for e in out]

@@ -99,17 +99,19 @@ def aggregate(
             best = int(row.argmax())
             start, end = int(offsets[group[0]][0]), int(offsets[group[-1]][1])
             items.append((id2label[best], float(row[best]), start, end, group[0]))
-    items = [(label, score, *strip_span(text, s, e), t) for label, score, s, e, t in items]  # no ▁ space in a span
     if strategy == "none":
-        return [
-            {"text": text[s:e], "type": label, "start": s, "end": e, "score": score, "index": t}
-            for label, score, s, e, t in items
-            if label != "O" and s < e
-        ]
-    return [entity for entity in _group(items, text) if entity["type"] != "O" and entity["start"] < entity["end"]]
+        entities = [{"type": label, "start": s, "end": e, "score": score, "index": t} for label, score, s, e, t in items]
+    else:
+        entities = _group(items)
+    out = []
+    for entity in entities:  # an entity's span without the space a SentencePiece token (▁) holds at either end
+        start, end = strip_span(text, entity["start"], entity["end"])
+        if entity["type"] != "O" and start < end:
+            out.append({"text": text[start:end], **entity, "start": start, "end": end})
+    return out
 
 
-def _group(items: list[tuple], text: str) -> list[dict[str, Any]]:
+def _group(items: list[tuple]) -> list[dict[str, Any]]:
     """Adjacent items of one type, a ``B-`` starting a new group (the pipeline's ``group_entities``)."""
     groups: list[list[tuple]] = []
     for item in items:
@@ -120,13 +122,11 @@ def _group(items: list[tuple], text: str) -> list[dict[str, Any]]:
             groups.append([item])
     out = []
     for group in groups:
-        start, end = group[0][2], group[-1][3]
         out.append(
             {
-                "text": text[start:end],
                 "type": group[0][0].split("-", 1)[-1],
-                "start": start,
-                "end": end,
+                "start": group[0][2],
+                "end": group[-1][3],
                 "score": float(np.mean([item[1] for item in group])),
             }
         )
