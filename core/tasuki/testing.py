@@ -65,22 +65,16 @@ def tiny_bert(
     ``--backbone``. Returns its path.
     """
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertConfig, BertModel
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    vocab = tiny_vocab(words, japanese=japanese)
-    vocab_file = directory / "vocab.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(
-        vocab={token: i for i, token in enumerate(vocab)},
-        do_lower_case=True,
-        strip_accents=False if japanese else None,  # NFD would strip dakuten: で -> て
-        model_max_length=max_position_embeddings,
-    )
+    tokenizer = _wordpiece_tokenizer(words, japanese, max_position_embeddings)
+    (directory / "vocab.txt").write_text("\n".join(tokenizer.convert_ids_to_tokens(range(len(tokenizer)))) + "\n",
+                                         encoding="utf-8")
     tokenizer.save_pretrained(directory)
     config = BertConfig(
-        vocab_size=len(vocab),
+        vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
@@ -90,6 +84,16 @@ def tiny_bert(
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(directory, safe_serialization=True)
     return directory
+
+
+def _wordpiece_tokenizer(words: Iterable[str], japanese: bool, max_length: int) -> Any:
+    """A fast WordPiece tokenizer over :func:`tiny_vocab`, lower-cased as BERT's uncased models are."""
+    from transformers import BertTokenizerFast
+
+    vocab = tiny_vocab(words, japanese=japanese)
+    return BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True,
+                             strip_accents=False if japanese else None,  # NFD would strip dakuten: で -> て
+                             model_max_length=max_length)
 
 
 def tiny_sentencepiece_tokenizer(text: str, pieces: Iterable[str] = ()) -> Any:
@@ -120,16 +124,13 @@ def tiny_encoder(directory: str | Path, architecture: str, words: Iterable[str] 
     ``directory``: a backbone a user might bring that is not BERT. Returns its path."""
     import torch
     import transformers
-    from transformers import BertTokenizerFast
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     size = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     if architecture == "distilbert":
-        vocab = tiny_vocab(words)
-        tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True,
-                                      model_max_length=128)
-        config = transformers.DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+        tokenizer = _wordpiece_tokenizer(words, False, 128)
+        config = transformers.DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
                                                max_position_embeddings=128)
     else:
         all_words = [w.lower() for w in (*BASIC_WORDS, *words)]
