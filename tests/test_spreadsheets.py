@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def test_cells_read_as_a_csv_export_writes_them(tmp_path: Path) -> None:
      "sheet 'a', row 3: a value in column C, which has no name in the header row"),
     ({"a": [["text", "label", "text"], ["x", "pos", "y"]]}, "duplicate column 'text' in the header"),
     ({"a": [["text", "label"]]}, "no examples in file"),
+    ({"a": [["text", "label"], ["x", '=UPPER("pos")']]},  # openpyxl saves formulas without a value, as scripts do
+     "sheet 'a', cell B2: the formula =UPPER(\"pos\") has no saved value (the workbook was written by a program"),
+    ({"a": [["text", "label"], ["=A3", None], ["y", "neg"]]}, "cell A2: the formula =A3 has no saved value"),
 ])
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_workbook_tasuki_cannot_read_right_is_refused(sheets: dict, message: str, stream: bool,
@@ -70,6 +74,18 @@ def test_a_workbook_tasuki_cannot_read_right_is_refused(sheets: dict, message: s
     with pytest.raises(DataError, match="^" + str(path).replace(".", r"\.") + ".*" + message.replace("(", r"\(")
                        .replace(")", r"\)")):
         read_file(path, stream=stream)
+
+
+def test_a_formula_reads_as_the_value_excel_saved(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "book.xlsx", {"a": [["text", "label"], ["x", '=UPPER("pos")']]})
+    with zipfile.ZipFile(path) as book:  # what Excel writes on saving: the formula and its value
+        parts = {name: book.read(name) for name in book.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b'<c r="B2"><f>', b'<c r="B2" t="str"><f>').replace(b"</f>", b"</f><v>POS</v>")
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+    assert read_file(path).to_list() == [{"text": "x", "label": "POS"}]
 
 
 def test_a_file_named_xlsx_that_is_not_a_workbook(tmp_path: Path) -> None:
