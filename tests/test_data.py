@@ -160,3 +160,57 @@ def test_a_stratified_hold_out_keeps_classes_in_proportion_and_a_lone_row_in_tra
     # one row a class: nothing can be held out without losing a class
     lone = Dataset.from_list([{"text": "x", "label": "X"}, {"text": "y", "label": "Y"}, {"text": "z", "label": "Z"}])
     assert len(hold_out(lone, 0.3, seed=0, strata=list(lone["label"]))[1]) == 0
+
+
+def test_an_encoding_for_data_that_is_not_decoded_is_refused(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tasuki.data import iter_rows, read_file
+    from tasuki.settings import SettingError
+
+    frame = pd.DataFrame({"text": ["caf\u00e9"], "label": ["pos"]})
+    parquet = tmp_path / "d.parquet"
+    frame.to_parquet(parquet)
+    refusal = r"^'encoding' \('latin-1'\) is for text files \(csv, tsv, jsonl, json, txt\); "
+    for read in (lambda: load_data(parquet, Toy, encoding="latin-1"), lambda: read_file(parquet, encoding="latin-1"),
+                 lambda: list(iter_rows(parquet, encoding="latin-1"))):
+        with pytest.raises(SettingError, match=refusal + r".*d\.parquet is parquet, which records its own encoding"):
+            read()
+    for source, kind in ((frame, "DataFrame"), ([{"text": "x", "label": "pos"}], "list")):
+        with pytest.raises(SettingError, match=refusal + f"the data is a {kind}, already decoded: leave encoding out"):
+            load_data(source, Toy, encoding="latin-1")
+    with pytest.raises(SettingError, match=refusal + "someone/reviews is no local file but a Hub dataset name"):
+        load_data("someone/reviews", Toy, encoding="latin-1")  # refused before any network
+    assert load_data(parquet, Toy)[0]["text"] == ["caf\u00e9"]
+
+
+def test_encoding_goes_to_the_text_files_of_a_run(tmp_path: Path) -> None:
+    from tasuki.data import encodings
+
+    csv = write(tmp_path / "d.csv", b"text,label\n")
+    parquet, xlsx = write(tmp_path / "e.parquet", b""), write(tmp_path / "e.xlsx", b"")
+    assert encodings("latin-1", [csv, parquet], Toy) == ["latin-1", None]
+    assert encodings("latin-1", [xlsx, csv], Toy) == [None, "latin-1"]
+    assert encodings("latin-1", [csv, None], Toy) == ["latin-1", None]
+    assert encodings("latin-1", [parquet, None], Toy) == ["latin-1", "latin-1"]  # none is text: load_data refuses it
+    assert encodings(None, [csv, parquet], Toy) == [None, None]
+
+
+def test_train_reads_a_latin1_csv_beside_a_parquet_eval_set_and_refuses_a_lone_parquet(
+        registry, backbone_dir: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tasuki.testing import run_cli
+
+    rows = [("caf\u00e9 good", "pos"), ("na\u00efve bad", "neg")] * 4
+    csv = write(tmp_path / "train.csv", ("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows)).encode("latin-1"))
+    parquet = tmp_path / "eval.parquet"
+    pd.DataFrame(rows, columns=["text", "label"]).to_parquet(parquet)
+    common = ("--backbone", backbone_dir, "--max-steps", "1", "--batch-size", "8", "--no-checkpoints")
+    code, _, err = run_cli("train", "template-classify", "--data", csv, "--eval-data", parquet, "--encoding", "latin-1",
+                           "--output", tmp_path / "model", *common)
+    assert code == 0, err
+    code, _, err = run_cli("train", "template-classify", "--data", parquet, "--encoding", "latin-1",
+                           "--output", tmp_path / "refused", *common)
+    assert code == 2 and "'encoding' ('latin-1') is for text files" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "refused").exists()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
-from tasuki.data import load_data
+from tasuki.data import encodings, load_data
 from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argument, path_argument, shown
 from tasuki.model_dir import read_metadata, verify_weights
 from tasuki.output import claims_output
@@ -118,12 +118,14 @@ def train(
     """
     task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
-    read = {"columns": columns, "encoding": encoding, "config": data_config}
-    task_obj, lang, sets = phases.load_training_data(task, task_cls, data, lang, task_options, args, read)
+    read = {"columns": columns, "config": data_config}
+    train_encoding, eval_encoding = encodings(encoding, [data, eval_data], task_cls)
+    task_obj, lang, sets = phases.load_training_data(task, task_cls, data, lang, task_options, args,
+                                                     {**read, "encoding": train_encoding})
     chosen = task_obj.recipe_defaults()  # e.g. a few-shot recipe's, from the data fit() saw
     if chosen:
         args = TrainingArgs.build({**task_cls.training_defaults, **chosen}, output_dir=str(output_dir), **training_args)
-    phases.choose_held_out_set(sets, task_obj, task_cls, eval_data, args, read)
+    phases.choose_held_out_set(sets, task_obj, task_cls, eval_data, args, {**read, "encoding": eval_encoding})
     backbone_obj = phases.resolve_training_backbone(backbone, task_cls, lang, args)
     run = phases.run(task_obj, backbone_obj, sets, args)
     output_dir = Path(output_dir)

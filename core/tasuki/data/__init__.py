@@ -37,7 +37,7 @@ from tasuki.data.columns import (
     saved_for,
 )
 from tasuki.data.formats import GENERIC_SUFFIXES, read_text
-from tasuki.data.read import iter_rows, read_dataset, read_file
+from tasuki.data.read import decoded, iter_rows, read_dataset, read_file
 from tasuki.data.tables import rows_to_dataset, unnamed_dataset
 from tasuki.errors import DataError
 from tasuki.settings import SettingError
@@ -54,6 +54,7 @@ __all__ = [
     "check_texts",
     "column_values",
     "detect_language",
+    "encodings",
     "hold_out",
     "is_missing",
     "iter_rows",
@@ -99,6 +100,9 @@ def load_data(
     if columns is not None and not isinstance(columns, Mapping):
         raise SettingError(f"'columns': expected a mapping {{task column: your column}}, e.g. {{'text': 'review', "
                            f"'label': 'stars'}} (CLI: --column text=review); got a {type(columns).__name__} {columns!r}")
+    if encoding is not None and not isinstance(source, (str, os.PathLike)):
+        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); the data is a "
+                           f"{type(source).__name__}, already decoded: leave encoding out")
     if isinstance(source, DatasetDict):
         raise DataError(f"got a DatasetDict with splits {list(source)}; pass one split, e.g. data['train']")
     if isinstance(source, Dataset):
@@ -115,12 +119,24 @@ def load_data(
         dataset = read_file(where, task_cls, encoding, stream=stream)
     elif Path(source).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
         raise DataError(f"{source}: no such file")
+    elif encoding is not None:
+        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); {source} is "
+                           f"no local file but a Hub dataset name, which the Hub decodes: leave encoding out")
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
     if task_cls is not None:
         dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,
                               with_targets=with_targets)
     return dataset, where
+
+
+def encodings(encoding: str | None, sources: Sequence[Any], task_cls: type[Task] | None = None) -> list[str | None]:
+    """The encoding to read each of ``sources`` with: one setting (``--encoding``) names the encoding of a
+    run's text files, so it goes to those and not to a parquet file or a DataFrame beside them. Where no source
+    is a text file it goes to all, for :func:`load_data` to refuse it."""
+    texts = [isinstance(source, (str, os.PathLike)) and _exists(Path(source).expanduser())
+             and decoded(source, task_cls) for source in sources]
+    return [encoding if text or not any(texts) else None for text in texts]
 
 
 def hold_out(dataset: Dataset, fraction: float, seed: int, strata: Sequence[Any] | None = None) -> tuple[Dataset, Dataset]:

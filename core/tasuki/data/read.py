@@ -16,6 +16,7 @@ from tasuki.data.formats import GENERIC_READERS, STREAMED, check_readable, read_
 from tasuki.data.spreadsheets import WORKBOOKS, workbook_rows
 from tasuki.data.tables import rows_to_dataset
 from tasuki.errors import DataError
+from tasuki.settings import SettingError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -26,6 +27,9 @@ STREAM_ABOVE = 64 * 2**20
 """Files larger than this (64 MiB) are read in a stream (:func:`read_dataset`)."""
 logger = logging.getLogger(__name__)
 
+
+SELF_DESCRIBING = (".parquet", *WORKBOOKS)
+"""Binary formats that record their own text encoding: an ``encoding`` given for one is refused, not ignored."""
 
 SPREADSHEETS = frozenset({".xls", ".ods", ".numbers"})
 """Suffixes of spreadsheets not read (openpyxl reads .xlsx and .xlsm only); the refusal says how to export."""
@@ -46,6 +50,7 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     check_readable(path)
     suffix = path.suffix.lower()
     readers = {**GENERIC_READERS, **(task_cls.readers() if task_cls else {})}
+    check_encoding(path, encoding, task_cls)
     if suffix == ".parquet" and suffix not in readers:
         return Dataset.from_parquet(str(path))
     if suffix not in readers and suffix not in WORKBOOKS:
@@ -64,6 +69,21 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     return rows_to_dataset(rows, str(path))
 
 
+def decoded(path: str | Path, task_cls: Any = None) -> bool:
+    """Whether ``path`` is read as text, so that an ``encoding`` applies to it (not parquet, not a workbook,
+    unless the task reads that suffix itself)."""
+    suffix = Path(path).suffix.lower()
+    return suffix not in SELF_DESCRIBING or (task_cls is not None and suffix in task_cls.readers())
+
+
+def check_encoding(path: str | Path, encoding: str | None, task_cls: Any = None) -> None:
+    """Refuse an ``encoding`` for a file that is not read as text: ignored, it would be a value dropped."""
+    if encoding is not None and not decoded(path, task_cls):
+        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); {path} is "
+                           f"{Path(path).suffix.lower()[1:]}, which records its own encoding: leave encoding out "
+                           f"(CLI: --encoding)")
+
+
 def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
     """The rows of ``path`` one at a time, decoded as :func:`read_file` decodes whole files.
 
@@ -77,6 +97,7 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
     check_readable(path)
     suffix = path.suffix.lower()
     own = task_cls.readers() if task_cls is not None else {}
+    check_encoding(path, encoding, task_cls)
     if suffix in WORKBOOKS and suffix not in own:
         yield from workbook_rows(path)
         return
