@@ -185,8 +185,9 @@ def test_an_output_named_as_another_format_is_refused(model, tmp_path: Path) -> 
     line = assert_clear_error(("predict", model.directory, "--input", source, "--output", tmp_path / "predicted.json"),
                               "JSON lines")
     assert "not JSON; name it predicted.jsonl or predicted.csv" in line
-    with pytest.raises(DataError, match="not PARQUET"):
-        model.predict_file(source, tmp_path / "p.Parquet", progress=False)
+    for suffix in (".Parquet", ".xlsm", ".ods", ".npy"):
+        with pytest.raises(DataError, match=f"not {suffix[1:].upper()}; name it p.jsonl or p.csv"):
+            model.predict_file(source, tmp_path / f"p{suffix}", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
     assert model.predict_file(source, tmp_path / "predictions", progress=False) == 3  # no suffix: JSON lines
 

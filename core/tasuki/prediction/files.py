@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tasuki.data.cache import chunks
-from tasuki.data.read import iter_rows
+from tasuki.data.read import SPREADSHEETS, iter_rows
+from tasuki.data.spreadsheets import WORKBOOKS
 from tasuki.devices import cpu_only
 from tasuki.devices import world as launcher_world
 from tasuki.errors import DataError
@@ -240,7 +241,7 @@ def _table_finished(output: Path, resume: bool, world: int, read_inputs: Any) ->
     return True
 
 
-OTHER_FORMATS = frozenset({".txt", ".json", ".parquet", ".xlsx", ".xls"})
+OTHER_FORMATS = frozenset({".txt", ".json", ".parquet", ".npy", *WORKBOOKS, *SPREADSHEETS})
 """Suffixes of formats that an output is neither (JSON lines, or a ``.csv``/``.tsv`` table): refused rather than
 written in the wrong format."""
 
