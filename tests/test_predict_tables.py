@@ -1,10 +1,11 @@
-"""``predict --output FILE.csv|FILE.tsv``: a table of the input's rows and their predictions, as resumable and as
+"""``predict --output FILE.csv|FILE.tsv|FILE.xlsx``: a table of the input's rows and their predictions, as resumable and as
 careful with existing files as the JSON-lines output it is written from."""
 
 from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ def model(registry: Registry, backbone_dir: str, tmp_path_factory: pytest.TempPa
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
+    """A table's rows, every cell as text (a workbook's numbers written as a CSV writes them)."""
+    if path.suffix == ".xlsx":
+        header, *lines = tables._read_lines(path)
+        return [{name: str(cell) for name, cell in zip(header, line)} for line in lines]
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ","))
 
@@ -61,7 +66,49 @@ def test_a_table_of_another_input_length_is_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_a_workbook_worked_by_hand(tmp_path: Path) -> None:
+    """The same cells as the CSV above, typed: numbers as numbers, every text as text (one that starts with ``=``
+    too: never a formula), one sheet."""
+    openpyxl = pytest.importorskip("openpyxl")
+    lines = tmp_path / "p.jsonl"
+    lines.write_text('{"row": 1, "prediction": {"label": "pos", "score": 0.9, "spans": [1, 2], "flag": true}}\n'
+                     '{"row": 2, "prediction": {"label": "neg", "score": 0.25, "note": null}}\n', encoding="utf-8")
+    inputs = [{"text": "=HYPERLINK(\"http://x\")", "id": "7"}, {"text": "日本語\nです", "id": "8"}]
+    tables.write_table(lines, lambda: iter(inputs), tmp_path / "out.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    assert book.sheetnames == ["predictions"]
+    assert [[(c.value, c.data_type) for c in line] for line in book.active.iter_rows()] == [
+        [("row", "s"), ("text", "s"), ("id", "s"), ("prediction.label", "s"), ("prediction.score", "s"),
+         ("prediction.spans", "s"), ("prediction.flag", "s"), ("prediction.note", "s")],
+        [(1, "n"), ('=HYPERLINK("http://x")', "s"), ("7", "s"), ("pos", "s"), (0.9, "n"), ("[1, 2]", "s"),
+         ("true", "s"), (None, "n")],
+        [(2, "n"), ("日本語\nです", "s"), ("8", "s"), ("neg", "s"), (0.25, "n"), (None, "n"), (None, "n"),
+         (None, "n")]]
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as written:
+        assert b"<f>" not in written.read("xl/worksheets/sheet1.xml")
+    assert tables.is_table_output(tmp_path / "out.xlsx") and tables.count_rows(tmp_path / "out.xlsx") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx", "p.jsonl"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x" * 32_768, "row 2, column 'text': a text of 32,768 characters; an Excel cell holds at most 32,767"),
+    ("bell\x07", "row 2, column 'text' (B3): a control character an Excel cell cannot hold"),
+    (None, "an Excel sheet holds 2 rows under its header and the input has more"),
+])
+def test_what_a_sheet_cannot_hold_is_refused_and_nothing_is_left(text: str | None, message: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    if text is None:
+        monkeypatch.setattr(tables, "SHEET_ROWS", 3)
+    lines = tmp_path / "p.jsonl"
+    lines.write_text("".join(f'{{"row": {n}, "prediction": {{"label": "pos"}}}}\n' for n in (1, 2, 3)),
+                     encoding="utf-8")
+    inputs = [{"text": "fine"}, {"text": text or "fine"}, {"text": "fine"}]
+    with pytest.raises(DataError, match=r"^--output .*out\.xlsx: " + message.replace("(", r"\(").replace(")", r"\)")):
+        tables.write_table(lines, lambda: iter(inputs), tmp_path / "out.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".xlsx"])
 def test_predict_writes_the_table_of_its_json_lines(model, suffix: str, tmp_path: Path) -> None:
     """The same predictions as the JSON lines, beside every column of the input (a CSV with an id, quotes, commas
     and a Japanese text), through the CLI."""
@@ -130,6 +177,11 @@ def test_a_table_never_replaces_a_data_file_nor_takes_a_clashing_column(model, t
     assert "the input column 'row' has the name of a column the table adds" in err.splitlines()[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "train.csv"]
     assert model.predict_file(source, tmp_path / "out.jsonl", progress=False) == 2  # JSON lines take it
+    book = tmp_path / "book.xlsx"
+    book.write_bytes(b"PK not really a workbook")
+    code, _, err = invoke("predict", model.directory, "--input", tmp_path / "out.jsonl", "--output", book)
+    assert code == 2 and "not the output of tasuki predict" in err.splitlines()[-1]
+    assert book.read_bytes() == b"PK not really a workbook"
     assert tables.is_table_output(tmp_path / "empty.csv") is False  # no such file
     (tmp_path / "ours.csv").write_text("row,text,prediction.label\n1,good,pos\n", encoding="utf-8")
     assert tables.is_table_output(tmp_path / "ours.csv")

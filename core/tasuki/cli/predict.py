@@ -19,7 +19,7 @@ SHOWN = 60  # characters of each input shown in the table
               help="A file of inputs (one text per line, or csv/tsv/jsonl/parquet/xlsx with the task's columns).")
 @click.option("--output", "output_file", type=click.Path(dir_okay=False),
               help="Stream the predictions of --input into this file, in input order, read and written in chunks; "
-                   "it appears when complete. JSON lines (one per row), or a table when named .csv/.tsv (row, the "
+                   "it appears when complete. JSON lines (one per row), or a table when named .csv/.tsv/.xlsx (row, the "
                    "input's columns, prediction.* columns).")
 @click.option("--resume", is_flag=True, help="With --output: keep the rows a stopped run wrote, predict the rest.")
 @click.option("--overwrite", is_flag=True,

@@ -3,7 +3,7 @@
 ``predict_file`` reads the input (csv, tsv, jsonl, txt, parquet, xlsx) a chunk of rows at a time,
 predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and appends one
 JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
-to ``OUTPUT``, so a reader never sees half an output. An ``OUTPUT`` named ``.csv`` or ``.tsv``
+to ``OUTPUT``, so a reader never sees half an output. An ``OUTPUT`` named ``.csv``, ``.tsv`` or ``.xlsx``
 is a table written from those lines when they are complete (:mod:`tasuki.prediction.tables`).
 ``resume=True`` keeps the complete rows a stopped run already wrote (a torn last line is cut
 off) and predicts from the next row on, whatever the chunk sizes of the two runs. An existing
@@ -32,7 +32,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tasuki.data.cache import chunks
 from tasuki.data.read import SPREADSHEETS, iter_rows
-from tasuki.data.spreadsheets import WORKBOOKS
 from tasuki.devices import cpu_only
 from tasuki.devices import world as launcher_world
 from tasuki.errors import DataError
@@ -241,9 +240,9 @@ def _table_finished(output: Path, resume: bool, world: int, read_inputs: Any) ->
     return True
 
 
-OTHER_FORMATS = frozenset({".txt", ".json", ".parquet", ".npy", *WORKBOOKS, *SPREADSHEETS})
-"""Suffixes of formats that an output is neither (JSON lines, or a ``.csv``/``.tsv`` table): refused rather than
-written in the wrong format."""
+OTHER_FORMATS = frozenset({".txt", ".json", ".parquet", ".npy", ".xlsm", *SPREADSHEETS})
+"""Suffixes of formats that an output is neither (JSON lines, or a ``.csv``/``.tsv``/``.xlsx`` table): refused
+rather than written in the wrong format."""
 
 
 def _check_output_file(output: Path, input: Path, overwrite: bool) -> None:
@@ -255,7 +254,7 @@ def _check_output_file(output: Path, input: Path, overwrite: bool) -> None:
         raise DataError(f"--output {output} is a directory; give a file (e.g. {output / 'predictions.jsonl'})")
     if output.suffix.lower() in OTHER_FORMATS:  # JSON lines in a .json would be read as garbage
         raise DataError(f"--output {output}: predictions are written as JSON lines ({{\"row\": N, \"prediction\": "
-                        f"...}}) or as a .csv/.tsv table, not {output.suffix.lower()[1:].upper()}; name it "
+                        f"...}}) or as a .csv/.tsv/.xlsx table, not {output.suffix.lower()[1:].upper()}; name it "
                         f"{output.with_suffix('.jsonl').name} or {output.with_suffix('.csv').name}")
     ours = tables.is_table_output if tables.is_table(output) else _is_prediction_output
     if overwrite or not output.exists() or ours(output):

@@ -1,4 +1,4 @@
-"""Predictions as a table: the ``.csv`` or ``.tsv`` output of :func:`~tasuki.prediction.files.predict_file`.
+"""Predictions as a table: the ``.csv``, ``.tsv`` or ``.xlsx`` output of :func:`~tasuki.prediction.files.predict_file`.
 
 The streaming run always writes JSON lines first (``OUTPUT.partial``: resumable, merged across processes).
 When they are complete, :func:`write_table` turns them into the table beside the input's own rows, read
@@ -12,11 +12,15 @@ Worked example: input ``text`` = ``great``, prediction ``{"label": "pos", "score
 "neg": 0.1}}`` gives the header ``row,text,prediction.label,prediction.score,prediction.scores.pos,
 prediction.scores.neg`` and the line ``1,great,pos,0.9,0.9,0.1``.
 
-UTF-8 without a byte-order mark (what pandas and most tools write and read); ``\\n`` line ends.
+UTF-8 without a byte-order mark (what pandas and most tools write and read); ``\\n`` line ends. An Excel
+workbook (``.xlsx``) holds the same rows on one sheet, numbers as numbers and every text as text (a text
+starting with ``=`` stays text: no formula is ever written); what a sheet cannot hold (more than 1,048,575
+rows, a text over 32,767 characters, a control character) is refused naming the row, never cut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -27,13 +31,17 @@ from typing import Any
 from tasuki.errors import DataError
 
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
-"""The table formats an output can be, by suffix."""
+"""The text table formats an output can be, by suffix."""
+WORKBOOK = ".xlsx"
+"""The suffix of a table written as an Excel workbook."""
+SHEET_ROWS, CELL_CHARACTERS = 1_048_576, 32_767
+"""What one Excel sheet holds: rows (the header is one), characters in a cell."""
 PREFIX = "prediction."
 
 
 def is_table(path: Path) -> bool:
-    """Whether ``path`` names a table output (``.csv`` or ``.tsv``) rather than JSON lines."""
-    return path.suffix.lower() in DELIMITERS
+    """Whether ``path`` names a table output (``.csv``, ``.tsv`` or ``.xlsx``) rather than JSON lines."""
+    return path.suffix.lower() in DELIMITERS or path.suffix.lower() == WORKBOOK
 
 
 def check_input_columns(columns: Iterable[str], output: Path) -> None:
@@ -49,9 +57,8 @@ def is_table_output(path: Path) -> bool:
     """Whether ``path`` is empty or starts as :func:`write_table` writes it: ``row`` first, prediction columns
     after, row 1 first (a user's table with a ``row`` column is not ours: it is never replaced silently)."""
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            head = [line for _, line in zip(range(2), csv.reader(handle, delimiter=_delimiter(path)))]
-    except (OSError, UnicodeDecodeError, csv.Error):
+        head = [[str(cell) for cell in line] for _, line in zip(range(2), _read_lines(path))]
+    except (OSError, UnicodeDecodeError, csv.Error, DataError):
         return False
     if not head:
         return True
@@ -61,8 +68,26 @@ def is_table_output(path: Path) -> bool:
 
 def count_rows(path: Path) -> int:
     """Data rows of a finished table (its header left out)."""
+    return max(sum(1 for _ in _read_lines(path)) - 1, 0)
+
+
+def _read_lines(path: Path) -> Iterator[list[Any]]:
+    """A table output's lines, header first, as it was written (a workbook's cells with their types)."""
+    if path.suffix.lower() == WORKBOOK:
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(path, read_only=True)
+        except Exception as exc:  # not a workbook (openpyxl raises several kinds): not ours
+            raise DataError(f"{path}: not a workbook ({type(exc).__name__})") from None
+        try:
+            for line in book.worksheets[0].iter_rows(values_only=True):
+                yield ["" if cell is None else cell for cell in line]
+        finally:
+            book.close()
+        return
     with open(path, encoding="utf-8", newline="") as handle:
-        return max(sum(1 for _ in csv.reader(handle, delimiter=_delimiter(path))) - 1, 0)
+        yield from csv.reader(handle, delimiter=_delimiter(path))
 
 
 def write_table(lines: Path, read_inputs: Callable[[], Iterator[dict[str, Any]]], output: Path) -> None:
@@ -80,27 +105,85 @@ def write_table(lines: Path, read_inputs: Callable[[], Iterator[dict[str, Any]]]
         for line in handle:
             columns.update(dict.fromkeys(_cells(json.loads(line)["prediction"])))
     staging = output.with_name(output.name + ".table-partial")
-    with open(staging, "w", encoding="utf-8", newline="") as out, open(lines, encoding="utf-8") as handle:
-        writer = csv.writer(out, delimiter=_delimiter(output), lineterminator="\n")
-        writer.writerow(["row", *input_columns, *columns])
+    with _table_writer(staging, output) as write, open(lines, encoding="utf-8") as handle:
+        write(["row", *input_columns, *columns])
         try:
             for line, row in zip(handle, read_inputs(), strict=True):
-                _write_row(writer, json.loads(line), row, input_columns, columns)
+                write(_row(json.loads(line), row, input_columns, columns))
         except ValueError as exc:  # zip's: the input no longer has the rows that were predicted
-            staging.unlink()
-            if isinstance(exc, json.JSONDecodeError):
+            if isinstance(exc, json.JSONDecodeError | DataError):
                 raise
             raise DataError(f"{output}: the input changed while it was predicted (its rows no longer match the "
                             f"{lines.name} predictions); predict it again") from None
-        out.flush()
-        os.fsync(out.fileno())
     os.replace(staging, output)
 
 
-def _write_row(writer: Any, record: dict[str, Any], row: dict[str, Any], input_columns: dict[str, None],
-               columns: dict[str, None]) -> None:
+@contextlib.contextmanager
+def _table_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any]], None]]:
+    """``write(cells)`` for each line of ``output``'s format, into ``staging`` (synced to disk on success,
+    removed on an error)."""
+    try:
+        if output.suffix.lower() == WORKBOOK:
+            with _workbook_writer(staging, output) as write:
+                yield write
+        else:
+            with open(staging, "w", encoding="utf-8", newline="") as out:
+                yield csv.writer(out, delimiter=_delimiter(output), lineterminator="\n").writerow
+                out.flush()
+                os.fsync(out.fileno())
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _workbook_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any]], None]]:
+    """``write(cells)`` appending to one sheet of a write-only workbook, saved into ``staging`` at the end."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("predictions")
+    header: list[Any] = []
+    written = 0
+
+    def write(cells: list[Any]) -> None:
+        nonlocal header, written
+        written += 1
+        if written > SHEET_ROWS:
+            raise DataError(f"--output {output}: an Excel sheet holds {SHEET_ROWS - 1:,} rows under its header and "
+                            f"the input has more; write a .csv (or .jsonl) instead")
+        header = header or cells
+        typed = []
+        for number, value in enumerate(cells):
+            where = f"--output {output}: row {written - 1}, column {header[number]!r}"
+            if isinstance(value, str) and len(value) > CELL_CHARACTERS:
+                raise DataError(f"{where}: a text of {len(value):,} characters; an Excel cell holds at most "
+                                f"{CELL_CHARACTERS:,}: write a .csv (or .jsonl) instead")
+            try:
+                cell = WriteOnlyCell(sheet, value=None if value == "" else value)  # "": a blank cell
+            except IllegalCharacterError:
+                raise DataError(f"{where} ({get_column_letter(number + 1)}{written}): a control character an Excel "
+                                f"cell cannot hold; write a .csv (or .jsonl) instead") from None
+            if isinstance(value, str):
+                cell.data_type = "s"  # a text starting with "=" is a text, never a formula
+            typed.append(cell)
+        sheet.append(typed)
+
+    try:
+        yield write
+    finally:
+        book.save(staging)  # on an error too: saving is what ends openpyxl's row writer and removes its temporary file
+    with open(staging, "rb+") as out:
+        os.fsync(out.fileno())
+
+
+def _row(record: dict[str, Any], row: dict[str, Any], input_columns: dict[str, None],
+         columns: dict[str, None]) -> list[Any]:
     cells = _cells(record["prediction"])
-    writer.writerow([record["row"], *(_cell(row.get(c)) for c in input_columns), *(cells.get(c, "") for c in columns)])
+    return [record["row"], *(_cell(row.get(c)) for c in input_columns), *(cells.get(c, "") for c in columns)]
 
 
 def _cells(prediction: Any) -> dict[str, Any]:
