@@ -37,7 +37,7 @@ from tasuki.data.columns import (
     saved_for,
 )
 from tasuki.data.formats import GENERIC_SUFFIXES, read_text
-from tasuki.data.read import decoded, iter_rows, read_dataset, read_file
+from tasuki.data.read import decoded, encoding_refused, iter_rows, read_dataset, read_file
 from tasuki.data.tables import rows_to_dataset, unnamed_dataset
 from tasuki.errors import DataError
 from tasuki.settings import SettingError
@@ -101,8 +101,7 @@ def load_data(
         raise SettingError(f"'columns': expected a mapping {{task column: your column}}, e.g. {{'text': 'review', "
                            f"'label': 'stars'}} (CLI: --column text=review); got a {type(columns).__name__} {columns!r}")
     if encoding is not None and not isinstance(source, (str, os.PathLike)):
-        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); the data is a "
-                           f"{type(source).__name__}, already decoded: leave encoding out")
+        raise encoding_refused(encoding, f"the data is a {type(source).__name__}, already decoded")
     if isinstance(source, DatasetDict):
         raise DataError(f"got a DatasetDict with splits {list(source)}; pass one split, e.g. data['train']")
     if isinstance(source, Dataset):
@@ -120,8 +119,7 @@ def load_data(
     elif Path(source).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
         raise DataError(f"{source}: no such file")
     elif encoding is not None:
-        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); {source} is "
-                           f"no local file but a Hub dataset name, which the Hub decodes: leave encoding out")
+        raise encoding_refused(encoding, f"{source} is no local file but a Hub dataset name, which the Hub decodes")
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
     if task_cls is not None:

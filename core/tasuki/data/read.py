@@ -79,9 +79,13 @@ def decoded(path: str | Path, task_cls: Any = None) -> bool:
 def check_encoding(path: str | Path, encoding: str | None, task_cls: Any = None) -> None:
     """Refuse an ``encoding`` for a file that is not read as text: ignored, it would be a value dropped."""
     if encoding is not None and not decoded(path, task_cls):
-        raise SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); {path} is "
-                           f"{Path(path).suffix.lower()[1:]}, which records its own encoding: leave encoding out "
-                           f"(CLI: --encoding)")
+        raise encoding_refused(encoding, f"{path} is {Path(path).suffix.lower()[1:]}, which records its own encoding")
+
+
+def encoding_refused(encoding: str, why: str) -> SettingError:
+    """The one-line refusal of an ``encoding`` given for data it cannot apply to (``why``: what the data is)."""
+    return SettingError(f"'encoding' ({encoding!r}) is for text files (csv, tsv, jsonl, json, txt); {why}: leave "
+                        f"encoding out (CLI: --encoding)")
 
 
 def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
