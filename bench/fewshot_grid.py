@@ -34,17 +34,17 @@ CS = (0.25, 1.0, 4.0, 16.0)
 
 def capture_tuned_weights() -> dict:
     """Make the contrastive stage hand over copies of its encoder's weights, before and after tuning."""
-    from tasuki_classify import fewshot
+    from tasuki_classify import contrastive
 
     captured: dict = {}
-    averaged = fewshot.ContrastiveStage.averaged
+    averaged = contrastive.ContrastiveStage.averaged
 
     def keeping(self, model, weight):  # the stage's own signature
         captured["tuned"] = {k: v.detach().to("cpu", copy=True) for k, v in model.encoder.state_dict().items()}
         captured["initial"] = self.initial
         return averaged(self, model, weight)
 
-    fewshot.ContrastiveStage.averaged = keeping
+    contrastive.ContrastiveStage.averaged = keeping
     return captured
 
 

@@ -87,3 +87,27 @@ def test_contrastive_cosent_cosine_match_sentence_transformers() -> None:
 def test_mnrl_rewards_matching_pairs() -> None:
     a = _vectors(6, 6)
     assert losses.multiple_negatives_ranking_loss(a, a) < losses.multiple_negatives_ranking_loss(a, _vectors(6, 7))
+
+
+def test_supervised_contrastive_loss_by_hand() -> None:
+    """Vectors (1, 0), (0, 1), (1, 1) at temperature 1; 0 and 2 are positives of each other, 1 has none. cos(0, 2) =
+    cos(1, 2) = c = 1/sqrt(2), cos(0, 1) = 0. Vector 0: -log(e^c / (e^0 + e^c)); vector 2: -log(e^c / (e^c + e^c))
+    = log 2; vector 1 has no positive and does not count. The diagonal of the mask is ignored."""
+    import math
+
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    positives = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)
+    c = 1 / math.sqrt(2)
+    expected = (-math.log(math.exp(c) / (1 + math.exp(c))) + math.log(2)) / 2
+    assert losses.supervised_contrastive_loss(vectors, positives, temperature=1.0).item() == pytest.approx(expected)
+    # at temperature 0.5 every score doubles
+    expected = (-math.log(math.exp(2 * c) / (1 + math.exp(2 * c))) + math.log(2)) / 2
+    assert losses.supervised_contrastive_loss(vectors, positives, temperature=0.5).item() == pytest.approx(expected)
+
+
+def test_supervised_contrastive_loss_rewards_labels_that_cluster() -> None:
+    labels = torch.tensor([0, 0, 1, 1])
+    positives = labels[:, None] == labels[None, :]
+    clustered = torch.tensor([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]])
+    mixed = torch.tensor([[1.0, 0.1], [-1.0, 0.1], [1.0, -0.1], [-1.0, -0.1]])
+    assert losses.supervised_contrastive_loss(clustered, positives) < losses.supervised_contrastive_loss(mixed, positives)

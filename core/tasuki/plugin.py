@@ -37,7 +37,8 @@ The names, by what they are for:
   sentence-transformers layout; ``read_prompts``, ``read_pooling_config``, ``read_normalize``,
   ``read_max_seq_length`` read that layout), ``POOLING_MODES``, and the losses on sentence vectors
   ``multiple_negatives_ranking_loss``, ``contrastive_loss``, ``cosent_loss``, ``cosine_similarity_loss``
-  (each with sentence-transformers' arithmetic) and ``cosine_matrix``; for texts encoded apart (pairs,
+  (each with sentence-transformers' arithmetic), ``supervised_contrastive_loss`` (SupCon over a labelled batch)
+  and ``cosine_matrix``; for texts encoded apart (pairs,
   triplets): ``ROLES`` (their columns), ``role_prefix``, ``tokenize_roles``, ``pad_roles`` and ``embed_roles``.
 - **Japanese word splitting**: ``split_words`` (MeCab words), ``word_owners`` and
   ``words_of_tokens`` (which word each character and each token belongs to), ``strip_span`` (a character
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         cosine_matrix,
         cosine_similarity_loss,
         multiple_negatives_ranking_loss,
+        supervised_contrastive_loss,
     )
     from tasuki.sentences.pooling import POOLING_MODES, Pooling, read_max_seq_length, read_normalize, read_pooling_config
     from tasuki.sentences.roles import ROLES, embed_roles, pad_roles, role_prefix, tokenize_roles
@@ -141,7 +143,7 @@ _SOURCES = {
     "read_max_seq_length": "tasuki.sentences.pooling",
     "multiple_negatives_ranking_loss": "tasuki.sentences.losses", "contrastive_loss": "tasuki.sentences.losses",
     "cosent_loss": "tasuki.sentences.losses", "cosine_similarity_loss": "tasuki.sentences.losses",
-    "cosine_matrix": "tasuki.sentences.losses",
+    "cosine_matrix": "tasuki.sentences.losses", "supervised_contrastive_loss": "tasuki.sentences.losses",
     "ROLES": "tasuki.sentences.roles", "role_prefix": "tasuki.sentences.roles", "tokenize_roles": "tasuki.sentences.roles",
     "pad_roles": "tasuki.sentences.roles", "embed_roles": "tasuki.sentences.roles",
     # serving routes
@@ -233,6 +235,7 @@ __all__ = [
     "split_words",
     "strip_span",
     "stripped_labels",
+    "supervised_contrastive_loss",
     "tokenize_roles",
     "training_options",
     "word_owners",

@@ -8,8 +8,11 @@ classification), through the contract (:mod:`tasuki.plugin`).
 - ``contrastive``: margin-based contrastive loss on pairs labelled similar (1) / dissimilar (0).
 - ``cosent``: CoSENT ranking loss on pairs with graded similarity scores (any scale).
 - ``cosine``: mean squared error between cosine similarity and a score in [-1, 1].
+- ``supervised_contrastive_loss``: SupCon (Khosla et al. 2020) over a batch of labelled vectors: each vector is
+  pulled towards every other one it shares a label with and pushed from the rest of the batch at once.
 
-The parity tests compare each with ``sentence_transformers.losses.*.compute_loss_from_embeddings``.
+The parity tests compare the first four with ``sentence_transformers.losses.*.compute_loss_from_embeddings``
+(sentence-transformers has no SupCon: its test works an example by hand).
 """
 
 from __future__ import annotations
@@ -67,3 +70,19 @@ def cosine_similarity_loss(a: torch.Tensor, b: torch.Tensor, scores: torch.Tenso
     import torch.nn.functional as F
 
     return F.mse_loss(F.cosine_similarity(a, b), scores.float())
+
+
+def supervised_contrastive_loss(vectors: torch.Tensor, positives: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """SupCon: for each vector ``i`` (N, H) and each of its positives ``p`` (``positives[i, p]``, an (N, N) boolean
+    mask; the diagonal is ignored), ``-log(exp(cos(i, p) / t) / sum over a != i of exp(cos(i, a) / t))``, averaged
+    over ``i``'s positives, then over the vectors that have any."""
+    import torch
+
+    scores = cosine_matrix(vectors, vectors) / temperature  # (N, N)
+    self_pair = torch.eye(len(vectors), dtype=torch.bool, device=vectors.device)
+    scores = scores.masked_fill(self_pair, float("-inf"))
+    log_p = scores - torch.logsumexp(scores, dim=1, keepdim=True)  # (N, N): -inf on the diagonal
+    positives = positives.bool() & ~self_pair
+    counts = positives.sum(dim=1)  # (N,)
+    per_vector = -log_p.masked_fill(~positives, 0.0).sum(dim=1) / counts.clamp(min=1)
+    return per_vector[counts > 0].mean()

@@ -1,4 +1,4 @@
-"""The few-shot recipe: the automatic choice and its override, the pairs worked out by hand, a run end to end
+"""The few-shot recipe: the automatic choice and its override, the contrastive batches worked out by hand, a run end to end
 (single- and multi-label, saved, loaded, exported), and an exact resume after kill -9 in the contrastive stage."""
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 import tasuki
 from tasuki.plugin import CheckpointError
 from tasuki.testing import refusal, sigkill_script
-from tasuki_classify.fewshot import FEW_SHOT_MAX_PER_LABEL, PAIRS_PER_TEXT, build_pairs, choose_recipe
+from tasuki_classify.contrastive import BATCH, PASSES, CycleBatchSampler, stage_rows, view_positives
+from tasuki_classify.fewshot import FEW_SHOT_MAX_PER_LABEL, choose_recipe
 
 SINGLE = [{"text": t, "label": lab} for t, lab in [
     ("football match goal", "sports"), ("election vote senate", "politics"), ("quiet morning garden", "home"),
@@ -34,37 +36,34 @@ def train(backbone: Path, out: Path, rows: list, **kwargs):
     return tasuki.train("classify", rows, backbone=str(backbone), output_dir=out, **{**FAST, **kwargs})
 
 
-# --- pairs, worked out by hand ----------------------------------------------------------------
+# --- the contrastive stage's batches, worked out by hand ----------------------------------------------------
 
 
-def test_single_label_pairs_by_hand() -> None:
-    # rows 0 and 1 share 'a': one positive pair; (0, 2) and (1, 2) are negative. Two a side (the larger
-    # side's count), the positive pair repeated, positive first.
-    pairs = build_pairs([["a"], ["a"], ["b"]], seed=0)
-    assert len(pairs) == 4
-    assert pairs[0::2] == [(0, 1, 1.0), (0, 1, 1.0)]
-    assert sorted(pairs[1::2]) == [(0, 2, 0.0), (1, 2, 0.0)]
+def test_stage_rows_and_the_positives_of_each_view_by_hand() -> None:
+    """Texts 0 and 1 share "a"; text 2 has "b"; text 3 no label (multi-label): each view is a positive of the
+    texts' views it shares a label with and of its own other view; text 3 only of its own."""
+    data = stage_rows(["x", "y", "z", "w"], [["a"], ["a", "b"], ["b"], []], ["a", "b"])
+    assert data.to_list() == [{"text": "x", "labels": [1.0, 0.0], "row": 0}, {"text": "y", "labels": [1.0, 1.0], "row": 1},
+                              {"text": "z", "labels": [0.0, 1.0], "row": 2}, {"text": "w", "labels": [0.0, 0.0], "row": 3}]
+    positives = view_positives(torch.tensor(data["labels"]), torch.tensor(data["row"]))
+    texts = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=torch.bool)
+    assert torch.equal(positives, texts.repeat(2, 2))  # views 0-3 are the texts, 4-7 the same texts again
+    drawn_twice = view_positives(torch.tensor([[0.0], [0.0]]), torch.tensor([5, 5]))  # one text twice in a batch
+    assert drawn_twice.all()
 
 
-def test_multi_label_pairs_share_a_label() -> None:
-    # {a,b} and {b} share b: the one positive pair; every other pair (an empty row shares nothing) is negative
-    pairs = build_pairs([["a", "b"], ["b"], ["c"], []], seed=3)
-    positive = [p for p in pairs if p[2] == 1.0]
-    negative = sorted(p for p in pairs if p[2] == 0.0)
-    assert positive == [(0, 1, 1.0)] * 5
-    assert negative == [(0, 2, 0.0), (0, 3, 0.0), (1, 2, 0.0), (1, 3, 0.0), (2, 3, 0.0)]
-
-
-def test_pairs_are_capped_per_text_and_seeded() -> None:
-    rows = [[label] for label in "abc" for _ in range(20)]  # 570 positive pairs, 1,200 negative
-    pairs = build_pairs(rows, seed=0)
-    assert len(pairs) == 2 * PAIRS_PER_TEXT * 60  # 480 a side
-    negative = [p for p in pairs if p[2] == 0.0]
-    assert len(set(negative)) == len(negative)  # fewer than the side holds: none twice
-    assert all(rows[i][0] != rows[j][0] for i, j, _ in negative)
-    assert all(rows[i][0] == rows[j][0] for i, j, s in pairs if s == 1.0)
-    assert build_pairs(rows, seed=0) == pairs and build_pairs(rows, seed=1) != pairs
-    assert build_pairs([["a"], ["a"]], seed=0) == [(0, 1, 1.0)]  # one side only: no negative pair to draw
+def test_each_text_is_drawn_passes_times_in_seeded_batches() -> None:
+    sampler = CycleBatchSampler(size=24, batch_size=BATCH, seed=3)
+    batches = list(sampler)
+    assert len(sampler) == len(batches) == 24 * PASSES // BATCH == 24
+    assert all(len(b) == BATCH for b in batches)
+    assert sorted(i for b in batches for i in b) == sorted(list(range(24)) * PASSES)
+    assert list(CycleBatchSampler(24, BATCH, seed=3)) == batches  # a resumed run replays it
+    assert list(CycleBatchSampler(24, BATCH, seed=4)) != batches
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    small = list(CycleBatchSampler(size=9, batch_size=BATCH, seed=0))
+    assert [len(b) for b in small] == [16] * 9 and len({i for b in small for i in b}) == 9
 
 
 def test_the_recipe_follows_the_rows_per_label(caplog: pytest.LogCaptureFixture) -> None:
@@ -287,7 +286,7 @@ def test_a_missing_head_is_a_checkpoint_error(few_shot: Path, tmp_path: Path) ->
 
 
 def test_japanese_few_shot(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Japanese text: the language is detected, the pairs are encoded by the backbone's own tokenizer (MeCab
+    """Japanese text: the language is detected, the texts are encoded by the backbone's own tokenizer (MeCab
     words for a Japanese one), and the model predicts through the same path as single-label training."""
     from tasuki.testing import tiny_bert
 
@@ -317,7 +316,7 @@ def test_predict_file_and_the_cli_take_a_few_shot_model(few_shot: Path, tmp_path
 
 # --- resume after kill -9 in the contrastive stage --------------------------------------------
 
-KILLER = sigkill_script("tasuki_classify.fewshot:ContrastiveStage.training_loss")
+KILLER = sigkill_script("tasuki_classify.contrastive:ContrastiveStage.training_loss")
 
 
 def _cli_train(tmp_path: Path, backbone: Path, data: Path, out: Path, *extra: str, kill_at: int = 0):
@@ -334,7 +333,7 @@ def _cli_train(tmp_path: Path, backbone: Path, data: Path, out: Path, *extra: st
 def test_kill_9_in_the_contrastive_stage_then_resume_gives_the_uninterrupted_model(
         tmp_path: Path, backbone: Path) -> None:
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in SINGLE), encoding="utf-8")  # 9 rows: 54 pairs, 4 steps of 16
+    data.write_text("".join(json.dumps(r) + "\n" for r in SINGLE), encoding="utf-8")  # 9 rows drawn 16 times: 9 steps of 16
     full = _cli_train(tmp_path, backbone, data, tmp_path / "full")
     assert full.returncode == 0, full.stderr[-3000:]
     cut = tmp_path / "cut"

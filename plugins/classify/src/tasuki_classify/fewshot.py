@@ -4,11 +4,11 @@ With a few dozen labelled texts, fine-tuning a classifier end to end has too few
 held-out data to stop at the right one. SetFit's recipe does far better at that size, and this is it,
 run by tasuki's own runner:
 
-1. **Contrastive stage** (:class:`ContrastiveStage`, a :class:`~tasuki.plugin.Stage`): the backbone,
-   mean-pooled, learns from pairs of training texts that cosine similarity is 1 within a label and 0
-   across labels (a multi-label pair is positive when the two texts share a label), the
-   ``cosine_similarity_loss`` of the contract: one epoch over :func:`build_pairs`. The tuned weights are
-   then averaged with the pretrained ones (:data:`TUNED_WEIGHT`, :meth:`ContrastiveStage.averaged`).
+1. **Contrastive stage** (:class:`~tasuki_classify.contrastive.ContrastiveStage`, a
+   :class:`~tasuki.plugin.Stage`): the backbone, mean-pooled, learns from batches of training texts that
+   texts sharing a label lie close and the others apart (SupCon, the contract's
+   ``supervised_contrastive_loss``; a multi-label text shares a label or not with each other). The tuned
+   weights are then averaged with the pretrained ones (:data:`TUNED_WEIGHT`).
 2. **Head**: :class:`~tasuki_classify.pooled.PooledClassifier`, a linear head over the tuned encoder's
    unit-length mean-pooled vectors, the encoder frozen: fitted exactly by SetFit's logistic regression
    (:mod:`tasuki_classify.head`; multinomial, or one binary regression per label; the penalty set by the
@@ -21,24 +21,14 @@ run by tasuki's own runner:
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tasuki.plugin import (
-    Outputs,
-    PredictionContext,
     SentenceEncoder,
     Stage,
-    Task,
-    cosine_similarity_loss,
-    embed_roles,
-    load_data,
-    pad_roles,
-    role_prefix,
-    tokenize_roles,
 )
-from tasuki_classify import head
+from tasuki_classify import contrastive, head
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,10 +45,6 @@ FEW_SHOT_MAX_PER_LABEL = 64
 end-to-end fine-tuning (``bench/RESULTS.md``): 2 to 25 points ahead at 8 and 16 a label; at 32, 2 to 5 ahead on
 English and level on Japanese; at 64, 0.9 to 1.7 ahead on English and level on Japanese (0.5 behind, over 4
 seeds): the crossing is at about 64 a label, and above it the standard recipe is the default."""
-PAIRS_PER_TEXT = 8
-"""Pairs of each side (positive, negative) per training text, at most: 16 pairs a text in all."""
-CONTRASTIVE_SETTINGS: dict[str, Any] = {"epochs": 1, "learning_rate": 2e-5, "batch_size": 16, "warmup_ratio": 0.1}
-"""The contrastive stage's run (SetFit's: one epoch over the pairs, 2e-5, 16 pairs a batch)."""
 TUNED_WEIGHT = 0.5
 """The head reads an encoder whose weights are this much the tuned ones and the rest the pretrained ones."""
 HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 1, "learning_rate": 1e-4, "batch_size": 16,
@@ -80,99 +66,6 @@ def choose_recipe(rows: int, labels: int, given: str | None) -> str:
                  "texts, then a head; no held-out split); --option recipe=standard to fine-tune end to end",
                  rows, per_label)
     return recipe
-
-
-def build_pairs(rows: Sequence[Sequence[str]], seed: int, per_side: int | None = None) -> list[tuple[int, int, float]]:
-    """Pairs ``(i, j, score)`` of row indices ``i < j``: score 1.0 when the rows share a label, else 0.0.
-
-    Each side (positive, negative) gets ``per_side`` pairs (default: as many as the larger side has,
-    at most :data:`PAIRS_PER_TEXT` per row): every pair of the side once in a seeded order, then again
-    from the start until the count is reached. The sides alternate, positive first; a side without any
-    pair is left out. Deterministic for a seed.
-    """
-    labels = [frozenset(r) for r in rows]
-    positive = [(i, j) for i in range(len(rows)) for j in range(i + 1, len(rows)) if labels[i] & labels[j]]
-    negative = [(i, j) for i in range(len(rows)) for j in range(i + 1, len(rows)) if not labels[i] & labels[j]]
-    if per_side is None:
-        per_side = min(max(len(positive), len(negative)), PAIRS_PER_TEXT * len(rows))
-    shuffler = random.Random(seed)
-    sides = []
-    for side, score in ((positive, 1.0), (negative, 0.0)):
-        shuffler.shuffle(side)
-        sides.append([(*side[n % len(side)], score) for n in range(per_side)] if side else [])
-    pairs: list[tuple[int, int, float]] = []
-    for n in range(per_side):
-        pairs.extend(side[n] for side in sides if side)
-    return pairs
-
-
-class ContrastiveStage(Task):
-    """The recipe's first stage: a mean-pooled sentence encoder trained on scored pairs of texts.
-
-    Columns ``text``, ``pair`` and ``score`` (1.0 same label, 0.0 not), encoded apart; the loss is
-    the contract's ``cosine_similarity_loss``. ``predict`` gives each pair's cosine similarity.
-    """
-
-    name: ClassVar[str] = "classify-contrastive"
-    input_columns: ClassVar[tuple[str, ...]] = ("text", "pair")
-    target_columns: ClassVar[tuple[str, ...]] = ("score",)
-    main_metric: ClassVar[str] = "mse"
-    greater_is_better: ClassVar[bool] = False
-
-    def encode(self, batch: dict[str, list], tokenizer: Any, max_length: int) -> dict[str, list]:
-        """Token ids of ``text`` and ``pair`` (truncated to ``max_length``: the stage sees each text's start)."""
-        return tokenize_roles(batch, tokenizer, max_length)
-
-    def collate(self, features: list[dict[str, Any]], tokenizer: Any) -> dict[str, torch.Tensor]:
-        """Each column padded to its longest, and ``score``."""
-        return pad_roles(features, tokenizer)
-
-    def feature_length(self, feature: dict[str, Any]) -> int:
-        """The longer text of the pair (for batches grouped by length)."""
-        return max(len(feature[f"{role_prefix(r)}input_ids"]) for r in ("text", "pair"))
-
-    initial: dict[str, torch.Tensor] | None = None
-    """The encoder's weights before tuning (a copy on the CPU), for :meth:`averaged`."""
-
-    def build_model(self, backbone: Backbone) -> torch.nn.Module:
-        """The backbone's encoder, mean-pooled; vectors are normalized inside the loss."""
-        encoder = backbone.encoder()
-        self.initial = {k: v.detach().to("cpu", copy=True) for k, v in encoder.state_dict().items()}
-        return SentenceEncoder(encoder, pooling="mean", normalize=False, max_seq_length=backbone.max_length)
-
-    def averaged(self, model: torch.nn.Module, weight: float) -> torch.nn.Module:
-        """``model``'s encoder with ``weight`` of its tuned weights and the rest of its initial ones (WiSE-FT,
-        Wortsman et al. 2022: the average keeps what pretraining knew that a few dozen texts cannot teach)."""
-        encoder = model.encoder
-        if self.initial is None or weight >= 1.0:
-            return encoder
-        tuned = encoder.state_dict()
-        encoder.load_state_dict({k: (1 - weight) * self.initial[k].to(v.device, v.dtype) + weight * v
-                                 if v.is_floating_point() else v for k, v in tuned.items()})
-        return encoder
-
-    def training_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean squared error between each pair's cosine similarity and its score."""
-        vectors = embed_roles(model, batch)
-        return cosine_similarity_loss(vectors["text"], vectors["pair"], batch["score"])
-
-    def predict_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Each pair's cosine similarity ``cosine`` (B,)."""
-        import torch.nn.functional as F
-
-        vectors = embed_roles(model, batch)
-        return {"cosine": F.cosine_similarity(vectors["text"], vectors["pair"])}
-
-    def compute_metrics(self, outputs: Outputs, features: Dataset, examples: Dataset) -> dict[str, float]:
-        """``mse`` between the pairs' cosine similarities and their scores (what the stage minimizes)."""
-        cosines = [float(o["cosine"]) for o in outputs]
-        scores = [float(s) for s in examples["score"]]
-        return {"mse": sum((c - s) ** 2 for c, s in zip(cosines, scores)) / max(len(scores), 1)}
-
-    def postprocess(self, outputs: Outputs, features: Dataset, examples: Dataset, *,
-                    context: PredictionContext | None = None) -> list[dict[str, Any]]:
-        """``{"score": cosine}`` per pair."""
-        return [{"score": float(o["cosine"])} for o in outputs]
 
 
 class FewShotRecipe:
@@ -199,24 +92,23 @@ class FewShotRecipe:
         return dict(HEAD_DEFAULTS) if self.few_shot else {}
 
     def stages(self, train: Dataset, args: Any) -> list[Stage]:
-        """Few-shot: the contrastive stage over pairs of the training texts (seeded by the run's seed)."""
+        """Few-shot: the contrastive stage over the training texts (its batches seeded by the run's seed)."""
         if not self.few_shot:
             return []
         texts = [str(t) for t in train[self.input_columns[0]]]
         rows = self._rows(train, "training data")
         self._head_data = (texts, rows, args.max_length)  # the head is fitted on them in build_model
-        pairs = [{"text": texts[i], "pair": texts[j], "score": score} for i, j, score in build_pairs(rows, args.seed)]
-        if not pairs:
+        if len(texts) < 2:
             return []
-        data, _ = load_data(pairs, ContrastiveStage)
-        log.info("classify: few-shot: %d pairs of the %d training texts (%d positive)", len(pairs), len(texts),
-                 sum(p["score"] == 1.0 for p in pairs))
-        stage = ContrastiveStage(lang=self.lang)
+        log.info("classify: few-shot: contrastive tuning on the %d training texts, each drawn %d times in batches "
+                 "of %d", len(texts), contrastive.PASSES, contrastive.BATCH)
+        stage = contrastive.ContrastiveStage(lang=self.lang)
 
         def keep(model: torch.nn.Module) -> None:
             self._tuned_encoder = stage.averaged(model, TUNED_WEIGHT)
 
-        return [Stage("contrastive", stage, data, dict(CONTRASTIVE_SETTINGS), done=keep)]
+        data = contrastive.stage_rows(texts, rows, self.labels)
+        return [Stage("contrastive", stage, data, dict(contrastive.SETTINGS), done=keep)]
 
     def build_model(self, backbone: Backbone) -> torch.nn.Module:
         """Few-shot: the (tuned) encoder, mean-pooled and normalized, under a linear head; the encoder frozen.
