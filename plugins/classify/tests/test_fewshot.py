@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 import tasuki
 from tasuki.plugin import CheckpointError
 from tasuki.testing import refusal, sigkill_script
-from tasuki_classify.contrastive import BATCH, PASSES, CycleBatchSampler, stage_rows, view_positives
+from tasuki_classify.contrastive import BATCH, PASSES, CycleBatchSampler, stage_rows, two_views, view_positives
 from tasuki_classify.fewshot import FEW_SHOT_MAX_PER_LABEL, choose_recipe
 
 SINGLE = [{"text": t, "label": lab} for t, lab in [
@@ -50,6 +50,32 @@ def test_stage_rows_and_the_positives_of_each_view_by_hand() -> None:
     assert torch.equal(positives, texts.repeat(2, 2))  # views 0-3 are the texts, 4-7 the same texts again
     drawn_twice = view_positives(torch.tensor([[0.0], [0.0]]), torch.tensor([5, 5]))  # one text twice in a batch
     assert drawn_twice.all()
+
+
+def test_two_views_grouped_by_length_are_the_one_pass_vectors() -> None:
+    """Encoded in passes by length, each cut to its longest text, the vectors are those of one pass over the padded
+    batch (texts, then the same texts again), and the loss reaches every parameter."""
+    torch.manual_seed(0)
+
+    class MeanOfEmbeddings(torch.nn.Module):  # a deterministic stand-in for a mean-pooled encoder
+        def __init__(self) -> None:
+            super().__init__()
+            self.embeddings = torch.nn.Embedding(20, 4)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            weights = attention_mask.unsqueeze(-1).float()
+            return (self.embeddings(input_ids) * weights).sum(1) / weights.sum(1)
+
+    model = MeanOfEmbeddings()
+    lengths = [5, 2, 7, 3, 1]
+    ids = torch.zeros((5, 9), dtype=torch.long)
+    mask = torch.zeros((5, 9), dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n], mask[i, :n] = torch.randint(1, 20, (n,)), 1
+    vectors = two_views(model, ids, mask)
+    assert torch.allclose(vectors, model(ids.repeat(2, 1), mask.repeat(2, 1)))
+    vectors.sum().backward()
+    assert model.embeddings.weight.grad is not None and model.embeddings.weight.grad.abs().sum() > 0
 
 
 def test_each_text_is_drawn_passes_times_in_seeded_batches() -> None:
