@@ -4,9 +4,9 @@ Each batch holds :data:`BATCH` texts, each encoded twice (two dropout masks: two
 contract's ``supervised_contrastive_loss`` (SupCon, Khosla et al. 2020): every view is pulled towards the
 views of the texts it shares a label with (its own other view among them) and pushed from all the others in
 the batch at once. So a batch of 16 texts holds all 496 pairs of its 32 views, where a pair loss sees 16 pairs.
-Measured against SetFit's cosine-similarity pairs with the same forward passes, the same averaging and head
-(``bench/RESULTS.md``, "Few-shot: SupCon against pairs"): level on English tweets and BBC topics, and 4 to 12
-points ahead on the Japanese set at 8 texts a label.
+Measured against SetFit's cosine-similarity pairs, the recipe's loss before, with the same forward passes,
+averaging and head (``bench/RESULTS.md``, "Few-shot: SupCon against SetFit's pairs" and the section above it):
+level on English tweets and BBC topics, 2 to 16 points ahead on the Japanese set at 8 texts a label.
 
 Batches are drawn by :class:`CycleBatchSampler`: :data:`PASSES` seeded passes over the texts, end to end, cut
 into batches of :data:`BATCH` (the forward passes of 16 pairs a text: what the pair recipe ran).

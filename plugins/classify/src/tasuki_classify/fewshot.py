@@ -44,7 +44,8 @@ FEW_SHOT_MAX_PER_LABEL = 64
 """Few-shot up to this many training rows per label on average: SetFit's range (8-64 a label). Measured against
 end-to-end fine-tuning (``bench/RESULTS.md``): 2 to 25 points ahead at 8 and 16 a label; at 32, 2 to 5 ahead on
 English and level on Japanese; at 64, 0.9 to 1.7 ahead on English and level on Japanese (0.5 behind, over 4
-seeds): the crossing is at about 64 a label, and above it the standard recipe is the default."""
+seeds; 32 and 64 measured with the pair loss before SupCon): the crossing is at about 64 a label, and above it
+the standard recipe is the default."""
 TUNED_WEIGHT = 0.5
 """The head reads an encoder whose weights are this much the tuned ones and the rest the pretrained ones."""
 HEAD_DEFAULTS: dict[str, Any] = {"eval_split": 0.0, "epochs": 1, "learning_rate": 1e-4, "batch_size": 16,
