@@ -200,7 +200,7 @@ class Task(ABC):
 
     def stages(self, train: Dataset, args: TrainingArgs) -> list[Stage]:
         """Training runs before this task's own, each through the runner (:class:`~tasuki.training.stages.Stage`:
-        e.g. contrastive tuning of the encoder on pairs built from the labels); none by default."""
+        e.g. contrastive tuning of the encoder on batches of labelled texts); none by default."""
         return []
 
     @classmethod

@@ -1,7 +1,7 @@
 """Stages: training runs a task asks for before its own, each through the one runner.
 
 A task's recipe may need more than one run: classification's few-shot recipe first tunes the encoder
-contrastively on pairs built from the labels, then trains its head. Each stage is an ordinary run of
+contrastively on batches of labelled texts, then trains its head. Each stage is an ordinary run of
 :func:`~tasuki.training.loop.run_training` (progress bar, several processes, checkpoints) with its own
 task (what it encodes and which loss it trains), data and settings, and checkpoints of its own under
 ``checkpoints/STAGE``; ``--resume`` continues the stage that was running and skips those that finished.

@@ -1,4 +1,4 @@
-"""The few-shot recipe: contrastive tuning of the encoder on pairs built from the labels, then a head.
+"""The few-shot recipe: contrastive tuning of the encoder on batches of labelled texts (SupCon), then a head.
 
 With a few dozen labelled texts, fine-tuning a classifier end to end has too few steps and too little
 held-out data to stop at the right one. SetFit's recipe does far better at that size, and this is it,
@@ -63,7 +63,7 @@ def choose_recipe(rows: int, labels: int, given: str | None) -> str:
     per_label = rows / max(labels, 1)
     recipe = "few-shot" if per_label <= FEW_SHOT_MAX_PER_LABEL else "standard"
     if recipe == "few-shot":
-        log.info("classify: %d training rows, %.0f per label: the few-shot recipe (contrastive tuning on pairs of "
+        log.info("classify: %d training rows, %.0f per label: the few-shot recipe (contrastive tuning on batches of "
                  "texts, then a head; no held-out split); --option recipe=standard to fine-tune end to end",
                  rows, per_label)
     return recipe

@@ -26,7 +26,7 @@ class ClassifyOptions:
     top_k: int | None = setting(None, min=1)
     """At most this many labels per prediction (multi-label: the best above their thresholds; single: in scores)."""
     recipe: Literal["few-shot", "standard"] | None = None
-    """few-shot (contrastive tuning on pairs, then a head) or standard (end to end); unset: few-shot to 64 rows a label."""
+    """few-shot (contrastive tuning on the labels, then a head) or standard (end to end); unset: few-shot to 64 rows a label."""
     windows: bool = True
     """A text longer than a window (max_length tokens) is read in overlapping windows, each trained with its label;
     false: truncated."""
