@@ -13,6 +13,8 @@ so far and adds the texts a strategy of ``tasuki label suggest`` picks with it (
 - ``uncertainty``: the diverse sample first (k-means of the backbone's embeddings, the text nearest each centre),
   then the least sure text of each cluster;
 - ``typical``: TypiClust throughout (the densest text of the clusters with the fewest labels);
+  ``--typical-encoder`` says what it clusters once a model exists: the model's encoder (``model``, the
+  default) or the backbone's embeddings throughout (``backbone``, TypiClust's fixed embedding);
 - ``random``: seeded random texts, the baseline.
 
 All train with the same trainer,
@@ -95,8 +97,10 @@ def train_and_score(rows: list[dict], test: list[dict], lang: str, seed: int, wo
 
 
 def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model: Any, lang: str, seed: int,
-           candidates: int) -> list[dict]:
-    """The ``k`` pool rows to label next: what ``tasuki label suggest`` picks, or random ones."""
+           candidates: int, typical_encoder: str = "model") -> list[dict]:
+    """The ``k`` pool rows to label next: what ``tasuki label suggest`` picks, or random ones. ``typical_encoder``
+    ``backbone``: ``typical`` clusters the backbone's embeddings even once a model exists (TypiClust's fixed
+    embedding), instead of the model's encoder's."""
 
     from tasuki_label.pool import embed, probabilities
     from tasuki_label.selection import select
@@ -110,6 +114,8 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
         left = rng.sample(left, candidates)
     texts = [r["text"] for r in left]
     encoder = {"backbone": BACKBONES[lang]} if model is None else {"model": model}
+    if strategy == "typical" and typical_encoder == "backbone":
+        encoder = {"backbone": BACKBONES[lang]}
     if strategy == "typical":
         labelled_vectors = embed([r["text"] for r in labelled], **encoder) if labelled else None
         picks = select(embed(texts, **encoder), k, "typical", labelled=labelled_vectors, seed=seed)
@@ -133,16 +139,18 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
              setfit: list[float]) -> dict[int, float]:
     """One annotator run: accuracy on the test set at each size of ``args.score_at``; a random run at
     ``args.setfit_at`` labels also appends SetFit's accuracy on the same labels to ``setfit``. A model is trained
-    where it is scored and where the next choice needs it (every size but the last, except for ``random``);
+    where it is scored and where the next choice needs it (every size but the last, for ``uncertainty`` and for
+    ``typical`` on the model's encoder);
     every model trained is scored."""
     pool, test = (english if lang == "en" else japanese)(args.pool, args.test, seed)
     extra = {"max_steps": args.max_steps} if args.max_steps else {}
-    labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates)
+    labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates, args.typical_encoder)
     scores: dict[int, float] = {}
     for i, size in enumerate(args.sizes):
         last = i + 1 == len(args.sizes)
         model = None
-        if size in args.score_at or (strategy != "random" and not last):
+        needs_model = strategy == "uncertainty" or (strategy == "typical" and args.typical_encoder == "model")
+        if size in args.score_at or (needs_model and not last):
             model, scores[size] = train_and_score(labelled, test, lang, seed, work / f"{lang}-{strategy}-{seed}",
                                                   extra)
             print(f"  {lang} {strategy:<6} seed {seed} {size:>4} labels: accuracy {scores[size]:.3f}", flush=True)
@@ -150,7 +158,8 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
             setfit.append(setfit_accuracy(labelled, test, lang, seed, work / f"{lang}-setfit-{seed}"))
             print(f"  {lang} setfit seed {seed} {size:>4} labels: accuracy {setfit[-1]:.3f}", flush=True)
         if not last:
-            labelled += choose(strategy, pool, labelled, args.sizes[i + 1] - size, model, lang, seed, args.candidates)
+            labelled += choose(strategy, pool, labelled, args.sizes[i + 1] - size, model, lang, seed, args.candidates,
+                               args.typical_encoder)
     return scores
 
 
@@ -160,8 +169,8 @@ def resumed(out: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     if not out.exists():
         return {}, {}
     saved = json.loads(out.read_text(encoding="utf-8"))
-    same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick")
-    if any(saved["args"].get(k) != str(getattr(args, k)) for k in same):
+    same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick", "typical_encoder")
+    if any(saved["args"].get(k, "model" if k == "typical_encoder" else None) != str(getattr(args, k)) for k in same):
         raise SystemExit(f"{out} holds a run with other settings ({saved['args']}); give another --out")
     results = {lang: {strategy: [{int(size): acc for size, acc in run.items()} for run in runs]
                       for strategy, runs in by_strategy.items()} for lang, by_strategy in saved["results"].items()}
@@ -206,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, default=2000, help="English pool size (Japanese: the 384 sentences).")
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
     parser.add_argument("--candidates", type=int, default=2000, help="Texts each round chooses among (as the page).")
+    parser.add_argument("--typical-encoder", choices=["model", "backbone"], default="model",
+                        help="What typical clusters once a model exists: its encoder (the page's) or the backbone.")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap the training steps (0: tasuki's defaults).")
     parser.add_argument("--setfit-at", type=int, default=64, help="Train SetFit on the random labels at this size "
                         "(0: no SetFit run).")
