@@ -116,7 +116,15 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
     encoder = {"backbone": BACKBONES[lang]} if model is None else {"model": model}
     if strategy == "typical" and typical_encoder == "backbone":
         encoder = {"backbone": BACKBONES[lang]}
-    if strategy == "typical":
+    if strategy == "typical" and typical_encoder == "both" and model is not None:
+        def vectors(some: list[str]) -> Any:  # the two unit vectors side by side: cosine is the mean of the two
+            import numpy as np
+
+            from tasuki_label.selection import normalised
+            return np.hstack([normalised(embed(some, backbone=BACKBONES[lang])), normalised(embed(some, model=model))])
+        labelled_vectors = vectors([r["text"] for r in labelled]) if labelled else None
+        picks = select(vectors(texts), k, "typical", labelled=labelled_vectors, seed=seed)
+    elif strategy == "typical":
         labelled_vectors = embed([r["text"] for r in labelled], **encoder) if labelled else None
         picks = select(embed(texts, **encoder), k, "typical", labelled=labelled_vectors, seed=seed)
     elif model is None:
@@ -149,7 +157,7 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
     for i, size in enumerate(args.sizes):
         last = i + 1 == len(args.sizes)
         model = None
-        needs_model = strategy == "uncertainty" or (strategy == "typical" and args.typical_encoder == "model")
+        needs_model = strategy == "uncertainty" or (strategy == "typical" and args.typical_encoder != "backbone")
         if size in args.score_at or (needs_model and not last):
             model, scores[size] = train_and_score(labelled, test, lang, seed, work / f"{lang}-{strategy}-{seed}",
                                                   extra)
@@ -215,8 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, default=2000, help="English pool size (Japanese: the 384 sentences).")
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
     parser.add_argument("--candidates", type=int, default=2000, help="Texts each round chooses among (as the page).")
-    parser.add_argument("--typical-encoder", choices=["model", "backbone"], default="model",
-                        help="What typical clusters once a model exists: its encoder (the page's) or the backbone.")
+    parser.add_argument("--typical-encoder", choices=["model", "backbone", "both"], default="model",
+                        help="What typical clusters once a model exists: its encoder, the backbone, or both side by side.")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap the training steps (0: tasuki's defaults).")
     parser.add_argument("--setfit-at", type=int, default=64, help="Train SetFit on the random labels at this size "
                         "(0: no SetFit run).")

@@ -30,8 +30,9 @@ The names, by what they are for:
 - **Column and text checks, readers**: ``require_columns``, ``check_texts``, ``column_values``
   (a column in chunks, never one list), ``load_data`` (a path, rows, a DataFrame or a Hub data set
   into a ``datasets.Dataset``), ``read_text`` (a text file: UTF-8, LF), ``GENERIC_SUFFIXES`` (the
-  file formats the core reads), ``iter_rows`` (a file's rows one at a time) and ``cached_rows``
-  (rows written once into a memory-mapped Arrow file).
+  file formats the core reads), ``iter_rows`` (a file's rows one at a time), ``cached_rows``
+  (rows written once into a memory-mapped Arrow file) and ``detect_language`` (``"ja"`` or ``"en"``: the
+  language ``tasuki train`` picks a default backbone by).
 - **Sentence vectors** (shared by the embedding task and classification's few-shot recipe):
   ``SentenceEncoder`` (an encoder, ``Pooling`` and optional L2 normalization, saved in the
   sentence-transformers layout; ``read_prompts``, ``read_pooling_config``, ``read_normalize``,
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
         cached_rows,
         check_texts,
         column_values,
+        detect_language,
         iter_rows,
         load_data,
         read_text,
@@ -130,7 +132,7 @@ _SOURCES = {
     # column and text checks, readers
     "require_columns": "tasuki.data", "check_texts": "tasuki.data", "column_values": "tasuki.data",
     "load_data": "tasuki.data", "read_text": "tasuki.data", "GENERIC_SUFFIXES": "tasuki.data",
-    "iter_rows": "tasuki.data", "cached_rows": "tasuki.data",
+    "iter_rows": "tasuki.data", "cached_rows": "tasuki.data", "detect_language": "tasuki.data",
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     "strip_span": "tasuki.japanese",
@@ -207,6 +209,7 @@ __all__ = [
     "cosent_loss",
     "cosine_matrix",
     "cosine_similarity_loss",
+    "detect_language",
     "echo_json",
     "embed_roles",
     "file_sha256",

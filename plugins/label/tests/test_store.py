@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import classify_plugin
@@ -163,7 +164,11 @@ def test_the_next_texts_are_chosen_ahead_never_twice_and_a_new_choice_keeps_the_
     assert store.texts == {f"t{i}" for i in range(10)} and len(store.rows) == 10
 
 
-def test_a_typical_session_covers_the_labelled_texts_clusters_before_any_model(tmp_path: Path, backbone: Path) -> None:
+@pytest.mark.parametrize("with_model", [False, True])
+def test_a_typical_session_covers_the_labelled_texts_clusters_on_the_backbones_vectors(
+        tmp_path: Path, backbone: Path, model_dir: Path, with_model: bool) -> None:
+    """typical clusters the backbone's vectors before any model, and the model's encoder's beside them after."""
+    import tasuki
     from conftest import POLITICS, SPORT, WEATHER
     from tasuki_label.pool import embed
     from tasuki_label.selection import select
@@ -172,10 +177,21 @@ def test_a_typical_session_covers_the_labelled_texts_clusters_before_any_model(t
     store.append(SPORT[0], "sport")
     store.append(SPORT[1], "sport")
     pool = SPORT + POLITICS + WEATHER
-    session = Session(pool, store, strategy="typical", batch=3, backbone=str(backbone))
+    model = tasuki.load(model_dir, device="cpu") if with_model else None
+    session = Session(pool, store, strategy="typical", batch=3, backbone=str(backbone), model=model)
     assert session.state()["strategy"] == "typical"  # no model needed
     chosen = session.choose_now(replace=False)
     left = [t for t in pool if t not in store.texts]
-    expected = select(embed(left, backbone=str(backbone)), 3, "typical", seed=session.seed + 2,
-                      labelled=embed(SPORT[:2], backbone=str(backbone)))
+    def unit(rows: np.ndarray) -> np.ndarray:
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        return np.hstack([unit(embed(texts, backbone=str(backbone)))] + ([unit(embed(texts, model=model))] if model else []))
+
+    expected = select(vectors(left), 3, "typical", seed=session.seed + 2, labelled=vectors(SPORT[:2]))
     assert chosen == [left[p.index] for p in expected]
+    if model is not None:  # a new model keeps the backbone's vectors and drops the old model's
+        backbone_vectors = dict(session._vectors["backbone"])
+        session.start_choosing = lambda replace=False: None  # no choice in the background while we look
+        session._load(model_dir)
+        assert session._vectors["backbone"] == backbone_vectors and session._vectors["model"] == {}

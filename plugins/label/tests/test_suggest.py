@@ -44,23 +44,69 @@ def test_diverse_leaves_out_labelled_texts(tmp_path: Path, backbone: Path) -> No
     assert "6 texts (diverse)" in out
 
 
-def test_typical_covers_what_the_labelled_texts_do_not(tmp_path: Path, backbone: Path) -> None:
+@pytest.mark.parametrize("with_model", [False, True])
+def test_typical_covers_what_the_labelled_texts_do_not(tmp_path: Path, backbone: Path, model_dir: Path,
+                                                        with_model: bool) -> None:
+    """typical clusters the backbone's vectors (TypiClust's fixed embedding), and with a model its encoder's beside
+    them, each at unit length."""
     from tasuki_label.pool import embed
     from tasuki_label.selection import select
 
     pool = _write_pool(tmp_path / "pool.csv", POOL)
     labels = tmp_path / "labels.jsonl"
     labels.write_text("".join(json.dumps(r) + "\n" for r in LABELLED[:5]), encoding="utf-8")
+    model = ["--model", model_dir] if with_model else []
     code, out, err = run_cli("label", "suggest", "--data", pool, "--exclude", labels, "-k", 4, "--output",
-                             tmp_path / "next.csv", "--backbone", backbone)  # typical: the default
+                             tmp_path / "next.csv", "--backbone", backbone, *model)  # typical: the default
     assert code == 0, err
     assert "4 texts (typical)" in out
     done = {r["text"] for r in LABELLED[:5]}
     candidates = [t for t in POOL if t not in done]
+    loaded = tasuki.load(model_dir) if with_model else None
+
+    def unit(rows: np.ndarray) -> np.ndarray:
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        return np.hstack([unit(embed(texts, backbone=str(backbone)))] + ([unit(embed(texts, model=loaded))] if loaded else []))
+
     # the same choice computed directly: the labelled texts' vectors are what the candidates must cover
-    expected = select(embed(candidates, backbone=str(backbone)), 4, "typical", seed=0,
-                      labelled=embed(sorted(done), backbone=str(backbone)))
-    assert [r["text"] for r in _read(tmp_path / "next.csv")] == [candidates[p.index] for p in expected]
+    expected = select(vectors(candidates), 4, "typical", seed=0, labelled=vectors(sorted(done)))
+    rows = _read(tmp_path / "next.csv")
+    assert [r["text"] for r in rows] == [candidates[p.index] for p in expected]
+    if with_model:  # the model's guess and margin are written for typical's picks too (a crash until stop 39)
+        predicted = tasuki.load(model_dir).predict([r["text"] for r in rows])
+        labels = tasuki.load(model_dir).task.labels
+        expected_margins = margins(np.array([[p["scores"][name] for name in labels] for p in predicted]))
+        assert [float(r["margin"]) for r in rows] == pytest.approx(expected_margins, abs=1e-3)
+        assert [r["guess"] for r in rows] == [p["label"] for p in predicted]
+
+
+def test_the_backbone_follows_the_texts_language_unless_given() -> None:
+    from tasuki_label.pool import embedding_backbone
+
+    english = ["the match was won", "a vote in the senate", "rain all day"]
+    japanese = ["今日は雨が降っています。", "この映画はとても面白かった。", "選挙の結果が出た。"]
+    assert embedding_backbone(english) == "minilm"
+    assert embedding_backbone(japanese + english[:1]) == "e5-small"  # most of them Japanese
+    assert embedding_backbone(japanese, "my-backbone") == "my-backbone"
+    assert embedding_backbone([]) == "minilm"
+
+
+def test_a_backbone_with_saved_prompts_embeds_with_its_query_prompt(tmp_path: Path, backbone: Path) -> None:
+    """E5's sentence-transformers config says "query: " for texts compared with each other: the pool gets it."""
+    import shutil
+
+    from tasuki_label.pool import embed
+
+    prompted = tmp_path / "prompted"
+    shutil.copytree(backbone, prompted)
+    (prompted / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "passage": "passage: "}}), encoding="utf-8")
+    texts = ["the cup match", "rain and wind"]
+    assert np.allclose(embed(texts, backbone=str(prompted)), embed([f"query: {t}" for t in texts], backbone=str(backbone)),
+                       atol=1e-6)
+    assert not np.allclose(embed(texts, backbone=str(prompted)), embed(texts, backbone=str(backbone)), atol=1e-3)
 
 
 def test_k_beyond_the_pool_writes_every_unlabelled_text(tmp_path: Path, backbone: Path) -> None:

@@ -66,11 +66,13 @@ def _text_column(columns: tuple[str, ...]) -> str:
 @click.option("-k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="How many texts to suggest.")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="The suggestions: .csv or .jsonl.")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="A tasuki classification model: its uncertainty and its encoder's embeddings choose.")
+              help="A tasuki classification model: its guesses are written; its encoder's embeddings choose "
+                   "(uncertainty: with its margins; typical: beside the backbone's).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="typical (the default; TypiClust: the densest text of the clusters with the fewest labels), "
                    "uncertainty (needs --model), diverse, or random.")
-@click.option("--backbone", default=None, help="Embeddings without a model: a backbone spec or directory (default minilm).")
+@click.option("--backbone", default=None, help="The embeddings of typical and diverse: a backbone spec or directory "
+              "(default: minilm; e5-small for Japanese texts).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means and of random.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
 def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path | None, strategy: str | None,
@@ -78,7 +80,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     """Write the next k texts of --data to label (the page's choice, for a loop without the page)."""
     from tasuki.plugin import atomic_write_text
     from tasuki_label import pool as texts_of
-    from tasuki_label.selection import select
+    from tasuki_label.selection import margins, select
 
     if output.suffix.lower() not in (".csv", ".jsonl"):
         raise click.BadParameter(f"{str(output)!r}: allowed: a .csv or .jsonl file", param_hint="--output")
@@ -92,15 +94,18 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     candidates = [t for t in texts if t not in done]
     loaded = _load(model) if model is not None else None
     scores = texts_of.probabilities(loaded, candidates) if loaded is not None else None
-    embeddings = (texts_of.embed(candidates, model=loaded, backbone=backbone) if strategy != "random"
+    if strategy != "random" and None in texts_of.views(strategy, loaded):
+        backbone = texts_of.embedding_backbone(texts, backbone)
+    embeddings = (texts_of.vectors(candidates, strategy, model=loaded, backbone=backbone) if strategy != "random"
                   else _no_embeddings(candidates))
     known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
-    labelled = texts_of.embed(known, model=loaded, backbone=backbone) if known else None
+    labelled = texts_of.vectors(known, strategy, model=loaded, backbone=backbone) if known else None
     picks = select(embeddings, k, strategy, seed=seed, labelled=labelled, **(scores.selection_args() if scores else {}))
     guessed = scores.guesses if scores is not None else []
+    margin = margins(**scores.selection_args()) if guessed else None  # every strategy's picks, not only uncertainty's
     rows = [{"text": candidates[p.index], "cluster": p.cluster,
              **({"guess": guessed[p.index][0], "confidence": round(guessed[p.index][1], 4),
-                 "margin": round(p.margin, 4)} if guessed else {})} for p in picks]
+                 "margin": round(float(margin[p.index]), 4)} if guessed else {})} for p in picks]
     atomic_write_text(output, _table(rows, output.suffix.lower()))
     if len(rows) < k:
         click.echo(f"note: {len(candidates)} unlabelled texts in {pool}, fewer than -k {k}: all of them written",
@@ -154,7 +159,8 @@ def _table(rows: list[dict[str, Any]], suffix: str) -> str:
 @click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
               help="Where the rounds' models go (default: OUTPUT's name + '-models', beside it).")
 @click.option("--backbone", default=None,
-              help="Backbone for embeddings before a model exists and for training (default: minilm; e5-small for Japanese).")
+              help="Backbone of the embeddings typical and diverse choose with, and of training (default: minilm; "
+                   "e5-small for Japanese texts).")
 @click.option("--train-args", default="", help="More options for every 'tasuki train' round, e.g. '--max-steps 200'.")
 @click.option("--candidates", type=click.IntRange(min=1), default=None,
               help="Texts each choice looks at, a random sample of a larger pool (default 2000).")

@@ -49,20 +49,73 @@ def labelled_texts(path: str | Path | None) -> set[str]:
     return texts
 
 
+def embedding_backbone(texts: Sequence[str], given: str | None = None, task: str = "classify") -> str:
+    """The backbone whose embeddings choose among ``texts``: ``given``, else ``task``'s default backbone for the
+    texts' language, as ``tasuki train`` picks it (classify: ``minilm`` for English, ``e5-small`` for Japanese)."""
+    if given:
+        return given
+    from datasets import Dataset
+
+    import tasuki
+    from tasuki.plugin import detect_language
+
+    defaults = tasuki.make_task(task).default_backbones
+    lang = detect_language(Dataset.from_dict({"text": list(texts)})) if texts else "en"
+    return defaults.get(lang, defaults.get("en", DEFAULT_BACKBONE))
+
+
+def views(strategy: str, model: Any) -> list[Any]:
+    """Whose embeddings ``strategy`` reads, side by side: ``None`` is the backbone, else ``model``'s encoder.
+
+    ``uncertainty``: the model's (its clusters are drawn where its margins are); ``typical``: the backbone's
+    (TypiClust's fixed embedding) and, once a model with an encoder exists, the model's too (the backbone's alone
+    or the model's alone each lost the measured lead in one language: ``bench/RESULTS.md``, "Active learning:
+    what typical clusters"); ``diverse`` and ``random``: the backbone's. Without a model whose encoder can be
+    read (none yet, or an ONNX export), the backbone's alone.
+    """
+    if model is None or encoder_of(model.model) is None:  # no model yet, or an ONNX export: nothing to read
+        return [None]
+    if strategy == "uncertainty":
+        return [model]
+    return [None, model] if strategy == "typical" else [None]
+
+
+def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone: str | None = None,
+            caches: dict[str, dict[str, np.ndarray]] | None = None) -> np.ndarray:
+    """``(N, D)`` the vectors ``strategy`` chooses with: each of its :func:`views`' embeddings at unit length,
+    side by side (the cosine of two rows is the mean of the views' cosines). ``caches``: a text's vector per
+    view (``"backbone"``, ``"model"``), read and filled here, so a session embeds a text once per encoder."""
+    parts = []
+    for view in views(strategy, model):
+        cache = {} if caches is None else caches.setdefault("backbone" if view is None else "model", {})
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            rows = embed(missing, model=view, backbone=backbone)
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            cache.update(zip(missing, rows / np.where(norms == 0, 1.0, norms)))
+        parts.append(np.stack([cache[t] for t in texts]) if len(texts) else np.zeros((0, 1)))
+    return np.hstack(parts)
+
+
 def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32) -> np.ndarray:
     """Mean-pooled last hidden states, ``(N, D)``: of the model's own encoder, else of ``backbone``
     (a spec or directory; default :data:`DEFAULT_BACKBONE`)."""
     import torch
 
-    encoder = encoder_of(model.model) if model is not None else None
+    encoder, prefix = encoder_of(model.model) if model is not None else None, ""
     if encoder is not None:
         tokenizer, max_length = model.tokenizer, min(model.max_length, EMBED_MAX_LENGTH)
     else:  # no model yet, or an ONNX export (no encoder to read): the backbone's embeddings
-        from tasuki.plugin import resolve_backbone
+        from tasuki.plugin import read_prompts, resolve_backbone
 
         chosen = resolve_backbone(backbone or DEFAULT_BACKBONE)
         encoder, tokenizer = chosen.encoder(), chosen.tokenizer
         max_length = min(chosen.max_length, EMBED_MAX_LENGTH)
+        # a sentence model's own prompt for texts compared with each other (E5: "query: ", its authors' advice
+        # for clustering); the model's encoder was tuned without one
+        directory = getattr(chosen, "directory", None)
+        prefix = ((directory is not None and read_prompts(directory)) or {}).get("query", "")
+    texts = [prefix + t for t in texts] if prefix else texts
     encoder.eval()
     device = next(encoder.parameters()).device
     rows = []

@@ -1,8 +1,8 @@
 """One labelling session: the text on the page, the queue chosen for it, answers, skips and undo.
 
-The queue is refilled ``batch`` texts at a time by the selection (diverse before any model, uncertainty
-after), in a background thread, so the page never waits on embeddings; a new model from the trainer is
-loaded the same way. Skips are remembered for the session only (they are not answers, so the labels file
+The queue is refilled ``batch`` texts at a time by the selection (``typical`` by default; ``uncertainty`` is
+``diverse`` until a model exists), in a background thread, so the page never waits on embeddings; a new model
+from the trainer is loaded the same way. Skips are remembered for the session only (they are not answers, so the labels file
 does not hold them): after a restart a skipped text may be asked again, a labelled one never.
 """
 
@@ -47,7 +47,9 @@ class Session:
         self.rechoose = False  # a model arrived while choosing: choose again with it, replacing the queue
         self.error: str | None = None
         self._guesses: dict[str, tuple[str, float]] = {}
-        self._vectors: dict[str, Any] = {}  # text -> its embedding by the current encoder (reset with the model)
+        # a text's vector by the backbone (kept all session) and by the model's encoder (reset with the model)
+        self._vectors: dict[str, dict[str, Any]] = {"backbone": {}, "model": {}}
+        self._backbone: str | None = None  # the backbone those come from: --backbone, else by the pool's language
 
     # --- what the page shows ----------------------------------------------------------------------
 
@@ -166,26 +168,26 @@ class Session:
         one when ``replace``); computed without holding the lock."""
         import numpy as np
 
-        from tasuki_label.pool import embed, probabilities
+        from tasuki_label.pool import embedding_backbone, probabilities, vectors, views
         from tasuki_label.selection import select
 
         with self.lock:
             queued = set(self.queue[:1] if replace else self.queue)
             left = [t for t in self.remaining() if t not in queued]
             labelled = [row["text"] for row in self.store.rows]
-            model, strategy, vectors = self.model, self._strategy(), self._vectors
+            model, strategy, caches = self.model, self._strategy(), self._vectors
             seed = self.seed + len(self.store.rows)
+        if strategy != "random" and None in views(strategy, model) and self._backbone is None:
+            self._backbone = embedding_backbone(self.pool, self.backbone)
         if len(left) > self.candidates:
             left = random.Random(seed).sample(left, self.candidates)
         scores = probabilities(model, left) if strategy == "uncertainty" else None
         if strategy == "random":
             embeddings = np.zeros((len(left), 1))  # never read
-        else:  # each text is embedded once per encoder: before a model, every choice reuses the pool's vectors
-            needed = left + labelled if strategy == "typical" else left
-            missing = [t for t in dict.fromkeys(needed) if t not in vectors]
-            vectors.update(zip(missing, embed(missing, model=model, backbone=self.backbone)))
-            embeddings = np.stack([vectors[t] for t in left]) if left else np.zeros((0, 1))
-        known = (np.stack([vectors[t] for t in labelled]) if strategy == "typical" and labelled else None)
+        else:  # each text is embedded once per encoder: the backbone's vectors serve every round
+            embeddings = vectors(left, strategy, model=model, backbone=self._backbone, caches=caches)
+        known = (vectors(labelled, strategy, model=model, backbone=self._backbone, caches=caches)
+                 if strategy == "typical" and labelled else None)
         picks = select(embeddings, self.batch, strategy, seed=seed, labelled=known,
                        **(scores.selection_args() if scores else {}))
         return [left[p.index] for p in picks]
@@ -208,7 +210,8 @@ class Session:
                 self.error = f"cannot load the new model {directory}: {exc}"
             return
         with self.lock:
-            self.model, self.model_dir, self._guesses, self._vectors = model, directory, {}, {}
+            self.model, self.model_dir, self._guesses = model, directory, {}
+            self._vectors = {"backbone": self._vectors["backbone"], "model": {}}
             self.start_choosing(replace=True)
 
 
