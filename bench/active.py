@@ -13,8 +13,9 @@ so far and adds the texts a strategy of ``tasuki label suggest`` picks with it (
 - ``uncertainty``: the diverse sample first (k-means of the backbone's embeddings, the text nearest each centre),
   then the least sure text of each cluster;
 - ``typical``: TypiClust throughout (the densest text of the clusters with the fewest labels);
-  ``--typical-encoder`` says what it clusters once a model exists: the model's encoder (``model``, the
-  default) or the backbone's embeddings throughout (``backbone``, TypiClust's fixed embedding);
+  ``--typical-encoder`` says what it clusters once a model exists: the backbone's and the model's encoder's
+  vectors side by side (``both``, the page's since stop 39), the model's alone (``model``, stop 38's page) or
+  the backbone's alone (``backbone``, TypiClust's fixed embedding);
 - ``random``: seeded random texts, the baseline.
 
 All train with the same trainer,
@@ -97,12 +98,11 @@ def train_and_score(rows: list[dict], test: list[dict], lang: str, seed: int, wo
 
 
 def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model: Any, lang: str, seed: int,
-           candidates: int, typical_encoder: str = "model") -> list[dict]:
-    """The ``k`` pool rows to label next: what ``tasuki label suggest`` picks, or random ones. ``typical_encoder``
-    ``backbone``: ``typical`` clusters the backbone's embeddings even once a model exists (TypiClust's fixed
-    embedding), instead of the model's encoder's."""
+           candidates: int, typical_encoder: str = "both") -> list[dict]:
+    """The ``k`` pool rows to label next: what ``tasuki label suggest`` picks, or random ones. ``typical_encoder``:
+    what ``typical`` clusters once a model exists (``both``: what the page does; ``model`` or ``backbone`` alone)."""
 
-    from tasuki_label.pool import embed, probabilities
+    from tasuki_label.pool import embed, probabilities, vectors
     from tasuki_label.selection import select
 
     done = {r["text"] for r in labelled}
@@ -114,19 +114,17 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
         left = rng.sample(left, candidates)
     texts = [r["text"] for r in left]
     encoder = {"backbone": BACKBONES[lang]} if model is None else {"model": model}
-    if strategy == "typical" and typical_encoder == "backbone":
-        encoder = {"backbone": BACKBONES[lang]}
-    if strategy == "typical" and typical_encoder == "both" and model is not None:
-        def vectors(some: list[str]) -> Any:  # the two unit vectors side by side: cosine is the mean of the two
-            import numpy as np
+    if strategy == "typical":
+        if typical_encoder == "both":  # what the page and suggest do
+            def encode(some: list[str]) -> Any:
+                return vectors(some, "typical", model=model, backbone=BACKBONES[lang])
+        else:  # one encoder throughout: the model's once there is one (stop 38's page), or the backbone's
+            one = {"backbone": BACKBONES[lang]} if typical_encoder == "backbone" else encoder
 
-            from tasuki_label.selection import normalised
-            return np.hstack([normalised(embed(some, backbone=BACKBONES[lang])), normalised(embed(some, model=model))])
-        labelled_vectors = vectors([r["text"] for r in labelled]) if labelled else None
-        picks = select(vectors(texts), k, "typical", labelled=labelled_vectors, seed=seed)
-    elif strategy == "typical":
-        labelled_vectors = embed([r["text"] for r in labelled], **encoder) if labelled else None
-        picks = select(embed(texts, **encoder), k, "typical", labelled=labelled_vectors, seed=seed)
+            def encode(some: list[str]) -> Any:
+                return embed(some, **one)
+        labelled_vectors = encode([r["text"] for r in labelled]) if labelled else None
+        picks = select(encode(texts), k, "typical", labelled=labelled_vectors, seed=seed)
     elif model is None:
         picks = select(embed(texts, **encoder), k, "diverse", seed=seed)
     else:
@@ -178,6 +176,7 @@ def resumed(out: Path, args: argparse.Namespace) -> tuple[dict, dict]:
         return {}, {}
     saved = json.loads(out.read_text(encoding="utf-8"))
     same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick", "typical_encoder")
+    # runs before --typical-encoder clustered with the model's encoder
     if any(saved["args"].get(k, "model" if k == "typical_encoder" else None) != str(getattr(args, k)) for k in same):
         raise SystemExit(f"{out} holds a run with other settings ({saved['args']}); give another --out")
     results = {lang: {strategy: [{int(size): acc for size, acc in run.items()} for run in runs]
@@ -223,8 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, default=2000, help="English pool size (Japanese: the 384 sentences).")
     parser.add_argument("--test", type=int, default=500, help="English test size (Japanese: the 96 sentences).")
     parser.add_argument("--candidates", type=int, default=2000, help="Texts each round chooses among (as the page).")
-    parser.add_argument("--typical-encoder", choices=["model", "backbone", "both"], default="model",
-                        help="What typical clusters once a model exists: its encoder, the backbone, or both side by side.")
+    parser.add_argument("--typical-encoder", choices=["both", "model", "backbone"], default="both",
+                        help="What typical clusters once a model exists: the backbone's and its encoder's vectors side "
+                             "by side (the page's), its encoder's alone, or the backbone's alone.")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap the training steps (0: tasuki's defaults).")
     parser.add_argument("--setfit-at", type=int, default=64, help="Train SetFit on the random labels at this size "
                         "(0: no SetFit run).")
