@@ -2,8 +2,8 @@
 
 The queue is refilled ``batch`` texts at a time by the selection (``typical`` by default; ``uncertainty`` is
 ``diverse`` until a model exists), in a background thread, so the page never waits on embeddings; a new model
-from the trainer is loaded the same way. Skips are remembered for the session only (they are not answers, so the labels file
-does not hold them): after a restart a skipped text may be asked again, a labelled one never.
+from the trainer is loaded the same way. Skips are remembered for the session only (they are not answers, so
+the labels file does not hold them): after a restart a skipped text may be asked again, a labelled one never.
 """
 
 from __future__ import annotations
