@@ -93,6 +93,15 @@ def test_the_backbone_follows_the_texts_language_unless_given() -> None:
     assert embedding_backbone([]) == "minilm"
 
 
+def test_suggest_says_which_backbone_it_chose(tmp_path: Path) -> None:
+    pool = _write_pool(tmp_path / "pool.csv", POOL)
+    code, out, err = run_cli("label", "suggest", "--data", pool, "-k", 3, "--output", tmp_path / "next.csv",
+                             "--strategy", "diverse")
+    assert code == 0, err
+    assert "embeddings: minilm, the default backbone for these texts' language" in err
+    assert "3 texts (diverse)" in out
+
+
 def test_a_backbone_with_saved_prompts_embeds_with_its_query_prompt(tmp_path: Path, backbone: Path) -> None:
     """E5's sentence-transformers config says "query: " for texts compared with each other: the pool gets it."""
     import shutil

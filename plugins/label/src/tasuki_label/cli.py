@@ -94,8 +94,10 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     candidates = [t for t in texts if t not in done]
     loaded = _load(model) if model is not None else None
     scores = texts_of.probabilities(loaded, candidates) if loaded is not None else None
-    if strategy != "random" and None in texts_of.views(strategy, loaded):
-        backbone = texts_of.embedding_backbone(texts, backbone)
+    if strategy != "random" and None in texts_of.views(strategy, loaded) and backbone is None:
+        backbone = texts_of.embedding_backbone(texts)
+        click.echo(f"embeddings: {backbone}, the default backbone for these texts' language (--backbone to choose)",
+                   err=True)
     embeddings = (texts_of.vectors(candidates, strategy, model=loaded, backbone=backbone) if strategy != "random"
                   else _no_embeddings(candidates))
     known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
