@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tasuki.plugin import DataError, iter_rows
+from tasuki_label.selection import normalised
 
 DEFAULT_BACKBONE = "minilm"
 """The embeddings before any model exists: the packaged all-MiniLM-L6-v2, a sentence-embedding model."""
@@ -90,9 +91,7 @@ def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone:
         cache = {} if caches is None else caches.setdefault("backbone" if view is None else "model", {})
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            rows = embed(missing, model=view, backbone=backbone)
-            norms = np.linalg.norm(rows, axis=1, keepdims=True)
-            cache.update(zip(missing, rows / np.where(norms == 0, 1.0, norms)))
+            cache.update(zip(missing, normalised(embed(missing, model=view, backbone=backbone))))
         parts.append(np.stack([cache[t] for t in texts]) if len(texts) else np.zeros((0, 1)))
     return np.hstack(parts)
 
