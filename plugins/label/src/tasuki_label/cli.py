@@ -98,10 +98,13 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
         backbone = texts_of.embedding_backbone(texts)
         click.echo(f"embeddings: {backbone}, the default backbone for these texts' language (--backbone to choose)",
                    err=True)
-    embeddings = (texts_of.vectors(candidates, strategy, model=loaded, backbone=backbone) if strategy != "random"
-                  else _no_embeddings(candidates))
     known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
-    labelled = texts_of.vectors(known, strategy, model=loaded, backbone=backbone) if known else None
+    labelled = None
+    if strategy == "random":
+        embeddings = _no_embeddings(candidates)
+    else:  # candidates and labelled texts in one pass: each encoder is loaded once
+        every = texts_of.vectors(candidates + known, strategy, model=loaded, backbone=backbone)
+        embeddings, labelled = every[:len(candidates)], (every[len(candidates):] if known else None)
     picks = select(embeddings, k, strategy, seed=seed, labelled=labelled, **(scores.selection_args() if scores else {}))
     guessed = scores.guesses if scores is not None else []
     margin = margins(**scores.selection_args()) if guessed else None  # every strategy's picks, not only uncertainty's

@@ -182,12 +182,13 @@ class Session:
         if len(left) > self.candidates:
             left = random.Random(seed).sample(left, self.candidates)
         scores = probabilities(model, left) if strategy == "uncertainty" else None
+        known = None
         if strategy == "random":
             embeddings = np.zeros((len(left), 1))  # never read
-        else:  # each text is embedded once per encoder: the backbone's vectors serve every round
-            embeddings = vectors(left, strategy, model=model, backbone=self._backbone, caches=caches)
-        known = (vectors(labelled, strategy, model=model, backbone=self._backbone, caches=caches)
-                 if strategy == "typical" and labelled else None)
+        else:  # in one pass (an encoder is loaded once), each text once per encoder: the backbone's serve every round
+            needed = left + labelled if strategy == "typical" else left
+            every = vectors(needed, strategy, model=model, backbone=self._backbone, caches=caches)
+            embeddings, known = every[:len(left)], (every[len(left):] if len(needed) > len(left) else None)
         picks = select(embeddings, self.batch, strategy, seed=seed, labelled=known,
                        **(scores.selection_args() if scores else {}))
         return [left[p.index] for p in picks]
