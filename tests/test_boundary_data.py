@@ -119,6 +119,37 @@ def test_tsv_quotes_are_text_in_both_readers(tmp_path: Path) -> None:
     assert list(iter_rows(path)) == expected
 
 
+QUOTED_TEXTS = ['he said "meh"', "two\nlines", "a\ttab", '"great" he said', "plain"]
+
+
+def test_a_tsv_written_by_pandas_or_tasuki_reads_back_as_written(tmp_path: Path) -> None:
+    import csv
+
+    import pandas
+
+    # pandas (and Excel, datasets, tasuki's own --output .tsv) quote a field holding a quote, tab or line break
+    frame = pandas.DataFrame({"text": QUOTED_TEXTS, "label": ["pos", "neg", "pos", "neg", "pos"]})
+    by_pandas = tmp_path / "pandas.tsv"
+    frame.to_csv(by_pandas, sep="\t", index=False)
+    by_csv = tmp_path / "tasuki.tsv"
+    with open(by_csv, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\r\n")  # CRLF: read as LF as ever
+        writer.writerows([["text", "label"], *frame.itertuples(index=False)])
+    expected = frame.to_dict("records")
+    for path in (by_pandas, by_csv):
+        assert list(read_file(path)) == list(read_file(path, stream=True)) == list(iter_rows(path)) == expected
+    assert pandas.read_csv(by_pandas, sep="\t").to_dict("records") == expected  # what pandas reads back
+
+
+def test_a_tsv_is_quoted_only_where_all_of_it_reads_as_quoted(tmp_path: Path) -> None:
+    # every quote-opened field closes as CSV would: quoted, as pandas reads it (the enclosing quotes go)
+    quoted = write(tmp_path / "quoted.tsv", 'text\tlabel\n"I loved it"\tpos\nsay "hi" now\tneg\n')
+    assert [row["text"] for row in read_file(quoted, stream=True)] == ["I loved it", 'say "hi" now']
+    # one field opens a quote that CSV would not close: the whole file is linear, every quote is text
+    linear = write(tmp_path / "linear.tsv", quoted.read_text() + '"great" he said\tpos\n')
+    assert [row["text"] for row in read_file(linear)] == ['"I loved it"', 'say "hi" now', '"great" he said']
+
+
 def test_whole_and_streamed_readers_give_the_same_rows(tmp_path: Path) -> None:
     cases = {
         "a.tsv": '\ufefftext\tlabel\r\n"q" here\tpos\r\n  \r\nshort\r\nx\t"y"\r\n',

@@ -1,10 +1,11 @@
 """Each file format tasuki reads, decoded once and the same way whether a file is read whole or streamed.
 
 A UTF-8 BOM is dropped, CRLF becomes LF (inside a quoted CSV cell too), whitespace-only lines are
-skipped, a file that is not UTF-8 fails naming the byte and line, a header or JSON object that names
-a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open text handle
-(:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file, the
-whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
+skipped, a ``.tsv`` is linear (quotes are text) unless it is quoted as CSV (:func:`quoted_tsv`), a file
+that is not UTF-8 fails naming the byte and line, a header or JSON object that names a key twice is
+refused. csv, tsv, jsonl and txt have one reader each, over an open text handle (:func:`rows`): the
+streamed read (:func:`stream_rows`, flat memory) runs it over the file, the whole-file read
+(``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
 json is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
@@ -66,9 +67,35 @@ def check_readable(path: Path) -> None:
         raise unreadable(path, exc) from None
 
 
-def csv_format(suffix: str) -> dict[str, Any]:
-    """``csv.reader`` arguments for ``.csv`` or ``.tsv``: tab-separated values have no quoting, a ``"`` is text."""
-    return {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {"delimiter": ","}
+def csv_format(suffix: str, quoted: bool = False) -> dict[str, Any]:
+    """``csv.reader`` arguments for ``.csv`` or ``.tsv``: a linear ``.tsv`` has no quoting (a ``"`` is text), a
+    ``quoted`` one is read as CSV with tabs (see :func:`quoted_tsv`)."""
+    if suffix != ".tsv":
+        return {"delimiter": ","}
+    return {"delimiter": "\t"} if quoted else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+
+
+def quoted_tsv(handle: IO[str]) -> bool:
+    """Whether a ``.tsv`` is quoted as CSV: some field starts with ``"`` and the whole file reads strictly as CSV
+    with tabs. pandas, Excel, ``datasets`` and tasuki's own tables write a field holding a tab, a quote or a line
+    break in quotes, its quotes doubled (``"say ""hi"" now"``); a linear TSV (GLUE's) holds quotes as text,
+    and one of its fields opening a quote it does not close as CSV would (``"great" he said``) makes the file
+    linear. Two passes over a seekable handle before its rows are read (the second only where a field starts
+    with a quote); the handle is left where it was. Not seekable: linear."""
+    if not handle.seekable():
+        return False
+    start = handle.tell()
+    try:
+        if not any(line.startswith('"') or '\t"' in line for line in handle):
+            return False
+        handle.seek(start)
+        for _ in csv.reader(handle, delimiter="\t", strict=True):
+            pass
+        return True
+    except csv.Error:
+        return False
+    finally:
+        handle.seek(start)
 
 
 def check_header(path: Path, names: Sequence[str]) -> None:
@@ -179,8 +206,8 @@ def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[
 
 
 def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
-    reader = csv.reader(handle, **csv_format(suffix))
     try:
+        reader = csv.reader(handle, **csv_format(suffix, quoted=suffix == ".tsv" and quoted_tsv(handle)))
         header = next(reader, None)
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
