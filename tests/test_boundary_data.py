@@ -150,6 +150,18 @@ def test_a_tsv_is_quoted_only_where_all_of_it_reads_as_quoted(tmp_path: Path) ->
     assert [row["text"] for row in read_file(linear)] == ['"I loved it"', 'say "hi" now', '"great" he said']
 
 
+def test_a_utf16_or_utf32_file_with_its_byte_order_mark_reads_as_utf8_would(tmp_path: Path) -> None:
+    # Excel's "Unicode Text" is a UTF-16 LE tab-separated file with CRLF; Windows PowerShell's > writes UTF-16 too
+    text = "text\tlabel\r\n良い映画\tpos\r\nbad \"movie\"\tneg\r\n"
+    expected = [{"text": "良い映画", "label": "pos"}, {"text": 'bad "movie"', "label": "neg"}]
+    for encoding in ("utf-16", "utf-16-be", "utf-32"):
+        path = tmp_path / f"{encoding}.tsv"
+        path.write_bytes(text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode(encoding))
+        assert list(read_file(path)) == list(read_file(path, stream=True)) == list(iter_rows(path)) == expected
+    with pytest.raises(DataError, match="cannot decode byte 0xff as utf-8"):  # an encoding given is the one used
+        list(read_file(tmp_path / "utf-16.tsv", encoding="utf-8"))
+
+
 def test_whole_and_streamed_readers_give_the_same_rows(tmp_path: Path) -> None:
     cases = {
         "a.tsv": '\ufefftext\tlabel\r\n"q" here\tpos\r\n  \r\nshort\r\nx\t"y"\r\n',

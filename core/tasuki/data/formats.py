@@ -1,11 +1,11 @@
 """Each file format tasuki reads, decoded once and the same way whether a file is read whole or streamed.
 
-A UTF-8 BOM is dropped, CRLF becomes LF (inside a quoted CSV cell too), whitespace-only lines are
-skipped, a ``.tsv`` is linear (quotes are text) unless it is quoted as CSV (:func:`quoted_tsv`), a file
-that is not UTF-8 fails naming the byte and line, a header or JSON object that names a key twice is
-refused. csv, tsv, jsonl and txt have one reader each, over an open text handle (:func:`rows`): the
-streamed read (:func:`stream_rows`, flat memory) runs it over the file, the whole-file read
-(``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
+A UTF-8 BOM is dropped (a UTF-16 or UTF-32 one decodes the file so), CRLF becomes LF (inside a quoted
+CSV cell too), whitespace-only lines are skipped, a ``.tsv`` is linear (quotes are text) unless it is
+quoted as CSV (:func:`quoted_tsv`), a file that is not UTF-8 fails naming the byte and line, a header or
+JSON object that names a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open
+text handle (:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file,
+the whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
 json is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
@@ -32,13 +32,24 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a whole book in one cell is
 # --- decoding ------------------------------------------------------------------------------------
 
 
+def marked_encoding(head: bytes) -> str | None:
+    """``utf-32`` or ``utf-16`` for text that opens with that encoding's byte-order mark (Excel's "Unicode
+    Text" and Windows PowerShell's ``>`` write UTF-16), else ``None``: UTF-8, its BOM allowed. A mark is the
+    file saying its encoding, not a guess."""
+    if head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return "utf-32"
+    return "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else None
+
+
 def read_text(path: str | Path, encoding: str | None = None) -> str:
-    """Decode a text file: UTF-8 (BOM allowed) unless ``encoding`` is given; LF line ends."""
+    """Decode a text file: UTF-8 (BOM allowed) unless ``encoding`` is given or a UTF-16/32 BOM says otherwise
+    (:func:`marked_encoding`); LF line ends."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise unreadable(path, exc) from None
+    encoding = encoding or marked_encoding(raw[:4])
     try:
         text = raw.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -261,6 +272,9 @@ def stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[
         codecs.lookup(encoding or "utf-8-sig")
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r}") from None
+    if encoding is None:
+        with open(path, "rb") as head:
+            encoding = marked_encoding(head.read(4))
     # universal newlines for csv too: a CRLF inside a quoted cell becomes LF, as read_text makes it
     with open(path, encoding=encoding or "utf-8-sig") as handle:
         yield from rows(handle, path, suffix, encoding)

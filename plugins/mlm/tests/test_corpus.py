@@ -117,7 +117,7 @@ def test_cli_rejects_mlm_probability_outside_zero_one(tmp_path: Path, value: str
 
 
 def test_cli_reports_data_errors_without_traceback(tmp_path: Path) -> None:
-    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00broken")
+    (tmp_path / "bad.txt").write_bytes(b"\xfe\x00broken")  # not a byte-order mark: undecodable
     result = CliRunner().invoke(_cli(), ["adapt", str(tmp_path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "bad.txt: line 1: cannot decode" in result.output and "Traceback" not in result.output
