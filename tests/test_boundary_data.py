@@ -105,7 +105,23 @@ def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None
         read_file(path, stream=stream)
 
 
-# --- 2. TSV has no quoting -----------------------------------------------------------------------
+@pytest.mark.parametrize("stream", [False, True])
+def test_empty_columns_at_the_right_of_a_header_are_no_columns(stream: bool, tmp_path: Path) -> None:
+    # a spreadsheet saves its stray empty columns as "text,label,,": nothing under them, nothing to refuse
+    path = write(tmp_path / "stray.csv", "text,label,,\r\ngood,pos,,\r\nbad,neg\r\nfine,pos,, \r\n")
+    assert list(read_file(path, stream=stream)) == [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"},
+                                                    {"text": "fine", "label": "pos"}]
+    valued = write(tmp_path / "valued.csv", "text,label,,\ngood,pos,,\nbad,neg,,oops\n")
+    with pytest.raises(DataError, match=r"valued.csv: line 3: a value in field 4, past the 2 the header names"):
+        list(read_file(valued, stream=stream))
+    middle = write(tmp_path / "middle.csv", "text,,label\ngood,,pos\n")
+    with pytest.raises(DataError, match=r"middle.csv: field 2 of the header row has no name"):
+        list(read_file(middle, stream=stream))
+    with pytest.raises(DataError, match=r"commas.csv: the header row names no column"):
+        list(read_file(write(tmp_path / "commas.csv", ",,\ngood,pos,\n"), stream=stream))
+
+
+# --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----
 
 TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),
             ('say ""twice""', "neg")] * 10

@@ -222,18 +222,35 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         header = next(reader, None)
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
-        names = [name.strip().lstrip("\ufeff") for name in header]
-        check_header(path, names)
+        names = _header_names(path, header)
         check_delimiter(path, suffix, names)
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # a whitespace-only line
-            if len(cells) > len(names):
-                raise DataError(f"{path}: line {reader.line_num}: more fields than the header has")
+            beyond = [i for i in range(len(names), len(cells)) if cells[i].strip()]
+            if beyond:  # blank fields past the header's are nothing (a spreadsheet's stray empty columns)
+                raise DataError(f"{path}: line {reader.line_num}: a value in field {beyond[0] + 1}, past the "
+                                f"{len(names)} the header names")
             # a short row gets None for its missing fields, as csv.DictReader gives them
             yield {name: cells[i] if i < len(cells) else None for i, name in enumerate(names)}
     except UnicodeDecodeError:
         raise _decode_error(path, encoding) from None
+
+
+def _header_names(path: Path, header: list[str]) -> list[str]:
+    """A CSV/TSV header's column names: empty ones at the right are dropped (a spreadsheet saves its stray empty
+    columns as ``text,label,,``; a value under one is refused row by row), an empty one before a named one, or a
+    name given twice, is refused."""
+    names = [name.strip().lstrip("\ufeff") for name in header]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise DataError(f"{path}: the header row names no column")
+    unnamed = [i + 1 for i, name in enumerate(names) if not name]
+    if unnamed:
+        raise DataError(f"{path}: field {unnamed[0]} of the header row has no name; give every column its own name")
+    check_header(path, names)
+    return names
 
 
 def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
