@@ -58,7 +58,7 @@ def test_cells_read_as_a_csv_export_writes_them(tmp_path: Path) -> None:
     ({"a": [["text"], ["x"]], "b": [["text"], ["y"]]}, "sheets 'a', 'b' all hold data; tasuki reads a workbook of one "
                                                        "sheet: save the sheet you mean as its own workbook or as CSV"),
     ({"a": [], "b": [[None]]}, "empty workbook (no sheet has a value)"),
-    ({"a": [["text", None, "label"], ["x", "", "pos"]]}, "sheet 'a': column B has no name in the header row"),
+    ({"a": [[None, "text", None, "label"], [0, "x", "", "pos"]]}, "fields 1, 3 of the header row have no name"),
     ({"a": [["text", "label"], ["x", "pos"], ["y", "neg", "extra"]]},
      "sheet 'a', row 3: a value in column C, which has no name in the header row"),
     ({"a": [["text", "label", "text"], ["x", "pos", "y"]]}, "duplicate column 'text' in the header"),

@@ -110,7 +110,12 @@ def quoted_tsv(handle: IO[str]) -> bool:
 
 
 def check_header(path: Path, names: Sequence[str]) -> None:
-    """Refuse a header that names a column twice (a reader would keep only the last one's values)."""
+    """Refuse a header that names a column twice (a reader would keep only the last one's values) or leaves two
+    unnamed; one unnamed column (pandas writes its index so) is the column ``""``, kept as any other."""
+    unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
+    if len(unnamed) > 1:
+        raise DataError(f"{path}: fields {', '.join(unnamed)} of the header row have no name; give every column its "
+                        f"own name")
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
         raise DataError(f"{path}: duplicate column {', '.join(map(repr, repeated))} in the header; "
@@ -239,16 +244,12 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
 
 def _header_names(path: Path, header: list[str]) -> list[str]:
     """A CSV/TSV header's column names: empty ones at the right are dropped (a spreadsheet saves its stray empty
-    columns as ``text,label,,``; a value under one is refused row by row), an empty one before a named one, or a
-    name given twice, is refused."""
+    columns as ``text,label,,``; a value under one is refused row by row), then :func:`check_header`."""
     names = [name.strip().lstrip("\ufeff") for name in header]
     while names and not names[-1]:
         names.pop()
     if not names:
         raise DataError(f"{path}: the header row names no column")
-    unnamed = [i + 1 for i, name in enumerate(names) if not name]
-    if unnamed:
-        raise DataError(f"{path}: field {unnamed[0]} of the header row has no name; give every column its own name")
     check_header(path, names)
     return names
 

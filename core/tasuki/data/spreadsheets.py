@@ -10,8 +10,9 @@ hold formulas without saved values, refused naming the cell (read as empty, they
 a workbook with formulas is read a second time, formulas kept, beside the values.
 
 A workbook with data on several sheets is refused naming them (which one is meant is not ours to guess);
-a header naming a column twice, a value under no header and a file that is not a workbook are refused with
-the row. Read-only mode: rows stream, memory stays flat on large sheets.
+a header naming a column twice or leaving two unnamed (one is the column ``""``: pandas' index), a value under
+no header and a file that is not a workbook are refused with the row. Read-only mode: rows stream, memory
+stays flat on large sheets.
 """
 
 from __future__ import annotations
@@ -74,9 +75,6 @@ def workbook_rows(path: Path) -> Iterator[dict[str, str]]:
         names = [cell_text(v).strip() for v in next(rows)[1]]
         while names and not names[-1]:
             names.pop()  # formatted but empty columns at the right
-        unnamed = [get_column_letter(i + 1) for i, name in enumerate(names) if not name]
-        if unnamed:
-            raise DataError(f"{where}: column {unnamed[0]} has no name in the header row")
         check_header(path, names)
         for number, cells in rows:
             texts = [cell_text(v) for v in cells]
