@@ -105,6 +105,13 @@ def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None
         read_file(path, stream=stream)
 
 
+def test_a_csv_saved_with_pandas_index_and_stray_columns_trains(registry, backbone_dir, tmp_path: Path) -> None:
+    path = write(tmp_path / "index.csv", ",text,label,,\n" + "".join(f"{i},{t},{lab},,\n" for i, (t, lab) in enumerate(ROWS)))
+    code, err = invoke(*train_args(path, tmp_path / "out", backbone_dir))
+    assert code == 0, err
+    assert (tmp_path / "out" / "tasuki.json").is_file()
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_empty_columns_at_the_right_of_a_header_are_no_columns(stream: bool, tmp_path: Path) -> None:
     # a spreadsheet saves its stray empty columns as "text,label,,": nothing under them, nothing to refuse
