@@ -76,6 +76,15 @@ def test_a_workbook_tasuki_cannot_read_right_is_refused(sheets: dict, message: s
         read_file(path, stream=stream)
 
 
+def test_a_workbook_saved_by_pandas_with_its_index_reads(tmp_path: Path) -> None:
+    import pandas
+
+    path = tmp_path / "pandas.xlsx"
+    pandas.DataFrame({"text": ["good film", "bad film"], "label": ["pos", "neg"]}).to_excel(path)  # index kept
+    expected = [{"": "0", "text": "good film", "label": "pos"}, {"": "1", "text": "bad film", "label": "neg"}]
+    assert list(read_file(path)) == list(iter_rows(path)) == expected
+
+
 def test_a_formula_reads_as_the_value_excel_saved(tmp_path: Path) -> None:
     path = workbook(tmp_path / "book.xlsx", {"a": [["text", "label"], ["x", '=UPPER("pos")']]})
     with zipfile.ZipFile(path) as book:  # what Excel writes on saving: the formula and its value
