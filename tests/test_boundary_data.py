@@ -132,6 +132,13 @@ def test_empty_columns_at_the_right_of_a_header_are_no_columns(stream: bool, tmp
         list(read_file(write(tmp_path / "commas.csv", ",,\ngood,pos,\n"), stream=stream))
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_empty_text_in_a_one_column_csv_is_a_row_not_a_blank_line(stream: bool, tmp_path: Path) -> None:
+    # pandas writes an empty text of a one-column frame as `""`: skipped, predict's output would lose a row
+    path = write(tmp_path / "one.csv", 'text\ngood\n""\n\nbad\n')
+    assert list(read_file(path, stream=stream)) == [{"text": "good"}, {"text": ""}, {"text": "bad"}]
+
+
 # --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----
 
 TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),

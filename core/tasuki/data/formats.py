@@ -227,10 +227,12 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         header = next(reader, None)
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
-        names = _header_names(path, header)
+        names = header_names(path, header)
         check_delimiter(path, suffix, names)
         for cells in reader:
             if not any(cell.strip() for cell in cells):
+                if cells == [""] and len(names) == 1:  # `""`: an empty text (pandas writes it so), not a blank line
+                    yield {names[0]: ""}
                 continue  # a whitespace-only line
             beyond = [i for i in range(len(names), len(cells)) if cells[i].strip()]
             if beyond:  # blank fields past the header's are nothing (a spreadsheet's stray empty columns)
@@ -242,9 +244,10 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         raise _decode_error(path, encoding) from None
 
 
-def _header_names(path: Path, header: list[str]) -> list[str]:
-    """A CSV/TSV header's column names: empty ones at the right are dropped (a spreadsheet saves its stray empty
-    columns as ``text,label,,``; a value under one is refused row by row), then :func:`check_header`."""
+def header_names(path: Path, header: list[str]) -> list[str]:
+    """A header row's column names (CSV, TSV or a workbook's first row): empty ones at the right are dropped (a
+    spreadsheet saves its stray empty columns as ``text,label,,``; a value under one is refused row by row by
+    the reader), then :func:`check_header`."""
     names = [name.strip().lstrip("\ufeff") for name in header]
     while names and not names[-1]:
         names.pop()

@@ -25,7 +25,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from tasuki.data.formats import check_header
+from tasuki.data.formats import header_names
 from tasuki.errors import DataError
 
 WORKBOOKS = (".xlsx", ".xlsm")
@@ -72,10 +72,7 @@ def workbook_rows(path: Path) -> Iterator[dict[str, str]]:
         pairs = zip(values, written[sheets[0].title].iter_rows(values_only=True) if written else repeat(()))
         rows = ((number, _saved(row, formulas, where, number)) for number, (row, formulas) in enumerate(pairs, 1)
                 if any(_filled(v) for v in row) or any(_filled(v) for v in formulas))  # blank rows skipped
-        names = [cell_text(v).strip() for v in next(rows)[1]]
-        while names and not names[-1]:
-            names.pop()  # formatted but empty columns at the right
-        check_header(path, names)
+        names = header_names(path, [cell_text(v) for v in next(rows)[1]])  # formatted empty columns dropped
         for number, cells in rows:
             texts = [cell_text(v) for v in cells]
             beyond = [i for i, text in enumerate(texts) if i >= len(names) and text.strip()]
