@@ -139,6 +139,22 @@ def test_an_empty_text_in_a_one_column_csv_is_a_row_not_a_blank_line(stream: boo
     assert list(read_file(path, stream=stream)) == [{"text": "good"}, {"text": ""}, {"text": "bad"}]
 
 
+def test_a_json_file_saved_by_pandas_reads_in_each_of_its_layouts(tmp_path: Path) -> None:
+    import pandas
+
+    frame = pandas.DataFrame({"text": ["good", "bad", "fine"], "label": [["a"], [], ["a", "b"]]}, index=[7, 2, 5])
+    expected = [{"text": "good", "label": ["a"]}, {"text": "bad", "label": []}, {"text": "fine", "label": ["a", "b"]}]
+    for orient in ("columns", "index", "split", "records"):  # "columns" is to_json()'s default
+        frame.to_json(tmp_path / f"{orient}.json", orient=orient)
+        assert list(read_file(tmp_path / f"{orient}.json")) == expected, orient
+    # columns named by integers in a frame with an integer index: which side is the index is not guessed
+    pandas.DataFrame({0: ["good"], 1: ["pos"]}).to_json(tmp_path / "numbered.json")
+    frame.to_json(tmp_path / "values.json", orient="values")
+    for name in ("numbered", "values"):
+        with pytest.raises(DataError, match=rf"{name}.json: expected a list of JSON objects .*orient='records'"):
+            read_file(tmp_path / f"{name}.json")
+
+
 # --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----
 
 TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),

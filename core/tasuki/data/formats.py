@@ -6,7 +6,7 @@ quoted as CSV (:func:`quoted_tsv`), a file that is not UTF-8 fails naming the by
 JSON object that names a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open
 text handle (:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file,
 the whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
-json is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
+json (a list of objects, or a frame in one of pandas' ``to_json`` layouts) is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
 from __future__ import annotations
@@ -179,10 +179,35 @@ def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
     value = _parse_json(text, path)
     if isinstance(value, dict) and isinstance(value.get("data"), list):
+        columns = value.get("columns")  # pandas' orient="split": rows as lists under named columns
+        if isinstance(columns, list) and all(isinstance(row, list) and len(row) == len(columns) for row in value["data"]):
+            check_header(path, [str(name) for name in columns])
+            return [dict(zip(columns, row)) for row in value["data"]]
         value = value["data"]
+    elif isinstance(value, dict) and value and all(isinstance(inner, dict) for inner in value.values()):
+        value = _pandas_frame(path, value)
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}})")
+        raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}}); from pandas, save with "
+                        f"df.to_json(path, orient='records')")
     return value
+
+
+def _pandas_frame(path: Path, frame: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The rows of a frame saved by pandas' ``to_json()``: ``{column: {index: value}}`` (its default) or, with
+    ``orient="index"``, ``{index: {column: value}}``. The index is the side whose keys are all integers; when
+    neither side or both are, the layout is not guessed (None)."""
+    inner = [list(values) for values in frame.values()]
+    by_index = all(_index_keys(keys) for keys in inner) and all(keys == inner[0] for keys in inner)
+    if by_index == _index_keys(list(frame)):
+        return None
+    if by_index:  # {column: {index: value}}
+        return [{column: frame[column][key] for column in frame} for key in inner[0]]
+    names = set(map(tuple, inner))
+    return list(frame.values()) if len(names) == 1 else None
+
+
+def _index_keys(keys: list[str]) -> bool:
+    return all(key.lstrip("-").isdigit() for key in keys)
 
 
 
