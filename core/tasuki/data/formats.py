@@ -6,7 +6,8 @@ quoted as CSV (:func:`quoted_tsv`), a file that is not UTF-8 fails naming the by
 JSON object that names a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open
 text handle (:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file,
 the whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
-json (a list of objects, or a frame in one of pandas' ``to_json`` layouts) is read whole only; parquet is read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
+json (a list of objects, or a frame in one of pandas' ``to_json`` layouts) is read whole only; parquet is
+read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
 from __future__ import annotations
