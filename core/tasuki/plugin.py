@@ -52,7 +52,8 @@ The names, by what they are for:
   ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
 - **Files**: ``atomic_write_text``, ``atomic_write_json`` and ``atomic_path`` (a temporary name beside the
   file for any writer, renamed into place when the block ends: a reader never sees half a file),
-  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
+  ``write_rows`` (rows as a ``.csv``, ``.tsv`` or ``.xlsx`` table, written the same way, as ``predict --output``
+  writes its tables), ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
   (``tasuki.json``, tasuki's own file in a trained model's directory).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
   ``bar_chart``, ``box_plot``, ``confusion_matrix``.
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from tasuki.plots import bar_chart, box_plot, confusion_matrix, pyplot
     from tasuki.plots import save as save_figure
     from tasuki.prediction.predict import predict
+    from tasuki.prediction.tables import write_rows
     from tasuki.presets import Preset
     from tasuki.registry import resolve_backbone
     from tasuki.sentences.encoder import SentenceEncoder, read_prompts
@@ -153,7 +155,7 @@ _SOURCES = {
     "RequestError": "tasuki.serve.models",
     # files
     "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "atomic_path": "tasuki.files",
-    "file_sha256": "tasuki.files",
+    "file_sha256": "tasuki.files", "write_rows": "tasuki.prediction.tables",
     "METADATA_FILE": "tasuki.model_dir", "E5_PROMPTS": "tasuki.backbones.e5:PREFIXES",
     # figures
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
@@ -243,4 +245,5 @@ __all__ = [
     "training_options",
     "word_owners",
     "words_of_tokens",
+    "write_rows",
 ]

@@ -118,13 +118,27 @@ def write_table(lines: Path, read_inputs: Callable[[], Iterator[dict[str, Any]]]
     os.replace(staging, output)
 
 
+def write_rows(output: Path, columns: list[str], rows: Iterable[dict[str, Any]], sheet: str = "rows") -> None:
+    """Write ``rows`` under ``columns`` as the table ``output`` names (``.csv``, ``.tsv`` or ``.xlsx``: a sheet
+    named ``sheet``), each cell as :func:`write_table` writes it (a list or object as JSON text, null empty, a
+    text starting with ``=`` a text); beside ``output`` and renamed into place, so no reader sees half a table."""
+    if not is_table(output):
+        raise ValueError(f"{output}: not a table (.csv, .tsv or .xlsx)")
+    staging = output.with_name(output.name + ".table-partial")
+    with _table_writer(staging, output, sheet) as write:
+        write(list(columns))
+        for row in rows:
+            write([_cell(row.get(column)) for column in columns])
+    os.replace(staging, output)
+
+
 @contextlib.contextmanager
-def _table_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any]], None]]:
+def _table_writer(staging: Path, output: Path, sheet: str = "predictions") -> Iterator[Callable[[list[Any]], None]]:
     """``write(cells)`` for each line of ``output``'s format, into ``staging`` (synced to disk on success,
-    removed on an error)."""
+    removed on an error); a workbook's one sheet is named ``sheet``."""
     try:
         if output.suffix.lower() == WORKBOOK:
-            with _workbook_writer(staging, output) as write:
+            with _workbook_writer(staging, output, sheet) as write:
                 yield write
         else:
             with open(staging, "w", encoding="utf-8", newline="") as out:
@@ -137,7 +151,7 @@ def _table_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any]],
 
 
 @contextlib.contextmanager
-def _workbook_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any]], None]]:
+def _workbook_writer(staging: Path, output: Path, title: str) -> Iterator[Callable[[list[Any]], None]]:
     """``write(cells)`` appending to one sheet of a write-only workbook, saved into ``staging`` at the end."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
@@ -145,7 +159,7 @@ def _workbook_writer(staging: Path, output: Path) -> Iterator[Callable[[list[Any
     from openpyxl.utils.exceptions import IllegalCharacterError
 
     book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("predictions")
+    sheet = book.create_sheet(title)
     header: list[Any] = []
     written = 0
 

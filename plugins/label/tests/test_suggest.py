@@ -130,6 +130,21 @@ def test_k_beyond_the_pool_writes_every_unlabelled_text(tmp_path: Path, backbone
     assert "3 unlabelled texts" in err and "fewer than -k 20" in err
 
 
+def test_suggestions_as_a_table_read_back_as_written(tmp_path: Path) -> None:
+    """A workbook (to label in Excel) or a TSV holds what the JSON lines hold; a text starting with "=" stays text."""
+    from tasuki.data import read_file
+
+    pool = _write_pool(tmp_path / "pool.csv", ["=1+1 is two", *POOL])
+    written = {}
+    for suffix in (".jsonl", ".xlsx", ".tsv", ".csv"):
+        code, _, err = run_cli("label", "suggest", "--data", pool, "-k", 24, "--output", tmp_path / f"next{suffix}",
+                               "--strategy", "random", "--seed", 3)
+        assert code == 0, err
+        written[suffix] = [{**row, "cluster": int(row["cluster"])} for row in read_file(tmp_path / f"next{suffix}")]
+    assert len(written[".jsonl"]) == 22 and {"text": "=1+1 is two", "cluster": -1} in written[".jsonl"]
+    assert written[".xlsx"] == written[".tsv"] == written[".csv"] == written[".jsonl"]
+
+
 def test_with_a_model_the_least_sure_come_first(tmp_path: Path, model_dir: Path) -> None:
     pool = _write_pool(tmp_path / "pool.csv", POOL)
     code, out, err = run_cli("label", "suggest", "--data", pool, "-k", 4, "--output", tmp_path / "next.csv",
@@ -151,7 +166,7 @@ def test_with_a_model_the_least_sure_come_first(tmp_path: Path, model_dir: Path)
     (["-k", "0"], "Invalid value for '-k': 0 is not in the range x>=1"),
     (["--strategy", "entropy"], "'entropy' is not one of 'diverse', 'uncertainty', 'typical', 'random'"),
     (["--strategy", "uncertainty"], "'uncertainty' needs --model"),
-    (["--output", "next.txt"], "allowed: a .csv or .jsonl file"),
+    (["--output", "next.txt"], "allowed: a .csv, .tsv, .xlsx or .jsonl file"),
     (["--column", "label=x"], "'label' is not a column tasuki label reads"),
     (["--column", "text=body"], "missing column 'body'; found columns: id, text"),
     (["--exclude", "nowhere.jsonl"], "'nowhere.jsonl': no such file"),

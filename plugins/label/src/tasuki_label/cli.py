@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,9 @@ from typing import Any
 import click
 
 from tasuki_label import DEFAULT_STRATEGY, STRATEGIES
+
+SUGGESTION_FILES = (".csv", ".tsv", ".xlsx", ".jsonl")
+"""What ``tasuki label suggest --output`` writes: a table (to label in a spreadsheet) or JSON lines."""
 
 
 class LabelGroup(click.Group):
@@ -64,7 +65,7 @@ def _text_column(columns: tuple[str, ...]) -> str:
 @click.option("--exclude", type=click.Path(path_type=Path), default=None,
               help="A labels file (text column): its texts are not suggested again.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="How many texts to suggest.")
-@click.option("--output", type=click.Path(path_type=Path), required=True, help="The suggestions: .csv or .jsonl.")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="The suggestions: .csv, .tsv, .xlsx or .jsonl.")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="A tasuki classification model: its guesses are written; its encoder's embeddings choose "
                    "(uncertainty: with its margins; typical: beside the backbone's).")
@@ -78,12 +79,13 @@ def _text_column(columns: tuple[str, ...]) -> str:
 def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path | None, strategy: str | None,
             backbone: str | None, seed: int, columns: tuple[str, ...]) -> None:
     """Write the next k texts of --data to label (the page's choice, for a loop without the page)."""
-    from tasuki.plugin import atomic_write_text
+    from tasuki.plugin import atomic_write_text, write_rows
     from tasuki_label import pool as texts_of
     from tasuki_label.selection import margins, select
 
-    if output.suffix.lower() not in (".csv", ".jsonl"):
-        raise click.BadParameter(f"{str(output)!r}: allowed: a .csv or .jsonl file", param_hint="--output")
+    if output.suffix.lower() not in SUGGESTION_FILES:
+        allowed = f"{', '.join(SUGGESTION_FILES[:-1])} or {SUGGESTION_FILES[-1]}"
+        raise click.BadParameter(f"{str(output)!r}: allowed: a {allowed} file", param_hint="--output")
     strategy = strategy or DEFAULT_STRATEGY
     if strategy == "uncertainty" and model is None:
         raise click.BadParameter("'uncertainty' needs --model (without one: diverse, typical or random)", param_hint="--strategy")
@@ -111,7 +113,10 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     rows = [{"text": candidates[p.index], "cluster": p.cluster,
              **({"guess": guessed[p.index][0], "confidence": round(guessed[p.index][1], 4),
                  "margin": round(float(margin[p.index]), 4)} if guessed else {})} for p in picks]
-    atomic_write_text(output, _table(rows, output.suffix.lower()))
+    if output.suffix.lower() == ".jsonl":
+        atomic_write_text(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    else:  # a table: a workbook to label in Excel keeps every text a text
+        write_rows(output, list(rows[0]) if rows else ["text", "cluster"], rows, sheet="suggestions")
     if len(rows) < k:
         click.echo(f"note: {len(candidates)} unlabelled texts in {pool}, fewer than -k {k}: all of them written",
                    err=True)
@@ -128,17 +133,6 @@ def _no_embeddings(candidates: list[str]) -> Any:
     import numpy as np
 
     return np.zeros((len(candidates), 1))  # random never reads them: no encoder run
-
-
-def _table(rows: list[dict[str, Any]], suffix: str) -> str:
-    if suffix == ".jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    fields = list(rows[0]) if rows else ["text", "cluster"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 @label.command("page", hidden=True)
