@@ -203,3 +203,12 @@ def test_embeddings_come_from_the_models_own_encoder(model_dir: Path, backbone: 
     assert np.allclose(mine, ((hidden * mask).sum(1) / mask.sum(1)).numpy(), atol=1e-5)
     # trained: not the backbone's vectors any more
     assert not np.allclose(mine, embed(texts, backbone=str(backbone)), atol=1e-3)
+
+
+def test_embeddings_batched_by_length_come_back_in_the_given_order(backbone: Path, capsys) -> None:
+    from tasuki_label.pool import embed
+
+    texts = ["rain", "the minister spoke to parliament about the new budget for schools", "goal", "a sunny day today"]
+    one_by_one = np.vstack([embed([t], backbone=str(backbone)) for t in texts])
+    assert np.allclose(embed(texts, backbone=str(backbone), batch_size=2, progress=True), one_by_one, atol=1e-5)
+    assert "embedding" in capsys.readouterr().err  # the bar, on stderr

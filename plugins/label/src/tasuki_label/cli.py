@@ -95,7 +95,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     done = texts_of.labelled_texts(exclude)
     candidates = [t for t in texts if t not in done]
     loaded = _load(model) if model is not None else None
-    scores = texts_of.probabilities(loaded, candidates) if loaded is not None else None
+    scores = texts_of.probabilities(loaded, candidates, progress=True) if loaded is not None else None
     if strategy != "random" and None in texts_of.views(strategy, loaded) and backbone is None:
         backbone = texts_of.embedding_backbone(texts)
         click.echo(f"embeddings: {backbone}, the default backbone for these texts' language (--backbone to choose)",
@@ -105,7 +105,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     if strategy == "random":
         embeddings = _no_embeddings(candidates)
     else:  # candidates and labelled texts in one pass: each encoder is loaded once
-        every = texts_of.vectors(candidates + known, strategy, model=loaded, backbone=backbone)
+        every = texts_of.vectors(candidates + known, strategy, model=loaded, backbone=backbone, progress=True)
         embeddings, labelled = every[:len(candidates)], (every[len(candidates):] if known else None)
     picks = select(embeddings, k, strategy, seed=seed, labelled=labelled, **(scores.selection_args() if scores else {}))
     guessed = scores.guesses if scores is not None else []

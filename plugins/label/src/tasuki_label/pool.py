@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,24 +83,28 @@ def views(strategy: str, model: Any) -> list[Any]:
 
 
 def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone: str | None = None,
-            caches: dict[str, dict[str, np.ndarray]] | None = None) -> np.ndarray:
+            caches: dict[str, dict[str, np.ndarray]] | None = None, progress: bool = False) -> np.ndarray:
     """``(N, D)`` the vectors ``strategy`` chooses with: each of its :func:`views`' embeddings at unit length,
     side by side (the cosine of two rows is the mean of the views' cosines). ``caches``: a text's vector per
-    view (``"backbone"``, ``"model"``), read and filled here, so a session embeds a text once per encoder."""
+    view (``"backbone"``, ``"model"``), read and filled here, so a session embeds a text once per encoder;
+    ``progress``: a progress bar on stderr per encoder."""
     parts = []
     for view in views(strategy, model):
         cache = {} if caches is None else caches.setdefault("backbone" if view is None else "model", {})
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            cache.update(zip(missing, normalised(embed(missing, model=view, backbone=backbone))))
+            cache.update(zip(missing, normalised(embed(missing, model=view, backbone=backbone, progress=progress))))
         parts.append(np.stack([cache[t] for t in texts]) if len(texts) else np.zeros((0, 1)))
     return np.hstack(parts)
 
 
-def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32) -> np.ndarray:
+def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32,
+          progress: bool = False) -> np.ndarray:
     """Mean-pooled last hidden states, ``(N, D)``: of the model's own encoder, else of ``backbone``
-    (a spec or directory; default :data:`DEFAULT_BACKBONE`)."""
+    (a spec or directory; default :data:`DEFAULT_BACKBONE`). Batches hold texts of like length (longest
+    first, rows back in the given order), so a pool of short and long texts pads little."""
     import torch
+    from tqdm.auto import tqdm
 
     encoder, prefix = encoder_of(model.model) if model is not None else None, ""
     if encoder is not None:
@@ -117,17 +122,23 @@ def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = Non
     texts = [prefix + t for t in texts] if prefix else texts
     encoder.eval()
     device = next(encoder.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     rows = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=max_length,
-                              padding=True, return_tensors="pt").to(device)
+    with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit=" texts", disable=not progress,
+                                      file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in chunk], truncation=True, max_length=max_length, padding=True,
+                              return_tensors="pt").to(device)
             hidden = encoder(**batch).last_hidden_state  # (B, T, H)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             rows.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1))  # (B, H): padding left out
+            bar.update(len(chunk))
     if not rows:
         return np.zeros((0, 1))
-    return torch.cat(rows).float().cpu().numpy()
+    out = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
+    out[order] = torch.cat(rows).float().cpu().numpy()
+    return out
 
 
 def encoder_of(module: Any) -> Any:
@@ -160,12 +171,12 @@ class Scores:
         return {"probs": self.probs, "multi_label": self.multi_label, "thresholds": self.thresholds}
 
 
-def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32) -> Scores:
-    """What ``model.predict`` says about ``texts``: every label's score, and its answers."""
+def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> Scores:
+    """What ``model.predict`` says about ``texts``: every label's score, and its answers (``progress``: its bar)."""
     labels = list(model.task.labels or [])
     if not texts:
         return Scores(np.zeros((0, len(labels))), labels, False, None, [])
-    predictions = model.predict(list(texts), batch_size=batch_size)
+    predictions = model.predict(list(texts), batch_size=batch_size, progress=progress)
     first = predictions[0]
     if not isinstance(first, dict) or not isinstance(first.get("scores"), dict):
         raise DataError(f"{model.directory}: task {model.task.name!r} predicts no class scores; "
