@@ -52,8 +52,8 @@ The names, by what they are for:
   ``tasuki serve --OPTION NAME=FILE``) and ``RequestError`` (a refused request: status, message, field).
 - **Files**: ``atomic_write_text``, ``atomic_write_json`` and ``atomic_path`` (a temporary name beside the
   file for any writer, renamed into place when the block ends: a reader never sees half a file),
-  ``write_rows`` (rows as a ``.csv``, ``.tsv`` or ``.xlsx`` table, written the same way, as ``predict --output``
-  writes its tables), ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
+  ``write_rows`` (rows as a ``.csv``, ``.tsv`` or ``.xlsx`` table, as ``predict --output`` writes one, atomically),
+  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
   (``tasuki.json``, tasuki's own file in a trained model's directory).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
   ``bar_chart``, ``box_plot``, ``confusion_matrix``.
