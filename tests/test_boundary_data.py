@@ -155,6 +155,22 @@ def test_a_json_file_saved_by_pandas_reads_in_each_of_its_layouts(tmp_path: Path
             read_file(tmp_path / f"{name}.json")
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_broken_quoting_and_utf16_without_a_mark_are_refused_naming_the_line(stream: bool, tmp_path: Path) -> None:
+    # read leniently, a quote never closed makes the rest of the file one text: predict would lose the rows after it
+    unclosed = write(tmp_path / "unclosed.csv", 'text,label\ngood,pos\n"never closed,neg\nbad,neg\nfine,pos\n')
+    with pytest.raises(DataError, match=r"unclosed.csv: line 3: a field opens a quote that is never closed"):
+        list(read_file(unclosed, stream=stream))
+    after = write(tmp_path / "after.csv", 'text,label\ngood,pos\n"great" he said,pos\n')
+    with pytest.raises(DataError, match=r"after.csv: line 3: a field that opens with a quote goes on after its closing"):
+        list(read_file(after, stream=stream))
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("text,label\ngood,pos\n".encode("utf-16-le"))  # no byte-order mark: NULs between letters
+    with pytest.raises(DataError, match=r"utf16.csv: the header holds NUL characters.*--encoding utf-16-le"):
+        list(read_file(utf16, stream=stream))
+    assert list(read_file(utf16, encoding="utf-16-le", stream=stream)) == [{"text": "good", "label": "pos"}]
+
+
 # --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----
 
 TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),

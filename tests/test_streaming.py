@@ -177,6 +177,12 @@ def test_read_dataset_streams_into_a_cached_arrow_file(tmp_path: Path, monkeypat
     assert cached.stat().st_mtime_ns == written and again._fingerprint == first._fingerprint
     source.write_text("text,label\nchanged,pos\n", encoding="utf-8")  # a changed file is read again
     assert read_dataset(source).to_list() == [{"text": "changed", "label": "pos"}]
+    # so is an unchanged file after a reader changed in place (an editable install after a pull, same version)
+    from tasuki.data import cache
+
+    monkeypatch.setattr(cache, "reader_code", lambda: "another reader")
+    read_dataset(source)
+    assert len(list((tmp_path / "cache" / "data").glob("in-*.arrow"))) == 3
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text('{"text": "x", "label": 1}\n{"text": "y", "label": "neg"}\n', encoding="utf-8")
     with pytest.raises(DataError, match="rows 2-2: columns must keep one type"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.cache import cache_root
@@ -21,19 +24,18 @@ def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]
                 batch_rows: int = 10_000, *, empty: str = "no examples in file") -> Dataset:
     """Rows written once into an Arrow file under ``$TASUKI_CACHE/data`` and memory-mapped.
 
-    ``key`` (JSON) names the file with the tasuki version: while it is unchanged, ``rows`` is not
-    called again. Memory holds ``batch_rows`` rows at a time; the file appears complete or not at all.
+    ``key`` (JSON) names the file with the tasuki version and the readers' source (:func:`reader_code`):
+    while they are unchanged, ``rows`` is not called again. Memory holds ``batch_rows`` rows at a time; the
+    file appears complete or not at all.
     No rows at all is a :class:`DataError`: ``f"{source}: {empty}"``.
     """
-    import hashlib
-
     import pyarrow as pa
     from datasets import Dataset
     from datasets.arrow_writer import ArrowWriter
 
     import tasuki
 
-    digest = hashlib.sha256(json.dumps([key, tasuki.__version__], default=str).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(json.dumps([key, tasuki.__version__, reader_code()], default=str).encode()).hexdigest()[:32]
     target = cache_root() / "data" / f"{name}-{digest}.arrow"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -78,3 +80,16 @@ def chunks(rows: Iterator[dict[str, Any]], size: int, max_chars: int | None = No
             chunk, chars = [], 0
     if chunk:
         yield chunk
+
+
+@functools.cache
+def reader_code() -> str:
+    """A hash of the file readers' source (:mod:`~tasuki.data.formats`, :mod:`~tasuki.data.spreadsheets`): a
+    reader fixed in place (an editable install after a pull, tasuki's version unchanged) is a new data cache,
+    never the rows the old reader got from the same file."""
+    from tasuki.data import formats, spreadsheets
+
+    digest = hashlib.sha256()
+    for module in (formats, spreadsheets):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]

@@ -81,10 +81,11 @@ def check_readable(path: Path) -> None:
 
 def csv_format(suffix: str, quoted: bool = False) -> dict[str, Any]:
     """``csv.reader`` arguments for ``.csv`` or ``.tsv``: a linear ``.tsv`` has no quoting (a ``"`` is text), a
-    ``quoted`` one is read as CSV with tabs (see :func:`quoted_tsv`)."""
+    ``quoted`` one is read as CSV with tabs (see :func:`quoted_tsv`). Quoting is strict: a quote never closed
+    (the rest of the file would be one field) or text after a closing quote is an error, not a guess."""
     if suffix != ".tsv":
-        return {"delimiter": ","}
-    return {"delimiter": "\t"} if quoted else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+        return {"delimiter": ",", "strict": True}
+    return {"delimiter": "\t", "strict": True} if quoted else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
 
 
 def quoted_tsv(handle: IO[str]) -> bool:
@@ -250,12 +251,13 @@ def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[
 def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
     try:
         reader = csv.reader(handle, **csv_format(suffix, quoted=suffix == ".tsv" and quoted_tsv(handle)))
-        header = next(reader, None)
+        records = _checked(reader, path)
+        header = next(records, None)
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
         names = header_names(path, header)
         check_delimiter(path, suffix, names)
-        for cells in reader:
+        for cells in records:
             if not any(cell.strip() for cell in cells):
                 if cells == [""] and len(names) == 1:  # `""`: an empty text (pandas writes it so), not a blank line
                     yield {names[0]: ""}
@@ -270,11 +272,31 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         raise _decode_error(path, encoding) from None
 
 
+def _checked(reader: Any, path: Path) -> Iterator[list[str]]:
+    """``reader``'s records; a quoting error names the line its record starts on."""
+    while True:
+        first = reader.line_num + 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "end of data" in str(exc):
+                raise DataError(f"{path}: line {first}: a field opens a quote that is never closed (read on, the rest "
+                                f"of the file would be one text); close it, or double each quote inside it") from None
+            raise DataError(f"{path}: line {reader.line_num}: a field that opens with a quote goes on after its "
+                            f"closing quote ({exc}); quote the whole field and double each quote inside it "
+                            f"(\"say \"\"hi\"\" now\")") from None
+
+
 def header_names(path: Path, header: list[str]) -> list[str]:
     """A header row's column names (CSV, TSV or a workbook's first row): empty ones at the right are dropped (a
     spreadsheet saves its stray empty columns as ``text,label,,``; a value under one is refused row by row by
     the reader), then :func:`check_header`."""
     names = [name.strip().lstrip("\ufeff") for name in header]
+    if any("\x00" in name for name in names):
+        raise DataError(f"{path}: the header holds NUL characters: the file looks like UTF-16 without a byte-order "
+                        f"mark; pass its encoding, e.g. --encoding utf-16-le (Python: encoding='utf-16-le')")
     while names and not names[-1]:
         names.pop()
     if not names:
