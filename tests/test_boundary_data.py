@@ -139,14 +139,24 @@ def test_an_empty_text_in_a_one_column_csv_is_a_row_not_a_blank_line(stream: boo
     assert list(read_file(path, stream=stream)) == [{"text": "good"}, {"text": ""}, {"text": "bad"}]
 
 
-def test_a_json_file_saved_by_pandas_reads_in_each_of_its_layouts(tmp_path: Path) -> None:
+def test_a_json_file_saved_by_pandas_or_datasets_reads_in_each_of_their_layouts(tmp_path: Path) -> None:
     import pandas
+    from datasets import Dataset
 
     frame = pandas.DataFrame({"text": ["good", "bad", "fine"], "label": [["a"], [], ["a", "b"]]}, index=[7, 2, 5])
     expected = [{"text": "good", "label": ["a"]}, {"text": "bad", "label": []}, {"text": "fine", "label": ["a", "b"]}]
     for orient in ("columns", "index", "split", "records"):  # "columns" is to_json()'s default
         frame.to_json(tmp_path / f"{orient}.json", orient=orient)
         assert list(read_file(tmp_path / f"{orient}.json")) == expected, orient
+    # JSON Lines named .json, as datasets' to_json writes it by default; a bad line is named as in a .jsonl
+    Dataset.from_list(expected).to_json(tmp_path / "lines.json")
+    assert list(read_file(tmp_path / "lines.json")) == expected
+    broken = write(tmp_path / "broken.json", '{"text": "good", "label": []}\n{"text": oops}\n')
+    with pytest.raises(DataError, match=r"broken.json: line 2: invalid JSON \(Expecting value\)"):
+        read_file(broken)
+    frame.to_json(tmp_path / "array.jsonl", orient="records")  # an array named .jsonl
+    with pytest.raises(DataError, match=r"array.jsonl: line 1: expected a JSON object, got list \(a JSON array"):
+        read_file(tmp_path / "array.jsonl")
     # columns named by integers in a frame with an integer index: which side is the index is not guessed
     pandas.DataFrame({0: ["good"], 1: ["pos"]}).to_json(tmp_path / "numbered.json")
     frame.to_json(tmp_path / "values.json", orient="values")

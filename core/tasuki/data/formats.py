@@ -170,16 +170,30 @@ def _parse_json(text: str, path: Path, line: int | None = None) -> Any:
         raise DataError(f"{path}: {where}duplicate key {exc.args[0]!r} in one object") from None
 
 
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
 def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
     """One JSON Lines row: ``NaN`` is a missing value; not an object, or a key given twice, is a DataError."""
     row = _parse_json(line, path, number)
     if not isinstance(row, dict):
-        raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+        hint = " (a JSON array of rows is a .json file)" if isinstance(row, list) else ""
+        raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}{hint}")
     return row
 
 
 def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
-    value = _parse_json(text, path)
+    try:
+        value = _parse_json(text, path)
+    except DataError as exc:  # JSON Lines named .json (what datasets' to_json writes by default) read as such
+        lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if "(Extra data)" not in str(exc) or not _is_object(lines[0][1]):
+            raise
+        return [json_row(line, path, number) for number, line in lines]  # an error names its line
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         columns = value.get("columns")  # pandas' orient="split": rows as lists under named columns
         if isinstance(columns, list) and all(isinstance(row, list) and len(row) == len(columns) for row in value["data"]):
