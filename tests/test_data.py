@@ -76,9 +76,16 @@ def test_empty_text_and_unknown_label_name_row_and_column() -> None:
         task.validate(data, "rows", with_targets=True)
 
 
-def test_mixed_types_in_a_column_fail_clearly() -> None:
-    with pytest.raises(DataError, match="one type"):
-        load_data([{"text": "a", "label": 1}, {"text": "b", "label": "pos"}], Toy)
+def test_mixed_types_in_a_column_fail_clearly(tmp_path: Path) -> None:
+    rows = [{"text": "a", "label": 1}, {"text": "b", "label": None}, {"text": "c", "label": "pos"}]
+    named = r"column 'label' holds a number in row 1 \(1\) and a text in row 3 \('pos'\): a column keeps one type"
+    with pytest.raises(DataError, match=named):
+        load_data(rows, Toy)
+    lines = write(tmp_path / "d.jsonl", b'{"text": "a", "label": 1}\n{"text": "b", "label": null}\n'
+                                       b'{"text": "c", "label": "pos"}\n')
+    for stream in (False, True):
+        with pytest.raises(DataError, match=named):
+            load_data(lines, Toy, stream=stream)
 
 
 def test_read_text_normalises_line_ends(tmp_path: Path) -> None:

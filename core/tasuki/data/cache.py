@@ -6,11 +6,13 @@ import functools
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.cache import cache_root
+from tasuki.data.tables import mixed_types
 from tasuki.errors import DataError
 
 if TYPE_CHECKING:
@@ -55,8 +57,14 @@ def cached_rows(name: str, key: Any, rows: Callable[[], Iterator[dict[str, Any]]
                     try:
                         writer.write_batch(columns)
                     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-                        raise DataError(f"{source}: rows {written + 1}-{written + len(batch)}: columns must keep "
+                        # the batch's rows alone (the kinds of earlier batches are in the file's schema)
+                        raise DataError(mixed_types(batch, source, written + 1) or
+                                        f"{source}: rows {written + 1}-{written + len(batch)}: columns must keep "
                                         f"one type across rows ({exc})") from None
+                    # a column of mixed kinds (1 and "neg") is JSON text here, where a whole read refuses it
+                    as_json = any(getattr(field.type, "extension_name", None) == "arrow.json" for field in writer.schema)
+                    if as_json and (mixed := mixed_types(batch, source, written + 1)):
+                        raise DataError(mixed)
                     written += len(batch)
                 if not written:  # before finalize, which cannot write a schema without one row
                     raise DataError(f"{source}: {empty}")
@@ -84,12 +92,12 @@ def chunks(rows: Iterator[dict[str, Any]], size: int, max_chars: int | None = No
 
 @functools.cache
 def reader_code() -> str:
-    """A hash of the file readers' source (:mod:`~tasuki.data.formats`, :mod:`~tasuki.data.spreadsheets`): a
-    reader fixed in place (an editable install after a pull, tasuki's version unchanged) is a new data cache,
-    never the rows the old reader got from the same file."""
+    """A hash of the file readers' source (:mod:`~tasuki.data.formats`, :mod:`~tasuki.data.spreadsheets` and
+    this module's checks): a reader fixed in place (an editable install after a pull, tasuki's version
+    unchanged) is a new data cache, never the rows the old reader got from the same file."""
     from tasuki.data import formats, spreadsheets
 
     digest = hashlib.sha256()
-    for module in (formats, spreadsheets):
+    for module in (formats, spreadsheets, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]

@@ -26,7 +26,8 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
             return unnamed_dataset({key: [row.get(key) for row in rows] for key in rows[0]})  # as from_list does
         return Dataset.from_list([dict(row) for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise DataError(f"{source}: columns must keep one type across rows ({exc})") from None
+        raise DataError(mixed_types(rows, source) or f"{source}: columns must keep one type across rows ({exc})"
+                        ) from None
     except UnicodeEncodeError:
         for number, row in enumerate(rows, start=1):
             for column, value in row.items():
@@ -34,6 +35,25 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
                     if isinstance(text, str):
                         check_encodable(text, f"{source}: row {number}, column {column!r}")
         raise
+
+
+def mixed_types(rows: Sequence[Mapping[str, Any]], source: str, first: int = 1) -> str | None:
+    """The message naming the first column whose values differ in kind (a number in one row, a text in
+    another), with both rows (numbered from ``first``); None when every column keeps one kind."""
+    seen: dict[str, tuple[str, int, Any]] = {}
+    for number, row in enumerate(rows, start=first):
+        for column, value in row.items():
+            if value is None:
+                continue
+            kind = _KINDS.get(type(value), type(value).__name__)
+            earlier = seen.setdefault(column, (kind, number, value))
+            if earlier[0] != kind:
+                return (f"{source}: column {column!r} holds {earlier[0]} in row {earlier[1]} ({earlier[2]!r}) and "
+                        f"{kind} in row {number} ({value!r}): a column keeps one type across rows")
+    return None
+
+
+_KINDS = {bool: "true/false", int: "a number", float: "a number", str: "a text", list: "a list", dict: "an object"}
 
 
 def unnamed_dataset(columns: Mapping[str, list]) -> Dataset:
