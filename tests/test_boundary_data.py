@@ -369,6 +369,9 @@ def test_a_dataframe_is_data(registry, backbone_dir, tmp_path: Path) -> None:
     assert 0 <= model.evaluate(frame)["accuracy"] <= 1
     data, source = tasuki.data.load_data(frame)
     assert data.column_names == ["text", "label"] and len(data) == 40 and source == "DataFrame"
+    mixed = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, None, "pos"]})
+    with pytest.raises(DataError, match=r"DataFrame: column 'label' holds a number in row 1 \(1\) and a text in row 3"):
+        tasuki.data.load_data(mixed)
 
 
 def test_data_of_another_type_is_one_line(registry) -> None:

@@ -38,7 +38,7 @@ from tasuki.data.columns import (
 )
 from tasuki.data.formats import GENERIC_SUFFIXES, read_text
 from tasuki.data.read import decoded, encoding_refused, iter_rows, read_dataset, read_file
-from tasuki.data.tables import rows_to_dataset, unnamed_dataset
+from tasuki.data.tables import mixed_types, rows_to_dataset, unnamed_dataset
 from tasuki.errors import DataError
 from tasuki.settings import SettingError
 
@@ -197,7 +197,9 @@ def _from_pandas(frame: Any) -> Dataset:
     try:
         return Dataset.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"DataFrame: columns must keep one type across rows ({exc})") from None
+        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")  # NaN is a missing value
+        raise DataError(mixed_types(rows, "DataFrame") or f"DataFrame: columns must keep one type across rows ({exc})"
+                        ) from None
 
 
 def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
