@@ -92,12 +92,12 @@ def chunks(rows: Iterator[dict[str, Any]], size: int, max_chars: int | None = No
 
 @functools.cache
 def reader_code() -> str:
-    """A hash of the file readers' source (:mod:`~tasuki.data.formats`, :mod:`~tasuki.data.spreadsheets` and
-    this module's checks): a reader fixed in place (an editable install after a pull, tasuki's version
-    unchanged) is a new data cache, never the rows the old reader got from the same file."""
-    from tasuki.data import formats, spreadsheets
+    """A hash of the file readers' source (:mod:`~tasuki.data.formats` and the modules it reads with,
+    :mod:`~tasuki.data.spreadsheets`, this module's checks): a reader fixed in place (an editable install after
+    a pull, tasuki's version unchanged) is a new data cache, never the rows the old reader got from the file."""
+    from tasuki.data import formats, headers, jsonfiles, spreadsheets
 
     digest = hashlib.sha256()
-    for module in (formats, spreadsheets, sys.modules[__name__]):
+    for module in (formats, headers, jsonfiles, spreadsheets, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]

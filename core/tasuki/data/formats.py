@@ -6,8 +6,8 @@ quoted as CSV (:func:`quoted_tsv`), a file that is not UTF-8 fails naming the by
 JSON object that names a key twice is refused. csv, tsv, jsonl and txt have one reader each, over an open
 text handle (:func:`rows`): the streamed read (:func:`stream_rows`, flat memory) runs it over the file,
 the whole-file read (``GENERIC_READERS``) collects it over the decoded text, so both give the same rows.
-json (a list of objects, or a frame in one of pandas' ``to_json`` layouts) is read whole only; parquet is
-read by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
+Header rows are read by :mod:`tasuki.data.headers`; json is read whole only (:mod:`tasuki.data.jsonfiles`);
+parquet by pyarrow; Excel workbooks by :mod:`tasuki.data.spreadsheets`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tasuki.data.headers import check_delimiter, header_names
+from tasuki.data.jsonfiles import json_row, read_json
 from tasuki.errors import DataError
 
 GENERIC_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".xlsx", ".xlsm")
@@ -111,122 +111,6 @@ def quoted_tsv(handle: IO[str]) -> bool:
         handle.seek(start)
 
 
-def check_header(path: Path, names: Sequence[str]) -> None:
-    """Refuse a header that names a column twice (a reader would keep only the last one's values) or leaves two
-    unnamed; one unnamed column (pandas writes its index so) is the column ``""``, kept as any other."""
-    unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
-    if len(unnamed) > 1:
-        raise DataError(f"{path}: fields {', '.join(unnamed)} of the header row have no name; give every column its "
-                        f"own name")
-    repeated = [name for name, count in Counter(names).items() if count > 1]
-    if repeated:
-        raise DataError(f"{path}: duplicate column {', '.join(map(repr, repeated))} in the header; "
-                        f"give every column its own name")
-
-
-# a separator a one-column header should not hold: (what it looks like, the fix)
-_OTHER_SEPARATORS = {";": ("semicolons", "save it again as CSV with commas"), "\t": ("tabs", "rename it .tsv"),
-                     ",": ("commas", "rename it .csv")}
-
-
-def check_delimiter(path: Path, suffix: str, names: Sequence[str]) -> None:
-    """Refuse a one-column header that holds another separator: a ``;``-separated export (Excel in much of
-    Europe) or a tab-separated file named ``.csv`` would otherwise read as one column named ``text;label``."""
-    expected = csv_format(suffix)["delimiter"]
-    found = [sep for sep in _OTHER_SEPARATORS if sep != expected and len(names) == 1 and sep in names[0]]
-    if found:
-        looks, fix = _OTHER_SEPARATORS[found[0]]
-        kind = "tab" if expected == "\t" else "comma"
-        raise DataError(f"{path}: the header {names[0]!r} is one column: its fields look separated by {looks}, "
-                        f"and a {suffix} file is read as {kind}-separated; {fix}")
-
-
-def _constant(name: str) -> float | None:
-    """JSON's non-standard ``NaN`` is a missing value (pandas writes it so); infinities stay numbers."""
-    return None if name == "NaN" else float(name)
-
-
-class _DuplicateKey(Exception):
-    """A JSON object names a key twice (``json`` would keep the last value)."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
-    return value
-
-
-def _parse_json(text: str, path: Path, line: int | None = None) -> Any:
-    """``text`` as JSON, ``NaN`` as a missing value; invalid JSON or a key given twice is a DataError
-    naming ``line`` (a JSON Lines row), or the parser's line for a whole JSON file."""
-    try:
-        return json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: line {line or exc.lineno}: invalid JSON ({exc.msg})") from None
-    except _DuplicateKey as exc:
-        where = f"line {line}: " if line else ""
-        raise DataError(f"{path}: {where}duplicate key {exc.args[0]!r} in one object") from None
-
-
-def _is_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-
-
-def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
-    """One JSON Lines row: ``NaN`` is a missing value; not an object, or a key given twice, is a DataError."""
-    row = _parse_json(line, path, number)
-    if not isinstance(row, dict):
-        hint = " (a JSON array of rows is a .json file)" if isinstance(row, list) else ""
-        raise DataError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}{hint}")
-    return row
-
-
-def _read_json(path: Path, text: str) -> list[dict[str, Any]]:
-    try:
-        value = _parse_json(text, path)
-    except DataError as exc:  # JSON Lines named .json (what datasets' to_json writes by default) read as such
-        lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-        if "(Extra data)" not in str(exc) or not _is_object(lines[0][1]):
-            raise
-        return [json_row(line, path, number) for number, line in lines]  # an error names its line
-    if isinstance(value, dict) and isinstance(value.get("data"), list):
-        columns = value.get("columns")  # pandas' orient="split": rows as lists under named columns
-        if isinstance(columns, list) and all(isinstance(row, list) and len(row) == len(columns) for row in value["data"]):
-            check_header(path, [str(name) for name in columns])
-            return [dict(zip(columns, row)) for row in value["data"]]
-        value = value["data"]
-    elif isinstance(value, dict) and value and all(isinstance(inner, dict) for inner in value.values()):
-        value = _pandas_frame(path, value)
-    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}}); from pandas, save with "
-                        f"df.to_json(path, orient='records')")
-    return value
-
-
-def _pandas_frame(path: Path, frame: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """The rows of a frame saved by pandas' ``to_json()``: ``{column: {index: value}}`` (its default) or, with
-    ``orient="index"``, ``{index: {column: value}}``. The index is the side whose keys are all integers; when
-    neither side or both are, the layout is not guessed (None)."""
-    inner = [list(values) for values in frame.values()]
-    by_index = all(_index_keys(keys) for keys in inner) and all(keys == inner[0] for keys in inner)
-    if by_index == _index_keys(list(frame)):
-        return None
-    if by_index:  # {column: {index: value}}
-        return [{column: frame[column][key] for column in frame} for key in inner[0]]
-    names = set(map(tuple, inner))
-    return list(frame.values()) if len(names) == 1 else None
-
-
-def _index_keys(keys: list[str]) -> bool:
-    return all(key.lstrip("-").isdigit() for key in keys)
-
-
-
 # --- rows, one at a time -------------------------------------------------------------------------
 
 
@@ -303,22 +187,6 @@ def _checked(reader: Any, path: Path) -> Iterator[list[str]]:
                             f"(\"say \"\"hi\"\" now\")") from None
 
 
-def header_names(path: Path, header: list[str]) -> list[str]:
-    """A header row's column names (CSV, TSV or a workbook's first row): empty ones at the right are dropped (a
-    spreadsheet saves its stray empty columns as ``text,label,,``; a value under one is refused row by row by
-    the reader), then :func:`check_header`."""
-    names = [name.strip().lstrip("\ufeff") for name in header]
-    if any("\x00" in name for name in names):
-        raise DataError(f"{path}: the header holds NUL characters: the file looks like UTF-16 without a byte-order "
-                        f"mark; pass its encoding, e.g. --encoding utf-16-le (Python: encoding='utf-16-le')")
-    while names and not names[-1]:
-        names.pop()
-    if not names:
-        raise DataError(f"{path}: the header row names no column")
-    check_header(path, names)
-    return names
-
-
 def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
     for number, line in _lines(handle, path, encoding):
         if line.strip():
@@ -379,5 +247,5 @@ def _collected(suffix: str) -> Reader:
 
 GENERIC_READERS: dict[str, Reader] = {
     **{suffix: _collected(suffix) for suffix in (".csv", ".tsv", ".jsonl", ".txt")},
-    ".json": _read_json,
+    ".json": read_json,
 }

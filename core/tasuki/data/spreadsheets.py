@@ -25,7 +25,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from tasuki.data.formats import header_names
+from tasuki.data.headers import header_names
 from tasuki.errors import DataError
 
 WORKBOOKS = (".xlsx", ".xlsm")

@@ -1,0 +1,56 @@
+"""A table's header row, read the same way in CSV, TSV, JSON frames and workbooks: its column names, a name
+given twice or left out, and a separator the file was not written with."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from tasuki.errors import DataError
+
+
+def check_header(path: Path, names: Sequence[str]) -> None:
+    """Refuse a header that names a column twice (a reader would keep only the last one's values) or leaves two
+    unnamed; one unnamed column (pandas writes its index so) is the column ``""``, kept as any other."""
+    unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
+    if len(unnamed) > 1:
+        raise DataError(f"{path}: fields {', '.join(unnamed)} of the header row have no name; give every column its "
+                        f"own name")
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise DataError(f"{path}: duplicate column {', '.join(map(repr, repeated))} in the header; "
+                        f"give every column its own name")
+
+
+# a separator a one-column header should not hold: (what it looks like, the fix)
+_OTHER_SEPARATORS = {";": ("semicolons", "save it again as CSV with commas"), "\t": ("tabs", "rename it .tsv"),
+                     ",": ("commas", "rename it .csv")}
+
+
+def check_delimiter(path: Path, suffix: str, names: Sequence[str]) -> None:
+    """Refuse a one-column header that holds another separator: a ``;``-separated export (Excel in much of
+    Europe) or a tab-separated file named ``.csv`` would otherwise read as one column named ``text;label``."""
+    expected = "\t" if suffix == ".tsv" else ","
+    found = [sep for sep in _OTHER_SEPARATORS if sep != expected and len(names) == 1 and sep in names[0]]
+    if found:
+        looks, fix = _OTHER_SEPARATORS[found[0]]
+        kind = "tab" if expected == "\t" else "comma"
+        raise DataError(f"{path}: the header {names[0]!r} is one column: its fields look separated by {looks}, "
+                        f"and a {suffix} file is read as {kind}-separated; {fix}")
+
+
+def header_names(path: Path, header: list[str]) -> list[str]:
+    """A header row's column names (CSV, TSV or a workbook's first row): empty ones at the right are dropped (a
+    spreadsheet saves its stray empty columns as ``text,label,,``; a value under one is refused row by row by
+    the reader), then :func:`check_header`."""
+    names = [name.strip().lstrip("\ufeff") for name in header]
+    if any("\x00" in name for name in names):
+        raise DataError(f"{path}: the header holds NUL characters: the file looks like UTF-16 without a byte-order "
+                        f"mark; pass its encoding, e.g. --encoding utf-16-le (Python: encoding='utf-16-le')")
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise DataError(f"{path}: the header row names no column")
+    check_header(path, names)
+    return names
