@@ -99,6 +99,15 @@ def test_another_separator_is_named_not_read_as_one_column(name: str, text: str,
 
 
 @pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("stream", [False, True])
+def test_excels_separator_line_is_skipped_or_refused(stream: bool, tmp_path: Path) -> None:
+    comma = write(tmp_path / "comma.csv", "sep=,\r\ntext,label\r\ngood,pos\r\n")
+    assert list(read_file(comma, stream=stream)) == [{"text": "good", "label": "pos"}]
+    semicolon = write(tmp_path / "semicolon.csv", "sep=;\ntext;label\ngood;pos\n")
+    with pytest.raises(DataError, match=r"semicolon.csv: line 1 \('sep=;'\) says the fields are separated by ';'"):
+        list(read_file(semicolon, stream=stream))
+
+
 def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None:
     path = write(tmp_path / "dup.jsonl", '{"text": "good", "label": "pos"}\n{"text": "good", "label": "pos", "text": "x"}\n')
     with pytest.raises(DataError, match=r"dup.jsonl: line 2: duplicate key 'text'"):

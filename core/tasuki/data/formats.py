@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tasuki.data.headers import check_delimiter, header_names
+from tasuki.data.headers import check_delimiter, header_names, separator_line
 from tasuki.data.jsonfiles import json_row, read_json
 from tasuki.errors import DataError
 
@@ -151,6 +151,8 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         reader = csv.reader(handle, **csv_format(suffix, quoted=suffix == ".tsv" and quoted_tsv(handle)))
         records = _checked(reader, path)
         header = next(records, None)
+        if header and separator_line(path, suffix, header):
+            header = next(records, None)  # Excel's "sep=," line: the header is next
         if not header:
             raise DataError(f"{path}: empty file (no header row)")
         names = header_names(path, header)

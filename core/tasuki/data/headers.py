@@ -40,6 +40,19 @@ def check_delimiter(path: Path, suffix: str, names: Sequence[str]) -> None:
                         f"and a {suffix} file is read as {kind}-separated; {fix}")
 
 
+def separator_line(path: Path, suffix: str, cells: list[str]) -> bool:
+    """Whether ``cells`` (a file's first record) is Excel's separator line (``sep=,``), to be skipped; one
+    naming a separator the file is not read with is refused."""
+    expected = "\t" if suffix == ".tsv" else ","
+    line = expected.join(cells).lstrip("\ufeff")
+    if not (line.startswith("sep=") and len(line) == 5):
+        return False
+    if line[4] != expected:
+        raise DataError(f"{path}: line 1 ({line!r}) says the fields are separated by {line[4]!r}, and a {suffix} file "
+                        f"is read as {'tab' if expected == chr(9) else 'comma'}-separated; save it again as CSV UTF-8")
+    return True
+
+
 def header_names(path: Path, header: list[str]) -> list[str]:
     """A header row's column names (CSV, TSV or a workbook's first row): empty ones at the right are dropped (a
     spreadsheet saves its stray empty columns as ``text,label,,``; a value under one is refused row by row by
