@@ -99,7 +99,6 @@ def test_another_separator_is_named_not_read_as_one_column(name: str, text: str,
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("stream", [False, True])
 def test_excels_separator_line_is_skipped_or_refused(stream: bool, tmp_path: Path) -> None:
     comma = write(tmp_path / "comma.csv", "sep=,\r\ntext,label\r\ngood,pos\r\n")
     assert list(read_file(comma, stream=stream)) == [{"text": "good", "label": "pos"}]
@@ -108,6 +107,7 @@ def test_excels_separator_line_is_skipped_or_refused(stream: bool, tmp_path: Pat
         list(read_file(semicolon, stream=stream))
 
 
+@pytest.mark.parametrize("stream", [False, True])
 def test_a_duplicated_jsonl_key_is_refused(stream: bool, tmp_path: Path) -> None:
     path = write(tmp_path / "dup.jsonl", '{"text": "good", "label": "pos"}\n{"text": "good", "label": "pos", "text": "x"}\n')
     with pytest.raises(DataError, match=r"dup.jsonl: line 2: duplicate key 'text'"):
