@@ -60,6 +60,8 @@ def json_row(line: str, path: Path, number: int) -> dict[str, Any]:
 
 
 def read_json(path: Path, text: str) -> list[dict[str, Any]]:
+    """The rows of a ``.json`` file's decoded ``text``: a list of objects (or one under ``"data"``), JSON Lines,
+    or a pandas frame (``to_json``'s default layout, ``orient="index"``, ``"split"`` or ``"table"``)."""
     try:
         value = _parse_json(text, path)
     except DataError as exc:  # JSON Lines named .json (what datasets' to_json writes by default) read as such
@@ -74,14 +76,14 @@ def read_json(path: Path, text: str) -> list[dict[str, Any]]:
             return [dict(zip(columns, row)) for row in value["data"]]
         value = value["data"]
     elif isinstance(value, dict) and value and all(isinstance(inner, dict) for inner in value.values()):
-        value = _pandas_frame(path, value)
+        value = _pandas_frame(value)
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
         raise DataError(f"{path}: expected a list of JSON objects (or {{'data': [...]}}); from pandas, save with "
                         f"df.to_json(path, orient='records')")
     return value
 
 
-def _pandas_frame(path: Path, frame: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+def _pandas_frame(frame: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
     """The rows of a frame saved by pandas' ``to_json()``: ``{column: {index: value}}`` (its default) or, with
     ``orient="index"``, ``{index: {column: value}}``. The index is the side whose keys are all integers; when
     neither side or both are, the layout is not guessed (None)."""
