@@ -212,3 +212,19 @@ def test_embeddings_batched_by_length_come_back_in_the_given_order(backbone: Pat
     one_by_one = np.vstack([embed([t], backbone=str(backbone)) for t in texts])
     assert np.allclose(embed(texts, backbone=str(backbone), batch_size=2, progress=True), one_by_one, atol=1e-5)
     assert "embedding" in capsys.readouterr().err  # the bar, on stderr
+
+
+def test_a_large_pool_is_sampled_as_the_page_samples_it(tmp_path: Path) -> None:
+    import random
+
+    pool = _write_pool(tmp_path / "pool.csv", POOL)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in LABELLED[:3]), encoding="utf-8")
+    args = ["label", "suggest", "--data", pool, "--exclude", labels, "-k", 20, "--output", tmp_path / "next.jsonl",
+            "--strategy", "random", "--candidates", 6, "--seed", 4]
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+    left = [t for t in POOL if t not in {r["text"] for r in LABELLED[:3]}]
+    assert f"choosing among 6 of the {len(left)} unlabelled texts" in err
+    rows = [json.loads(line) for line in (tmp_path / "next.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["text"] for r in rows) == sorted(random.Random(4 + 3).sample(left, 6))

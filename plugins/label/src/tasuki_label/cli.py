@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +75,17 @@ def _text_column(columns: tuple[str, ...]) -> str:
                    "uncertainty (needs --model), diverse, or random.")
 @click.option("--backbone", default=None, help="The embeddings of typical and diverse: a backbone spec or directory "
               "(default: minilm; e5-small for Japanese texts).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means and of random.")
+@click.option("--candidates", "most", type=click.IntRange(min=1), default=None,
+              help="Texts to choose among: a seeded random sample of a larger pool, as the page takes (default 2000).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means, of random and of the sample.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
 def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path | None, strategy: str | None,
-            backbone: str | None, seed: int, columns: tuple[str, ...]) -> None:
+            backbone: str | None, most: int | None, seed: int, columns: tuple[str, ...]) -> None:
     """Write the next k texts of --data to label (the page's choice, for a loop without the page)."""
     from tasuki.plugin import atomic_write_text, write_rows
     from tasuki_label import pool as texts_of
     from tasuki_label.selection import margins, select
+    from tasuki_label.session import DEFAULT_CANDIDATES
 
     if output.suffix.lower() not in SUGGESTION_FILES:
         allowed = f"{', '.join(SUGGESTION_FILES[:-1])} or {SUGGESTION_FILES[-1]}"
@@ -94,6 +98,11 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     texts = texts_of.read_texts(pool, _text_column(columns))
     done = texts_of.labelled_texts(exclude)
     candidates = [t for t in texts if t not in done]
+    most = most or DEFAULT_CANDIDATES
+    if len(candidates) > most:  # as the page: embedding a whole large pool would take minutes on a CPU
+        click.echo(f"choosing among {most} of the {len(candidates)} unlabelled texts (a seeded random sample; "
+                   f"--candidates to change)", err=True)
+        candidates = random.Random(seed + len(done)).sample(candidates, most)
     loaded = _load(model) if model is not None else None
     scores = texts_of.probabilities(loaded, candidates, progress=True) if loaded is not None else None
     if strategy != "random" and None in texts_of.views(strategy, loaded) and backbone is None:
