@@ -127,6 +127,9 @@ def test_empty_columns_at_the_right_of_a_header_are_no_columns(stream: bool, tmp
     path = write(tmp_path / "stray.csv", "text,label,,\r\ngood,pos,,\r\nbad,neg\r\nfine,pos,, \r\n")
     assert list(read_file(path, stream=stream)) == [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"},
                                                     {"text": "fine", "label": "pos"}]
+    titled = write(tmp_path / "titled.csv", "Customer feedback 2026\n\ntext,label\ngood,pos\n")
+    with pytest.raises(DataError, match=r"titled.csv: line 3: .*; is 'Customer feedback 2026' a title above the table"):
+        list(read_file(titled, stream=stream))
     valued = write(tmp_path / "valued.csv", "text,label,,\ngood,pos,,\nbad,neg,,oops\n")
     with pytest.raises(DataError, match=r"valued.csv: line 3: a value in field 4, past the 2 the header names"):
         list(read_file(valued, stream=stream))

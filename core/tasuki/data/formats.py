@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tasuki.data.headers import check_delimiter, header_names, separator_line
+from tasuki.data.headers import check_delimiter, header_names, separator_line, title_hint
 from tasuki.data.jsonfiles import json_row, read_json
 from tasuki.errors import DataError
 
@@ -157,16 +157,19 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
             raise DataError(f"{path}: empty file (no header row)")
         names = header_names(path, header)
         check_delimiter(path, suffix, names)
+        count = 0  # rows read under the header
         for cells in records:
             if not any(cell.strip() for cell in cells):
                 if cells == [""] and len(names) == 1:  # `""`: an empty text (pandas writes it so), not a blank line
+                    count += 1
                     yield {names[0]: ""}
                 continue  # a whitespace-only line
             beyond = [i for i in range(len(names), len(cells)) if cells[i].strip()]
             if beyond:  # blank fields past the header's are nothing (a spreadsheet's stray empty columns)
                 raise DataError(f"{path}: line {reader.line_num}: a value in field {beyond[0] + 1}, past the "
-                                f"{len(names)} the header names")
+                                f"{len(names)} the header names{title_hint(names, count == 0)}")
             # a short row gets None for its missing fields, as csv.DictReader gives them
+            count += 1
             yield {name: cells[i] if i < len(cells) else None for i, name in enumerate(names)}
     except UnicodeDecodeError:
         raise _decode_error(path, encoding) from None

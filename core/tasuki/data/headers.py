@@ -67,3 +67,11 @@ def header_names(path: Path, header: list[str]) -> list[str]:
         raise DataError(f"{path}: the header row names no column")
     check_header(path, names)
     return names
+
+
+def title_hint(names: Sequence[str], first_row: bool) -> str:
+    """What to add to "a value past the header" on the first row under a one-column header: a title line
+    above the table (``Customer feedback 2026``) read as the header."""
+    if len(names) == 1 and first_row:
+        return f"; is {names[0]!r} a title above the table? The header must be the first row: delete the rows above it"
+    return ""

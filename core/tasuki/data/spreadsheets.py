@@ -25,7 +25,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from tasuki.data.headers import header_names
+from tasuki.data.headers import header_names, title_hint
 from tasuki.errors import DataError
 
 WORKBOOKS = (".xlsx", ".xlsm")
@@ -73,12 +73,12 @@ def workbook_rows(path: Path) -> Iterator[dict[str, str]]:
         rows = ((number, _saved(row, formulas, where, number)) for number, (row, formulas) in enumerate(pairs, 1)
                 if any(_filled(v) for v in row) or any(_filled(v) for v in formulas))  # blank rows skipped
         names = header_names(path, [cell_text(v) for v in next(rows)[1]])  # formatted empty columns dropped
-        for number, cells in rows:
+        for count, (number, cells) in enumerate(rows):
             texts = [cell_text(v) for v in cells]
             beyond = [i for i, text in enumerate(texts) if i >= len(names) and text.strip()]
             if beyond:
                 raise DataError(f"{where}, row {number}: a value in column {get_column_letter(beyond[0] + 1)}, "
-                                f"which has no name in the header row")
+                                f"which has no name in the header row{title_hint(names, count == 0)}")
             yield {name: texts[i] if i < len(texts) else "" for i, name in enumerate(names)}
     finally:
         book.close()
