@@ -187,9 +187,11 @@ def _checked(reader: Any, path: Path) -> Iterator[list[str]]:
             if "end of data" in str(exc):
                 raise DataError(f"{path}: line {first}: a field opens a quote that is never closed (read on, the rest "
                                 f"of the file would be one text); close it, or double each quote inside it") from None
-            raise DataError(f"{path}: line {reader.line_num}: a field that opens with a quote goes on after its "
-                            f"closing quote ({exc}); quote the whole field and double each quote inside it "
-                            f"(\"say \"\"hi\"\" now\")") from None
+            if "expected after" in str(exc):
+                raise DataError(f"{path}: line {reader.line_num}: a field that opens with a quote goes on after its "
+                                f"closing quote ({exc}); quote the whole field and double each quote inside it "
+                                f"(\"say \"\"hi\"\" now\")") from None
+            raise DataError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
 
 
 def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
