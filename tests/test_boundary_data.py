@@ -193,6 +193,39 @@ def test_broken_quoting_and_utf16_without_a_mark_are_refused_naming_the_line(str
     assert list(read_file(utf16, encoding="utf-16-le", stream=stream)) == [{"text": "good", "label": "pos"}]
 
 
+def test_a_folder_of_label_folders_trains_and_refuses_what_it_cannot_read(registry, backbone_dir,
+                                                                         tmp_path: Path) -> None:
+    # scikit-learn's load_files layout (BBC News, 20 Newsgroups): one text a file, its folder its label
+    root = tmp_path / "reviews"
+    for number, (text, label) in enumerate(ROWS):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"{number:03}.txt").write_bytes(f"{text}\r\n".encode("latin-1"))
+    (root / ".DS_Store").write_bytes(b"\x00\x01")  # hidden: not a text
+    rows = list(read_file(root))
+    assert len(rows) == len(ROWS) and rows[0] == {"text": "bad movie", "label": "neg", "file": "neg/003.txt"}
+    assert {r["label"] for r in rows} == {label for _, label in ROWS} and list(iter_rows(root)) == rows
+    code, err = invoke(*train_args(root, tmp_path / "out", backbone_dir))
+    assert code == 0, err
+    (root / "neg" / "x.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(DataError, match=r"x.txt: line 1: cannot decode byte 0xe9"):
+        read_file(root)
+    assert "café" in read_file(root, encoding="latin-1")["text"]
+    for make, message in [(lambda: (root / "loose.txt").write_text("x"), r"'loose.txt' lies outside the label folders"),
+                          (lambda: (root / "pos" / "more").mkdir(), r"pos/more: a folder inside the label folder 'pos'"),
+                          (lambda: (root / "neg" / "empty.txt").write_text(" \n"), r"empty.txt: an empty text file"),
+                          (lambda: (root / "unused").mkdir(), r"unused: an empty label folder")]:
+        make()
+        with pytest.raises(DataError, match=message):
+            read_file(root, encoding="latin-1")
+        for leftover in (root / "loose.txt", root / "neg" / "empty.txt"):
+            leftover.unlink(missing_ok=True)
+        for leftover in (root / "pos" / "more", root / "unused"):
+            if leftover.is_dir():
+                leftover.rmdir()
+    with pytest.raises(DataError, match=r"a folder without label folders"):
+        read_file(root / "pos")
+
+
 # --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----
 
 TSV_ROWS = [('"great" he said', "pos"), ('"starts with a quote and never ends', "neg"), ("it's fine, really", "pos"),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.data.cache import cached_rows
+from tasuki.data.folders import folder_rows
 from tasuki.data.formats import GENERIC_READERS, STREAMED, check_readable, read_text, stream_rows
 from tasuki.data.spreadsheets import WORKBOOKS, workbook_rows
 from tasuki.data.tables import rows_to_dataset
@@ -37,7 +38,8 @@ SPREADSHEETS = frozenset({".xls", ".ods", ".numbers"})
 
 def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
               stream: bool = False) -> Dataset:
-    """Read one local file into a Dataset, using the task's own reader for its formats.
+    """Read one local file into a Dataset, using the task's own reader for its formats (a folder of label
+    folders: :mod:`tasuki.data.folders`).
 
     csv, tsv, jsonl, txt and Excel files above 64 MiB, or any of them with ``stream=True``, stream row by
     row into a cached Arrow file (flat memory) instead of being read whole.
@@ -45,6 +47,8 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     from datasets import Dataset
 
     path = Path(path)
+    if path.is_dir():  # a folder of label folders, read whole
+        return rows_to_dataset(list(folder_rows(path, encoding)), str(path))
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     check_readable(path)
@@ -96,6 +100,9 @@ def iter_rows(path: str | Path, task_cls: Any = None, encoding: str | None = Non
     (json, a task's own, e.g. CoNLL) are read whole by :func:`read_file` and then handed out row by row.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        yield from folder_rows(path, encoding)
+        return
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     check_readable(path)
