@@ -11,8 +11,8 @@ file that is not UTF-8 fails with a message naming the byte and line (pass
 The package, from the bottom: :mod:`~tasuki.data.headers` (header rows) and :mod:`~tasuki.data.jsonfiles`,
 :mod:`~tasuki.data.formats` (each format's readers), :mod:`~tasuki.data.spreadsheets` (workbooks),
 :mod:`~tasuki.data.folders` (a folder of label folders), :mod:`~tasuki.data.tables` (rows into a Dataset),
-:mod:`~tasuki.data.cache` (the Arrow data cache), :mod:`~tasuki.data.read` (one file: whole, row by row, or streamed into the cache),
-:mod:`~tasuki.data.columns` (the user's columns mapped to the task's, and the data checks); this
+:mod:`~tasuki.data.cache` (the Arrow data cache), :mod:`~tasuki.data.read` (one file: whole, row by row, or
+streamed into the cache), :mod:`~tasuki.data.columns` (the user's columns mapped to the task's, and the data checks); this
 module loads any source and names the data layer's public functions. Nothing here imports the
 task, features, training or prediction modules: they import the data layer.
 """
