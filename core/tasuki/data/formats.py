@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tasuki.data.headers import check_delimiter, header_names, separator_line, title_hint
+from tasuki.data.headers import check_delimiter, delimiter, header_names, separator_line, title_hint
 from tasuki.data.jsonfiles import json_row, read_json
 from tasuki.errors import DataError
 
@@ -83,9 +83,9 @@ def csv_format(suffix: str, quoted: bool = False) -> dict[str, Any]:
     """``csv.reader`` arguments for ``.csv`` or ``.tsv``: a linear ``.tsv`` has no quoting (a ``"`` is text), a
     ``quoted`` one is read as CSV with tabs (see :func:`quoted_tsv`). Quoting is strict: a quote never closed
     (the rest of the file would be one field) or text after a closing quote is an error, not a guess."""
-    if suffix != ".tsv":
-        return {"delimiter": ",", "strict": True}
-    return {"delimiter": "\t", "strict": True} if quoted else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+    if suffix == ".tsv" and not quoted:
+        return {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+    return {"delimiter": delimiter(suffix), "strict": True}
 
 
 def quoted_tsv(handle: IO[str]) -> bool:

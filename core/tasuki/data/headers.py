@@ -23,6 +23,15 @@ def check_header(path: Path, names: Sequence[str]) -> None:
                         f"give every column its own name")
 
 
+def delimiter(suffix: str) -> str:
+    """The field separator a ``.csv`` (comma) or ``.tsv`` (tab) file is read with."""
+    return "\t" if suffix == ".tsv" else ","
+
+
+def _separated(delimiter: str) -> str:
+    return "tab-separated" if delimiter == "\t" else "comma-separated"
+
+
 # a separator a one-column header should not hold: (what it looks like, the fix)
 _OTHER_SEPARATORS = {";": ("semicolons", "save it again as CSV with commas"), "\t": ("tabs", "rename it .tsv"),
                      ",": ("commas", "rename it .csv")}
@@ -31,25 +40,24 @@ _OTHER_SEPARATORS = {";": ("semicolons", "save it again as CSV with commas"), "\
 def check_delimiter(path: Path, suffix: str, names: Sequence[str]) -> None:
     """Refuse a one-column header that holds another separator: a ``;``-separated export (Excel in much of
     Europe) or a tab-separated file named ``.csv`` would otherwise read as one column named ``text;label``."""
-    expected = "\t" if suffix == ".tsv" else ","
+    expected = delimiter(suffix)
     found = [sep for sep in _OTHER_SEPARATORS if sep != expected and len(names) == 1 and sep in names[0]]
     if found:
         looks, fix = _OTHER_SEPARATORS[found[0]]
-        kind = "tab" if expected == "\t" else "comma"
         raise DataError(f"{path}: the header {names[0]!r} is one column: its fields look separated by {looks}, "
-                        f"and a {suffix} file is read as {kind}-separated; {fix}")
+                        f"and a {suffix} file is read as {_separated(expected)}; {fix}")
 
 
 def separator_line(path: Path, suffix: str, cells: list[str]) -> bool:
     """Whether ``cells`` (a file's first record) is Excel's separator line (``sep=,``), to be skipped; one
     naming a separator the file is not read with is refused."""
-    expected = "\t" if suffix == ".tsv" else ","
+    expected = delimiter(suffix)
     line = expected.join(cells).lstrip("\ufeff")
     if not (line.startswith("sep=") and len(line) == 5):
         return False
     if line[4] != expected:
         raise DataError(f"{path}: line 1 ({line!r}) says the fields are separated by {line[4]!r}, and a {suffix} file "
-                        f"is read as {'tab' if expected == chr(9) else 'comma'}-separated; save it again as CSV UTF-8")
+                        f"is read as {_separated(expected)}; save it again as CSV UTF-8")
     return True
 
 
