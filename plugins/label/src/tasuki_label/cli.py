@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +98,10 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     done = texts_of.labelled_texts(exclude)
     candidates = [t for t in texts if t not in done]
     most = most or DEFAULT_CANDIDATES
-    if len(candidates) > most:  # as the page: embedding a whole large pool would take minutes on a CPU
-        click.echo(f"choosing among {most} of the {len(candidates)} unlabelled texts (a seeded random sample; "
-                   f"--candidates to change)", err=True)
-        candidates = random.Random(seed + len(done)).sample(candidates, most)
+    if len(candidates) > most:
+        click.echo(f"choosing among {most} of the {len(candidates)} unlabelled texts (a seeded random sample, as "
+                   f"the page takes; --candidates to change)", err=True)
+    candidates = texts_of.sample(candidates, most, seed + len(done))
     loaded = _load(model) if model is not None else None
     scores = texts_of.probabilities(loaded, candidates, progress=True) if loaded is not None else None
     if strategy != "random" and None in texts_of.views(strategy, loaded) and backbone is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +81,12 @@ def views(strategy: str, model: Any) -> list[Any]:
     if strategy == "uncertainty":
         return [model]
     return [None, model] if strategy == "typical" else [None]
+
+
+def sample(texts: list[str], most: int, seed: int) -> list[str]:
+    """At most ``most`` of ``texts``: all of them, or a seeded random sample (a page round's candidates and
+    ``suggest``'s alike: embedding a whole large pool would take minutes on a CPU)."""
+    return texts if len(texts) <= most else random.Random(seed).sample(texts, most)
 
 
 def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone: str | None = None,

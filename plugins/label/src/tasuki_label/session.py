@@ -168,7 +168,7 @@ class Session:
         one when ``replace``); computed without holding the lock."""
         import numpy as np
 
-        from tasuki_label.pool import embedding_backbone, probabilities, vectors, views
+        from tasuki_label.pool import embedding_backbone, probabilities, sample, vectors, views
         from tasuki_label.selection import select
 
         with self.lock:
@@ -179,8 +179,7 @@ class Session:
             seed = self.seed + len(self.store.rows)
         if strategy != "random" and None in views(strategy, model) and self._backbone is None:
             self._backbone = embedding_backbone(self.pool, self.backbone)
-        if len(left) > self.candidates:
-            left = random.Random(seed).sample(left, self.candidates)
+        left = sample(left, self.candidates, seed)
         scores = probabilities(model, left) if strategy == "uncertainty" else None
         known = None
         if strategy == "random":
