@@ -14,15 +14,15 @@ is named ``onnx_export`` so that importing it (as the CLI does) never binds a mo
   (``dynamo=False``) gave a BERT graph whose logits were off by ~1e-2 on padded batches (tracing
   fixes transformers 5's shape-dependent attention branches at the example's shapes); the dynamo
   graph matched torch to ~1e-8. (Optimum's exporters would pin transformers 4.x: not used.)
-- int8: ``onnxruntime.quantization.quantize_dynamic``: int8 weights (``QInt8``), activations
-  quantized per batch at run time (uint8), ``MatMul`` nodes only (the embedding tables stay
-  fp32: a ``Gather`` is a lookup, quantizing it shrinks the file, not the time). ``int8`` keeps
-  the feed-forward down-projections in fp32 (see :func:`tasuki.onnx_quantize.quantize_int8`), ``int8-all`` does not.
-  One scale per output channel: on MiniLM fine-tuned on tweets, per-channel scales left a mean
+- int8 (:mod:`tasuki.onnx_quantize`): int8 weights and uint8 activations quantized at run time with one
+  scale per token, so a text's scores do not depend on the other texts in its batch (ONNX Runtime's
+  ``quantize_dynamic`` gives an activation one scale per batch: see that module). ``MatMul`` nodes only
+  (the embedding tables stay fp32: a ``Gather`` is a lookup, quantizing it shrinks the file, not the
+  time). ``int8`` keeps the feed-forward down-projections in fp32, ``int8-all`` does not.
+  One weight scale per output channel: on MiniLM fine-tuned on tweets, per-channel scales left a mean
   |logit change| of 0.011 against 0.034 per-tensor (one scale lets a matrix's largest column
-  coarsen all the others), at the same speed; both kept the accuracy within 0.5 point.
-  ORT's ``quant_pre_process`` is not run: its symbolic shape inference fails on the dynamo
-  graph, and without that step (``skip_symbolic_shape``) it gave identical outputs and speed.
+  coarsen all the others), at the same speed; both kept the accuracy within 0.5 point (measured with
+  ONNX Runtime's quantizer, before the per-token activations).
 - Every export is checked: the graph runs on a small padded batch and its outputs are compared
   with torch's; the largest difference is recorded in ``tasuki.json`` (fp32 must agree within
   1e-3, else the export fails).
