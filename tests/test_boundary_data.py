@@ -193,8 +193,8 @@ def test_broken_quoting_and_utf16_without_a_mark_are_refused_naming_the_line(str
     assert list(read_file(utf16, encoding="utf-16-le", stream=stream)) == [{"text": "good", "label": "pos"}]
 
 
-def test_a_folder_of_label_folders_trains_and_refuses_what_it_cannot_read(registry, backbone_dir,
-                                                                         tmp_path: Path) -> None:
+def test_a_folder_of_text_files_trains_predicts_and_refuses_what_it_cannot_read(registry, backbone_dir,
+                                                                              tmp_path: Path) -> None:
     # scikit-learn's load_files layout (BBC News, 20 Newsgroups): one text a file, its folder its label
     root = tmp_path / "reviews"
     for number, (text, label) in enumerate(ROWS):
@@ -222,8 +222,24 @@ def test_a_folder_of_label_folders_trains_and_refuses_what_it_cannot_read(regist
         for leftover in (root / "pos" / "more", root / "unused"):
             if leftover.is_dir():
                 leftover.rmdir()
-    with pytest.raises(DataError, match=r"a folder without label folders"):
-        read_file(root / "pos")
+    # a folder of text files alone: unlabelled texts, predicted (in file name order) and refused for training
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    for name, text in [("b.txt", "bad movie"), ("a.txt", "caf\xe9 great food")]:
+        (letters / name).write_bytes(text.encode("latin-1"))
+    assert list(iter_rows(letters, encoding="latin-1")) == [{"text": "café great food", "file": "a.txt"},
+                                                            {"text": "bad movie", "file": "b.txt"}]
+    code, err = invoke("predict", tmp_path / "out", "--input", letters, "--encoding", "latin-1", "--output",
+                       tmp_path / "letters.csv")
+    assert code == 0, err
+    lines = (tmp_path / "letters.csv").read_text("utf-8").splitlines()
+    assert lines[0].startswith("row,text,file,prediction.label") and len(lines) == 3 and ",b.txt," in lines[2]
+    assert_clear_error(train_args(letters, tmp_path / "no", backbone_dir, "--encoding", "latin-1"),
+                       "text files without label folders, so no labels to train or evaluate on")
+    assert not (tmp_path / "no").exists()
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(DataError, match=r"nothing: an empty folder"):
+        read_file(tmp_path / "nothing")
 
 
 # --- 2. TSV: linear (quotes are text), or quoted as pandas writes it; other encodings by their BOM ----

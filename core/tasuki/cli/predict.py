@@ -15,8 +15,9 @@ SHOWN = 60  # characters of each input shown in the table
 @click.command("predict")
 @click.argument("model_dir", type=click.Path())
 @click.argument("texts", nargs=-1)
-@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False),
-              help="A file of inputs (one text per line, or csv/tsv/jsonl/parquet/xlsx with the task's columns).")
+@click.option("--input", "input_file", type=click.Path(exists=True),
+              help="A file of inputs (one text per line, or csv/tsv/jsonl/parquet/xlsx with the task's columns), or "
+                   "a folder of text files (one text each, in file name order).")
 @click.option("--output", "output_file", type=click.Path(dir_okay=False),
               help="Stream the predictions of --input into this file, in input order, read and written in chunks; "
                    "it appears when complete. JSON lines (one per row), or a table when named .csv/.tsv/.xlsx (row, the "

@@ -38,6 +38,7 @@ from tasuki.data.columns import (
     require_columns,
     saved_for,
 )
+from tasuki.data.folders import unlabelled_refused
 from tasuki.data.formats import GENERIC_SUFFIXES, read_text
 from tasuki.data.read import decoded, encoding_refused, iter_rows, read_dataset, read_file
 from tasuki.data.tables import mixed_types, rows_to_dataset, unnamed_dataset
@@ -118,6 +119,8 @@ def load_data(
     elif _exists(Path(source).expanduser()):
         where = str(Path(source).expanduser())
         dataset = read_file(where, task_cls, encoding, stream=stream)
+        if with_targets and Path(where).is_dir() and "label" not in dataset.column_names:
+            raise unlabelled_refused(Path(where))
     elif Path(source).suffix.lower() in (*GENERIC_SUFFIXES, ".parquet"):
         raise DataError(f"{source}: no such file")
     elif encoding is not None:
