@@ -4,7 +4,7 @@ Each weight ``MatMul`` becomes ONNX Runtime's ``MatMulIntegerToFloat`` on int8 w
 output column by default) and uint8 activations quantized at run time with **one scale per token** (per row of
 the activation; symmetric, zero point 128), then multiplied by that scale. ONNX Runtime's own
 ``quantize_dynamic`` gives an activation one scale per *batch*: a text's scores then depend on the other texts
-in its batch (on Japanese few-shot models a score moved by up to 0.23 and labels flipped between
+in its batch (on Japanese few-shot models a score moved by up to 0.22 and labels flipped between
 ``predict([text])`` and the same text in a file), and one long or odd text coarsens every other. Per
 token, a text scores the same in any batch, and closer to fp32 (fine-tuned MiniLM: mean |probability
 change| 0.005 against 0.009), at 0.86-0.93x the speed of ``quantize_dynamic`` (``bench/export.py``). An
