@@ -266,6 +266,12 @@ def test_quality_gate_on_a_real_evaluation_and_its_arguments(model_dir: Path, ev
     gate = json.loads((out / "tasuki.json").read_text(encoding="utf-8"))["quality_gate"]
     assert gate["source"] == pytest.approx(tasuki.load(model_dir).evaluate(eval_file)["accuracy"])
     assert gate["export"] == pytest.approx(tasuki.load(out).evaluate(eval_file)["accuracy"])
+    folder = tmp_path / "eval"  # label folders are evaluation data too
+    for number, row in enumerate(ROWS):
+        (folder / row["label"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["label"] / f"{number:03}.txt").write_text(row["text"], encoding="utf-8")
+    code, _, err = invoke("export", model_dir, "--output", tmp_path / "checked", "--eval-data", folder, "--max-drop", "1")
+    assert code == 0, err
     assert_clear_error(("export", model_dir, "--output", tmp_path / "o", "--max-drop", "0.1"), "--max-drop needs --eval-data")
     assert_clear_error(("export", model_dir, "--output", tmp_path / "o", "--quantize", "int8", "--eval-data", eval_file,
                         "--max-drop", "-0.1"), "max_drop")

@@ -18,7 +18,7 @@ from tasuki.onnx_export import MAX_DROP, OPSETS, QUANTIZATIONS
 @click.option("--per-channel/--per-tensor", default=True, show_default=True,
               help="int8 scales per output channel or one per weight matrix.")
 @click.option("--opset", type=int, help=f"ONNX opset, {OPSETS[0]} to {OPSETS[-1]} (default: {OPSETS[0]}).")
-@click.option("--eval-data", type=click.Path(exists=True, dir_okay=False),
+@click.option("--eval-data", type=click.Path(exists=True),
               help="Labelled data: the model and its export are evaluated on it, and an export whose main metric "
                    "drops by more than --max-drop is not written.")
 @click.option("--max-drop", type=float, help=f"With --eval-data: the largest absolute drop of the main metric "

@@ -27,6 +27,14 @@ def test_embed_writes_npy_matching_the_api(tmp_path, tiny_dir: str, runner: CliR
     assert result.exit_code == 0, result.output
     vectors = np.load(tmp_path / "out.npy")
     np.testing.assert_allclose(vectors, Encoder.load(tiny_dir, device="cpu").encode(CORPUS), atol=1e-6)
+    folder = tmp_path / "texts"  # a folder of text files: one text a file, in file name order
+    folder.mkdir()
+    for number, text in enumerate(CORPUS):
+        (folder / f"{number:02}.txt").write_text(text + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["embed", tiny_dir, "--input", str(folder), "--output", str(tmp_path / "f.npy"),
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), vectors, atol=1e-6)
 
 
 def test_embed_csv_column_and_errors(tmp_path, tiny_dir: str, runner: CliRunner) -> None:

@@ -13,8 +13,9 @@ from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
 
 @click.command("embed")
 @click.argument("model")
-@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Texts: .txt (one a line) or csv/tsv/jsonl/json/parquet/xlsx with --column.")
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True),
+              help="Texts: .txt (one a line), csv/tsv/jsonl/json/parquet/xlsx with --column, or a folder of text "
+                   "files (one text each, in file name order).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Where to write the (N, H) .npy array.")
 @click.option("--column", default="text", show_default=True,
               help="The text column of --input (NAME, or text=NAME as train and predict take it).")
