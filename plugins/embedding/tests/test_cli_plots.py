@@ -82,6 +82,13 @@ def test_search_with_corpus_then_saved_index(tmp_path, tiny_dir: str, runner: Cl
     hits = json.loads(second.stdout)[0]["hits"]
     assert hits == json.loads(first.stdout)[0]["hits"]
     assert hits[0]["text"] == CORPUS[3] and len(hits) == 2
+    folder = tmp_path / "documents"  # a folder of text files: one document each
+    folder.mkdir()
+    for number, text in enumerate(CORPUS):
+        (folder / f"{number}.txt").write_text(text, encoding="utf-8")
+    from_folder = runner.invoke(cli, ["search", tiny_dir, CORPUS[3], "--corpus", str(folder), "--top-k", "2", "--json"])
+    assert from_folder.exit_code == 0, from_folder.output
+    assert json.loads(from_folder.stdout)[0]["hits"] == hits
     missing = runner.invoke(cli, ["search", tiny_dir, "q", "--index", str(tmp_path / "nope.npz")])
     assert missing.exit_code == 2 and "no such index" in missing.output
     assert runner.invoke(cli, ["search", tiny_dir, "q"]).exit_code == 2

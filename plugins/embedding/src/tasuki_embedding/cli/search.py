@@ -11,8 +11,9 @@ from tasuki_embedding.cli import encoder_options, load_encoder, read_texts
 @click.command("search")
 @click.argument("model")
 @click.argument("queries", nargs=-1, required=True)
-@click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
-              help="Documents: .txt (one a line) or csv/tsv/jsonl/json/parquet/xlsx with --column.")
+@click.option("--corpus", type=click.Path(exists=True),
+              help="Documents: .txt (one a line), csv/tsv/jsonl/json/parquet/xlsx with --column, or a folder of text "
+                   "files (one document each).")
 @click.option("--index", "index_file", type=click.Path(dir_okay=False),
               help="A saved index (.npz): read it instead of encoding --corpus, or write it with --corpus.")
 @click.option("--column", default="text", show_default=True, help="The text column of --corpus.")
