@@ -1,8 +1,8 @@
 """Load examples from wherever users keep them into a ``datasets.Dataset``.
 
 Sources: a ``datasets.Dataset`` (or a list of dicts), a local file (csv, tsv, jsonl,
-json, parquet, txt, an Excel workbook, or a format a task reads itself, e.g. CoNLL), a folder of label folders
-(:mod:`~tasuki.data.folders`), or a Hub dataset name
+json, parquet, txt, an Excel workbook, or a format a task reads itself, e.g. CoNLL), a folder of text
+files, in label folders or not (:mod:`~tasuki.data.folders`), or a Hub dataset name
 (``tyqiangz/multilingual-sentiments`` with ``config``/``split``). Files are decoded once:
 a UTF-8 BOM is dropped, CRLF becomes LF, whitespace-only lines are skipped, and a
 file that is not UTF-8 fails with a message naming the byte and line (pass
@@ -10,10 +10,10 @@ file that is not UTF-8 fails with a message naming the byte and line (pass
 
 The package, from the bottom: :mod:`~tasuki.data.headers` (header rows) and :mod:`~tasuki.data.jsonfiles`,
 :mod:`~tasuki.data.formats` (each format's readers), :mod:`~tasuki.data.spreadsheets` (workbooks),
-:mod:`~tasuki.data.folders` (a folder of label folders), :mod:`~tasuki.data.tables` (rows into a Dataset),
+:mod:`~tasuki.data.folders` (folders of text files), :mod:`~tasuki.data.tables` (rows into a Dataset),
 :mod:`~tasuki.data.cache` (the Arrow data cache), :mod:`~tasuki.data.read` (one file: whole, row by row, or
-streamed into the cache), :mod:`~tasuki.data.columns` (the user's columns mapped to the task's, and the data checks); this
-module loads any source and names the data layer's public functions. Nothing here imports the
+streamed into the cache), :mod:`~tasuki.data.columns` (the user's columns mapped to the task's, and the data
+checks); this module loads any source and names the data layer's public functions. Nothing here imports the
 task, features, training or prediction modules: they import the data layer.
 """
 

@@ -38,8 +38,8 @@ SPREADSHEETS = frozenset({".xls", ".ods", ".numbers"})
 
 def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: str | None = None, *,
               stream: bool = False) -> Dataset:
-    """Read one local file into a Dataset, using the task's own reader for its formats (a folder of label
-    folders: :mod:`tasuki.data.folders`).
+    """Read one local file into a Dataset, using the task's own reader for its formats (a folder of text
+    files, in label folders or not: :mod:`tasuki.data.folders`).
 
     csv, tsv, jsonl, txt and Excel files above 64 MiB, or any of them with ``stream=True``, stream row by
     row into a cached Arrow file (flat memory) instead of being read whole.
@@ -47,7 +47,7 @@ def read_file(path: str | Path, task_cls: type[Task] | None = None, encoding: st
     from datasets import Dataset
 
     path = Path(path)
-    if path.is_dir():  # a folder of label folders, read whole
+    if path.is_dir():  # a folder of text files, read whole
         return rows_to_dataset(list(folder_rows(path, encoding)), str(path))
     if not path.is_file():
         raise DataError(f"{path}: no such file")
