@@ -63,7 +63,7 @@ def _ort_dynamic(fp32: Path, out: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from tasuki.files import file_sha256
+    from tasuki.files import atomic_write_json, file_sha256
     from tasuki.onnx_quantize import ffn_down_projections, quiet
 
     shutil.copytree(fp32, out)
@@ -74,14 +74,15 @@ def _ort_dynamic(fp32: Path, out: Path) -> Path:
     metadata = json.loads((out / "tasuki.json").read_text("utf-8"))
     metadata["weights_sha256"] = {"model.onnx": file_sha256(out / "model.onnx")}  # tasuki.load checks it
     metadata["quantization"] = {"method": "onnxruntime.quantization.quantize_dynamic", "dtype": "int8"}
-    (out / "tasuki.json").write_text(json.dumps(metadata), "utf-8")
+    atomic_write_json(out / "tasuki.json", metadata)
     return out
 
 
-def _batch_dependence(model: Any, texts: list[str], together: list[Any], score: Callable[[Any], Any]) -> float:
-    """The largest change of a text's output between predicting it alone and within ``texts`` (batch ``BATCH``)."""
+def _batch_dependence(model: Any, texts: list[str], score: Callable[[Any], Any]) -> float:
+    """The largest change of a text's output between predicting it alone and among ``texts`` (batch ``BATCH``)."""
     import numpy as np
 
+    together = model.predict(texts, batch_size=BATCH)
     alone = [model.predict([text])[0] for text in texts]
     return max(float(np.abs(np.asarray(score(a)) - np.asarray(score(b))).max()) for a, b in zip(alone, together))
 
@@ -126,8 +127,8 @@ def sentiment(quick: bool, work: Path, model_dir: Path | None = None) -> list[Ro
     agree = {name: sum(a == b for a, b in zip(found, labels["torch"])) / n for name, found in labels.items()}
     speed = {name: n / t.median for name, t in times.items()}
     probe = texts[:100]
-    moved = {name: _batch_dependence(models[name], probe, models[name].predict(probe, batch_size=BATCH),
-                                     lambda p: list(p["scores"].values())) for name in ("fp32", "int8", "int8-ort")}
+    moved = {name: _batch_dependence(models[name], probe, lambda p: list(p["scores"].values()))
+             for name in ("fp32", "int8", "int8-ort")}
     rows = []
     for name in ("torch", "fp32", "int8", "int8-all", "int8-ort"):
         label = f"tasuki predict ({name if name == 'torch' else 'ONNX ' + name})"
@@ -193,8 +194,7 @@ def embedding(quick: bool, work: Path) -> list[Row]:
 
     cosine, cosine_all, cosine_ort = cosines("int8"), cosines("int8-all"), cosines("int8-ort")
     probe = texts[:50] + texts[-50:]  # titles and paragraphs
-    moved = {name: _batch_dependence(models[name], probe, models[name].predict(probe, batch_size=BATCH),
-                                     lambda v: v) for name in ("fp32", "int8", "int8-ort")}
+    moved = {name: _batch_dependence(models[name], probe, lambda v: v) for name in ("fp32", "int8", "int8-ort")}
     rows = []
     for name in ("torch", "fp32", "int8", "int8-all", "int8-ort"):
         rows.append(Row("export", f"embedding tasuki predict ({name}) sentences/s ({len(texts)} BBC titles and "
