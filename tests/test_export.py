@@ -114,6 +114,15 @@ def test_int8_within_documented_tolerance(trained: Path, exports: dict[str, Path
     assert "MatMulIntegerToFloat" in ops and "MatMul" in ops  # the weights really are int8 (attention: fp32)
 
 
+def test_int8_per_tensor_weights_within_tolerance(trained: Path, exports: dict[str, Path], tmp_path: Path) -> None:
+    # --per-tensor: one weight scale per matrix instead of per output column
+    per_tensor = tasuki.load(export(trained, tmp_path / "per-tensor", quantize="int8", per_channel=False))
+    assert np.abs(_logits(tasuki.load(exports["fp32"]), TEXTS) - _logits(per_tensor, TEXTS)).max() < INT8_TOLERANCE
+    assert not np.allclose(_logits(per_tensor, TEXTS), _logits(tasuki.load(exports["int8"]), TEXTS))
+    quantization = json.loads((tmp_path / "per-tensor" / "tasuki.json").read_text("utf-8"))["quantization"]
+    assert quantization["per_channel"] is False and quantization["weights"] == "int8, symmetric, per matrix"
+
+
 def test_int8_scores_do_not_depend_on_the_batch(exports: dict[str, Path]) -> None:
     # activations get one scale per token: a text scores the same alone and padded among longer texts (one scale
     # per batch, as ONNX Runtime's quantize_dynamic gives, moved these logits by 1e-3)
