@@ -12,7 +12,7 @@ import pytest
 import tasuki
 from tasuki.errors import TasukiError
 from tasuki.files import atomic_write_text
-from tasuki.output import RUN_MARKER, OutputError, OutputLock, lock_path
+from tasuki.output import RUN_MARKER, OutputError, acquire, lock_path
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "progress": False, "eval_split": 0.0, "seed": 7, "max_steps": 2}
 
@@ -60,7 +60,7 @@ def test_a_second_run_is_locked_out_and_a_dead_runs_lock_is_taken_over(toy_regis
                                                                       tmp_path: Path) -> None:
     out = (tmp_path / "busy").absolute()
     out.mkdir()
-    held = OutputLock.acquire(out)  # another run, alive
+    held = acquire(out)  # another run, alive
     try:
         with pytest.raises(OutputError, match=rf"in use by another tasuki run \(pid {os.getpid()} on .*, started 20"):
             run(toy_rows, backbone_dir, out)

@@ -6,6 +6,7 @@
 - :func:`staged_directory`: a whole directory built in a hidden sibling and swapped in for the old one;
   what a killed process left staged is removed by the next write beside it.
 - :class:`FileLock`: an exclusive ``flock`` on a lock file; the kernel drops it when its process dies.
+  :func:`hold_lock` takes one at once or refuses, naming the process that holds it.
 - :func:`follow_umask`: the permissions the umask asks for, where ``mkstemp``/``mkdtemp`` give 0600/0700.
 """
 
@@ -15,12 +16,16 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from tasuki.errors import TasukiError
 
 # --- permissions --------------------------------------------------------------------------------
 
@@ -272,3 +277,17 @@ def lock_holder(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
+
+
+def hold_lock(path: Path, refusal: str, error: type[Exception] = TasukiError) -> FileLock:
+    """Take the lock file ``path`` now (removed on release) and note this process in it; while another process
+    holds it, raise ``error(refusal)`` with ``{holder}`` replaced by that process (pid, host, start time)."""
+    try:
+        lock = FileLock(path, wait=False, unlink=True)
+    except BlockingIOError:
+        holder = lock_holder(path)
+        who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started {holder.get('started', '?')}"
+        raise error(refusal.replace("{holder}", who)) from None
+    lock.note({"pid": os.getpid(), "host": socket.gethostname(),
+               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return lock

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.errors import TasukiError
-from tasuki.files import FileLock, atomic_write_json, clear_stale_staging, lock_holder, pid_alive
+from tasuki.files import FileLock, atomic_write_json, clear_stale_staging, hold_lock, pid_alive
 from tasuki.model_dir import METADATA_FILE
 from tasuki.training.checkpoint import CHECKPOINTS_DIR, run_checkpoints
 
@@ -48,25 +48,11 @@ def lock_path(directory: Path) -> Path:
     return directory.parent / f".{directory.name}.tasuki.lock"
 
 
-class OutputLock(FileLock):
-    """The lock of an output directory (:func:`lock_path`): one run at a time, its file gone with it."""
-
-    @classmethod
-    def acquire(cls, directory: Path) -> OutputLock:
-        """Take the lock or raise :class:`OutputError` naming the run that holds it."""
-        path = lock_path(directory)
-        try:
-            lock = cls(path, wait=False, unlink=True)
-        except BlockingIOError:
-            holder = lock_holder(path)
-            raise OutputError(
-                f"--output {directory} is in use by another tasuki run (pid {holder.get('pid', '?')} on "
-                f"{holder.get('host', '?')}, started {holder.get('started', '?')}); wait for it to finish "
-                f"or choose another --output"
-            ) from None
-        lock.note({"pid": os.getpid(), "host": socket.gethostname(),
-                   "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        return lock
+def acquire(directory: Path) -> FileLock:
+    """The lock of an output directory (:func:`lock_path`): one run at a time, its file gone with it; or
+    :class:`OutputError` naming the run that holds it."""
+    return hold_lock(lock_path(directory), f"--output {directory} is in use by another tasuki run ({{holder}}); wait for "
+                "it to finish or choose another --output", OutputError)
 
 
 def _foreign(directory: Path, entries: set[str]) -> list[str]:
@@ -198,9 +184,9 @@ def _check_writable(directory: Path) -> None:
                           f"--output or fix its permissions") from None
 
 
-def _claim(directory: Path, *, resume: bool, overwrite: bool) -> OutputLock:
+def _claim(directory: Path, *, resume: bool, overwrite: bool) -> FileLock:
     _check_writable(directory)
-    lock = OutputLock.acquire(directory)
+    lock = acquire(directory)
     try:
         clear_stale_staging(directory)  # what a killed run's save left beside the directory
         check_output(directory, resume=resume, overwrite=overwrite)
@@ -226,7 +212,7 @@ def claim_output(directory: str | Path, *, resume: bool, overwrite: bool, cpu: b
     directory = Path(directory).expanduser().resolve()  # a symlink: the run writes into its target
     existed = directory.exists()
     state = PartialState(cpu=cpu_only(cpu))
-    lock: OutputLock | None = None
+    lock: FileLock | None = None
     message = None
     if state.is_main_process:
         try:

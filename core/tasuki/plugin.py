@@ -53,7 +53,8 @@ The names, by what they are for:
 - **Files**: ``atomic_write_text``, ``atomic_write_json`` and ``atomic_path`` (a temporary name beside the
   file for any writer, renamed into place when the block ends: a reader never sees half a file),
   ``write_rows`` (rows as a ``.csv``, ``.tsv`` or ``.xlsx`` table, as ``predict --output`` writes one, atomically),
-  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights) and ``METADATA_FILE``
+  ``file_sha256`` (the hex SHA-256 of a file, e.g. to fingerprint weights), ``hold_lock(path, refusal)`` (one
+  process at a time: an exclusive lock file, or an error naming the process that holds it) and ``METADATA_FILE``
   (``tasuki.json``, tasuki's own file in a trained model's directory).
 - **Figures** (PNG, Agg backend): ``pyplot()`` (``matplotlib.pyplot``), ``save_figure(fig, path)``,
   ``bar_chart``, ``box_plot``, ``confusion_matrix``.
@@ -89,7 +90,7 @@ if TYPE_CHECKING:
         require_columns,
     )
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
-    from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256
+    from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256, hold_lock
     from tasuki.hookspecs import hookimpl
     from tasuki.japanese import split_words, strip_span, word_owners, words_of_tokens
     from tasuki.model_dir import METADATA_FILE
@@ -155,7 +156,7 @@ _SOURCES = {
     "RequestError": "tasuki.serve.models",
     # files
     "atomic_write_text": "tasuki.files", "atomic_write_json": "tasuki.files", "atomic_path": "tasuki.files",
-    "file_sha256": "tasuki.files", "write_rows": "tasuki.prediction.tables",
+    "file_sha256": "tasuki.files", "hold_lock": "tasuki.files", "write_rows": "tasuki.prediction.tables",
     "METADATA_FILE": "tasuki.model_dir", "E5_PROMPTS": "tasuki.backbones.e5:PREFIXES",
     # figures
     "pyplot": "tasuki.plots", "save_figure": "tasuki.plots:save", "bar_chart": "tasuki.plots",
@@ -216,6 +217,7 @@ __all__ = [
     "embed_roles",
     "file_sha256",
     "given",
+    "hold_lock",
     "hookimpl",
     "iter_rows",
     "label_name",

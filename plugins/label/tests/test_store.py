@@ -91,6 +91,25 @@ def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.timeout(120)  # without the lock the second session would serve its page until stopped
+def test_a_second_session_on_the_same_labels_file_is_refused_naming_the_first(tmp_path: Path) -> None:
+    import os
+
+    from tasuki.plugin import hold_lock
+
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a\nb\n", encoding="utf-8")
+    out = tmp_path / "labels.jsonl"
+    out.write_text('{"text": "a", "label": "sport"}\n', encoding="utf-8")
+    first = hold_lock(tmp_path / ".labels.jsonl.tasuki.lock", "held")  # a session that is running
+    try:
+        said = refusal("label", pool, "--task", "classify", "--labels", ",".join(LABELS), "--output", out)
+    finally:
+        first.release()
+    assert f"--output {out} is being labelled by another tasuki label (pid {os.getpid()} on " in said
+    assert out.read_text(encoding="utf-8") == '{"text": "a", "label": "sport"}\n'  # nothing lost, nothing added
+
+
 def test_labels_are_checked() -> None:
     assert check_labels(" pos , neg ") == ["pos", "neg"]
     with pytest.raises(DataError, match="two or more"):

@@ -101,29 +101,37 @@ def serve(data: Path, *, text_column: str, labels: list[str], output: Path, mode
     import click
 
     import tasuki
+    from tasuki.plugin import DataError, hold_lock
     from tasuki_label.pool import read_texts
     from tasuki_label.store import LabelStore
     from tasuki_label.trainer import Trainer
 
     pool = read_texts(data, text_column)
-    store = LabelStore(output, labels, multi_label)
-    round_args = [arg for name, value in task_options.items() for arg in ("--option", f"{name}={value}")]
-    round_args += ["--backbone", backbone] if backbone else []
-    trainer = Trainer(store, models_dir, every=every, folds=folds, train_args=round_args + train_args) if every else None
-    directory = model or (trainer.latest_model if trainer is not None else None)
-    loaded = tasuki.load(directory, device="cpu") if directory is not None else None
-    session = Session(pool, store, strategy=strategy, batch=every or 16, candidates=candidates, backbone=backbone,
-                      seed=seed, trainer=trainer, model=loaded)
-    server = LabelServer((host, port), session)
-    session.start_choosing()
-    click.echo(f"{len(pool)} texts, {len(store.rows)} labelled in {output}"
-               + (f"; model {directory}" if directory else "") + (f"; rounds in {models_dir}" if trainer else ""))
-    click.echo(f"tasuki label: http://{host}:{server.server_address[1]}/  (Ctrl+C to stop)", err=False)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # two sessions appending to one file (one of them undoing by a rewrite) would lose the other's answers
+    lock = hold_lock(output.parent / f".{output.name}.tasuki.lock", f"--output {output} is being labelled by "
+                     "another tasuki label ({holder}); stop it first or choose another --output", DataError)
+    trainer = server = None
     try:
+        store = LabelStore(output, labels, multi_label)
+        round_args = [arg for name, value in task_options.items() for arg in ("--option", f"{name}={value}")]
+        round_args += ["--backbone", backbone] if backbone else []
+        trainer = Trainer(store, models_dir, every=every, folds=folds, train_args=round_args + train_args) if every else None
+        directory = model or (trainer.latest_model if trainer is not None else None)
+        loaded = tasuki.load(directory, device="cpu") if directory is not None else None
+        session = Session(pool, store, strategy=strategy, batch=every or 16, candidates=candidates, backbone=backbone,
+                          seed=seed, trainer=trainer, model=loaded)
+        server = LabelServer((host, port), session)
+        session.start_choosing()
+        click.echo(f"{len(pool)} texts, {len(store.rows)} labelled in {output}"
+                   + (f"; model {directory}" if directory else "") + (f"; rounds in {models_dir}" if trainer else ""))
+        click.echo(f"tasuki label: http://{host}:{server.server_address[1]}/  (Ctrl+C to stop)", err=False)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        if server is not None:
+            server.server_close()
         if trainer is not None:
             trainer.stop()
+        lock.release()
