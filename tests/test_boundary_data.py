@@ -450,3 +450,28 @@ def test_columns_as_a_list_is_refused(registry, backbone_dir, tmp_path: Path) ->
     assert not (tmp_path / "m").exists()
     with pytest.raises(TasukiError, match=r"'columns': .*got a str"):
         tasuki.data.load_data(good_csv(tmp_path), toy_plugin.TemplateClassificationTask, columns="text")
+
+
+# --- 9. a column mapping that names no column of the task ------------------------------------------
+
+
+def test_a_misspelt_task_column_in_a_mapping_is_refused_not_ignored(registry, backbone_dir, tmp_path: Path) -> None:
+    # before: --column lable=topic was dropped, and the model trained on the file's own label column (exit 0)
+    data = write(tmp_path / "topics.csv", "text,label,topic\n" + "".join(
+        f"{t},{lab},{'a' if lab == 'pos' else 'b'}\n" for t, lab in ROWS))
+    expected = "--column lable=topic (Python: columns={'lable': 'topic'}): task 'template-classify' has no column " \
+               "'lable'; allowed: text, label"
+    assert_clear_error(train_args(data, tmp_path / "m", backbone_dir, "--column", "lable=topic"), expected)
+    assert not (tmp_path / "m").exists()
+    code, err = invoke(*train_args(data, tmp_path / "m", backbone_dir, "--column", "label=topic"))
+    assert code == 0, err
+    for args in (("--input", data, "--output", tmp_path / "p.jsonl"), ("--input", data)):
+        assert_clear_error(("predict", tmp_path / "m", *args, "--column", "txt=text"), "task 'template-classify' "
+                           "has no column 'txt'; allowed: text, label")
+    assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "p.jsonl.partial").exists()
+    # a refusal found after the part file is opened leaves no empty part behind either
+    assert_clear_error(("predict", tmp_path / "m", "--input", write(tmp_path / "none.csv", "text\n"), "--output",
+                        tmp_path / "p.jsonl"), "none.csv: no rows to predict")
+    assert sorted(p.name for p in tmp_path.glob("p.*")) == []
+    with pytest.raises(DataError, match="has no column 'lable'"):
+        tasuki.evaluate(tmp_path / "m", data, columns={"lable": "topic"})

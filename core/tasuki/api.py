@@ -175,7 +175,7 @@ class TrainedModel:
 
         inputs = _predict_inputs(inputs, fields)
         batch_size = count_argument("batch_size", batch_size)
-        single = isinstance(inputs, (str, dict))
+        single = self.task.is_one_input(inputs)
         rows = self.task.examples_from_inputs(inputs)
         if not rows:
             return []

@@ -85,9 +85,11 @@ if TYPE_CHECKING:
         column_values,
         detect_language,
         iter_rows,
+        label_name,
         load_data,
         read_text,
         require_columns,
+        stripped_labels,
     )
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
     from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256, hold_lock
@@ -114,7 +116,7 @@ if TYPE_CHECKING:
     from tasuki.serve.models import RequestError
     from tasuki.serve.routes import Attachment, Route, RouteCall
     from tasuki.settings import SettingError, setting
-    from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task, label_name, stripped_labels
+    from tasuki.task import LazyAutoModel, Outputs, PredictionContext, Task
     from tasuki.training.stages import Stage
 
 _SOURCES = {
@@ -124,7 +126,7 @@ _SOURCES = {
     "Preset": "tasuki.presets",
     # Task and its helpers
     "Task": "tasuki.task", "Outputs": "tasuki.task", "PredictionContext": "tasuki.task", "LazyAutoModel": "tasuki.task",
-    "label_name": "tasuki.task", "stripped_labels": "tasuki.task",
+    "label_name": "tasuki.data", "stripped_labels": "tasuki.data",
     # Backbone and backbone resolution
     "Backbone": "tasuki.backbone", "resolve_backbone": "tasuki.registry",
     # declared options

@@ -17,9 +17,8 @@ splits examples keeps an ``example_index`` column in its features to map them ba
 from __future__ import annotations
 
 import json
-import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
 
 Outputs = list[dict[str, np.ndarray]]
 """What :meth:`Task.predict_step` produced, one dict per feature, in the features' order."""
-logger = logging.getLogger(__name__)
 
 
 class LazyAutoModel:
@@ -98,6 +96,9 @@ class Task(ABC):
     FILE`` with the input columns."""
     target_columns: ClassVar[tuple[str, ...]] = ("label",)
     """Columns training and evaluation data need besides the inputs."""
+    optional_columns: ClassVar[tuple[str, ...]] = ()
+    """Columns read where the data has them (NER's two layouts, embedding's ``negative``): with the input and
+    target columns, the names a column mapping (``--column TASK_COLUMN=YOURS``) may give."""
     columns_note: ClassVar[str] = ""
     """In words, for tasks whose data comes in several layouts (``tasuki tasks NAME`` shows it)."""
     auto_model: ClassVar[Any] = None
@@ -209,6 +210,11 @@ class Task(ABC):
         other layouts, such as NER's ``tokens``/``tags`` or ``text``/``entities``)."""
         return (*cls.input_columns, *(cls.target_columns if with_targets else ()))
 
+    @classmethod
+    def known_columns(cls) -> tuple[str, ...]:
+        """Every column this task reads: inputs, targets and :attr:`optional_columns`."""
+        return tuple(dict.fromkeys((*cls.input_columns, *cls.target_columns, *cls.optional_columns)))
+
     def validate(self, data: Dataset, source: str, *, with_targets: bool) -> None:
         """Check every row and raise :class:`~tasuki.errors.DataError` naming source, row and column. The default
         checks the required columns, non-empty input texts and, with targets, that none is missing (empty, NaN)."""
@@ -219,22 +225,27 @@ class Task(ABC):
         if with_targets:
             check_targets(data, [c for c in self.target_columns if c in data.column_names], source)
 
+    def is_one_input(self, inputs: Any) -> bool:
+        """Whether ``predict(inputs)`` is given one input (a text, a dict, a ``(first, second)`` tuple for a task of
+        two input columns), answered with one prediction, rather than a list of them."""
+        return isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and self._is_pair(inputs))
+
+    def _is_pair(self, item: Any) -> bool:
+        return (len(self.input_columns) == 2 and isinstance(item, (tuple, list)) and len(item) == 2
+                and all(isinstance(x, str) for x in item))
+
     def examples_from_inputs(self, inputs: Any) -> list[dict[str, Any]]:
         """Turn what a user passes to ``predict`` into example rows: a text, texts or dicts; for a task of two
         input columns, dicts or ``(first, second)`` tuples, and a bare text is refused (it is half an input)."""
         columns = self.input_columns
         two = len(columns) == 2
-
-        def is_pair(item: Any) -> bool:
-            return two and isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item)
-
-        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and is_pair(inputs)):
+        if self.is_one_input(inputs):
             inputs = [inputs]
         rows = []
         for i, item in enumerate(inputs, start=1):
             if isinstance(item, dict):
                 rows.append(dict(item))
-            elif is_pair(item):
+            elif self._is_pair(item):
                 rows.append(dict(zip(columns, item)))
             elif isinstance(item, str) and not two:
                 rows.append({columns[0]: item})
@@ -358,28 +369,6 @@ class Task(ABC):
     def plot(self, outputs: Outputs, features: Dataset, examples: Dataset, directory: Path) -> list[Path]:
         """Write the figures a person wants after evaluation (PNG); return their paths."""
         return []
-
-
-def label_name(value: Any) -> Any:
-    """A class label as tasks learn, check and predict it: text without surrounding whitespace
-    (``"negative "`` from a hand-edited CSV is the class ``"negative"``); other values as they are."""
-    return value.strip() if isinstance(value, str) else value
-
-
-def stripped_labels(values: Iterable[Any], source: str, column: str = "label") -> Iterator[Any]:
-    """``values`` through :func:`label_name`; when all are read, one warning counts those that lost whitespace."""
-    stripped: list[str] = []
-    count = 0
-    for value in values:
-        name = label_name(value)
-        if name != value:
-            count += 1
-            if len(stripped) < 3 and value not in stripped:
-                stripped.append(value)
-        yield name
-    if count:
-        logger.warning("%s: %d labels of column %r had surrounding whitespace (e.g. %s); they are read without it",
-                       source, count, column, ", ".join(map(repr, stripped)))
 
 
 def _label_list(labels: Any, task: str) -> list[str] | None:

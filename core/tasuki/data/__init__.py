@@ -30,13 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.data.cache import cached_rows
 from tasuki.data.columns import (
+    check_mapping,
     check_targets,
     check_texts,
     column_values,
     is_missing,
+    label_name,
     map_columns,
     require_columns,
     saved_for,
+    stripped_labels,
 )
 from tasuki.data.folders import unlabelled_refused
 from tasuki.data.formats import GENERIC_SUFFIXES, read_text
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GENERIC_SUFFIXES",
     "cached_rows",
+    "check_mapping",
     "check_targets",
     "check_texts",
     "column_values",
@@ -62,6 +66,7 @@ __all__ = [
     "is_missing",
     "iter_rows",
     "japanese_share_of_rows",
+    "label_name",
     "language_of",
     "load_data",
     "map_columns",
@@ -71,6 +76,7 @@ __all__ = [
     "require_columns",
     "rows_to_dataset",
     "saved_for",
+    "stripped_labels",
     "unnamed_dataset",
 ]
 logger = logging.getLogger(__name__)
@@ -128,6 +134,7 @@ def load_data(
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
     if task_cls is not None:
+        check_mapping(task_cls, columns)  # the user's; a model's saved mapping was checked when it was trained
         dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,
                               with_targets=with_targets)
     return dataset, where

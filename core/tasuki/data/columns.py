@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tasuki.data.tables import check_encodable
@@ -13,11 +14,24 @@ if TYPE_CHECKING:
 
     from tasuki.task import Task
 
+logger = logging.getLogger(__name__)
+
 
 def saved_for(dataset: Dataset, saved: Mapping[str, str] | None) -> dict[str, str]:
     """The entries of a model's saved mapping that apply to ``dataset`` (its column is there, the task's is not)."""
     found = set(dataset.column_names)
     return {task: user for task, user in (saved or {}).items() if user in found and task not in found}
+
+
+def check_mapping(task_cls: type[Task], columns: Mapping[str, str] | None) -> None:
+    """Refuse a mapping entry whose task column the task never reads (``--column lable=topic``): left in, it
+    would leave the task's own column in place and train on it. A task that declares no columns is not checked."""
+    known = task_cls.known_columns()
+    unknown = [name for name in (columns or {}) if name not in known]
+    if known and unknown:
+        name = unknown[0]
+        raise DataError(f"--column {name}={columns[name]} (Python: columns={{{name!r}: {columns[name]!r}}}): task "
+                        f"{task_cls.name!r} has no column {name!r}; allowed: {', '.join(known)}")
 
 
 def map_columns(
@@ -121,3 +135,23 @@ def check_targets(dataset: Dataset, columns: Sequence[str], source: str) -> None
                                 f"remove the row or give it a value")
 
 
+def label_name(value: Any) -> Any:
+    """A class label as tasks learn, check and predict it: text without surrounding whitespace
+    (``"negative "`` from a hand-edited CSV is the class ``"negative"``); other values as they are."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def stripped_labels(values: Iterable[Any], source: str, column: str = "label") -> Iterator[Any]:
+    """``values`` through :func:`label_name`; when all are read, one warning counts those that lost whitespace."""
+    stripped: list[str] = []
+    count = 0
+    for value in values:
+        name = label_name(value)
+        if name != value:
+            count += 1
+            if len(stripped) < 3 and value not in stripped:
+                stripped.append(value)
+        yield name
+    if count:
+        logger.warning("%s: %d labels of column %r had surrounding whitespace (e.g. %s); they are read without it",
+                       source, count, column, ", ".join(map(repr, stripped)))

@@ -5,10 +5,9 @@ predicts each chunk with ``TrainedModel.predict`` (the one prediction path) and 
 JSON line per input row, in input order, to ``OUTPUT.partial``; the finished file is renamed
 to ``OUTPUT``, so a reader never sees half an output. An ``OUTPUT`` named ``.csv``, ``.tsv`` or ``.xlsx``
 is a table written from those lines when they are complete (:mod:`tasuki.prediction.tables`).
-``resume=True`` keeps the complete rows a stopped run already wrote (a torn last line is cut
-off) and predicts from the next row on, whatever the chunk sizes of the two runs. An existing
-``OUTPUT`` that is not an earlier output of this function (a data file, say) is never replaced
-without ``overwrite=True``.
+``resume=True`` keeps the complete rows a stopped run already wrote (a torn last line is cut off) and
+predicts from the next row on, whatever the chunk sizes of the two runs. An existing ``OUTPUT`` that is
+not an earlier output of this function (a data file, say) is never replaced without ``overwrite=True``.
 
 Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) process ``r`` predicts chunks
 ``r, r + W, r + 2W, ...`` into its own part file; when every process is done, the main one
@@ -26,7 +25,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -75,6 +74,19 @@ def _barrier(world: int) -> None:
         from accelerate import PartialState
 
         PartialState(cpu=cpu_only(False)).wait_for_everyone()
+
+
+@contextlib.contextmanager
+def _removed_if_empty(part: Path) -> Iterator[None]:
+    """A part file this run creates is removed when the run fails before writing a row (a refused column, an
+    empty input): a refusal leaves nothing behind. Rows written stay, for ``--resume``."""
+    fresh = not part.exists()
+    try:
+        yield
+    except BaseException:
+        if fresh and part.is_file() and part.stat().st_size == 0:
+            part.unlink()
+        raise
 
 
 def _partial(output: Path) -> Path:
@@ -129,7 +141,7 @@ def predict_file(
     source = str(input)
     predicted, bar = 0, _progress(progress and rank == 0, done_rows * world)
     started = time.perf_counter()
-    with open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
+    with _removed_if_empty(part), open(part, "a" if done_rows else "w", encoding="utf-8") as out, caching(False):
         row_number = mine = 0  # rows read, and rows of this process's chunks among them
         for number, chunk in enumerate(chunks(read_inputs(), chunk_size)):
             first = row_number + 1
@@ -155,8 +167,8 @@ def predict_file(
             _write(out, first, predictions)
             predicted += len(rows)
             bar.update(len(rows) * world)
-    if row_number == 0:
-        raise DataError(f"{input}: no rows to predict")
+        if row_number == 0:
+            raise DataError(f"{input}: no rows to predict")
     if done_rows > mine:
         raise DataError(f"{part} holds {done_rows} rows but {input} has {row_number}: it is the output of another "
                         f"input; remove it or run without --resume")
@@ -173,8 +185,9 @@ def _renames(row: dict[str, Any], task_cls: Any, saved: Mapping[str, str], colum
              source: str) -> dict[str, str]:
     """``{file column: task column}`` for the rows of ``source``, checked on its first ``row`` with the message
     :func:`tasuki.data.map_columns` gives; the model's saved mapping applies where its columns exist."""
-    from tasuki.data import map_columns, rows_to_dataset, saved_for
+    from tasuki.data import check_mapping, map_columns, rows_to_dataset, saved_for
 
+    check_mapping(task_cls, columns)
     head = rows_to_dataset([row], source)
     columns = {**saved_for(head, saved), **columns}
     map_columns(head, task_cls, columns, source, with_targets=False)

@@ -18,6 +18,9 @@ def read(value, separator=None):
 def test_scalars_lists_and_split_strings() -> None:
     assert read(" sports ") == "sports"
     assert read(2) == "2" and read(2.0) == "2"
+    # a CSV cell "2.0" (pandas wrote an integer column with gaps) is the class "2", as JSON's 2.0 is
+    assert read("2.0") == "2" and read(" -1.00 ") == "-1" and read("2.5") == "2.5" and read("02") == "02"
+    assert read("1.0|2", "|") == ["1", "2"] and read(["1.0", 1]) == ["1"]
     assert read(["a", " b", "a"]) == ["a", "b"]
     assert read([]) == []
     assert read("a| b|", "|") == ["a", "b"]

@@ -153,6 +153,7 @@ def test_pair_classification_learns_which_text_is_about_sport(which: Path) -> No
     pair = model.predict({"text": test[0]["text"], "text_pair": test[0]["text_pair"]})
     assert set(pair) == {"label", "score", "scores"} and sum(pair["scores"].values()) == pytest.approx(1.0)
     assert model.predict([(test[0]["text"], test[0]["text_pair"])]) == [pair]  # a (text, text_pair) tuple
+    assert model.predict((test[0]["text"], test[0]["text_pair"])) == pair  # one tuple, one answer (was a list)
 
 
 def test_regression_learns_the_sport_margin(margin: Path) -> None:

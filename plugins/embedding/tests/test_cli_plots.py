@@ -69,6 +69,11 @@ def test_similar_prints_a_score_or_a_matrix(tiny_dir: str, runner: CliRunner) ->
     matrix = np.array(json.loads(result.stdout))
     assert matrix.shape == (3, 3) and np.allclose(np.diag(matrix), 1.0, atol=1e-4)
     assert runner.invoke(cli, ["similar", tiny_dir, "only one"]).exit_code == 2
+    # --max-length 0 was the model's limit, 1 ignored, -5 a traceback: each is refused in one line
+    for bad in ("0", "1", "-5"):
+        result = runner.invoke(cli, ["similar", tiny_dir, "the cat", "a dog", "--max-length", bad])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert f"max_length (--max-length): {bad} is not allowed; allowed: an integer >= 8" in result.output
 
 
 def test_search_with_corpus_then_saved_index(tmp_path, tiny_dir: str, runner: CliRunner) -> None:
@@ -82,6 +87,9 @@ def test_search_with_corpus_then_saved_index(tmp_path, tiny_dir: str, runner: Cl
     hits = json.loads(second.stdout)[0]["hits"]
     assert hits == json.loads(first.stdout)[0]["hits"]
     assert hits[0]["text"] == CORPUS[3] and len(hits) == 2
+    # the same weights pooled otherwise do not compare with the index's vectors (before: searched silently)
+    other = runner.invoke(cli, ["search", tiny_dir, CORPUS[3], "--index", str(index), "--pooling", "cls"])
+    assert other.exit_code == 2 and "holds mean-pooled vectors" in other.output and "--pooling mean" in other.output
     folder = tmp_path / "documents"  # a folder of text files: one document each
     folder.mkdir()
     for number, text in enumerate(CORPUS):

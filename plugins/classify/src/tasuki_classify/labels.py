@@ -3,7 +3,9 @@
 A label value is one of:
 
 - a string (``"sports"``, read without surrounding whitespace) or a number (``3``, named ``"3"``;
-  an integral float ``3.0`` is ``"3"`` too, since pandas reads an integer CSV column with gaps as floats);
+  an integral float ``3.0`` is ``"3"`` too, since pandas reads an integer CSV column with gaps as floats, and
+  so is the text ``"3.0"`` a CSV cell holds once pandas wrote that column back: a class is named alike in a
+  CSV and a JSONL file);
 - a boolean (a pandas or parquet ``is_spam`` column, JSON ``true``), named ``"True"``/``"False"`` as pandas
   writes it to a CSV;
 - a list of those (JSON, JSONL, parquet): the row's label set, empty meaning "none of the labels";
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -25,6 +28,9 @@ from typing import Any
 from tasuki.plugin import DataError, SettingError, label_name
 
 log = logging.getLogger(__name__)
+
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+\.0+")
+"""A whole number written with a zero fraction (``3.0``), as pandas writes an integer column that had gaps."""
 
 SKEW_RATIO = 3.0
 """A single-label training set whose largest class has over this many times the rows of its smallest
@@ -45,6 +51,8 @@ def _scalar_name(value: Any, names: Sequence[str] | None = None) -> str | None:
         return str(value)
     if isinstance(value, str):
         name = label_name(value)
+        if WHOLE_NUMBER.fullmatch(name):  # "3.0" (a CSV cell) is the class "3", as 3.0 in JSON is
+            return str(int(name.split(".")[0]))
         return name or None
     if isinstance(value, int):
         return names[value] if names and 0 <= value < len(names) else str(value)

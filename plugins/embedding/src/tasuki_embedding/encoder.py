@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 AUTO_PROGRESS = 1000
 """Show a progress bar by default from this many texts on."""
+MIN_MAX_LENGTH = 8
+"""The shortest ``max_length`` an encoder takes, as ``tasuki train --max-length`` (room for the special tokens
+and a few words)."""
 
 
 class Encoder:
@@ -51,6 +54,10 @@ class Encoder:
         dtype: str = "float32",
         prompts: dict[str, str] | None = None,
     ) -> None:
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                       or max_length < MIN_MAX_LENGTH):  # 0 is a value, refused, never the default
+            raise DataError(f"max_length (--max-length): {max_length!r} is not allowed; allowed: an integer >= "
+                            f"{MIN_MAX_LENGTH}, or none for the model's limit")
         if dtype not in DTYPES:
             raise DataError(f"dtype must be one of {list(DTYPES)}, not {dtype!r}")
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -269,7 +276,8 @@ class Encoder:
 
         prompt = "passage" if "passage" in self.prompts else None
         vectors = self.encode(list(corpus), prompt=prompt, normalize=True, **encode_options)
-        return EmbeddingIndex(vectors, list(corpus), {"model": self.name, FINGERPRINT: self.fingerprint})
+        return EmbeddingIndex(vectors, list(corpus), {"model": self.name, FINGERPRINT: self.fingerprint,
+                                                      "pooling": self.model.pooling.mode})
 
     def search(
         self, queries: str | Sequence[str], corpus: Sequence[str] | EmbeddingIndex, top_k: int = 5
@@ -281,7 +289,7 @@ class Encoder:
         from tasuki_embedding.similarity import EmbeddingIndex
 
         if isinstance(corpus, EmbeddingIndex):
-            corpus.check_model(self.fingerprint, self.name)
+            corpus.check_model(self.fingerprint, self.name, self.model.pooling.mode)
         index = corpus if isinstance(corpus, EmbeddingIndex) else self.index(corpus)
         queries = [queries] if isinstance(queries, str) else list(queries)
         prompt = "query" if "query" in self.prompts else None

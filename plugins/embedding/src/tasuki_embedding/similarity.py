@@ -137,14 +137,20 @@ class EmbeddingIndex:
                     hit["text"] = self.texts[hit["index"]]
         return hits
 
-    def check_model(self, fingerprint: str | None, name: str | None) -> None:
-        """Refuse (:class:`DataError`) to search with a model other than the one that built the index.
+    def check_model(self, fingerprint: str | None, name: str | None, pooling: str | None = None) -> None:
+        """Refuse (:class:`DataError`) to search with a model other than the one that built the index, or with
+        the same weights pooled otherwise (``--pooling cls`` on an index of mean-pooled vectors).
 
         :param fingerprint: :func:`model_fingerprint` of the model about to search (None: unknown).
         :param name: its name or directory, for the messages.
+        :param pooling: how it pools token vectors (None: not checked; an index that records none is not).
         """
         where = f"index {self.path}" if self.path is not None else "the index"
         built_by = self.metadata.get("model") or "an unnamed model"
+        pooled = self.metadata.get("pooling")
+        if pooling and pooled and pooling != pooled:
+            raise DataError(f"{where} holds {pooled}-pooled vectors and {name!r} pools with {pooling!r}: they do not "
+                            f"compare; search with --pooling {pooled}, or rebuild the index with this pooling")
         recorded = self.metadata.get(FINGERPRINT)
         if recorded and fingerprint and recorded != fingerprint:
             raise DataError(f"{where} was built by model {built_by!r} (weights {recorded}), not by {name!r} (weights "

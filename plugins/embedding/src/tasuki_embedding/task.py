@@ -75,6 +75,7 @@ class EmbeddingTask(Task):
     description = "Sentence embeddings: pooling, similarity, search; fine-tuning on pairs, triplets or scored pairs"
     input_columns: ClassVar[tuple[str, ...]] = ("text",)
     target_columns: ClassVar[tuple[str, ...]] = ("pair",)
+    optional_columns: ClassVar[tuple[str, ...]] = ("negative", "score", "label")  # label: the plots' colours
     pipeline_tag = "sentence-similarity"
     # Spearman on scored pairs; MRR@10 of the retrieval evaluation on pairs and triplets.
     main_metric: ClassVar[tuple[str, ...]] = ("spearman", "mrr@10")

@@ -77,6 +77,7 @@ class NerTask(Task):
     # validate() checks the columns and names both forms in its error.
     input_columns: ClassVar[tuple[str, ...]] = ()
     target_columns: ClassVar[tuple[str, ...]] = ()
+    optional_columns: ClassVar[tuple[str, ...]] = ("tokens", "tags", "ner_tags", "text", "entities")
     columns_note: ClassVar[str] = ("tokens + tags (lists of words and IOB/BIO/BIOES tags; CoNLL files), or text + "
                                    "entities (character offsets: start, end, label); prediction needs tokens or text")
     auto_model: ClassVar[Any] = _TokenClassificationHead()

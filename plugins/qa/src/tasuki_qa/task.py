@@ -51,6 +51,7 @@ class QATask(Task):
     inputs_cli_hint: ClassVar[str] = ("tasuki qa ask MODEL QUESTION --context FILE, or tasuki predict MODEL --input FILE with "
                                       "question and context columns")
     target_columns: ClassVar[tuple[str, ...]] = ("answers",)
+    optional_columns: ClassVar[tuple[str, ...]] = ("id",)  # named in errors about a row
     auto_model: ClassVar[Any] = LazyAutoModel("AutoModelForQuestionAnswering")
     pipeline_tag: ClassVar[str | None] = "question-answering"
     main_metric: ClassVar[str] = "f1"  # SQuAD (v2) token F1, character F1 for Japanese
