@@ -168,7 +168,8 @@ class TrainedModel:
         """Predictions for one input (returns one result) or a list of inputs (returns a list).
 
         Inputs are what the task reads: texts, or dicts such as ``{"question", "context"}``;
-        keyword fields (``predict(question=..., context=...)``) make one input.
+        keyword fields (``predict(question=..., context=...)``) make one input, and so does a
+        ``(question, context)`` tuple for a task of two input columns.
         """
         from tasuki.data import rows_to_dataset
         from tasuki.task import PredictionContext
@@ -269,7 +270,8 @@ def _predict_inputs(inputs: Any, fields: Mapping[str, Any]) -> Any:
     """What ``predict`` was given, checked: one input (a text or a dict), or a batch as a list or tuple.
 
     Items may also be lists or tuples (pre-split tokens, a ``(question, context)`` pair), which the task reads;
-    other iterables (a generator, an array of texts) become a list.
+    other iterables (a generator, an array of texts) become a list. A task of two input columns reads one
+    ``(first, second)`` tuple as one input (:meth:`~tasuki.task.Task.is_one_input`), answered once.
     """
     if fields:
         if inputs is not None:

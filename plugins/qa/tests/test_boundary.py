@@ -45,7 +45,7 @@ def test_questions_with_contexts_still_predict(model_dir: Path, tmp_path: Path) 
     model = tasuki.load(model_dir, device="cpu")
     one = model.predict(question="Who climbed Everest first?", context=CONTEXT)
     assert set(one) >= {"answer", "score", "start", "end"}
-    assert model.predict(("Who climbed Everest first?", CONTEXT)) == [one]  # a pair: a batch of one
+    assert model.predict(("Who climbed Everest first?", CONTEXT)) == one  # one (question, context) pair, one answer
     assert model.predict([("Who climbed Everest first?", CONTEXT)]) == [one]
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"question": "Who climbed Everest first?", "context": CONTEXT}) + "\n", "utf-8")
