@@ -61,7 +61,7 @@ def describe_task(name: str) -> dict[str, Any]:
         "plugin": entry.plugin.distribution,
         "version": entry.plugin.version,
         "columns": {"predict": list(task_cls.required_columns(False)), "train": list(task_cls.required_columns(True)),
-                    "note": task_cls.columns_note},
+                    "optional": list(task_cls.optional_columns), "note": task_cls.columns_note},
         "preset_of": task_cls.preset_of,
         "options": [{**row, "default": task_cls.preset_options.get(row["name"], row["default"])}
                     for row in describe(task_cls.Options)],

@@ -28,6 +28,8 @@ def command(name: str | None, as_json: bool) -> None:
         else:
             click.echo(f"columns for prediction: {', '.join(info['columns']['predict'])}")
             click.echo(f"columns for training and evaluation: {', '.join(info['columns']['train'])}")
+            if info["columns"]["optional"]:
+                click.echo(f"columns read where present: {', '.join(info['columns']['optional'])}")
         click.echo("  map yours with --column TASK_COLUMN=YOUR_COLUMN (saved with the model)")
         if info["options"]:
             click.echo("options (--option NAME=VALUE):")
