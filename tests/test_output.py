@@ -81,6 +81,22 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_to_overwrit
     tasuki.load(out)
 
 
+def test_overwrite_refused_for_its_data_keeps_the_previous_model(toy_registry, backbone_dir, toy_rows,
+                                                                  tmp_path: Path) -> None:
+    # before: --overwrite deleted the model up front, so a typo in the data cost the model (exit 2, empty directory)
+    out = tmp_path / "m"
+    run(toy_rows, backbone_dir, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(TasukiError, match="missing column 'label'"):
+        run([{"text": "good movie"}] * 8, backbone_dir, out, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # no marker left either
+    with pytest.raises(OutputError, match="already holds a trained model"):
+        run(toy_rows, backbone_dir, out)  # still a model: replacing it still needs --overwrite
+    run(toy_rows, backbone_dir, out, overwrite=True, learning_rate=1e-2)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} != before
+    assert sorted(p.name for p in out.iterdir()) == json.loads((out / "tasuki.json").read_text())["files"]
+
+
 def test_a_crash_while_saving_leaves_the_complete_old_model(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from tasuki_template.plugin import TemplateClassificationTask
@@ -97,11 +113,13 @@ def test_a_crash_while_saving_leaves_the_complete_old_model(toy_registry, backbo
     with pytest.raises(OSError, match="disk full"):
         run(toy_rows, backbone_dir, out, overwrite=True, learning_rate=1e-2)
     monkeypatch.undo()
-    # --overwrite cleared the old run first, so nothing of it is left to mix with: the directory is
-    # empty but for the marker of the interrupted run, and no staging directory is left beside it
-    assert not (out / "tasuki.json").exists()
+    # --overwrite leaves the old model in place until the new one is swapped in whole: the crash leaves it
+    # byte for byte (beside the marker of the interrupted run), and no staging directory beside it
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    after.pop(RUN_MARKER, None)
+    assert before and after == before
     assert not [p for p in tmp_path.iterdir() if ".staging-" in p.name]
-    assert before  # (what the first run had written)
+    tasuki.load(out)
 
     # without --overwrite (resuming), the crash leaves the finished model of the earlier run whole
     out2 = tmp_path / "k"

@@ -72,7 +72,7 @@ class TrainingArgs:
     resume: bool = False
     """Continue the interrupted run in --output from its newest checkpoint (same arguments and data)."""
     overwrite: bool = False
-    """Replace the model, plots and checkpoints of an earlier run in --output."""
+    """Replace the model, plots and checkpoints of an earlier run in --output (the model stays until the new one is saved)."""
     streaming: bool | None = None
     """Tokenize the training data while training runs, a shuffle buffer at a time, instead of all of it first
     (default: on above 1 GiB of training data)."""

@@ -1,14 +1,15 @@
-"""The output directory of a training run: checked, locked and (with ``--overwrite``) cleared up front.
+"""The output directory of a training run: checked, locked and (with ``--overwrite``) cleared of the earlier run.
 
 Before any model or data is loaded, :func:`claim_output` makes sure the run cannot lose or mix
 anything: a directory that holds a trained model, checkpoints of another run, or files tasuki
 did not write is refused (:class:`OutputError`, exit 2) with the two ways forward, ``--resume``
-and ``--overwrite``; ``--overwrite`` deletes only what tasuki wrote (the files ``tasuki.json``
-lists, the run's checkpoints) and refuses a directory with anything else in it, naming it. An
-unfinished run whose process is gone and that left no checkpoint (nothing to resume) is cleared
-without asking. A symlink is followed: the run writes into its target. The directory must be
-writable, and so must its parent, where the finished model is staged and swapped in
-(:mod:`tasuki.saving`).
+and ``--overwrite``; ``--overwrite`` refuses a directory with anything tasuki did not write in it,
+naming it, clears the previous run's state (checkpoints, logs) and leaves the previous model in
+place until the new one is saved and swapped in whole: a run refused for its data, failed or
+killed never costs the model that was there. An unfinished run whose process is gone and that
+left no checkpoint (nothing to resume) is cleared without asking. A symlink is followed: the run
+writes into its target. The directory must be writable, and so must its parent, where the
+finished model is staged and swapped in (:mod:`tasuki.saving`).
 
 A lock file beside the directory (``.NAME.tasuki.lock``, a :class:`tasuki.files.FileLock`) keeps a second run
 out while one is in progress; the error names the holder's pid, host and start time. The kernel
@@ -124,7 +125,7 @@ def _clear_dead_run(directory: Path, found: dict[str, Any]) -> bool:
     Only a run of this machine whose process is gone: there is nothing to resume, and the lock held
     now proves no run is writing here.
     """
-    if not found["unfinished"] or found["checkpoints"] or found["model"] or found["foreign"]:
+    if not found["unfinished"] or found["checkpoints"] or found["foreign"]:  # a model stays (--overwrite killed)
         return False
     try:
         run = json.loads((directory / RUN_MARKER).read_text(encoding="utf-8"))
@@ -163,7 +164,10 @@ def check_output(directory: Path, *, resume: bool, overwrite: bool) -> None:
             f"--output {directory} already holds {_describe(directory, found)}; pass --resume to continue an "
             f"interrupted run, or --overwrite to replace it (or choose another --output)"
         )
-    for name in sorted(found["entries"]):  # all of it is tasuki's (checked above)
+    # All of it is tasuki's (checked above). The previous model stays until the new one is saved and swapped in
+    # whole (tasuki.saving), so a run refused for its data, or killed, leaves it as it was; only the previous
+    # run's state (marker, checkpoints, logs) goes now, so that nothing of it is mixed into this run's.
+    for name in sorted(found["entries"] & {RUN_MARKER, CHECKPOINTS_DIR, "logs"}):
         path = directory / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
