@@ -149,6 +149,10 @@ def test_an_empty_text_in_a_one_column_csv_is_a_row_not_a_blank_line(stream: boo
     # pandas writes an empty text of a one-column frame as `""`: skipped, predict's output would lose a row
     path = write(tmp_path / "one.csv", 'text\ngood\n""\n\nbad\n')
     assert list(read_file(path, stream=stream)) == [{"text": "good"}, {"text": ""}, {"text": "bad"}]
+    # a quoted text of spaces too (it was dropped, and every later row's number shifted); an unquoted line of
+    # spaces is a blank line, as before
+    path = write(tmp_path / "spaces.csv", 'text\ngood\n"  "\n  \nbad\n')
+    assert list(read_file(path, stream=stream)) == [{"text": "good"}, {"text": "  "}, {"text": "bad"}]
 
 
 def test_a_json_file_saved_by_pandas_or_datasets_reads_in_each_of_their_layouts(tmp_path: Path) -> None:
@@ -475,3 +479,14 @@ def test_a_misspelt_task_column_in_a_mapping_is_refused_not_ignored(registry, ba
     assert sorted(p.name for p in tmp_path.glob("p.*")) == []
     with pytest.raises(DataError, match="has no column 'lable'"):
         tasuki.evaluate(tmp_path / "m", data, columns={"lable": "topic"})
+
+
+def test_a_column_that_first_appears_in_a_later_row_is_kept(tmp_path: Path) -> None:
+    # datasets' from_list takes the first row's keys: a JSONL whose second row adds a column lost it silently
+    from tasuki.data import rows_to_dataset
+
+    path = write(tmp_path / "mixed.jsonl", '{"text": "good movie"}\n{"text": "bad movie", "label": "neg"}\n')
+    rows = list(iter_rows(path))
+    for built in (rows_to_dataset(rows, "rows"), rows_to_dataset(rows, "rows", content_fingerprint=False),
+                  tasuki.data.load_data(path)[0]):
+        assert built.column_names == ["text", "label"] and built["label"] == [None, "neg"]

@@ -148,7 +148,8 @@ def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[
 
 def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, Any]]:
     try:
-        reader = csv.reader(handle, **csv_format(suffix, quoted=suffix == ".tsv" and quoted_tsv(handle)))
+        lines = _LastLine(handle)
+        reader = csv.reader(lines, **csv_format(suffix, quoted=suffix == ".tsv" and quoted_tsv(handle)))
         records = _checked(reader, path)
         header = next(records, None)
         if header and separator_line(path, suffix, header):
@@ -160,9 +161,10 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
         count = 0  # rows read under the header
         for cells in records:
             if not any(cell.strip() for cell in cells):
-                if cells == [""] and len(names) == 1:  # `""`: an empty text (pandas writes it so), not a blank line
+                # one column: `""` or `"  "` is a text (empty, refused with its row), not a blank line to skip
+                if len(cells) == 1 and len(names) == 1 and (cells == [""] or '"' in lines.last):
                     count += 1
-                    yield {names[0]: ""}
+                    yield {names[0]: cells[0]}
                 continue  # a whitespace-only line
             beyond = [i for i in range(len(names), len(cells)) if cells[i].strip()]
             if beyond:  # blank fields past the header's are nothing (a spreadsheet's stray empty columns)
@@ -173,6 +175,20 @@ def _csv_rows(handle: IO[str], path: Path, suffix: str, encoding: str | None) ->
             yield {name: cells[i] if i < len(cells) else None for i, name in enumerate(names)}
     except UnicodeDecodeError:
         raise _decode_error(path, encoding) from None
+
+
+class _LastLine:
+    """The lines of a text file, remembering the last one read (whether a blank-looking record was quoted)."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle, self.last = handle, ""
+
+    def __iter__(self) -> _LastLine:
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self.handle)
+        return self.last
 
 
 def _checked(reader: Any, path: Path) -> Iterator[list[str]]:

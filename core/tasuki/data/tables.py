@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_fingerprint: bool = True) -> Dataset:
-    """A Dataset from rows, with a clear error when a column mixes types.
+    """A Dataset from rows, with a clear error when a column mixes types; a key missing from a row is None there
+    (a column that first appears in a later row is kept, not dropped).
 
     :param content_fingerprint: name the dataset by a hash of its content, as ``datasets`` does
         (the feature cache and ``--resume`` recognise the same data by it). Prediction inputs
@@ -21,10 +22,11 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
     import pyarrow as pa
     from datasets import Dataset
 
+    keys = list(dict.fromkeys(key for row in rows for key in row))  # from_list keeps the first row's keys only
     try:
         if not content_fingerprint and rows:
-            return unnamed_dataset({key: [row.get(key) for row in rows] for key in rows[0]})  # as from_list does
-        return Dataset.from_list([dict(row) for row in rows])
+            return unnamed_dataset({key: [row.get(key) for row in rows] for key in keys})
+        return Dataset.from_list([{key: row.get(key) for key in keys} for row in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
         raise DataError(mixed_types(rows, source) or f"{source}: columns must keep one type across rows ({exc})"
                         ) from None
