@@ -89,6 +89,14 @@ def test_entity_offsets_outside_the_text_and_overlaps(tmp_path):
     path = _write(tmp_path, "c.jsonl", json.dumps({"text": "Obama", "entities": [{"start": 0, "end": 5}]}))
     with pytest.raises(DataError, match="entity 1: entity needs a non-empty 'type'"):
         _load(path)
+    # each was read without a word: "end": true as 1, a span of spaces dropped from the labels, an empty span
+    # refused for the wrong reason
+    for name, span, message in [("d", {"start": 0, "end": True}, r"'start' and 'end' must be integers, got 0 and True"),
+                                ("e", {"start": 5, "end": 7}, r"offsets \[5, 7\) cover only spaces \('  '\)"),
+                                ("f", {"start": 3, "end": 3}, r"offsets \[3, 3\) cover no character")]:
+        row = {"text": "Obama  Biden", "entities": [{**span, "type": "PER"}]}
+        with pytest.raises(DataError, match=rf"{name}\.jsonl: row 1, entity 1: {message}"):
+            _load(_write(tmp_path, f"{name}.jsonl", json.dumps(row)))
 
 
 def test_missing_columns_and_tags_name_both_forms(tmp_path):

@@ -111,11 +111,15 @@ def check_text_row(row: dict, number: int, source: str, with_targets: bool, know
             span = entity(raw)
         except ValueError as exc:
             raise DataError(f"{where}: {exc}") from None
-        if not 0 <= span.start < span.end <= len(text):
+        if not 0 <= span.start <= span.end <= len(text):
             raise DataError(
                 f"{where}: offsets [{span.start}, {span.end}) lie outside the text (length {len(text)}); "
                 "offsets are character positions, end exclusive"
             )
+        if not text[span.start:span.end].strip():  # nothing to learn: it would vanish from the labels silently
+            raise DataError(f"{where}: offsets [{span.start}, {span.end}) cover "
+                            f"{'no character' if span.start == span.end else 'only spaces'} "
+                            f"({text[span.start:span.end]!r}); an entity spans at least one word")
         if known and span.type not in known:
             raise DataError(f"{where}: unknown type {span.type!r}; the model knows {sorted(known)}")
         spans.append(span)
@@ -137,7 +141,7 @@ def entity(raw: Any) -> Span:
         start, end, kind = raw
     else:
         raise ValueError(f"expected {{'start', 'end', 'type'}} or [start, end, type], got {raw!r}")
-    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
         raise ValueError(f"'start' and 'end' must be integers, got {start!r} and {end!r}")
     if not isinstance(kind, str) or not kind.strip():
         raise ValueError(f"entity needs a non-empty 'type', got {kind!r}")
