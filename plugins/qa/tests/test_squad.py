@@ -104,3 +104,33 @@ def test_packaged_sets_are_valid_squad_v2() -> None:
 
 def test_task_is_registered() -> None:
     assert "qa" in tasuki.list_tasks()
+
+
+def _squad_with(qa: dict) -> dict:
+    return {"data": [{"title": "Everest", "paragraphs": [{"context": CONTEXT, "qas": [{"id": "q1", "question": "When?",
+                                                                                        **qa}]}]}]}
+
+
+@pytest.mark.parametrize(("obj", "expected"), [  # each was a traceback (KeyError, ValueError, TypeError, ...)
+    (_squad_with({"answers": [{"answer_start": 35}]}), r"data\[0\]\.paragraphs\[0\]\.qas\[0\]\.answers\[0\]: expected"),
+    ({"data": {"title": "x"}}, r"qa.json: data: expected a list of articles, got dict"),
+    ({"data": ["x"]}, r"data\[0\]: expected an object with 'paragraphs', got str"),
+    (["a", "b"], r"qa.json: \[0\]: expected an object \(a row\), got str"),
+])
+def test_a_squad_file_of_another_shape_is_refused_naming_the_part(tmp_path: Path, obj, expected: str) -> None:
+    with pytest.raises(DataError, match=expected):
+        load_data(str(write(tmp_path, obj)), QATask)
+
+
+@pytest.mark.parametrize("start", ["35", 35.9, True])
+def test_answer_start_is_an_integer_in_json_as_in_jsonl(tmp_path: Path, start) -> None:
+    # a .json file read "35" and 35.9 as 35 (int()), where a .jsonl refused them; true was 1 in both
+    data, source = load_data(str(write(tmp_path, _squad_with({"answers": [{"text": "1953", "answer_start": start}]}))),
+                             QATask)
+    with pytest.raises(DataError, match=rf"answer_start {start!r} of '1953' is not an integer"):
+        QATask().validate(data, source, with_targets=True)
+
+
+def test_answers_in_the_hubs_columns_inside_squad_json_are_read(tmp_path: Path) -> None:
+    data, _ = load_data(str(write(tmp_path, _squad_with({"answers": {"text": ["1953"], "answer_start": [35]}}))), QATask)
+    assert data[0]["answers"] == {"text": ["1953"], "answer_start": [35]}

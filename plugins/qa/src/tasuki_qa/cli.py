@@ -22,7 +22,8 @@ def qa() -> None:
     "context_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A UTF-8 text file with the context the answers are taken from.",
+    help="A text file (UTF-8, or UTF-16 with its BOM) with the context the answers are taken from; offsets count "
+         "its characters as Python's open().read() gives them (line ends as \\n).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per question.")
 def ask(model_dir: Path, questions: tuple[str, ...], context_file: Path, as_json: bool) -> None:
@@ -31,8 +32,9 @@ def ask(model_dir: Path, questions: tuple[str, ...], context_file: Path, as_json
     Prints the answer, its score and its character offsets in the context ("" = no answer).
     """
     import tasuki
+    from tasuki.plugin import read_text
 
-    context = context_file.read_text(encoding="utf-8-sig")
+    context = read_text(context_file)  # an undecodable file is one line naming it; CRLF read as \n, as open() does
     model = tasuki.load(model_dir)
     answers = model.predict([{"question": q, "context": context} for q in questions])
     for question, answer in zip(questions, answers):

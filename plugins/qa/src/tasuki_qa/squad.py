@@ -29,38 +29,51 @@ def read_squad_json(path: Path, text: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
     if isinstance(obj, list):
-        return [dict(row) for row in obj]
+        return [dict(_expect(row, dict, f"{path}: [{i}]", "an object (a row)")) for i, row in enumerate(obj)]
     if isinstance(obj, dict) and "data" in obj:
         return flatten_squad(obj, str(path))
     raise DataError(f"{path}: expected SQuAD JSON ({{'data': [{{'paragraphs': [...]}}]}}) or a list of rows")
 
 
 def flatten_squad(obj: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
-    """One row per question of a SQuAD v1.1/v2.0 object."""
+    """One row per question of a SQuAD v1.1/v2.0 object; a part of another shape is refused naming its path
+    (``data[0].paragraphs[1].qas[2]``). A question's answers may also be the Hub's columns
+    (``{"text": [...], "answer_start": [...]}``); :func:`check_answers` checks them against the context."""
     rows: list[dict[str, Any]] = []
-    for a, article in enumerate(obj["data"]):
+    for a, article in enumerate(_expect(obj["data"], list, f"{source}: data", "a list of articles")):
+        article = _expect(article, dict, f"{source}: data[{a}]", "an object with 'paragraphs'")
         title = article.get("title", "")
-        for p, paragraph in enumerate(article.get("paragraphs", [])):
+        for p, paragraph in enumerate(_expect(article.get("paragraphs", []), list, f"{source}: data[{a}].paragraphs",
+                                              "a list")):
             where = f"{source}: data[{a}].paragraphs[{p}]"
+            paragraph = _expect(paragraph, dict, where, "an object with 'context' and 'qas'")
             if "context" not in paragraph:
                 raise DataError(f"{where}: no 'context'")
-            for q, qa in enumerate(paragraph.get("qas", [])):
+            for q, qa in enumerate(_expect(paragraph.get("qas", []), list, f"{where}.qas", "a list")):
+                qa = _expect(qa, dict, f"{where}.qas[{q}]", "an object with 'question' and 'answers'")
                 if "question" not in qa:
                     raise DataError(f"{where}.qas[{q}]: no 'question'")
-                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                rows.append(
-                    {
-                        "id": str(qa.get("id", f"{a}-{p}-{q}")),
-                        "title": title,
-                        "question": qa["question"],
-                        "context": paragraph["context"],
-                        "answers": {
-                            "text": [x["text"] for x in answers],
-                            "answer_start": [int(x["answer_start"]) for x in answers],
-                        },
-                    }
-                )
+                rows.append({"id": str(qa.get("id", f"{a}-{p}-{q}")), "title": title, "question": qa["question"],
+                             "context": paragraph["context"], "answers": _answers(qa, f"{where}.qas[{q}]")})
     return rows
+
+
+def _answers(qa: Mapping[str, Any], where: str) -> dict[str, list[Any]]:
+    """A question's answers as the Hub's columns, values as given (``check_answers`` judges them)."""
+    answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+    if isinstance(answers, Mapping) and {"text", "answer_start"} <= set(answers):
+        return {"text": list(answers["text"] or []), "answer_start": list(answers["answer_start"] or [])}
+    answers = _expect(answers, list, f"{where}.answers", 'a list of {"text", "answer_start"}')
+    for k, answer in enumerate(answers):
+        if not isinstance(answer, Mapping) or not {"text", "answer_start"} <= set(answer):
+            raise DataError(f'{where}.answers[{k}]: expected {{"text": ..., "answer_start": ...}}, got {answer!r}')
+    return {"text": [x["text"] for x in answers], "answer_start": [x["answer_start"] for x in answers]}
+
+
+def _expect(value: Any, kind: type, where: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise DataError(f"{where}: expected {what}, got {type(value).__name__} {str(value)[:40]!r}")
+    return value
 
 
 def check_answers(rows: Iterable[Mapping[str, Any]], source: str) -> None:
@@ -85,7 +98,9 @@ def check_answers(rows: Iterable[Mapping[str, Any]], source: str) -> None:
         for text, start in zip(texts, starts):
             if not isinstance(text, str) or not text.strip():
                 problems.append(f"{name}: empty answer text (an unanswerable question has empty lists)")
-            elif not isinstance(start, int) or start < 0 or context[start : start + len(text)] != text:
+            elif not isinstance(start, int) or isinstance(start, bool):  # "0", 1.9, true: not read as a position
+                problems.append(f"{name}: answer_start {start!r} of {text!r} is not an integer")
+            elif start < 0 or context[start : start + len(text)] != text:
                 found = context.find(text) if isinstance(text, str) else -1
                 hint = f" (the text occurs at {found})" if found >= 0 else " (the text is not in the context)"
                 problems.append(f"{name}: answer {text!r} is not at answer_start {start}{hint}")
