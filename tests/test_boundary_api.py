@@ -85,6 +85,9 @@ def test_predict_still_takes_what_it_took(model: TrainedModel) -> None:
     assert model.predict(("good movie", "bad food")) == model.predict(["good movie", "bad food"])
     assert model.predict(t for t in ["good movie"]) == [one]
     assert model.predict(np.array(["good movie"])) == [one]
+    import pandas  # a DataFrame is its rows (iterated, it gave its column names: "text" and "label" were predicted)
+    frame = pandas.DataFrame({"text": ["good movie", "bad food"], "label": ["pos", "neg"]})
+    assert model.predict(frame) == model.predict([{"text": "good movie"}, {"text": "bad food"}])
     assert model.predict([]) == []
     assert model.predict("good movie", batch_size=np.int64(2)) == one
     with pytest.raises(DataError, match="empty text"):  # the existing error, not a type error
@@ -235,3 +238,14 @@ def test_the_bench_extra_holds_every_package_bench_imports() -> None:
     assert not missing, f"bench/ imports {sorted(missing)}: add them to the 'bench' extra"
     readme = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
     assert '-e ".[embedded,onnx,serve,bench]"' in readme.split("## Running")[0]  # the set-up installs it
+
+
+@pytest.mark.parametrize(("device", "words"), [("gpu", "device 'gpu' is not allowed; allowed: cpu, cuda"),
+                                               ("cuda", "this machine's torch has no cuda device")])
+def test_a_device_torch_cannot_use_is_one_line(model_dir: Path, device: str, words: str) -> None:
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(TasukiError, match=words):  # before: torch's RuntimeError / AssertionError
+        tasuki.load(model_dir, device=device)

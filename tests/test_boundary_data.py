@@ -490,3 +490,18 @@ def test_a_column_that_first_appears_in_a_later_row_is_kept(tmp_path: Path) -> N
     for built in (rows_to_dataset(rows, "rows"), rows_to_dataset(rows, "rows", content_fingerprint=False),
                   tasuki.data.load_data(path)[0]):
         assert built.column_names == ["text", "label"] and built["label"] == [None, "neg"]
+
+
+def test_two_task_columns_on_one_of_yours_and_empty_frames_are_refused(registry, backbone_dir, tmp_path: Path) -> None:
+    import pandas
+
+    from tasuki_template.plugin import TemplateClassificationTask
+
+    data = write(tmp_path / "r.csv", "review,stars\n" + "".join(f"{t},{lab}\n" for t, lab in ROWS))
+    # before: "missing column 'text' ... Map yours with --column text=stars", advice that trains on the labels
+    with pytest.raises(DataError, match=r"--column: 'text' and 'label' both map to your column 'review'"):
+        tasuki.data.load_data(data, TemplateClassificationTask, columns={"text": "review", "label": "review"})
+    empty = pandas.DataFrame({"text": [], "label": []})  # before: an IndexError from the tokenizer
+    for source in (empty, [], tasuki.data.rows_to_dataset([{"text": "a"}], "rows").select([])):
+        with pytest.raises(DataError, match="no examples"):
+            tasuki.data.load_data(source, TemplateClassificationTask)

@@ -206,6 +206,8 @@ def test_export_opset_is_honoured_or_refused(model_dir: Path, tmp_path: Path) ->
         export(model_dir, tmp_path / "o", opset=1)
     with pytest.raises(ExportError, match="opset='18'"):
         export(model_dir, tmp_path / "o", opset="18")
+    with pytest.raises(ExportError, match=r"per_channel='no' is not allowed; allowed: True or False"):
+        export(model_dir, tmp_path / "o", quantize="int8", per_channel="no")  # was per channel, recorded as "no"
     assert not (tmp_path / "o").exists()
     out = export(model_dir, tmp_path / "o", opset=OPSETS[1])
     import onnx

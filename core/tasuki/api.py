@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,14 +224,15 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     ``tasuki.json`` is checked first (fields, types, labels against ``config.json``), and a
     directory that asks to run its own Python code is refused: tasuki never runs it.
     """
-    import torch
     from transformers import AutoTokenizer
 
+    from tasuki.devices import checked_device
     from tasuki.model_dir import check_head, check_labels, check_metadata, task_from_metadata
     from tasuki.prediction import runtimes
     from tasuki.security import check_remote_code
 
     directory = path_argument("directory", directory, "a model directory (str or pathlib.Path)")
+    device = checked_device(device)  # before loading anything: "gpu" was a torch traceback after it
     metadata = check_metadata(directory, read_metadata(directory))
     verify_weights(directory, metadata)
     registry = get_registry()
@@ -249,7 +251,6 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except Exception as exc:  # truncated weights, missing files: say which directory and why
         raise CheckpointError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})") from None
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     return TrainedModel(directory, task, model, tokenizer, metadata)
 
@@ -270,8 +271,9 @@ def _predict_inputs(inputs: Any, fields: Mapping[str, Any]) -> Any:
     """What ``predict`` was given, checked: one input (a text or a dict), or a batch as a list or tuple.
 
     Items may also be lists or tuples (pre-split tokens, a ``(question, context)`` pair), which the task reads;
-    other iterables (a generator, an array of texts) become a list. A task of two input columns reads one
-    ``(first, second)`` tuple as one input (:meth:`~tasuki.task.Task.is_one_input`), answered once.
+    other iterables (a generator, an array of texts) become a list; a pandas DataFrame, its rows as dicts. A
+    task of two input columns reads one ``(first, second)`` tuple as one input
+    (:meth:`~tasuki.task.Task.is_one_input`), answered once.
     """
     if fields:
         if inputs is not None:
@@ -279,6 +281,9 @@ def _predict_inputs(inputs: Any, fields: Mapping[str, Any]) -> Any:
         return dict(fields)
     if isinstance(inputs, (str, dict)):
         return inputs
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(inputs, pandas.DataFrame):  # its rows; iterated, it gives column names
+        return inputs.to_dict("records")
     if inputs is None or isinstance(inputs, (bytes, bytearray, Mapping)) or not isinstance(inputs, Iterable):
         raise ArgumentError(f"predict: inputs: expected {ONE_INPUT}, or a list of them; got {shown(inputs)}")
     batch = inputs if isinstance(inputs, (list, tuple)) else list(inputs)

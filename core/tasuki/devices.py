@@ -34,3 +34,23 @@ def cpu_only(requested: bool) -> bool:
     main one (two writers of one output). So the CPU is asked for explicitly wherever it is all there is.
     """
     return requested or not has_accelerator()
+
+
+def checked_device(device: str | None) -> str:
+    """``device`` to run on (default: the GPU when there is one, else the CPU), refused in one line
+    (:class:`~tasuki.errors.ArgumentError`) when torch cannot read it or this machine does not have it."""
+    import torch
+
+    from tasuki.errors import ArgumentError
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ArgumentError(f"device {device!r} is not allowed; allowed: cpu, cuda, cuda:N, mps") from None
+    present = {"cpu": True, "cuda": torch.cuda.is_available(),
+               "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+    if not present.get(kind, True):
+        raise ArgumentError(f"device {device!r}: this machine's torch has no {kind} device; use cpu")
+    return device

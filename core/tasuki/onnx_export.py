@@ -100,6 +100,8 @@ def export(
     """
     if quantize not in (None, *QUANTIZATIONS):
         raise ExportError(f"quantize={quantize!r}: expected one of {list(QUANTIZATIONS)} (or none for fp32)")
+    if not isinstance(per_channel, bool):  # "no" would be true, quantized per channel and recorded as "no"
+        raise ExportError(f"per_channel={per_channel!r} is not allowed; allowed: True or False")
     if opset is not None and (type(opset) is not int or opset not in OPSETS):
         raise ExportError(f"opset={opset!r} is not allowed; allowed: an integer from {OPSETS[0]} to {OPSETS[-1]} "
                           f"(what torch's dynamo exporter writes), or none for {OPSETS[0]}")

@@ -133,6 +133,8 @@ def load_data(
         raise encoding_refused(encoding, f"{source} is no local file but a Hub dataset name, which the Hub decodes")
     else:
         dataset, where = _load_hub(str(source), config, split), f"{source} ({split or 'train'})"
+    if getattr(dataset, "num_rows", None) == 0:  # a file says so as it is read; an empty frame would reach the tokenizer
+        raise DataError(f"{where}: no examples")
     if task_cls is not None:
         check_mapping(task_cls, columns)  # the user's; a model's saved mapping was checked when it was trained
         dataset = map_columns(dataset, task_cls, {**saved_for(dataset, saved_columns), **(columns or {})}, where,

@@ -26,12 +26,18 @@ def saved_for(dataset: Dataset, saved: Mapping[str, str] | None) -> dict[str, st
 def check_mapping(task_cls: type[Task], columns: Mapping[str, str] | None) -> None:
     """Refuse a mapping entry whose task column the task never reads (``--column lable=topic``): left in, it
     would leave the task's own column in place and train on it. A task that declares no columns is not checked."""
+    columns = dict(columns or {})
     known = task_cls.known_columns()
-    unknown = [name for name in (columns or {}) if name not in known]
+    unknown = [name for name in columns if name not in known]
     if known and unknown:
         name = unknown[0]
         raise DataError(f"--column {name}={columns[name]} (Python: columns={{{name!r}: {columns[name]!r}}}): task "
                         f"{task_cls.name!r} has no column {name!r}; allowed: {', '.join(known)}")
+    twice = [yours for yours in columns.values() if list(columns.values()).count(yours) > 1]
+    if twice:
+        both = [name for name, yours in columns.items() if yours == twice[0]]
+        raise DataError(f"--column: {' and '.join(map(repr, both))} both map to your column {twice[0]!r}; a column "
+                        f"of yours is one task column")
 
 
 def map_columns(
