@@ -203,6 +203,28 @@ def test_the_head_runs_loss_holds_the_logistic_regressions_penalty() -> None:
     logits = torch.tensor([[1.0, 3.0], [2.0, 0.0]])
     expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])) + 0.5 / 2 * (5 + 9)  # |W|^2 = 14
     assert out.loss.item() == pytest.approx(expected.item())
+    # with class weights the task computes the loss itself: the penalty stays in it (it was dropped), and weights
+    # of 1 give the head's own loss
+    from tasuki_classify.task import ClassifyTask
+
+    task = ClassifyTask()
+    task.loss_weights = [1.0, 1.0]
+    batch = {"input_ids": torch.zeros(2, 1, dtype=torch.long), "attention_mask": torch.ones(2, 1),
+             "labels": torch.tensor([0, 1])}
+    assert task.training_loss(model, batch).item() == pytest.approx(expected.item())
+
+
+def test_the_few_shot_head_is_fitted_with_the_users_class_weights() -> None:
+    import numpy as np
+
+    from tasuki_classify.head import logistic_head
+
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.2, 0.8], [0.5, 0.5]])
+    rows = [["a"], ["a"], ["b"], ["b"], ["a"]]
+    plain = logistic_head(vectors, rows, ["a", "b"], False)
+    heavy_b = logistic_head(vectors, rows, ["a", "b"], False, weights=[1.0, 5.0])
+    # the weights reach the fit (they were ignored): b's bias rises against a's
+    assert heavy_b.bias[1] - heavy_b.bias[0] > plain.bias[1] - plain.bias[0]
 
 
 # --- end to end -------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ class FewShotRecipe:
         model.freeze_encoder()
         if texts:
             vectors = head.embed(sentence, backbone.tokenizer, texts, max_length or backbone.max_length)
-            fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label)
+            fitted = head.logistic_head(vectors, rows, self.labels, self.multi_label, self.loss_weights)
             log.info("classify: few-shot head: C %.3g (1 over the vectors' spread)", fitted.c)
             answer = head.one_answer_for_all(fitted, vectors, self.multi_label)
             if answer is not None and len({tuple(r) for r in rows}) > 1:

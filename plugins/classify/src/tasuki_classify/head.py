@@ -63,12 +63,15 @@ def embed(sentence: torch.nn.Module, tokenizer: Any, texts: Sequence[str], max_l
     return torch.cat(vectors).numpy()
 
 
-def fit_logistic(vectors: np.ndarray, y: np.ndarray, c: float, *, balanced: bool) -> Any:
+def fit_logistic(vectors: np.ndarray, y: np.ndarray, c: float, *, balanced: bool,
+                 weights: Sequence[float] | None = None) -> Any:
     """A logistic regression of ``y`` (class ids) on ``vectors`` at inverse penalty ``c``; ``balanced``: each
-    class's rows weigh ``rows / (classes * its rows)``, so every class weighs alike."""
+    class's rows weigh ``rows / (classes * its rows)``, so every class weighs alike; ``weights``: the user's
+    weight of each class id instead (``--option class_weights``)."""
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000).fit(vectors, y)
+    chosen = dict(enumerate(weights)) if weights is not None else "balanced" if balanced else None
+    return LogisticRegression(C=c, class_weight=chosen, max_iter=2000).fit(vectors, y)
 
 
 class Head(NamedTuple):
@@ -80,13 +83,14 @@ class Head(NamedTuple):
 
 
 def logistic_head(vectors: np.ndarray, rows: Sequence[Sequence[str]], labels: Sequence[str],
-                  multi_label: bool) -> Head:
+                  multi_label: bool, weights: Sequence[float] | None = None) -> Head:
     """An L2-penalised logistic regression at :func:`penalty` as a linear head: multinomial over the labels (classes
     weighed alike), or one binary regression per label when multi-label. A label every row has (or none has) gets
-    weight 0 and the bias of its rate, clipped to [0.01, 0.99]: no regression can be fitted on one class."""
+    weight 0 and the bias of its rate, clipped to [0.01, 0.99]: no regression can be fitted on one class. Single-label
+    ``weights`` (one a label, ``--option class_weights``) replace the classes' equal weighing."""
     weight, c = np.zeros((len(labels), vectors.shape[1])), penalty(vectors)
     if not multi_label:
-        fitted = fit_logistic(vectors, np.array([labels.index(r[0]) for r in rows]), c, balanced=True)
+        fitted = fit_logistic(vectors, np.array([labels.index(r[0]) for r in rows]), c, balanced=True, weights=weights)
         bias = np.full(len(labels), -30.0)
         present = fitted.classes_
         if len(present) == 2:  # scikit-learn's binary form: one vector for the second class against the first

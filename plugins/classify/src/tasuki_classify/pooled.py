@@ -70,9 +70,12 @@ class PooledClassifier(nn.Module):
                 loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
             else:
                 loss = nn.functional.cross_entropy(logits.float(), labels)
-            if self.l2:
-                loss = loss + self.l2 / 2 * self.classifier.weight.float().pow(2).sum()
+            loss = loss + self.penalty()
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def penalty(self) -> torch.Tensor | float:
+        """The head's L2 penalty (``l2 / 2 * |W|^2``, the logistic regression's it continues), part of its loss."""
+        return self.l2 / 2 * self.classifier.weight.float().pow(2).sum() if self.l2 else 0.0
 
     def save(self, directory: Path, config: dict[str, Any]) -> None:
         """The encoder (sentence-transformers layout, ``config`` written into its ``config.json``) and the head."""

@@ -192,7 +192,9 @@ class ClassifyTask(FewShotRecipe, Task):
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
         weight = torch.tensor(self.loss_weights, dtype=torch.float32, device=logits.device)
         # each example's loss times its class weight, then the plain mean the runner expects (not the weights' sum)
-        return torch.nn.functional.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
+        loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"], weight=weight, reduction="none").mean()
+        penalty = getattr(getattr(model, "module", model), "penalty", None)  # the few-shot head's L2, part of its loss
+        return loss + penalty() if penalty is not None else loss
 
     # --- results -------------------------------------------------------------------------
 
