@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tasuki.cli import cli as core_cli
 from tasuki_attention import plugin
 from tasuki_attention.plots import plot_positional_encoding, sentence_attentions
 
@@ -48,6 +49,17 @@ def test_cli_plot_one_head_a_layer_and_the_grid(tmp_path: Path, bert_dir: Path) 
         assert _is_png(out)
 
 
+def test_one_layer_or_head_is_labelled_with_its_own_number(tmp_path: Path, bert_dir: Path, monkeypatch) -> None:
+    from tasuki_attention import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    plots.plot_sentence(str(bert_dir), "a rainy day", tmp_path / "l.png", layer=1)  # was labelled "layer 0"
+    plots.plot_sentence(str(bert_dir), "a rainy day", tmp_path / "h.png", head=1)  # was titled "head 0"
+    assert figures[0].axes[0].get_ylabel() == "layer 1"
+    assert figures[1].axes[0].get_title() == "head 1"
+
+
 def test_cli_plot_scratch_spec_and_positional(tmp_path: Path, bert_dir: Path) -> None:
     runner = CliRunner()
     spec = f"scratch:tokenizer={bert_dir},layers=2,hidden=16,heads=2,positional=sinusoidal"
@@ -66,14 +78,14 @@ def test_cli_plot_scratch_spec_and_positional(tmp_path: Path, bert_dir: Path) ->
     ],
 )
 def test_cli_plot_out_of_range(bert_dir: Path, tmp_path: Path, extra: list[str], message: str) -> None:
-    result = CliRunner().invoke(_cli(), ["attention", "plot", str(bert_dir), "hi", *extra, "-o", str(tmp_path / "x.png")])
-    assert result.exit_code == 1
+    result = CliRunner().invoke(core_cli, ["attention", "plot", str(bert_dir), "hi", *extra, "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2  # one line, exit 2, as every refusal of the CLI (was 1)
     assert message in result.output
     assert not (tmp_path / "x.png").exists()
 
 
 def test_cli_plot_bad_model_and_empty_sentence(tmp_path: Path, bert_dir: Path) -> None:
-    result = CliRunner().invoke(_cli(), ["attention", "plot", "scratch:layers=2", "hi"])
-    assert result.exit_code == 1 and "exactly one of bert=... or tokenizer=..." in result.output
-    result = CliRunner().invoke(_cli(), ["attention", "plot", str(bert_dir), "  "])
-    assert result.exit_code == 1 and "the sentence to plot is empty" in result.output
+    result = CliRunner().invoke(core_cli, ["attention", "plot", "scratch:layers=2", "hi"])
+    assert result.exit_code == 2 and "exactly one of bert=... or tokenizer=..." in result.output
+    result = CliRunner().invoke(core_cli, ["attention", "plot", str(bert_dir), "  "])
+    assert result.exit_code == 2 and "the sentence to plot is empty" in result.output

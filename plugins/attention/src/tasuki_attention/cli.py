@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from tasuki.plugin import DataError
+
 
 @click.group("attention")
 def attention() -> None:
@@ -32,7 +34,7 @@ def plot(model: str, sentence: str, layer: int | None, head: int | None, output:
     try:
         path = plot_sentence(model, sentence, output, layer=layer, head=head)
     except (ValueError, KeyError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DataError(str(exc)) from None  # one line, exit 2, as every command
     click.echo(f"wrote {path}")
 
 

@@ -72,8 +72,10 @@ def plot_attention_head(tokens: list[str], weights: np.ndarray, path: str | Path
     return _save(fig, path)
 
 
-def plot_attention_grid(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """Every layer (rows) and head (columns) of ``(L, H, T, T)`` weights as small heatmaps."""
+def plot_attention_grid(tokens: list[str], weights: np.ndarray, path: str | Path, title: str = "", *,
+                        first_layer: int = 0, first_head: int = 0) -> Path:
+    """Every layer (rows) and head (columns) of ``(L, H, T, T)`` weights as small heatmaps; ``first_layer`` and
+    ``first_head`` number them when the weights are a slice of the model's (one layer, one head)."""
     plt = pyplot()
     layers, heads = weights.shape[:2]
     fig, axes = plt.subplots(layers, heads, figsize=(1.6 * heads + 1, 1.6 * layers + 1), squeeze=False)
@@ -84,9 +86,9 @@ def plot_attention_grid(tokens: list[str], weights: np.ndarray, path: str | Path
             ax.set_xticks([])
             ax.set_yticks([])
             if layer == 0:
-                ax.set_title(f"head {head}", fontsize=8)
+                ax.set_title(f"head {first_head + head}", fontsize=8)
             if head == 0:
-                ax.set_ylabel(f"layer {layer}", fontsize=8)
+                ax.set_ylabel(f"layer {first_layer + layer}", fontsize=8)
     fig.suptitle(title or f"attention over {len(tokens)} tokens: " + " ".join(tokens)[:120], fontsize=9)
     return _save(fig, path)
 
@@ -103,9 +105,11 @@ def plot_sentence(backbone: Any, sentence: str, path: str | Path, layer: int | N
     if layer is not None and head is not None:
         return plot_attention_head(tokens, weights[layer, head], path, f"{name}: layer {layer}, head {head}")
     if layer is not None:
-        return plot_attention_grid(tokens, weights[layer : layer + 1], path, f"{name}: layer {layer}, all heads")
+        return plot_attention_grid(tokens, weights[layer : layer + 1], path, f"{name}: layer {layer}, all heads",
+                                   first_layer=layer)
     if head is not None:
-        return plot_attention_grid(tokens, weights[:, head : head + 1], path, f"{name}: head {head}, all layers")
+        return plot_attention_grid(tokens, weights[:, head : head + 1], path, f"{name}: head {head}, all layers",
+                                   first_head=head)
     return plot_attention_grid(tokens, weights, path, f"{name}: all layers and heads")
 
 
