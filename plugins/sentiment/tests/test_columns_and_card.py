@@ -86,3 +86,15 @@ def test_demo_writes_its_test_metrics_into_the_model_card(tmp_path):
     assert card.index("## Evaluation") < card.index("## Training arguments") and "- `epochs`: 5" in card
     assert card.count("## Evaluation") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]  # written atomically: no temporary left
+
+
+def test_explore_refuses_what_train_refuses(tmp_path, bert_dir):
+    # a missing label was counted as the class None and an empty text as 0 words, with exit 0
+    for name, text, expected in [("nulls.jsonl", '{"text": "a good one", "label": null}\n{"text": "bad", "label": "neg"}\n',
+                                  "row 1, column 'label'"),
+                                 ("empty.csv", 'text,label\n"",pos\nbad,neg\n', "row 1, column 'text': empty text")]:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        result = explore(str(path), "--output", str(tmp_path / "figs"), "--backbone", str(bert_dir))
+        assert result.exit_code == 2 and expected in result.output, result.output
+        assert not (tmp_path / "figs").exists()

@@ -58,7 +58,8 @@ def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None,
             raise click.BadParameter("maps the columns of DATA, and no DATA file was given", param_hint="--column")
         rows = datasets.load_default(lang)["train"]
     else:
-        rows, _ = load_data(data, type(task), columns=mapping, encoding=encoding)
+        rows, source = load_data(data, type(task), columns=mapping, encoding=encoding)
+        task.validate(rows, source, with_targets=True)  # what train refuses (a missing label, an empty text) is refused
     spec = backbone or task.default_backbones[lang]
     tokenizer = resolve_backbone(spec).tokenizer
     found = run_explore(rows, output_dir, lang=lang, tokenizer=tokenizer, example=example)
