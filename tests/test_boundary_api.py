@@ -249,3 +249,14 @@ def test_a_device_torch_cannot_use_is_one_line(model_dir: Path, device: str, wor
         pytest.skip("this machine has a GPU")
     with pytest.raises(TasukiError, match=words):  # before: torch's RuntimeError / AssertionError
         tasuki.load(model_dir, device=device)
+
+
+def test_an_output_under_a_file_is_one_line_before_any_work(model: TrainedModel, tmp_path: Path) -> None:
+    from tasuki.files import atomic_write_text
+
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(TasukiError, match=r"cannot write .*x.png: .*afile is a file, not a folder"):
+        atomic_write_text(tmp_path / "afile" / "x.png", "")  # was FileExistsError / NotADirectoryError
+    with pytest.raises(DataError, match=r"plots_dir .*sub: .*afile is a file, not a folder"):
+        model.evaluate([{"text": "good movie", "label": "pos"}], plots_dir=tmp_path / "afile" / "sub")
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -300,4 +300,7 @@ def _plots_dir(value: Any) -> Path | None:
     path = path_argument("plots_dir", value, "a directory (str or pathlib.Path)")
     if path.exists() and not path.is_dir():
         raise DataError(f"plots_dir {path} is a file; give a directory (or leave it out)")
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:  # found now, not after the whole evaluation
+        raise DataError(f"plots_dir {path}: {blocked} is a file, not a folder")
     return path

@@ -77,7 +77,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     not ``mkstemp``'s 0600.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -86,6 +86,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def make_parents(path: Path) -> None:
+    """Create ``path``'s folder (and theirs), or say in one line which part of it is a file."""
+    blocked = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise TasukiError(f"cannot write {path}: {blocked} is a file, not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
