@@ -174,6 +174,19 @@ def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows
         tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
 
 
+def test_numpy_numbers_are_numbers() -> None:
+    import numpy as np
+
+    from tasuki.args import TrainingArgs
+
+    # np.int64(3) was refused as "not allowed; allowed: an integer >= 1"; a value given reaches the run
+    args = TrainingArgs.build(epochs=np.int64(3), batch_size=np.int32(4), learning_rate=np.float32(0.5))
+    assert (args.epochs, args.batch_size, args.learning_rate) == (3, 4, 0.5) and type(args.epochs) is int
+    for given in ({"epochs": np.float64(1.5)}, {"batch_size": np.bool_(True)}, {"learning_rate": np.float64("nan")}):
+        with pytest.raises(SettingError, match="is not allowed"):
+            TrainingArgs.build(**given)
+
+
 def test_example_index_is_global_across_large_datasets(backbone_dir: str) -> None:
     """Windowing tasks write ``example_index``: it must count over the whole set, not per map chunk."""
     from datasets import Dataset

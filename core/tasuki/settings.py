@@ -22,6 +22,7 @@ import inspect
 import itertools
 import json
 import math
+import numbers
 import textwrap
 import types
 import typing
@@ -220,7 +221,8 @@ def convert(value: Any, annotation: Any, field: dataclasses.Field, what: str) ->
 
 
 def _number(value: Any, kind: type) -> int | float | None:
-    if isinstance(value, bool):
+    """``value`` as ``kind``: a number (numpy's too: ``np.int64(3)`` is 3), or its text; None when it is none."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
         return None  # True is not 1 here: a flag given where a number belongs is a mistake
     if isinstance(value, str):
         text = value.strip()
@@ -228,13 +230,13 @@ def _number(value: Any, kind: type) -> int | float | None:
             value = int(text) if kind is int else float(text)
         except ValueError:
             return None
+    if not isinstance(value, numbers.Real):
+        return None
     if kind is int:
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, numbers.Integral):
             return int(value)
-        return value if isinstance(value, int) else None
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
+        return int(value) if math.isfinite(value) and float(value).is_integer() else None
+    return float(value) if math.isfinite(value) else None
 
 
 def _check_range(number: float, field: dataclasses.Field, refuse: Any) -> None:
