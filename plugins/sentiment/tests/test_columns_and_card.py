@@ -98,3 +98,8 @@ def test_explore_refuses_what_train_refuses(tmp_path, bert_dir):
         result = explore(str(path), "--output", str(tmp_path / "figs"), "--backbone", str(bert_dir))
         assert result.exit_code == 2 and expected in result.output, result.output
         assert not (tmp_path / "figs").exists()
+
+
+def test_an_empty_example_is_refused_not_replaced(tmp_path):
+    result = explore("--example", " ", "--output", str(tmp_path / "figs"))
+    assert result.exit_code == 2 and "--example" in result.output and "an empty text" in result.output

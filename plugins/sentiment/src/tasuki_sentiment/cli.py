@@ -51,6 +51,8 @@ def explore(data: str | None, lang: str, output_dir: Path, backbone: str | None,
     from tasuki_sentiment import datasets
     from tasuki_sentiment.explore import explore as run_explore
 
+    if example is not None and not example.strip():  # given, it is shown; an empty one was the first text instead
+        raise click.BadParameter("an empty text; give a sentence to tokenize, or leave --example out", param_hint="--example")
     task = tasuki.make_task("sentiment", lang=lang)  # the registered preset: its columns and default backbones
     mapping = parse_pairs(columns, "--column") if columns else None
     if data is None:
