@@ -98,9 +98,11 @@ def train_and_score(rows: list[dict], test: list[dict], lang: str, seed: int, wo
 
 
 def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model: Any, lang: str, seed: int,
-           candidates: int, typical_encoder: str = "both") -> list[dict]:
+           candidates: int, typical_encoder: str = "both", balance: bool = False) -> list[dict]:
     """The ``k`` pool rows to label next: what ``tasuki label suggest`` picks, or random ones. ``typical_encoder``:
     what ``typical`` clusters once a model exists (``both``: what the page does; ``model`` or ``backbone`` alone)."""
+
+    import numpy as np
 
     from tasuki_label.pool import embed, probabilities, vectors
     from tasuki_label.selection import select
@@ -124,7 +126,13 @@ def choose(strategy: str, pool: list[dict], labelled: list[dict], k: int, model:
             def encode(some: list[str]) -> Any:
                 return embed(some, **one)
         labelled_vectors = encode([r["text"] for r in labelled]) if labelled else None
-        picks = select(encode(texts), k, "typical", labelled=labelled_vectors, seed=seed)
+        shares = {}
+        if balance and model is not None:  # the labels' shares as the model guesses them (--typical-balance)
+            scores = probabilities(model, texts)
+            column = {label: i for i, label in enumerate(scores.labels)}
+            shares = {"probs": scores.probs,
+                      "labelled_classes": np.array([column.get(r["label"], -1) for r in labelled])}
+        picks = select(encode(texts), k, "typical", labelled=labelled_vectors, seed=seed, **shares)
     elif model is None:
         picks = select(embed(texts, **encoder), k, "diverse", seed=seed)
     else:
@@ -150,7 +158,8 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
     every model trained is scored."""
     pool, test = (english if lang == "en" else japanese)(args.pool, args.test, seed)
     extra = {"max_steps": args.max_steps} if args.max_steps else {}
-    labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates, args.typical_encoder)
+    labelled = choose(strategy, pool, [], args.sizes[0], None, lang, seed, args.candidates, args.typical_encoder,
+                      args.typical_balance)
     scores: dict[int, float] = {}
     for i, size in enumerate(args.sizes):
         last = i + 1 == len(args.sizes)
@@ -165,7 +174,9 @@ def simulate(lang: str, strategy: str, seed: int, args: argparse.Namespace, work
             print(f"  {lang} setfit seed {seed} {size:>4} labels: accuracy {setfit[-1]:.3f}", flush=True)
         if not last:
             labelled += choose(strategy, pool, labelled, args.sizes[i + 1] - size, model, lang, seed, args.candidates,
-                               args.typical_encoder)
+                               args.typical_encoder, args.typical_balance)
+            counts = {label: sum(r["label"] == label for r in labelled) for label in sorted({r["label"] for r in pool})}
+            print(f"  {lang} {strategy:<6} seed {seed} {len(labelled):>4} labels: {counts}", flush=True)
     return scores
 
 
@@ -175,9 +186,11 @@ def resumed(out: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     if not out.exists():
         return {}, {}
     saved = json.loads(out.read_text(encoding="utf-8"))
-    same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick", "typical_encoder")
+    same = ("sizes", "score_at", "pool", "test", "candidates", "max_steps", "setfit_at", "quick", "typical_encoder",
+            "typical_balance")
     # runs before --typical-encoder clustered with the model's encoder
-    if any(saved["args"].get(k, "model" if k == "typical_encoder" else None) != str(getattr(args, k)) for k in same):
+    before = {"typical_encoder": "model", "typical_balance": "False"}  # what runs before each flag did
+    if any(saved["args"].get(k, before.get(k)) != str(getattr(args, k)) for k in same):
         raise SystemExit(f"{out} holds a run with other settings ({saved['args']}); give another --out")
     results = {lang: {strategy: [{int(size): acc for size, acc in run.items()} for run in runs]
                       for strategy, runs in by_strategy.items()} for lang, by_strategy in saved["results"].items()}
@@ -225,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--typical-encoder", choices=["both", "model", "backbone"], default="both",
                         help="What typical clusters once a model exists: the backbone's and its encoder's vectors side "
                              "by side (the page's), its encoder's alone, or the backbone's alone.")
+    parser.add_argument("--typical-balance", action="store_true",
+                        help="Once a model exists, typical keeps the labels' shares of the model's guesses among the "
+                             "candidates (each pick the densest text of the label furthest below its share).")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap the training steps (0: tasuki's defaults).")
     parser.add_argument("--setfit-at", type=int, default=64, help="Train SetFit on the random labels at this size "
                         "(0: no SetFit run).")

@@ -192,7 +192,7 @@ def _language(given: str | None, data: Dataset, source: str) -> str:
                            "poorly; --lang ja trains the multilingual backbone (with MeCab), which reads both",
                            100 * share, source)
         return detected
-    if given != detected:
+    if given != detected and given in ("en", "ja"):  # another value is refused by the task, in its own words
         logger.warning("lang=%r was given, but %s looks like %r text; training goes on in %r (check --lang: "
                        "Japanese text needs 'ja' for MeCab word splitting)", given, source, detected, given)
     return given

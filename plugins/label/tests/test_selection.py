@@ -101,3 +101,23 @@ def test_duplicates_fill_the_clusters_kmeans_leaves_empty() -> None:
 def test_refusals(k: int, strategy: str, probs: np.ndarray | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         select(EMBEDDINGS, k, strategy, probs=probs)
+
+
+def test_typical_with_a_models_guesses_keeps_the_labels_shares() -> None:
+    # three groups: A near x (rows 0-3), B near y (4-6), C near z (7-9); the densest row of each is on its axis
+    points = np.array([[1, 0, 0], [1, 0.2, 0], [1, -0.2, 0], [1, 0, 0.2],
+                       [0, 1, 0], [0.2, 1, 0], [-0.2, 1, 0],
+                       [0, 0, 1], [0.2, 0, 1], [-0.2, 0, 1]], dtype=float)
+    probs = np.array([[0.8, 0.2]] * 7 + [[0.3, 0.7]] * 3)  # the model guesses label 0 for A and B, 1 for C
+    labelled = np.array([[0.0, 0.1, 1.0]])  # one text labelled near C, with label 0
+    # without the guesses: C is covered, so the two largest uncovered groups, A then B (both guessed 0)
+    assert [p.index for p in select(points, 2, "typical", labelled=labelled, seed=0)] == [0, 4]
+    # with them: the candidates' shares are 0.7 / 0.3; with the labelled text (label 0) counted, label 1 is
+    # furthest below its share (0.3 * 2 - 0 = 0.6 against 0.7 * 2 - 1 = 0.4): C's densest text, though C is
+    # covered; then label 0 (0.7 * 3 - 1 = 1.1 against 0.3 * 3 - 1 = -0.1): A, the largest uncovered group
+    picks = select(points, 2, "typical", labelled=labelled, seed=0, probs=probs, labelled_classes=np.array([0]))
+    assert [p.index for p in picks] == [7, 0]
+    # multi-label scores have no one guess a text: the shares are not kept
+    multi = select(points, 2, "typical", labelled=labelled, seed=0, probs=probs, multi_label=True,
+                   labelled_classes=np.array([0]))
+    assert [p.index for p in multi] == [0, 4]

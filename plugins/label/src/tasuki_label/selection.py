@@ -77,13 +77,16 @@ def normalised(embeddings: np.ndarray) -> np.ndarray:
 
 def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray | None = None,
            multi_label: bool = False, thresholds: np.ndarray | None = None, seed: int = 0,
-           labelled: np.ndarray | None = None) -> list[Pick]:
+           labelled: np.ndarray | None = None, labelled_classes: np.ndarray | None = None) -> list[Pick]:
     """The ``k`` candidates to label next (all of them when there are at most ``k``), best first.
 
     :param embeddings: ``(N, D)`` sentence embeddings of the candidates (texts already labelled left out).
     :param probs: ``(N, C)`` the model's class probabilities; required by ``uncertainty``.
     :param thresholds: ``(C,)`` multi-label: the model's threshold of each label (see :func:`margins`).
     :param labelled: ``(M, D)`` embeddings of the texts labelled so far (same encoder), read by ``typical``.
+    :param labelled_classes: ``(M,)`` single-label: each labelled text's label as a column of ``probs``; with
+        ``probs``, ``typical`` keeps the labels' shares as the model sees them in the candidates (:func:`typical`).
+        Measured (``bench/active.py --typical-balance``, stop 43), not what the page or ``suggest`` do.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy {strategy!r}: allowed: {', '.join(STRATEGIES)}")
@@ -105,7 +108,9 @@ def select(embeddings: np.ndarray, k: int, strategy: str, *, probs: np.ndarray |
         return [Pick(int(i), int(rank), _value(margin, i)) for rank, i in enumerate(order)]
     if strategy == "typical":
         known = np.zeros((0, embeddings.shape[1])) if labelled is None else labelled
-        return typical(normalised(embeddings), normalised(known), k, seed)
+        balance = probs is not None and not multi_label and labelled_classes is not None
+        guesses = (np.asarray(probs).argmax(axis=1), np.asarray(labelled_classes)) if balance else None
+        return typical(normalised(embeddings), normalised(known), k, seed, guesses)
     assigned, centres = clusters(embeddings, k, seed)
     points = normalised(embeddings)
     picks = []
@@ -131,13 +136,19 @@ NEIGHBOURS = 20
 """``typical``: a text's density is its mean distance to this many nearest texts of its cluster (TypiClust's)."""
 
 
-def typical(points: np.ndarray, labelled: np.ndarray, k: int, seed: int) -> list[Pick]:
+def typical(points: np.ndarray, labelled: np.ndarray, k: int, seed: int,
+            guesses: tuple[np.ndarray, np.ndarray] | None = None) -> list[Pick]:
     """``k`` picks among the unit rows ``points`` (N > k), given the unit rows of the ``labelled`` texts.
 
     The labelled and candidate rows are clustered together into ``min(M + k, M + N, MAX_CLUSTERS)`` clusters;
     then ``k`` times: the cluster with the fewest labelled texts or picks so far (the largest of those; the
     lowest number on a tie), and in it the candidate of highest typicality, 1 / the mean distance to its
     :data:`NEIGHBOURS` nearest rows of the cluster (labelled ones count: they make a region dense too).
+
+    ``guesses`` (the model's label of each candidate ``(N,)``, the labelled texts' labels ``(M,)``): each pick is
+    first given the label furthest below its share of the candidates' guesses (labelled texts and earlier picks
+    counted), then made among the candidates guessed so, as above: density alone can fill a round with one label
+    where random choice keeps the pool's mix.
     """
     every = np.vstack([labelled, points])
     count = min(len(labelled) + k, len(every), MAX_CLUSTERS)
@@ -149,14 +160,28 @@ def typical(points: np.ndarray, labelled: np.ndarray, k: int, seed: int) -> list
     left = np.ones(len(points), dtype=bool)
     picks: list[Pick] = []
     while len(picks) < k:
-        open_clusters = np.unique(candidate_cluster[left])
+        wanted = left & _wanted_label(guesses, picks, left) if guesses is not None else left
+        open_clusters = np.unique(candidate_cluster[wanted])
         c = int(min(open_clusters, key=lambda c: (covered[c], -sizes[c], c)))
-        members = np.flatnonzero(left & (candidate_cluster == c))
+        members = np.flatnonzero(wanted & (candidate_cluster == c))
         best = int(members[np.argmax(density[members])])  # argmax: the lowest row on a tie
         picks.append(Pick(best, c))
         left[best] = False
         covered[c] += 1
     return picks
+
+
+def _wanted_label(guesses: tuple[np.ndarray, np.ndarray], picks: list[Pick], left: np.ndarray) -> np.ndarray:
+    """The candidates guessed as the label furthest below its share (the lowest label on a tie), of those left."""
+    guessed, known = guesses
+    classes = max(int(guessed.max(initial=-1)), int(known.max(initial=-1))) + 1
+    share = np.bincount(guessed, minlength=classes) / max(len(guessed), 1)
+    counts = np.bincount(known[known >= 0], minlength=classes) + np.bincount(
+        guessed[[p.index for p in picks]].astype(int), minlength=classes)
+    deficit = share * (counts.sum() + 1) - counts
+    available = np.bincount(guessed[left], minlength=classes) > 0
+    target = int(np.argmax(np.where(available, deficit, -np.inf)))
+    return guessed == target
 
 
 def _typicality(points: np.ndarray, assigned: np.ndarray) -> np.ndarray:
