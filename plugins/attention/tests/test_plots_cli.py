@@ -89,3 +89,9 @@ def test_cli_plot_bad_model_and_empty_sentence(tmp_path: Path, bert_dir: Path) -
     assert result.exit_code == 2 and "exactly one of bert=... or tokenizer=..." in result.output
     result = CliRunner().invoke(core_cli, ["attention", "plot", str(bert_dir), "  "])
     assert result.exit_code == 2 and "the sentence to plot is empty" in result.output
+
+
+def test_an_output_that_is_not_a_png_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(core_cli, ["attention", "positional", "-o", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2 and "allowed: a file name ending in .png" in result.output  # PNG bytes in x.txt
+    assert not (tmp_path / "x.txt").exists()

@@ -23,6 +23,7 @@ def attention() -> None:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda ctx, param, value: _png(value),
     default=Path("attention.png"),
     show_default=True,
     help="PNG file to write.",
@@ -45,6 +46,7 @@ def plot(model: str, sentence: str, layer: int | None, head: int | None, output:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda ctx, param, value: _png(value),
     default=Path("positional.png"),
     show_default=True,
     help="PNG file to write.",
@@ -54,3 +56,10 @@ def positional(max_len: int, dim: int, output: Path) -> None:
     from tasuki_attention.plots import plot_positional_encoding
 
     click.echo(f"wrote {plot_positional_encoding(output, max_len=max_len, d_model=dim)}")
+
+
+def _png(path: Path) -> Path:
+    """``--output`` names a PNG file: another suffix would hold PNG bytes under a name that says otherwise."""
+    if path.suffix.lower() != ".png":
+        raise click.BadParameter(f"{str(path)!r}: allowed: a file name ending in .png", param_hint="--output")
+    return path
