@@ -98,20 +98,7 @@ def export(
         the export fails the quality gate (nothing is then written).
     :raises MissingExtraError: onnx / onnxruntime / onnxscript are not installed.
     """
-    if quantize not in (None, *QUANTIZATIONS):
-        raise ExportError(f"quantize={quantize!r}: expected one of {list(QUANTIZATIONS)} (or none for fp32)")
-    if not isinstance(per_channel, bool):  # "no" would be true, quantized per channel and recorded as "no"
-        raise ExportError(f"per_channel={per_channel!r} is not allowed; allowed: True or False")
-    if opset is not None and (type(opset) is not int or opset not in OPSETS):
-        raise ExportError(f"opset={opset!r} is not allowed; allowed: an integer from {OPSETS[0]} to {OPSETS[-1]} "
-                          f"(what torch's dynamo exporter writes), or none for {OPSETS[0]}")
-    if max_drop is not None:
-        if eval_data is None:
-            raise ExportError("max_drop needs eval_data (the labelled data both models are evaluated on)")
-        if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not max_drop >= 0 \
-                or math.isinf(max_drop):
-            raise ExportError(f"max_drop={max_drop!r} is not allowed; allowed: a number >= 0 (an absolute drop "
-                              f"of the main metric, e.g. 0.01)")
+    _check_arguments(quantize, per_channel, opset, max_drop, eval_data)
     source, output = path_argument("model_dir", model_dir), path_argument("output", output)
     require_onnx("onnx", "onnxruntime", "onnxscript")
     metadata = read_metadata(source)  # not a trained model: one clear line
@@ -185,6 +172,24 @@ def _finite(value: Any) -> bool:
 
 
 # --- the output directory ------------------------------------------------------------------------
+
+
+def _check_arguments(quantize: str | None, per_channel: Any, opset: Any, max_drop: Any, eval_data: Any) -> None:
+    """:func:`export`'s arguments, each refused in one line naming it and what is allowed."""
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ExportError(f"quantize={quantize!r}: expected one of {list(QUANTIZATIONS)} (or none for fp32)")
+    if not isinstance(per_channel, bool):  # "no" would be true, quantized per channel and recorded as "no"
+        raise ExportError(f"per_channel={per_channel!r} is not allowed; allowed: True or False")
+    if opset is not None and (type(opset) is not int or opset not in OPSETS):
+        raise ExportError(f"opset={opset!r} is not allowed; allowed: an integer from {OPSETS[0]} to {OPSETS[-1]} "
+                          f"(what torch's dynamo exporter writes), or none for {OPSETS[0]}")
+    if max_drop is not None:
+        if eval_data is None:
+            raise ExportError("max_drop needs eval_data (the labelled data both models are evaluated on)")
+        if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not max_drop >= 0 \
+                or math.isinf(max_drop):
+            raise ExportError(f"max_drop={max_drop!r} is not allowed; allowed: a number >= 0 (an absolute drop "
+                              f"of the main metric, e.g. 0.01)")
 
 
 def _check_output(output: Path, source: Path) -> None:
