@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForTokenClassification
 
 import tasuki
-from tasuki.errors import CheckpointError
+from tasuki.errors import CheckpointError, TasukiError
 from tasuki.settings import SettingError
 from tasuki.training.checkpoint import complete_checkpoints
 from tasuki_template.plugin import TemplateClassificationTask
@@ -172,6 +172,13 @@ def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_
 def test_unknown_training_argument_is_named(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     with pytest.raises(SettingError, match="unknown training argument.*epoch_count"):
         tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path, epoch_count=3)
+
+
+def test_a_language_the_task_refuses_gets_no_warning_first(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                           caplog) -> None:
+    with caplog.at_level("WARNING", logger="tasuki"), pytest.raises(TasukiError, match="not 'JA'"):
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m", lang="JA")
+    assert "training goes on in 'JA'" not in caplog.text  # it said so, then refused
 
 
 def test_numpy_numbers_are_numbers() -> None:

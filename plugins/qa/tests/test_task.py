@@ -103,6 +103,13 @@ def test_cli_ask_and_tune(trained: Path, tmp_path: Path, registry: Registry) -> 
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output[result.output.rindex('{"question"') :])  # after any progress bars
     assert answer["answer"] == "Edmund Hillary" and answer["question"] == FACTS[0][0]
+    # a context file in UTF-16 (with its BOM) reads; one that is not UTF-8 is one line naming it (was a traceback)
+    context.write_text(FACTS[0][1], encoding="utf-16")
+    result = CliRunner().invoke(group, ["qa", "ask", str(trained), "--context", str(context), "--json", FACTS[0][0]])
+    assert result.exit_code == 0 and '"answer": "Edmund Hillary"' in result.output, result.output
+    context.write_bytes(FACTS[0][1].encode("latin-1") + b" caf\xe9")
+    result = CliRunner().invoke(group, ["qa", "ask", str(trained), "--context", str(context), FACTS[0][0]])
+    assert isinstance(result.exception, DataError) and "cannot decode byte 0xe9" in str(result.exception)
 
     data = tmp_path / "eval.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows()), encoding="utf-8")
