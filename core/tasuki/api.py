@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.args import TrainingArgs
 from tasuki.backbone import Backbone
-from tasuki.data import encodings, load_data
+from tasuki.data import encodings, is_dataframe, load_data
 from tasuki.errors import ArgumentError, CheckpointError, DataError, count_argument, path_argument, shown
+from tasuki.files import blocking_file
 from tasuki.model_dir import read_metadata, verify_weights
 from tasuki.output import claims_output
 from tasuki.registry import get_registry
@@ -281,8 +281,7 @@ def _predict_inputs(inputs: Any, fields: Mapping[str, Any]) -> Any:
         return dict(fields)
     if isinstance(inputs, (str, dict)):
         return inputs
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(inputs, pandas.DataFrame):  # its rows; iterated, it gives column names
+    if is_dataframe(inputs):  # its rows; iterated, a frame gives its column names
         return inputs.to_dict("records")
     if inputs is None or isinstance(inputs, (bytes, bytearray, Mapping)) or not isinstance(inputs, Iterable):
         raise ArgumentError(f"predict: inputs: expected {ONE_INPUT}, or a list of them; got {shown(inputs)}")
@@ -300,7 +299,7 @@ def _plots_dir(value: Any) -> Path | None:
     path = path_argument("plots_dir", value, "a directory (str or pathlib.Path)")
     if path.exists() and not path.is_dir():
         raise DataError(f"plots_dir {path} is a file; give a directory (or leave it out)")
-    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    blocked = blocking_file(path.parent)
     if blocked is not None:  # found now, not after the whole evaluation
         raise DataError(f"plots_dir {path}: {blocked} is a file, not a folder")
     return path

@@ -88,9 +88,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
+def blocking_file(folder: Path) -> Path | None:
+    """The first of ``folder`` and the folders above it that exists as a file (no folder can be made there)."""
+    return next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+
+
 def make_parents(path: Path) -> None:
     """Create ``path``'s folder (and theirs), or say in one line which part of it is a file."""
-    blocked = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
+    blocked = blocking_file(path.parent)
     if blocked is not None:
         raise TasukiError(f"cannot write {path}: {blocked} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,7 @@ __all__ = [
     "detect_language",
     "encodings",
     "hold_out",
+    "is_dataframe",
     "is_missing",
     "iter_rows",
     "japanese_share_of_rows",
@@ -117,7 +118,7 @@ def load_data(
         dataset, where = source, "dataset"
     elif isinstance(source, (list, tuple)):
         dataset, where = rows_to_dataset(source, "rows"), "rows"
-    elif _is_dataframe(source):
+    elif is_dataframe(source):
         dataset, where = _from_pandas(source), "DataFrame"
     elif not isinstance(source, (str, os.PathLike)):
         raise DataError(f"data: expected a file name, a Hub dataset name, a datasets.Dataset, a pandas DataFrame or "
@@ -195,7 +196,8 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _is_dataframe(value: Any) -> bool:
+def is_dataframe(value: Any) -> bool:
+    """Whether ``value`` is a pandas DataFrame (without importing pandas: not imported, it cannot be one)."""
     pandas = sys.modules.get("pandas")  # not imported: then value cannot be a DataFrame
     return pandas is not None and isinstance(value, pandas.DataFrame)
 
