@@ -6,6 +6,10 @@ Imports nothing heavy at module level: the CLI reads the rank at start-up.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def world() -> tuple[int, int]:
@@ -36,13 +40,15 @@ def cpu_only(requested: bool) -> bool:
     return requested or not has_accelerator()
 
 
-def checked_device(device: str | None) -> str:
+def checked_device(device: str | torch.device | None) -> str:
     """``device`` to run on (default: the GPU when there is one, else the CPU), refused in one line
     (:class:`~tasuki.errors.ArgumentError`) when torch cannot read it or this machine does not have it."""
     import torch
 
     from tasuki.errors import ArgumentError
 
+    if isinstance(device, torch.device):
+        device = str(device)
     if device is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:

@@ -27,6 +27,8 @@ The names, by what they are for:
   traceback; ``DataError`` (bad input data: name the source, row and column),
   ``UnknownNameError`` (a name that is not registered), ``CheckpointError`` (a saved directory
   that cannot be read), ``SettingError``.
+- **Devices**: ``checked_device(device)``, the device to run on (default: the GPU when there is one), refused in one
+  line when torch cannot read it or this machine lacks it, as ``tasuki.load`` and ``tasuki serve`` refuse it.
 - **Column and text checks, readers**: ``require_columns``, ``check_texts``, ``column_values``
   (a column in chunks, never one list), ``load_data`` (a path, rows, a DataFrame or a Hub data set
   into a ``datasets.Dataset``), ``read_text`` (a text file: UTF-8, LF), ``GENERIC_SUFFIXES`` (the
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
         require_columns,
         stripped_labels,
     )
+    from tasuki.devices import checked_device
     from tasuki.errors import CheckpointError, DataError, TasukiError, UnknownNameError
     from tasuki.files import atomic_path, atomic_write_json, atomic_write_text, file_sha256, hold_lock
     from tasuki.hookspecs import hookimpl
@@ -134,6 +137,8 @@ _SOURCES = {
     # errors
     "TasukiError": "tasuki.errors", "DataError": "tasuki.errors", "UnknownNameError": "tasuki.errors",
     "CheckpointError": "tasuki.errors",
+    # devices
+    "checked_device": "tasuki.devices",
     # column and text checks, readers
     "require_columns": "tasuki.data", "check_texts": "tasuki.data", "column_values": "tasuki.data",
     "load_data": "tasuki.data", "read_text": "tasuki.data", "GENERIC_SUFFIXES": "tasuki.data",
@@ -208,6 +213,7 @@ __all__ = [
     "box_plot",
     "cached_rows",
     "check_texts",
+    "checked_device",
     "column_values",
     "confusion_matrix",
     "contrastive_loss",

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tasuki.cli import cli
+from tasuki.plugin import TasukiError
 from tasuki_embedding import Encoder
 from tasuki_embedding.plots import plot_projection, plot_similarity_heatmap
 
@@ -74,6 +75,18 @@ def test_similar_prints_a_score_or_a_matrix(tiny_dir: str, runner: CliRunner) ->
         result = runner.invoke(cli, ["similar", tiny_dir, "the cat", "a dog", "--max-length", bad])
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
         assert f"max_length (--max-length): {bad} is not allowed; allowed: an integer >= 8" in result.output
+
+
+def test_a_device_this_machine_lacks_is_refused_in_one_line(tmp_path, tiny_dir: str, runner: CliRunner) -> None:
+    # --device gpu was a torch traceback after the model had loaded; it is refused before, as tasuki.load refuses it
+    (tmp_path / "in.txt").write_text("the cat\n", encoding="utf-8")
+    result = runner.invoke(cli, ["embed", tiny_dir, "--input", str(tmp_path / "in.txt"), "--output",
+                                 str(tmp_path / "out.npy"), "--device", "gpu"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "device 'gpu' is not allowed; allowed: cpu, cuda, cuda:N, mps" in result.output
+    assert not list(tmp_path.glob("out.npy*"))
+    with pytest.raises(TasukiError, match="device 'gpu' is not allowed"):
+        Encoder.load(tiny_dir, device="gpu")
 
 
 def test_search_with_corpus_then_saved_index(tmp_path, tiny_dir: str, runner: CliRunner) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from tasuki.plugin import E5_PROMPTS, DataError, SentenceEncoder, read_prompts
+from tasuki.plugin import E5_PROMPTS, DataError, SentenceEncoder, checked_device, read_prompts
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -60,7 +60,7 @@ class Encoder:
                             f"{MIN_MAX_LENGTH}, or none for the model's limit")
         if dtype not in DTYPES:
             raise DataError(f"dtype must be one of {list(DTYPES)}, not {dtype!r}")
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = torch.device(checked_device(device))
         if dtype == "float16" and device.type == "cpu":
             raise DataError("dtype 'float16' needs a GPU; use 'float32' (or 'bfloat16') on CPU")
         self.model = model.to(device=device, dtype=DTYPES[dtype]).eval()
@@ -111,6 +111,7 @@ class Encoder:
         """
         if isinstance(spec, Encoder):
             return spec
+        options["device"] = checked_device(options.get("device"))  # refused before minutes of loading
         model = getattr(spec, "model", None)
         if isinstance(model, SentenceEncoder):  # a tasuki.load(...) result
             if pooling is not None or normalize is not None:
