@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,25 @@ def test_sentencepiece_offsets_give_spans_without_the_space(strategy: str, space
     else:
         assert spans == [("Ann Lee", 0, 7), ("Bob", 12, 15)]
     assert all(text[e["start"]:e["end"]] == e["text"] for e in out)
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple"])
+def test_tokens_over_the_same_characters_make_one_entity(strategy: str) -> None:
+    """The bare ``▁`` before a word SentencePiece cannot join (``ｵｵｻｶ``) has that word's first character's
+    offsets, and the three pieces of ``㈱`` (NFKC ``(株)``) all have ``㈱``'s: tagged ``B-`` piece by piece, they
+    made ``ｵ`` and ``ｵｵｻｶ`` (or ``㈱`` twice) overlapping entities. The first piece's tag decides."""
+    text = "㈱田中は　ｵｵｻｶに"
+    # ▁( 株 ) 田 中 は ▁ ｵ ｵ ｻ ｶ に  (offsets as e5-small gives them for these MeCab words)
+    offsets = [(0, 1), (0, 1), (0, 1), (1, 2), (2, 3), (3, 4), (5, 6), (5, 6), (6, 7), (7, 8), (8, 9), (9, 10)]
+    # B-ORG on every piece of ㈱ and on ▁ and ｵ: each started an entity of its own
+    tags = [1, 1, 1, 2, 2, 0, 3, 3, 4, 4, 4, 0]
+    probs = np.eye(5)[tags] * 0.9 + 0.02
+    id2label = {0: "O", 1: "B-ORG", 2: "I-ORG", 3: "B-LOC", 4: "I-LOC"}
+    out = aggregate(text, probs, offsets, list(range(len(offsets))), id2label, strategy)
+    spans = [(e["text"], e["start"], e["end"]) for e in out]
+    if strategy == "none":
+        assert spans == [("㈱", 0, 1), ("田", 1, 2), ("中", 2, 3), ("ｵ", 5, 6), ("ｵ", 6, 7), ("ｻ", 7, 8), ("ｶ", 8, 9)]
+    else:
+        assert spans == [("㈱田中", 0, 3), ("ｵｵｻｶ", 5, 9)]
+    # no two entities share a character
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(out))

@@ -3,7 +3,9 @@
 The strategies mean what they mean in ``pipeline("token-classification")``:
 
 - ``none``: one entry per token whose best label is not ``O`` (``type`` is the full tag);
-- ``simple``: tokens grouped by tag (``B-`` starts a new entity), score = mean of token scores;
+- ``simple``: tokens grouped by tag (``B-`` starts a new entity), score = mean of token scores.
+  Under both, tokens over the same characters count as one token with the first one's label, the one
+  training gives the word's tag (:func:`_shared_characters`): never two entities over one character;
 - ``first`` / ``average`` / ``max``: each word first takes one label (its first token's, the
   average of its tokens' scores, or its most confident token's), then words are grouped.
 
@@ -71,6 +73,23 @@ def _words(word_ids: Sequence[int]) -> list[list[int]]:
     return groups
 
 
+def _shared_characters(offsets: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Token indices, one group per token, except that tokens over the same characters are one group: the bare
+    ``▁`` a SentencePiece tokenizer puts before a word it cannot join (``ｵｵｻｶ``, NFKC ``オオサカ``) takes that
+    word's first character's offsets, and the pieces of a character NFKC expands (``㈱``: ``▁(``, ``株``, ``)``)
+    all have its offsets. Token by token, ``B-`` on each piece made overlapping or repeated entities."""
+    groups: list[list[int]] = []
+    end = -1
+    for t, (start, stop) in enumerate(offsets):
+        if groups and start < end:
+            groups[-1].append(t)
+            end = max(end, int(stop))
+        else:
+            groups.append([t])
+            end = int(stop)
+    return groups
+
+
 def aggregate(
     text: str,
     probs: np.ndarray,
@@ -83,22 +102,19 @@ def aggregate(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown aggregation strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     items = []  # (label, score, start, end, token index)
-    if strategy in ("none", "simple"):
-        for t, row in enumerate(probs):
-            best = int(row.argmax())
-            items.append((id2label[best], float(row[best]), int(offsets[t][0]), int(offsets[t][1]), t))
-    else:
-        for group in _words(word_ids):
-            rows = probs[group]
-            if strategy == "first":
-                row = rows[0]
-            elif strategy == "max":
-                row = rows[int(rows.max(axis=-1).argmax())]
-            else:
-                row = np.nanmean(rows, axis=0)
-            best = int(row.argmax())
-            start, end = int(offsets[group[0]][0]), int(offsets[group[-1]][1])
-            items.append((id2label[best], float(row[best]), start, end, group[0]))
+    groups = _shared_characters(offsets) if strategy in ("none", "simple") else _words(word_ids)
+    for group in groups:
+        rows = probs[group]
+        if strategy in ("first", "none", "simple"):  # none/simple: pieces over shared characters take the first's
+            row = rows[0]
+        elif strategy == "max":
+            row = rows[int(rows.max(axis=-1).argmax())]
+        else:
+            row = np.nanmean(rows, axis=0)
+        best = int(row.argmax())
+        start = min(int(offsets[t][0]) for t in group)
+        end = max(int(offsets[t][1]) for t in group)
+        items.append((id2label[best], float(row[best]), start, end, group[0]))
     if strategy == "none":
         entities = [{"type": label, "start": s, "end": e, "score": score, "index": t} for label, score, s, e, t in items]
     else:
