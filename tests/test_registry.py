@@ -6,6 +6,7 @@ import sys
 import types
 from importlib.metadata import EntryPoint
 
+import click
 import pluggy
 import pytest
 
@@ -105,8 +106,46 @@ def test_misspelt_hook_is_reported_not_fatal() -> None:
         pass
 
     odd.register_taks = register_taks
-    with pytest.raises(Exception, match="unknown hook"):
-        Registry([("odd", odd)], entry_points=False)
+    # pluggy's check_pending raised for the whole registry: every command was a traceback
+    registry = Registry([("odd", odd), ("toy", toy_plugin)], entry_points=False)
+    assert registry.plugins["odd"].error.startswith("unknown hook 'register_taks' (did you mean 'register_tasks'?)")
+    assert "template-classify" in registry.tasks and not registry.plugins["toy"].broken
+
+
+def test_a_hook_that_returns_its_tasks_is_reported() -> None:
+    returns = types.ModuleType("returns_mod")
+
+    @hookimpl
+    def register_tasks(register):  # returns what it should register: pluggy would collect it, tasuki drops it
+        return [toy_plugin.TemplateClassificationTask]
+
+    returns.register_tasks = register_tasks
+    registry = Registry([("returns", returns)], entry_points=False)
+    assert registry.plugins["returns"].error == ("hook test_registry.register_tasks returned a list, which is ignored: "
+                                                 "call register(...) for each thing it registers, and return nothing")
+
+
+def test_a_command_is_never_replaced_and_two_plugins_lose_a_shared_one() -> None:
+    def adds(*names: str) -> types.ModuleType:
+        module = types.ModuleType("commands_" + "_".join(names))
+
+        @hookimpl
+        def register_commands(cli):
+            for name in names:
+                cli.add_command(click.Command(name, callback=lambda: None, help=f"{module.__name__}'s"))
+
+        module.register_commands = register_commands
+        return module
+
+    core = click.Command("train", callback=lambda: None)
+    cli = click.Group(commands=[core])
+    registry = Registry([("first", adds("train", "shared", "own")), ("second", adds("shared"))], entry_points=False)
+    registry.add_commands(cli)
+    assert cli.commands["train"] is core and "shared" not in cli.commands and "own" in cli.commands
+    first, second = registry.plugins["first"], registry.plugins["second"]
+    assert first.commands == ["own"] and second.commands == []
+    assert "command 'train' is tasuki's own" in first.clashes[0]
+    assert second.clashes == [first.clashes[1]] and "command 'shared' is added by" in second.clashes[0]
 
 
 def test_hook_implementation_may_take_a_subset_of_the_arguments() -> None:

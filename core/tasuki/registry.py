@@ -11,8 +11,6 @@ every other task keeps working. Presets (:mod:`tasuki.presets`) are registered a
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
 import traceback
 from collections.abc import Iterable
@@ -26,6 +24,7 @@ import pluggy
 
 from tasuki import hookspecs
 from tasuki.errors import PluginClashError, TasukiError, UnknownNameError
+from tasuki.hook_checks import call_by_name, check_returned, check_task_class, unknown_hooks
 from tasuki.presets import resolve_preset
 
 if TYPE_CHECKING:
@@ -108,7 +107,8 @@ class Registry:
             self._load_entry_points()
         for name, obj in plugins:
             self._add(name, obj, PluginInfo(name, distribution=_module_of(obj), version=""))
-        self.pm.check_pending()
+        for name, message in unknown_hooks(self.pm).items():  # one plugin's typo, not every command's traceback
+            self.plugins[name].error = self.plugins[name].error or message
         self._collect()
 
     # --- loading -------------------------------------------------------------------------
@@ -172,7 +172,7 @@ class Registry:
         if info.broken:
             return
         try:
-            call_by_name(impl, **arguments)
+            check_returned(impl, call_by_name(impl, **arguments))
         except Exception as exc:
             info.error = str(exc) if isinstance(exc, TasukiError) else _describe(exc)  # a TasukiError is one line
 
@@ -286,45 +286,35 @@ class Registry:
             info.routes.append(route.path)
 
     def add_commands(self, cli: Any) -> None:
-        """Let every healthy plugin add its CLI subcommands (errors mark the plugin broken)."""
+        """Let every healthy plugin add its CLI subcommands (errors mark the plugin broken).
+
+        A plugin cannot replace one of tasuki's own commands (it is put back, the plugin told why), and a name
+        two plugins add is withdrawn from both, as a task is (``tasuki plugins`` names both)."""
+        owners: dict[str, PluginInfo | None] = dict.fromkeys(cli.commands)  # None: tasuki's own
         for impl in self.pm.hook.register_commands.get_hookimpls():
             info = self.plugins[impl.plugin_name]
-            before = set(cli.commands)
+            before = dict(cli.commands)
             self._call(impl, info, cli=cli)
-            info.commands = sorted(set(cli.commands) - before)
-
-
-def call_by_name(impl: pluggy.HookImpl, **arguments: Any) -> Any:
-    """Call a hook implementation with the ``arguments`` it declares, by name, as ``pm.hook.NAME(...)`` would.
-
-    The registry calls each plugin's implementation itself (to attribute errors and names to
-    it), so it follows pluggy's rule here: an implementation takes any subset of the hookspec's
-    arguments, in any order. A hook can then grow an argument without breaking existing plugins.
-    """
-    return impl.function(**{name: arguments[name] for name in impl.argnames})
-
-
-def check_task_class(task_cls: Any) -> None:
-    """Refuse a task class that lacks what the runner needs, naming each missing member."""
-    from tasuki.task import Task
-
-    if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
-        raise TypeError(f"{task_cls!r} is not a subclass of tasuki.task.Task")
-    missing = []
-    if not isinstance(getattr(task_cls, "name", None), str) or not task_cls.name:
-        missing.append("the class attribute 'name'")
-    if inspect.getattr_static(task_cls, "auto_model") is None and task_cls.build_model is Task.build_model:
-        missing.append("'auto_model' (a transformers Auto class) or an override of build_model()")
-    options = getattr(task_cls, "Options", None)
-    fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
-    unknown = [name for name in getattr(task_cls, "request_parameters", ()) if name not in fields]
-    if unknown:  # a renamed option must not silently stop being settable per request
-        missing.append(f"Options fields named by 'request_parameters' ({', '.join(map(repr, unknown))})")
-    abstract = sorted(getattr(task_cls, "__abstractmethods__", ()))
-    if abstract:
-        missing.append("the method(s) " + ", ".join(abstract))
-    if missing:
-        raise TypeError(f"task class {task_cls.__module__}.{task_cls.__qualname__} lacks " + "; ".join(missing))
+            for name, command in list(cli.commands.items()):
+                if before.get(name) is command:
+                    continue
+                if name not in owners:
+                    owners[name] = info
+                    info.commands.append(name)
+                    continue
+                first = owners[name]
+                if first is None:
+                    cli.commands[name] = before[name]
+                    info.clashes.append(f"command {name!r} is tasuki's own; {info.label()} may not replace it")
+                    continue
+                cli.commands.pop(name)
+                if name in first.commands:  # withdrawn from both
+                    first.commands.remove(name)
+                key = f"command {name}"
+                self.clashes[key] = (self.clashes.get(key) or f"command {name!r} is added by {first.label()}") + \
+                    f" and by {info.label()}"
+                for claimant in (first, info):
+                    claimant.clashes.append(self.clashes[key])
 
 
 def _wanted_plugins() -> set[str] | None:
