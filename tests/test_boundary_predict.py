@@ -280,3 +280,16 @@ def test_quality_gate_on_a_real_evaluation_and_its_arguments(model_dir: Path, ev
     with pytest.raises(TasukiError, match="max_drop=nan is not allowed"):
         tasuki.export(model_dir, tmp_path / "o", eval_data=eval_file, max_drop=float("nan"))
     assert not (tmp_path / "o").exists()
+
+
+def test_prediction_reads_no_labels(model, tmp_path: Path) -> None:
+    """A file to predict may hold a label column: a test set's, another label set's, or a blank one to fill in.
+    Prediction read it as training would, refusing the whole file for an unknown or empty label."""
+    expected = model.predict(["good movie", "bad food"])
+    rows = [{"text": "good movie", "label": "great"}, {"text": "bad food", "label": ""}]
+    assert model.predict(rows) == expected
+    source = tmp_path / "with_labels.csv"
+    source.write_text("text,label\ngood movie,great\nbad food,\n", encoding="utf-8")
+    assert model.predict_file(source, tmp_path / "out.jsonl", progress=False) == 2
+    written = [json.loads(line)["prediction"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert written == json.loads(json.dumps(expected))

@@ -182,6 +182,9 @@ class TrainedModel:
         if not rows:
             return []
         examples = rows_to_dataset(rows, "input", content_fingerprint=False)
+        answers = [c for c in self.task.target_columns if c in examples.column_names and c not in self.task.input_fields]
+        if answers:  # a test file's labels, another label set's, or a blank column to fill: prediction reads none
+            examples = examples.remove_columns(answers)
         self.task.validate(examples, "input", with_targets=False)
         outputs, features = self._outputs(examples, batch_size, progress)
         prediction_context = PredictionContext(tokenizer=self.tokenizer, max_length=self.max_length)
