@@ -10,11 +10,11 @@ A model may carry attachments for the routes plugins add (:mod:`tasuki.serve.rou
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,28 +225,26 @@ class ServedModel:
 
     def run(self, items: list[Any], parameters: Mapping[str, Any]) -> list[Any]:
         """Predictions for ``items`` (one ``predict`` call), as JSON values. Runs in the model's worker thread."""
-        with self._applied(parameters):
-            predictions = self.model.predict(items, batch_size=self.batch_size)
-        return to_json(predictions)
+        model = self._with(parameters) if parameters else self.model
+        return to_json(model.predict(items, batch_size=self.batch_size))
 
-    @contextmanager
-    def _applied(self, parameters: Mapping[str, Any]) -> Iterator[None]:
-        """Set per-request options on the task for one batch, then put the saved ones back."""
-        task, saved = self.task, {}
-        try:
-            for name, value in parameters.items():
-                saved[name] = getattr(task.options, name)
-                try:
-                    if isinstance(getattr(type(task), name, None), property):
-                        setattr(task, name, value)  # the task's own setter checks the value (ner.aggregation)
-                    else:
-                        setattr(task.options, name, value)
-                except TasukiError as exc:
-                    raise RequestError(422, f"parameters.{name}: {exc}", f"parameters.{name}") from None
-            yield
-        finally:
-            for name, value in saved.items():
-                setattr(task.options, name, value)
+    def _with(self, parameters: Mapping[str, Any]) -> TrainedModel:
+        """The model with a request's options on a copy of its task: the weights are shared, the saved options never
+        change, so a model served under two names, ``GET /models/NAME`` and the caller's own ``predict`` never see
+        another request's threshold (setting them on the task for a batch did)."""
+        task = copy.copy(self.task)
+        task.options = copy.copy(self.task.options)
+        for name, value in parameters.items():
+            try:
+                if isinstance(getattr(type(task), name, None), property):
+                    setattr(task, name, value)  # the task's own setter checks the value (ner.aggregation)
+                else:
+                    setattr(task.options, name, value)
+            except TasukiError as exc:
+                raise RequestError(422, f"parameters.{name}: {exc}", f"parameters.{name}") from None
+        model = copy.copy(self.model)
+        model.task = task
+        return model
 
 
 def _on_gpu(model: TrainedModel) -> bool:

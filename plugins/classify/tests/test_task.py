@@ -164,6 +164,32 @@ def test_multi_label_threshold_and_top_k(multi: Path) -> None:
     assert type(model.task).request_parameters == ("threshold", "top_k")
 
 
+def test_a_requests_threshold_stays_in_that_request(multi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's parameters were set on the served task for its batch: a model served under two names, the
+    caller's own ``predict`` and ``GET /models/NAME`` saw them while it ran."""
+    from fastapi.testclient import TestClient
+
+    from tasuki.serve import create_app
+
+    model = tasuki.load(multi)
+    alone = model.predict("football election")
+    seen = []
+    predict = type(model).predict
+
+    def watched(self: tasuki.Model, *args: object, **kwargs: object) -> object:
+        seen.append((self.task.options.threshold, model.task.options.threshold, predict(model, "football election")))
+        return predict(self, *args, **kwargs)
+
+    with TestClient(create_app({"a": model, "b": model})) as client:
+        monkeypatch.setattr(type(model), "predict", watched)
+        answer = client.post("/models/a", json={"inputs": "football election", "parameters": {"threshold": 1.0}})
+        monkeypatch.undo()
+        assert answer.status_code == 200 and answer.json()["labels"] == []
+        shown = client.get("/models/b").json()["options"]
+    assert seen[0][:2] == (1.0, None) and seen[0][2] == alone  # the request's copy, and the model untouched
+    assert shown.get("threshold") is None and model.task.options.threshold is None
+
+
 def test_the_transformers_pipeline_loads_it_with_a_sigmoid(multi: Path) -> None:
     from transformers import pipeline
 
