@@ -120,6 +120,18 @@ def test_train_load_export_evaluate_name_the_argument(registry, model_dir: Path,
     assert not (tmp_path / "onnx").exists()
 
 
+
+@pytest.mark.parametrize("field, value", [("lang", 0), ("lang", False), ("lang", ""), ("backbone", 0),
+                                          ("backbone", False), ("backbone", " ")])
+def test_a_lang_or_backbone_that_is_none_is_not_taken_for_none(registry, field: str, value: object,
+                                                               tmp_path: Path) -> None:
+    # each was read as "not given": the language detected, the task's default backbone, and the run went on
+    with pytest.raises(TasukiError) as error:
+        tasuki.train("template-classify", ROWS, output_dir=tmp_path / "o", max_steps=1, **{field: value})
+    assert_argument_error(error, field, f"got {type(value).__name__} {value!r}")
+    assert not (tmp_path / "o").exists()
+
+
 # --- 2. bounded figures --------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,9 +86,20 @@ def _checks_task_and_output(train: Callable[..., TrainResult]) -> Callable[..., 
             raise ArgumentError(f"task: expected a task name (str) or a Task, got {shown(task)}")
         if "output_dir" in kwargs:
             path_argument("output_dir", kwargs["output_dir"])
+        _check_lang_and_backbone(kwargs.get("lang"), kwargs.get("backbone"))
         return train(task, *args, **kwargs)
 
     return checked
+
+
+def _check_lang_and_backbone(lang: Any, backbone: Any) -> None:
+    """Refuse a ``lang`` or ``backbone`` that is not one: ``0``, ``False`` and ``""`` were read as "not given"
+    (the language detected, the default backbone) where every other argument refuses them."""
+    if lang is not None and (not isinstance(lang, str) or not lang.strip()):
+        raise ArgumentError(f"lang: expected a language code ('en', 'ja'...), or None to detect it, got {shown(lang)}")
+    if backbone is not None and (not isinstance(backbone, (str, os.PathLike, Backbone)) or not str(backbone).strip()):
+        raise ArgumentError(f"backbone: expected a spec (minilm, e5-small, hf:ID), a directory or a Backbone, or None "
+                            f"for the task's default, got {shown(backbone)}")
 
 
 @_checks_task_and_output
