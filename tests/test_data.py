@@ -27,8 +27,9 @@ def test_jsonl_tsv_txt(tmp_path: Path) -> None:
     assert len(load_data(jsonl, Toy)[0]) == 2
     tsv = write(tmp_path / "d.tsv", b"text\tlabel\ngood\tpos\n")
     assert load_data(tsv, Toy)[0]["label"] == ["pos"]
-    txt = write(tmp_path / "d.txt", b"one\n\n two \n")
-    assert load_data(txt, Toy, with_targets=False)[0]["text"] == ["one", "two"]
+    # each line as written, CRLF ends removed, a blank line no text: stripping a full-width space moved NER offsets
+    txt = write(tmp_path / "d.txt", "one\r\n\n two \n \u3000\n\u3000田中\n".encode())
+    assert load_data(txt, Toy, with_targets=False)[0]["text"] == ["one", " two ", "\u3000田中"]
 
 
 def test_latin1_fails_clearly_then_reads_with_encoding(tmp_path: Path) -> None:

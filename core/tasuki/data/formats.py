@@ -217,9 +217,11 @@ def _jsonl_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[d
 
 
 def _text_rows(handle: IO[str], path: Path, encoding: str | None) -> Iterator[dict[str, Any]]:
+    """One text a line, as written (a leading full-width space stripped off moved every NER offset); a blank line
+    is no text."""
     for _, line in _lines(handle, path, encoding):
         if line.strip():
-            yield {"text": line.strip()}
+            yield {"text": line}
 
 
 def rows(handle: IO[str], path: Path, suffix: str, encoding: str | None = None) -> Iterator[dict[str, Any]]:
