@@ -20,7 +20,7 @@ LABELS = ["sport", "politics", "weather"]
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines()]
 
 
 def test_answers_are_lines_of_a_training_file_and_undo_rewrites_it(tmp_path: Path) -> None:
@@ -36,6 +36,35 @@ def test_answers_are_lines_of_a_training_file_and_undo_rewrites_it(tmp_path: Pat
     with pytest.raises(DataError, match="unknown label 'tennis'; allowed: sport, politics, weather"):
         store.append("a set", "tennis")
     assert len(_lines(store.path)) == 1
+
+
+def test_undo_takes_back_only_the_last_line_and_keeps_a_hand_edited_file_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    by_hand = ('{"label": "sport", "text": "今日は晴れです", "annotator": "山田", "memo": "要確認"}\r\n'
+               '{"text": "a vote", "label": "politics", "extra": [1, 2]}\r\n').encode()
+    path.write_bytes(by_hand)
+    store = LabelStore(path, LABELS, multi_label=False)
+    store.append("a goal", "sport")
+    assert path.read_bytes() == by_hand + b'{"text": "a goal", "label": "sport"}\r\n'  # the file's own endings
+    store.remove_last("a goal")
+    assert path.read_bytes() == by_hand  # every column, key order and CRLF of the other lines kept
+    assert [r["text"] for r in store.rows] == ["今日は晴れです", "a vote"]
+    path.write_bytes(by_hand + b'{"text": "rain", "label": "weather"}\n')  # the last line changed behind the store
+    with pytest.raises(DataError, match="the last line is not the answer to 'a vote'"):
+        store.remove_last("a vote")
+    assert path.read_bytes() == by_hand + b'{"text": "rain", "label": "weather"}\n'
+
+
+def test_an_answer_appended_to_a_file_without_a_final_newline_starts_its_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "a vote", "label": "politics", "who": "me"}')  # a BOM, no final newline
+    store = LabelStore(path, LABELS, multi_label=False)
+    store.append("a goal", "sport")
+    assert _lines(path) == [{"text": "a vote", "label": "politics", "who": "me"}, {"text": "a goal", "label": "sport"}]
+    assert LabelStore(path, LABELS, multi_label=False).rows == store.rows
+    store.remove_last("a goal")
+    store.remove_last("a vote")
+    assert path.read_bytes() == b"\xef\xbb\xbf"
 
 
 def test_multi_label_answers_are_lists_in_label_order(tmp_path: Path) -> None:
@@ -75,6 +104,19 @@ def test_session_answer_skip_undo(tmp_path: Path) -> None:
     assert session.state()["item"] == {"id": session.item, "text": "t1", "guess": None}
 
 
+def test_the_counts_add_up_to_the_pool_when_the_file_holds_answers_to_other_texts(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "t1", "label": "sport"}\n{"text": "t2 ", "label": "sport"}\n'  # "t2 ": edited by hand
+                    '{"text": "t1", "label": "weather"}\n', encoding="utf-8")
+    session = Session(["t1", "t2", "t3", "t4"], LabelStore(path, LABELS, multi_label=False), strategy="random")
+    session.queue = ["t2", "t3", "t4"]
+    session.skip(0)
+    view = session.state()
+    assert {key: view[key] for key in ("labelled", "outside", "twice", "skipped", "remaining", "pool")} == {
+        "labelled": 3, "outside": 1, "twice": 1, "skipped": 1, "remaining": 2, "pool": 4}
+    assert view["labelled"] - view["outside"] - view["twice"] + view["skipped"] + view["remaining"] == view["pool"]
+
+
 def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     pool = tmp_path / "pool.txt"
     pool.write_text("a\nb\n", encoding="utf-8")
@@ -89,6 +131,25 @@ def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     assert "'ner' is not 'classify'" in refusal("label", pool, "--task", "ner", "--output", out, "--labels", "a,b")
     assert "allowed: a .jsonl file" in refusal("label", pool, "--task", "classify", "--labels", "a,b", "--output", "x.csv")
     assert not out.exists()
+
+
+def test_a_label_with_a_comma_is_given_by_label_once_per_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasuki.testing import run_cli
+    from tasuki_label.page import LabelServer
+
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a\nb\n", encoding="utf-8")
+    base = ["label", pool, "--task", "classify", "--output", tmp_path / "labels.jsonl"]
+    seen = []  # the session's label set; served no further
+    monkeypatch.setattr(LabelServer, "serve_forever", lambda self: seen.append(self.session.store.labels))
+    code, _, err = run_cli(*base, "--label", "sport, outdoor", "--label", "politics", "--port", 0, "--every", 0,
+                           "--strategy", "random")
+    assert code == 0, err
+    assert seen == [["sport, outdoor", "politics"]]
+    assert "not both" in refusal(*base, "--labels", "a,b", "--label", "c")
+    assert "--labels A,B,C or --label A --label B" in refusal(*base)
+    assert "--label: ('a',) is not allowed; allowed: two or more names" in refusal(*base, "--label", "a")
+    assert "--label: 'a' is given twice" in refusal(*base, "--label", "a", "--label", " a")
 
 
 @pytest.mark.timeout(120)  # without the lock the second session would serve its page until stopped

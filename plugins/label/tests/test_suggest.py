@@ -228,3 +228,32 @@ def test_a_large_pool_is_sampled_as_the_page_samples_it(tmp_path: Path) -> None:
     assert f"choosing among 6 of the {len(left)} unlabelled texts" in err
     rows = [json.loads(line) for line in (tmp_path / "next.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(r["text"] for r in rows) == sorted(random.Random(4 + 3).sample(left, 6))
+
+
+JAPANESE = ["今日は晴れです", "店員さんが親切でした", "待ち時間が長すぎる"]
+
+
+def _cp932_pool(path: Path) -> Path:
+    """A pool as Excel saves it on a Japanese Windows: CP932, which UTF-8 cannot decode."""
+    path.write_bytes(("text\r\n" + "".join(t + "\r\n" for t in JAPANESE)).encode("cp932"))
+    return path
+
+
+def test_a_cp932_pool_is_read_with_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool, out = _cp932_pool(tmp_path / "pool.csv"), tmp_path / "next.csv"
+    base = ["--data", pool, "-k", 3, "--output", out, "--strategy", "random"]
+    assert "--encoding" in refusal("label", "suggest", *base)  # the decode error's advice names an option that exists
+    code, _, err = run_cli("label", "suggest", *base, "--encoding", "cp932")
+    assert code == 0, err
+    assert sorted(row["text"] for row in _read(out)) == sorted(JAPANESE)
+
+    from tasuki_label.page import LabelServer
+
+    seen = []  # the page's pool, read with --encoding too: one session, served no further
+    monkeypatch.setattr(LabelServer, "serve_forever", lambda self: seen.append(self.session.pool))
+    page = ["label", pool, "--task", "classify", "--labels", "良い,悪い", "--output", tmp_path / "labels.jsonl",
+            "--port", 0, "--every", 0, "--strategy", "random"]
+    assert "--encoding" in refusal(*page)
+    code, out_text, err = run_cli(*page, "--encoding", "cp932")
+    assert code == 0, err
+    assert seen == [JAPANESE] and "3 texts, 0 labelled" in out_text

@@ -78,8 +78,10 @@ def _text_column(columns: tuple[str, ...]) -> str:
               help="Texts to choose among: a seeded random sample of a larger pool, as the page takes (default 2000).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means, of random and of the sample.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
+@click.option("--encoding", default=None, help="Encoding of --data (csv/tsv/jsonl/txt), e.g. cp932 or shift_jis "
+              "for a Japanese file saved by Excel (default UTF-8).")
 def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path | None, strategy: str | None,
-            backbone: str | None, most: int | None, seed: int, columns: tuple[str, ...]) -> None:
+            backbone: str | None, most: int | None, seed: int, columns: tuple[str, ...], encoding: str | None) -> None:
     """Write the next k texts of --data to label (the page's choice, for a loop without the page)."""
     from tasuki.plugin import atomic_write_text, write_rows
     from tasuki_label import pool as texts_of
@@ -94,7 +96,7 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
         raise click.BadParameter("'uncertainty' needs --model (without one: diverse, typical or random)", param_hint="--strategy")
     if exclude is not None and not exclude.is_file():
         raise click.BadParameter(f"{str(exclude)!r}: no such file", param_hint="--exclude")
-    texts = texts_of.read_texts(pool, _text_column(columns))
+    texts = texts_of.read_texts(pool, _text_column(columns), encoding=encoding)
     done = texts_of.labelled_texts(exclude)
     candidates = [t for t in texts if t not in done]
     most = most or DEFAULT_CANDIDATES
@@ -147,7 +149,9 @@ def _no_embeddings(candidates: list[str]) -> Any:
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--task", type=click.Choice(["classify"]), required=True,
               help="What the answers are: classify (one label, or several with --option multi_label=true).")
-@click.option("--labels", "label_names", required=True, help="The label set, comma-separated: --labels pos,neg,neutral.")
+@click.option("--labels", "label_names", default=None, help="The label set, comma-separated: --labels pos,neg,neutral.")
+@click.option("--label", "label_list", multiple=True, metavar="NAME",
+              help="One label, once per label, instead of --labels: for a name with a comma (--label 'a, b' --label c).")
 @click.option("--output", type=click.Path(path_type=Path), required=True,
               help="The labels file (.jsonl), appended to; an existing one is continued.")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
@@ -173,9 +177,12 @@ def _no_embeddings(candidates: list[str]) -> Any:
               help="Texts each choice looks at, a random sample of a larger pool (default 2000).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choices.")
 @click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in DATA.")
-def page(data: Path, task: str, label_names: str, output: Path, model: Path | None, port: int, host: str,
-         options: tuple[str, ...], strategy: str | None, every: int | None, folds: int | None, models_dir: Path | None,
-         backbone: str | None, train_args: str, candidates: int | None, seed: int, columns: tuple[str, ...]) -> None:
+@click.option("--encoding", default=None, help="Encoding of DATA (csv/tsv/jsonl/txt), e.g. cp932 or shift_jis "
+              "for a Japanese file saved by Excel (default UTF-8).")
+def page(data: Path, task: str, label_names: str | None, label_list: tuple[str, ...], output: Path, model: Path | None,
+         port: int, host: str, options: tuple[str, ...], strategy: str | None, every: int | None, folds: int | None,
+         models_dir: Path | None, backbone: str | None, train_args: str, candidates: int | None, seed: int,
+         columns: tuple[str, ...], encoding: str | None) -> None:
     """The labelling page for DATA's texts (run as 'tasuki label DATA ...')."""
     import shlex
 
@@ -183,6 +190,11 @@ def page(data: Path, task: str, label_names: str, output: Path, model: Path | No
     from tasuki_label.session import DEFAULT_CANDIDATES, check_labels
     from tasuki_label.trainer import DEFAULT_EVERY, DEFAULT_FOLDS
 
+    if label_names is not None and label_list:
+        raise click.BadParameter("give the label set by --labels or by --label, not both", param_hint="--labels")
+    if label_names is None and not label_list:
+        raise click.BadParameter("missing: the label set, --labels A,B,C or --label A --label B (for a name with a "
+                                 "comma)", param_hint="--labels")
     if folds == 1:
         raise click.BadParameter("1 is not allowed; allowed: 0 (no estimate) or 2 or more", param_hint="--folds")
     if output.suffix.lower() != ".jsonl":
@@ -192,7 +204,8 @@ def page(data: Path, task: str, label_names: str, output: Path, model: Path | No
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--train-args") from None
     task_options, multi_label = _task_options(task, options)
-    serve(data, text_column=_text_column(columns), labels=check_labels(label_names), output=output, model=model,
+    labels = check_labels(label_names) if label_names is not None else check_labels(label_list, "--label")
+    serve(data, text_column=_text_column(columns), encoding=encoding, labels=labels, output=output, model=model,
           host=host, port=port, task_options=task_options, multi_label=multi_label, strategy=strategy,
           every=DEFAULT_EVERY if every is None else every, folds=DEFAULT_FOLDS if folds is None else folds,
           models_dir=models_dir or output.with_name(output.stem + "-models"), backbone=backbone, train_args=extra,

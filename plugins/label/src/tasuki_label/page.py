@@ -94,9 +94,9 @@ class LabelServer(ThreadingHTTPServer):
         self.session = session
 
 
-def serve(data: Path, *, text_column: str, labels: list[str], output: Path, model: Path | None, host: str, port: int,
-          task_options: dict[str, str], multi_label: bool, strategy: str | None, every: int, folds: int, models_dir: Path,
-          backbone: str | None, train_args: list[str], candidates: int, seed: int) -> None:
+def serve(data: Path, *, text_column: str, encoding: str | None, labels: list[str], output: Path, model: Path | None,
+          host: str, port: int, task_options: dict[str, str], multi_label: bool, strategy: str | None, every: int,
+          folds: int, models_dir: Path, backbone: str | None, train_args: list[str], candidates: int, seed: int) -> None:
     """Read the pool and the labels so far, start the trainer, and serve the page until Ctrl+C."""
     import click
 
@@ -106,7 +106,7 @@ def serve(data: Path, *, text_column: str, labels: list[str], output: Path, mode
     from tasuki_label.store import LabelStore
     from tasuki_label.trainer import Trainer
 
-    pool = read_texts(data, text_column)
+    pool = read_texts(data, text_column, encoding=encoding)
     output.parent.mkdir(parents=True, exist_ok=True)
     # two sessions appending to one file (one of them undoing by a rewrite) would lose the other's answers
     lock = hold_lock(output.parent / f".{output.name}.tasuki.lock", f"--output {output} is being labelled by "

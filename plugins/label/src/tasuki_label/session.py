@@ -33,6 +33,7 @@ class Session:
                  candidates: int = DEFAULT_CANDIDATES, backbone: str | None = None, seed: int = 0,
                  trainer: Any = None, model: Any = None) -> None:
         self.pool, self.store, self.trainer = list(pool), store, trainer
+        self._in_pool = set(self.pool)
         self.strategy, self.batch, self.candidates, self.backbone = strategy, batch, candidates, backbone
         self.rng = random.Random(seed)
         self.seed = seed
@@ -54,8 +55,19 @@ class Session:
     # --- what the page shows ----------------------------------------------------------------------
 
     def remaining(self) -> list[str]:
+        """The pool's texts neither labelled nor skipped this session, in pool order."""
         done = self.store.texts | self.skipped
         return [t for t in self.pool if t not in done]
+
+    def counts(self) -> dict[str, int]:
+        """The header's numbers: ``labelled`` counts the file's answers, so it can hold answers that are no pool
+        text's (``outside``: a text not in the pool, e.g. edited by hand; ``twice``: a text answered again); then
+        ``pool == labelled - outside - twice + skipped + remaining``, which the page says rather than leave
+        numbers that cannot add up."""
+        texts = self.store.texts
+        return {"labelled": len(self.store.rows), "outside": len(texts - self._in_pool),
+                "twice": len(self.store.rows) - len(texts), "skipped": len(self.skipped),
+                "remaining": len(self.remaining()), "pool": len(self.pool)}
 
     def state(self) -> dict[str, Any]:
         """The page's whole view: the text, the model's guess, the counts and the training rounds."""
@@ -64,13 +76,14 @@ class Session:
             if len(self.queue) <= self.batch // 4:  # choose ahead, so the page does not wait at the end of a batch
                 self.start_choosing()
             text = self.queue[0] if self.queue else None
-            left = len(self.remaining())
+            counts = self.counts()
+            left = counts["remaining"]
             shown = None
             if text is not None:
                 shown = {"id": self.item, "text": text, "guess": self._guess(text)}
             return {"version": self.item, "item": shown, "labels": self.store.labels, "multi_label": self.store.multi_label,
-                    "labelled": len(self.store.rows), "session": self.answered, "remaining": left,
-                    "done": left == 0, "choosing": self.choosing is not None, "can_undo": bool(self.history),
+                    **counts, "session": self.answered, "done": left == 0, "choosing": self.choosing is not None,
+                    "can_undo": bool(self.history),
                     "strategy": self._strategy(), "model": str(self.model_dir) if self.model_dir else None,
                     "error": self.error, "training": self.trainer.status() if self.trainer is not None else None}
 
@@ -215,12 +228,14 @@ class Session:
             self.start_choosing(replace=True)
 
 
-def check_labels(value: str) -> list[str]:
-    """``--labels A,B,C`` as a list: names without surrounding spaces, none empty, none twice."""
-    names = [name.strip() for name in value.split(",")]
+def check_labels(value: str | Sequence[str], option: str = "--labels") -> list[str]:
+    """The label set as a list: ``--labels A,B,C`` (a text, split on commas) or ``--label A --label B`` (names as
+    given, so a name may hold a comma); names without surrounding spaces, none empty, none twice."""
+    names = [name.strip() for name in (value.split(",") if isinstance(value, str) else value)]
     if len(names) < 2 or any(not name for name in names):
-        raise DataError(f"--labels: {value!r} is not allowed; allowed: two or more comma-separated names, e.g. pos,neg")
+        example = "comma-separated names, e.g. pos,neg" if option == "--labels" else "names, e.g. --label pos --label neg"
+        raise DataError(f"{option}: {value!r} is not allowed; allowed: two or more {example}")
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise DataError(f"--labels: {twice[0]!r} is given twice")
+        raise DataError(f"{option}: {twice[0]!r} is given twice")
     return names

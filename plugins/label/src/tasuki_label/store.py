@@ -4,7 +4,8 @@ The file stays an ordinary training file (``tasuki train classify --data labels.
 ``{"text": ..., "label": "A"}`` (multi-label: ``"label": ["A", "B"]``, ``[]`` for none). An answer is
 appended, flushed and fsynced, so a killed process loses nothing. Undo rewrites the file without its last
 line (a temporary file renamed over it, so a reader sees the old file or the new one, never half of one):
-a retraction line would make the file something ``tasuki train`` cannot read.
+a retraction line would make the file something ``tasuki train`` cannot read. Every other byte stays as it
+was: a file edited by hand keeps its own columns, key order and line endings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tasuki.plugin import DataError, atomic_write_text, iter_rows
+from tasuki.plugin import DataError, atomic_path, atomic_write_text, iter_rows
+
+BOM = b"\xef\xbb\xbf"
 
 
 class LabelStore:
@@ -64,23 +67,55 @@ class LabelStore:
         row = {"text": text, "label": self.check(label, "answer")}
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8", newline="\n") as handle:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            with self.path.open("a+b") as handle:
+                newline = self._newline(handle)
+                handle.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + newline)
                 handle.flush()
                 os.fsync(handle.fileno())
             self.rows.append(row)
 
+    @staticmethod
+    def _newline(handle: Any) -> bytes:
+        """The line ending an answer appended to ``handle`` ends with: the file's own (CRLF for a file written so),
+        first ending a last line written without one, else two answers would share one line."""
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return b"\n"
+        handle.seek(0)
+        first = handle.readline()
+        newline = b"\r\n" if first.endswith(b"\r\n") else b"\n"
+        handle.seek(size - 1)
+        if handle.read(1) != b"\n":
+            handle.write(newline)
+        return newline
+
     def remove_last(self, text: str) -> dict[str, Any]:
-        """Take back the last answer, which must be ``text``'s (the session's undo), by an atomic rewrite."""
+        """Take back the last answer, which must be ``text``'s (the session's undo): the file's last line goes, by
+        an atomic rewrite that keeps every other byte (a hand-added column, CRLF endings)."""
         with self._lock:
             if not self.rows or self.rows[-1]["text"] != text:
                 raise DataError(f"{self.path}: the last answer is not {text!r}; nothing was taken back")
-            kept = self.rows[:-1]
-            atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+            content = self.path.read_bytes()
+            body = content.rstrip(b"\r\n\t ")
+            start = max(body.rfind(b"\n") + 1, len(BOM) if body.startswith(BOM) else 0)
+            try:
+                last = json.loads(body[start:].decode("utf-8"))
+            except ValueError:
+                last = None
+            if not isinstance(last, dict) or last.get("text") != text or last.get("label") != self.rows[-1]["label"]:
+                raise DataError(f"{self.path}: the last line is not the answer to {text!r} (was the file edited?); "
+                                f"nothing was taken back")
+            with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
+                handle.write(content[:start])
+                handle.flush()
+                os.fsync(handle.fileno())
             return self.rows.pop()
 
     def snapshot(self, path: str | Path) -> int:
-        """Copy the answers so far to ``path`` (what a training round reads while labelling goes on); their count."""
+        """Copy the answers so far to ``path`` (what a training round reads while labelling goes on); their count.
+
+        The copy has ``text`` and ``label`` only, in the labels file's order: what training reads; other columns
+        of a file edited by hand stay in the labels file alone."""
         with self._lock:
             rows = list(self.rows)
         atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
