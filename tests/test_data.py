@@ -32,6 +32,22 @@ def test_jsonl_tsv_txt(tmp_path: Path) -> None:
     assert load_data(txt, Toy, with_targets=False)[0]["text"] == ["one", " two ", "\u3000田中"]
 
 
+@pytest.mark.parametrize("encoding, named", [("euc_jp", "EUC-JP Japanese: pass --encoding euc_jp"),
+                                            ("cp932", "Shift-JIS (cp932) Japanese: pass --encoding cp932"),
+                                            ("cp1252", "Western European (cp1252, a superset of latin-1): pass "
+                                                       "--encoding cp1252")])
+def test_a_file_that_does_not_decode_is_told_the_encoding_it_reads_as(tmp_path: Path, encoding: str,
+                                                                       named: str) -> None:
+    # an EUC-JP file was told to try latin-1, which decodes anything: the model trained on mojibake
+    japanese = "今日はとても良い天気です,良い\n映画はつまらなかった,悪い\n"
+    texts = japanese if encoding != "cp1252" else "crème brûlée,pos\nnaïve,neg\n"
+    path = write(tmp_path / "d.csv", ("text,label\n" + texts).encode(encoding))
+    with pytest.raises(DataError, match="cannot decode") as error:
+        load_data(path, Toy)
+    assert str(error.value).endswith(f"It reads as {named} (Python: encoding='{encoding}')")
+    assert load_data(path, Toy, encoding=encoding)[0]["text"][1] == texts.split("\n")[1].split(",")[0]
+
+
 def test_latin1_fails_clearly_then_reads_with_encoding(tmp_path: Path) -> None:
     path = write(tmp_path / "d.csv", "text,label\ncaf\u00e9 ok,pos\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"d.csv: line 2: cannot decode byte 0xe9.*latin-1"):

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tasuki.data.charsets import encoding_advice
 from tasuki.data.headers import check_delimiter, delimiter, header_names, separator_line, title_hint
 from tasuki.data.jsonfiles import json_row, read_json
 from tasuki.errors import DataError
@@ -55,11 +56,8 @@ def read_text(path: str | Path, encoding: str | None = None) -> str:
         text = raw.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: line {line}: cannot decode byte 0x{raw[exc.start]:02x} as {encoding or 'UTF-8'}. "
-            f"Pass the file's encoding, e.g. encoding='latin-1' (CLI: --encoding latin-1) or 'cp932' for "
-            f"Shift-JIS Japanese"
-        ) from None
+        raise DataError(f"{path}: line {line}: cannot decode byte 0x{raw[exc.start]:02x} as {encoding or 'UTF-8'}. "
+                        f"{encoding_advice(path, encoding)}") from None
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r}") from None
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -132,9 +130,8 @@ def _decode_error(path: Path, encoding: str | None) -> DataError:
                 bad = block[start] if start < len(block) else exc.object[exc.start]
                 break
             line += block.count(b"\n")
-    return DataError(f"{path}: line {line}: cannot decode byte 0x{bad:02x} as {encoding or 'UTF-8'}. Pass the "
-                     f"file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1') or cp932 for "
-                     f"Shift-JIS Japanese")
+    return DataError(f"{path}: line {line}: cannot decode byte 0x{bad:02x} as {encoding or 'UTF-8'}. "
+                     f"{encoding_advice(path, encoding)}")
 
 
 def _lines(handle: IO[str], path: Path, encoding: str | None) -> Iterator[tuple[int, str]]:
