@@ -97,8 +97,9 @@ def test_interrupted_run_resumes_to_identical_weights(toy_registry, backbone_dir
         assert torch.allclose(full[name], cut[name], atol=1e-6), name
 
 
+@pytest.mark.parametrize("damage", ["truncated", "changed in place"])
 def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+                                                           caplog: pytest.LogCaptureFixture, damage: str) -> None:
     out = tmp_path / "run"
     args = {**FAST, "epochs": 1, "save_steps": 2, "save_total_limit": 0, "keep_checkpoints": True}
     tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, **args)
@@ -108,11 +109,14 @@ def test_resume_skips_half_written_and_corrupt_checkpoints(toy_registry, backbon
     half = root / ".tmp-step-00000099"
     shutil.copytree(newest, half)
     (half / "trainer_state.json").unlink()
-    # a complete-looking but corrupt checkpoint: truncated weights
+    # a complete-looking but corrupt checkpoint: truncated weights, or weights of the same size with bytes changed
+    # (safetensors loads those: the resumed run went on with 3.4e38 in its embeddings and predicted NaN)
     weights = newest / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
+    content = bytearray(weights.read_bytes())
+    content[len(content) // 2:len(content) // 2 + 64] = b"\x7f" * 64
+    weights.write_bytes(content[:100] if damage == "truncated" else content)
     result = tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, resume=True, **args)
-    assert "unreadable" in caplog.text and newest.name in caplog.text
+    assert f"checkpoint {newest} is damaged (model.safetensors is not the file that was saved" in caplog.text
     assert result.global_step == 6
     assert half.exists() and newest.exists()  # nothing the user had is deleted
 

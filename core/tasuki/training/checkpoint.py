@@ -4,8 +4,8 @@ A checkpoint is written into a hidden temporary directory by every process (each
 RNG state; the main process writes model, optimizer and scheduler), and only after a barrier
 does the main process mark it complete (``trainer_state.json``, written last) and rename it
 into place (the rename is atomic): a crash mid-write leaves a ``.tmp-*`` directory that resume
-ignores. A checkpoint that is complete but corrupt (a truncated weight file, say) is reported
-and skipped in favour of the previous one; nothing is deleted.
+ignores. A checkpoint that is complete but corrupt (a truncated weight file, or bytes changed in place: the
+state records each file's SHA-256) is reported and skipped in favour of the previous one; nothing is deleted.
 
 Every checkpoint carries the run's *fingerprint* (task and options, backbone, data, batch
 size, accumulation, processes, max length, seed, learning rate and schedule): ``--resume``
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import CheckpointError
-from tasuki.files import atomic_path, atomic_write_json, follow_umask, free_space
+from tasuki.files import atomic_path, atomic_write_json, file_sha256, follow_umask, free_space
 
 if TYPE_CHECKING:
     import torch
@@ -49,8 +49,9 @@ def temporary_dir(root: Path, global_step: int) -> Path:
 
 
 def publish_checkpoint(tmp: Path, final: Path, state: dict[str, Any]) -> None:
-    """Mark ``tmp`` complete and rename it to ``final`` (main process only)."""
-    atomic_write_json(tmp / STATE_FILE, state)
+    """Mark ``tmp`` complete, with the SHA-256 of each of its files, and rename it to ``final`` (main process only)."""
+    files = {str(p.relative_to(tmp)): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    atomic_write_json(tmp / STATE_FILE, {**state, "files": files})
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -156,6 +157,10 @@ def load_resume_point(accelerator: Accelerator, root: Path, fingerprint: dict[st
                 + "; ".join(differences)
                 + ". Resume with the same ones, or train anew with --overwrite"
             )
+        damage = damaged_file(candidate, state)
+        if damage is not None:  # bytes changed in place: safetensors would load them, NaN weights and all
+            logger.warning("checkpoint %s is damaged (%s); trying an older one", candidate, damage)
+            continue
         try:
             accelerator.load_state(str(candidate))
         except Exception as exc:  # a truncated or damaged file: fall back to an older checkpoint
@@ -165,6 +170,17 @@ def load_resume_point(accelerator: Accelerator, root: Path, fingerprint: dict[st
             report(f"resuming from {candidate} (step {state['global_step']})")
         return state
     raise CheckpointError(f"--resume: no readable checkpoint under {root}; remove it or train without --resume")
+
+
+def damaged_file(checkpoint: Path, state: dict[str, Any]) -> str | None:
+    """What of ``checkpoint`` differs from the SHA-256 its state recorded (none recorded: an older checkpoint)."""
+    for name, digest in (state.get("files") or {}).items():
+        path = checkpoint / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != digest:
+            return f"{name} is not the file that was saved (its SHA-256 differs)"
+    return None
 
 
 def save_best(accelerator: Accelerator, model: torch.nn.Module, root: Path) -> None:
