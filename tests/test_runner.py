@@ -160,6 +160,26 @@ def test_half_written_model_directory_fails_clearly(toy_registry, tmp_path: Path
         tasuki.load(tmp_path / "nothing")
 
 
+def test_weights_that_hold_nan_are_refused_at_load(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    """A run that resumed from a damaged checkpoint (or diverged) saved NaN weights with their own SHA-256: every
+    score was NaN, and predict still picked a label from them."""
+    from safetensors.torch import load_file, save_file
+
+    from tasuki.model_dir import file_hashes
+
+    out = tmp_path / "m"
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
+    weights = load_file(out / "model.safetensors")
+    name = next(n for n, w in weights.items() if w.is_floating_point() and w.ndim == 2)
+    weights[name][0, 0] = float("nan")
+    save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
+    metadata = json.loads((out / "tasuki.json").read_text())
+    metadata["weights_sha256"] = file_hashes(out, list(metadata["weights_sha256"]))
+    (out / "tasuki.json").write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointError, match=r"holds NaN or infinite values, so every prediction would be NaN"):
+        tasuki.load(out)
+
+
 def test_corrupt_weights_fail_clearly(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     out = tmp_path / "m"
     tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)

@@ -242,7 +242,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
     from transformers import AutoTokenizer
 
     from tasuki.devices import checked_device
-    from tasuki.model_dir import check_head, check_labels, check_metadata, task_from_metadata
+    from tasuki.model_dir import check_finite, check_head, check_labels, check_metadata, task_from_metadata
     from tasuki.prediction import runtimes
     from tasuki.security import check_remote_code
 
@@ -266,6 +266,7 @@ def load(directory: str | Path, *, device: str | None = None) -> TrainedModel:
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except Exception as exc:  # truncated weights, missing files: say which directory and why
         raise CheckpointError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    check_finite(model, directory)
     model.to(device).eval()
     return TrainedModel(directory, task, model, tokenizer, metadata)
 

@@ -164,6 +164,18 @@ def check_head(task: Task, directory: Path) -> None:
     )
 
 
+def check_finite(model: Any, directory: Path) -> None:
+    """Refuse a model whose weights hold NaN or infinity (a diverged run, or a damaged checkpoint it resumed from):
+    every prediction would be NaN, and the label picked from NaN scores a silent wrong answer."""
+    import torch
+
+    parameters = getattr(model, "named_parameters", None)  # an ONNX export has none to read
+    for name, weight in parameters() if callable(parameters) else ():
+        if weight.is_floating_point() and not bool(torch.isfinite(weight).all()):
+            raise CheckpointError(f"{directory}: weight {name} holds NaN or infinite values, so every prediction "
+                                  f"would be NaN: train it again (with --resume, from a checkpoint before it broke)")
+
+
 def head_of(task_cls: type[Task]) -> str | None:
     """The end of the architecture name of ``task_cls``'s ``auto_model`` head (``ForSequenceClassification``);
     None for a task without one."""
