@@ -5,21 +5,21 @@ documents. None of the packaged backbones ships one, and a freshly initialised h
 any "before" perplexity meaningless (it is about the vocabulary size). Then the baseline
 is the same step budget spent training the head alone with the encoder frozen, against
 adapting the whole model: both runs see the same seed, data order, masks and held-out
-documents, so the difference is what adapting the encoder bought.
+documents, so the difference is what adapting the encoder bought. The head-only run is a
+stage of the adaptation's own run (:mod:`tasuki_mlm.baseline`): in its ``--output``, resumed with it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.plugin import METADATA_FILE, DataError, atomic_write_json, atomic_write_text
+from tasuki_mlm.baseline import HeadOnlyFirst, said_once, scores
 from tasuki_mlm.corpus import check_held_out, corpus_dataset, split_documents
 from tasuki_mlm.task import MaskedLMTask
 
@@ -127,8 +127,8 @@ def adapt(
     corpus: Any,
     *,
     output_dir: str | Path,
-    backbone: str = "minilm",
-    lang: str = "en",
+    backbone: str | None = None,
+    lang: str | None = None,
     max_steps: int | None = None,
     epochs: int = 1,
     held_out: float = 0.05,
@@ -148,46 +148,47 @@ def adapt(
     """Adapt ``backbone`` to ``corpus``; save the adapted model (a backbone for any task) in ``output_dir``.
 
     :param corpus: a folder of text files, a file, a Hub dataset name or a list of texts.
+    :param backbone: default: the task's for ``lang`` (as ``tasuki train`` picks it: minilm, e5-small for Japanese).
+    :param lang: ``"en"`` or ``"ja"``; default: detected from the corpus (as ``tasuki train`` detects it).
     :param held_out: share of documents held out (whole documents, fixed by ``seed``).
     :param compare: also run the baseline (before, or head-only) and write both into the model card.
-    :param training_args: further :class:`tasuki.args.TrainingArgs` fields.
+    :param training_args: further :class:`tasuki.args.TrainingArgs` fields (``resume=True`` continues a
+        killed run in ``output_dir``, its head-only baseline included).
     """
     import tasuki
     from tasuki.plugin import resolve_backbone
 
     # the options are checked (one line naming a bad one) before the corpus is read
     check_held_out(held_out)
-    MaskedLMTask(lang=lang, mlm_probability=mlm_probability, whole_word=whole_word, line_by_line=line_by_line)
+    options = {"mlm_probability": mlm_probability, "whole_word": whole_word, "line_by_line": line_by_line}
+    MaskedLMTask(lang=lang or "en", **options)
     documents = load_documents(corpus, encoding=encoding, text_column=text_column)
     train_docs, held_docs = split_documents(documents, held_out, seed)  # views of one memory-mapped table
-    backbone_obj = resolve_backbone(backbone)
+    lang = lang or detected_language(train_docs)
+    backbone_obj = resolve_backbone(backbone or MaskedLMTask.default_backbones[lang])
     max_length = min(max_length, backbone_obj.max_length)
     if not line_by_line:
         check_corpus_size(train_docs, backbone_obj.tokenizer, max_length)
-    options = {"mlm_probability": mlm_probability, "whole_word": whole_word, "line_by_line": line_by_line}
     common = dict(
         eval_data=held_docs, backbone=backbone_obj, lang=lang, max_steps=max_steps, epochs=epochs,
         max_length=max_length, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
         progress=progress, **training_args,
     )
-
-    probe = MaskedLMTask(lang=lang, **options)
-    probe.build_model(backbone_obj)  # loads the weights once to learn whether a pretrained head exists
-    head_initialized = bool(probe.head_initialized)
-    baseline: dict[str, float] = {}
-    if compare and head_initialized:
-        scratch = Path(tempfile.mkdtemp(prefix="tasuki-mlm-head-only-"))
-        try:
-            head_only = tasuki.train(
-                "mlm", train_docs, output_dir=scratch, task_options={**options, "freeze_backbone": True}, **common
-            )
-            baseline = dict(head_only.metrics)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    elif compare:
-        baseline = evaluate_texts(probe, backbone_obj, held_docs, max_length, batch_size * 2)
-
-    result = tasuki.train("mlm", train_docs, output_dir=output_dir, task_options=options, **common)
+    loggers = {cls.__module__ for cls in type(backbone_obj).__mro__ if cls.__module__.startswith("tasuki")}
+    with said_once({*loggers, MaskedLMTask.__module__}):  # every model load would say again that the head is new
+        probe = MaskedLMTask(lang=lang, **options)
+        model = probe.build_model(backbone_obj)  # loads the weights once to learn whether a pretrained head exists
+        head_initialized = bool(probe.head_initialized)
+        baseline: dict[str, float] = {}
+        if compare and not head_initialized:
+            baseline = scores(probe, model, backbone_obj.tokenizer, held_docs, max_length, batch_size * 2)
+        del model
+        # The head-only baseline is a stage of the adaptation's own run: in its --output, resumed with it.
+        task = (HeadOnlyFirst(lang, held_docs, backbone_obj.tokenizer, **options) if compare and head_initialized
+                else MaskedLMTask(lang=lang, **options))
+        result = tasuki.train(task, train_docs, output_dir=output_dir, **common)
+    if isinstance(task, HeadOnlyFirst):
+        baseline = dict(task.baseline)
     adapted = AdaptResult(
         output_dir=Path(output_dir),
         head_initialized=head_initialized,
@@ -201,6 +202,15 @@ def adapt(
     return adapted
 
 
+def detected_language(documents: Dataset) -> str:
+    """``"ja"`` or ``"en"``, detected as ``tasuki train`` detects it (on the documents it will train on)."""
+    from tasuki.plugin import detect_language
+
+    lang = detect_language(documents)
+    logger.info("language: %s (detected from the corpus; --lang to override)", lang)
+    return lang
+
+
 def evaluate_texts(
     task: MaskedLMTask, backbone: Any, texts: Sequence[str] | Dataset, max_length: int, batch_size: int
 ) -> dict[str, float]:
@@ -208,14 +218,7 @@ def evaluate_texts(
 
     ``texts``: strings, or a dataset with a ``text`` column.
     """
-    from datasets import Dataset
-
-    from tasuki.plugin import predict
-
-    examples = texts if isinstance(texts, Dataset) else Dataset.from_list([{"text": t} for t in texts])
-    done = predict(task, task.build_model(backbone), backbone.tokenizer, examples, max_length=max_length,
-                   batch_size=batch_size)
-    return task.compute_metrics(done.outputs, done.features, done.examples)
+    return scores(task, task.build_model(backbone), backbone.tokenizer, texts, max_length, batch_size)
 
 
 def _record(result: AdaptResult) -> None:

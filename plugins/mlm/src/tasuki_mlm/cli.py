@@ -15,9 +15,11 @@ ADAPT_DEFAULTS = {"epochs": 1, "max_length": 128, "batch_size": 16, "learning_ra
 
 @click.command("adapt")
 @click.argument("corpus")
-@click.option("--backbone", default="minilm", show_default=True, help="Backbone spec, Hub id or directory.")
+@click.option("--backbone", default=None,
+              help="Backbone spec, Hub id or directory (default: minilm; e5-small for Japanese).")
 @click.option("--output", "-o", "output_dir", required=True, help="Directory for the adapted model.")
-@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "ja"]))
+@click.option("--lang", default=None, type=click.Choice(["en", "ja"]),
+              help="Language of the corpus (default: detected from it).")
 @click.option("--held-out", type=float, default=0.05, show_default=True, help="Share of documents held out.")
 @click.option("--encoding", default=None, help="Encoding of the corpus files (default UTF-8).")
 @click.option("--text-column", default="text", show_default=True, help="Text column of csv/jsonl corpora.")
