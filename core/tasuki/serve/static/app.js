@@ -47,7 +47,9 @@ function taskForm(model, kind, examples) {
   fields.forEach((name, i) => {
     const label = kind === "pair" ? (i === 0 ? "First text" : "Second text") : name[0].toUpperCase() + name.slice(1);
     const box = kind === "question" && i === 0 ? "input" : "textarea";
-    form.append(...field(box, name, label, values[name] ?? ""));
+    // a pair task's second field may be named otherwise (classify-pairs: text_pair): the example's second text
+    const example = values[name] ?? (kind === "pair" ? Object.values(values)[i] : undefined) ?? "";
+    form.append(...field(box, name, label, example));
   });
   return form;
 }
