@@ -192,6 +192,10 @@ class ServedModel:
                 checked[name] = convert(value, types[name], self.parameters[name], "parameter")
             except SettingError as exc:
                 raise RequestError(422, f"parameters.{name}: {exc}", f"parameters.{name}") from None
+            if isinstance(value, str) and not isinstance(checked[name], str):  # "0.5" was read as the CLI reads it
+                kind = {bool: "true or false", int: "integer", float: "number"}.get(type(checked[name]), "value")
+                raise RequestError(422, f"parameters.{name}: expected a JSON {kind}, got the text {value!r}",
+                                   f"parameters.{name}")
         return checked
 
     def _rows(self, items: list[Any]) -> list[dict[str, Any]]:
@@ -202,6 +206,11 @@ class ServedModel:
                                    f"inputs[{i}]")
             if isinstance(item, str) and len(self.task.input_columns) > 1:
                 raise RequestError(422, f"inputs[{i}]: expected {self.expected_inputs()}, got a text", f"inputs[{i}]")
+            unknown = sorted(set(item) - set(self.task.known_columns())) if isinstance(item, dict) else []
+            if unknown:  # a text_pair sent to a one-text model was answered for the text alone
+                raise RequestError(422, f"inputs[{i}].{unknown[0]}: task {self.task.name!r} reads no field "
+                                   f"{unknown[0]!r}; its fields: {', '.join(self.task.known_columns())}",
+                                   f"inputs[{i}].{unknown[0]}")
         # a shape the task refuses (DataError) or cannot read: name the item, in the request's own terms
         shape_errors = (DataError, TypeError, ValueError, KeyError)
         try:

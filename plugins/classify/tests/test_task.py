@@ -186,6 +186,9 @@ def test_a_requests_threshold_stays_in_that_request(multi: Path, monkeypatch: py
         monkeypatch.undo()
         assert answer.status_code == 200 and answer.json()["labels"] == []
         shown = client.get("/models/b").json()["options"]
+        text = client.post("/models/a", json={"inputs": "football", "parameters": {"threshold": "0.5", "top_k": 1}})
+        assert text.status_code == 422 and text.json() == {
+            "error": "parameters.threshold: expected a JSON number, got the text '0.5'", "field": "parameters.threshold"}
     assert seen[0][:2] == (1.0, None) and seen[0][2] == alone  # the request's copy, and the model untouched
     assert shown.get("threshold") is None and model.task.options.threshold is None
 
