@@ -177,6 +177,32 @@ class TrainedModel:
                        batch_size=batch_size, progress=progress, cache=False)
         return done.outputs, done.features
 
+    def with_options(self, **options: Any) -> TrainedModel:
+        """This model deciding with other options: those a ``tasuki serve`` request may set
+        (``task.served_parameters()``: a multi-label classifier's ``threshold`` and ``top_k``, NER's ``aggregation``),
+        each checked as its setting declares. A copy that shares the weights; this model is unchanged."""
+        import copy
+        import dataclasses
+
+        from tasuki.settings import convert, hints
+
+        allowed = self.task.served_parameters()
+        declared = {f.name: f for f in dataclasses.fields(type(self.task).Options)} if allowed else {}
+        task = copy.copy(self.task)
+        task.options = copy.copy(self.task.options)
+        for name, value in options.items():
+            if name not in allowed:
+                raise ArgumentError(f"option {name!r}: not one a prediction of task {self.task.name!r} may change; "
+                                    f"allowed: {', '.join(allowed) or 'none'}")
+            value = convert(value, hints(type(self.task).Options)[name], declared[name], "option")
+            if isinstance(getattr(type(task), name, None), property):
+                setattr(task, name, value)  # the task's own setter checks it too (ner.aggregation)
+            else:
+                setattr(task.options, name, value)
+        model = copy.copy(self)
+        model.task = task
+        return model
+
     def predict(self, inputs: Any = None, *, batch_size: int = 32, progress: bool = False, **fields: Any) -> Any:
         """Predictions for one input (returns one result) or a list of inputs (returns a list).
 
@@ -187,6 +213,12 @@ class TrainedModel:
         from tasuki.data import rows_to_dataset
         from tasuki.task import PredictionContext
 
+        unread = [name for name in fields if name not in self.task.known_columns()]
+        if unread:  # predict(text=..., threshold=0.9) made the threshold a field of the input, and dropped it
+            how = (f"; it is an option: model.with_options({unread[0]}=...).predict(...)"
+                   if unread[0] in self.task.served_parameters() else "")
+            raise ArgumentError(f"predict: {unread[0]!r} is not a field of task {self.task.name!r}'s inputs "
+                                f"({', '.join(self.task.input_columns)}){how}")
         inputs = _predict_inputs(inputs, fields)
         batch_size = count_argument("batch_size", batch_size)
         single = self.task.is_one_input(inputs)

@@ -31,10 +31,13 @@ SHOWN = 60  # characters of each input shown in the table
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(min=1),
               help="With --output: rows read, predicted and written at a time.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Decide with another value of an option a serve request may set (classify: threshold, top_k; "
+                   "ner: aggregation; 'tasuki tasks TASK' lists them): --option threshold=0.7.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON (one list).")
 def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, output_file: str | None, resume: bool,
             overwrite: bool, columns: tuple[str, ...], encoding: str | None, batch_size: int, chunk_size: int,
-            as_json: bool) -> None:
+            options: tuple[str, ...], as_json: bool) -> None:
     """Predict with a trained model on TEXTs or on the rows of --input.
 
     Under torchrun / accelerate launch, --output splits the input across the processes and
@@ -54,6 +57,8 @@ def command(model_dir: str, texts: tuple[str, ...], input_file: str | None, outp
         raise click.UsageError("--overwrite replaces an --output file; give --output")
     mapping = parse_pairs(columns, "--column") if columns else None
     model = load(model_dir, device=_device())
+    if options:
+        model = model.with_options(**parse_pairs(options, "--option"))
     if output_file:
         count = model.predict_file(input_file, output_file, columns=mapping, batch_size=batch_size,
                                    chunk_size=chunk_size, resume=resume, overwrite=overwrite, encoding=encoding)

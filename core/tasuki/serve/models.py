@@ -10,7 +10,6 @@ A model may carry attachments for the routes plugins add (:mod:`tasuki.serve.rou
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import re
@@ -238,21 +237,15 @@ class ServedModel:
         return to_json(model.predict(items, batch_size=self.batch_size))
 
     def _with(self, parameters: Mapping[str, Any]) -> TrainedModel:
-        """The model with a request's options on a copy of its task: the weights are shared, the saved options never
-        change, so a model served under two names, ``GET /models/NAME`` and the caller's own ``predict`` never see
-        another request's threshold (setting them on the task for a batch did)."""
-        task = copy.copy(self.task)
-        task.options = copy.copy(self.task.options)
+        """The model with a request's options (:meth:`~tasuki.api.TrainedModel.with_options`): a copy of its task,
+        so a model served under two names, ``GET /models/NAME`` and the caller's own ``predict`` never see another
+        request's threshold (setting them on the task for a batch did)."""
+        model = self.model
         for name, value in parameters.items():
             try:
-                if isinstance(getattr(type(task), name, None), property):
-                    setattr(task, name, value)  # the task's own setter checks the value (ner.aggregation)
-                else:
-                    setattr(task.options, name, value)
+                model = model.with_options(**{name: value})
             except TasukiError as exc:
                 raise RequestError(422, f"parameters.{name}: {exc}", f"parameters.{name}") from None
-        model = copy.copy(self.model)
-        model.task = task
         return model
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import tasuki
-from tasuki.plugin import DataError, SettingError
-from tasuki.testing import refusal
+from tasuki.plugin import DataError, SettingError, TasukiError
+from tasuki.testing import refusal, run_cli
 
 SINGLE = [{"text": t, "label": lab} for t, lab in [
     ("football match goal", "sports"), ("election vote senate", "politics"), ("quiet morning garden", "home"),
@@ -155,13 +155,24 @@ def test_given_thresholds_are_kept_the_others_tuned_and_an_unknown_label_refused
 
 def test_multi_label_threshold_and_top_k(multi: Path) -> None:
     model = tasuki.load(multi)
-    assert model.predict("football election")["labels"] != []
-    model.task.options.threshold = 1.0  # what a serve request's parameters do
-    assert model.predict("football election")["labels"] == []
-    assert model.task.describe(model.predict("football election")) == "(none)"
-    model.task.options.threshold, model.task.options.top_k = 0.0, 1
-    assert len(model.predict("football election")["labels"]) == 1
+    labels = model.predict("football election")["labels"]
+    assert labels != []
+    strict = model.with_options(threshold=1.0)  # what a serve request's parameters do
+    assert strict.predict("football election")["labels"] == []
+    assert strict.task.describe(strict.predict("football election")) == "(none)"
+    assert len(model.with_options(threshold=0.0, top_k=1).predict("football election")["labels"]) == 1
+    assert model.predict("football election")["labels"] == labels  # the model itself is unchanged
     assert type(model.task).request_parameters == ("threshold", "top_k")
+    with pytest.raises(SettingError, match=r"option 'threshold': 2 is not allowed; allowed: a number >= 0 and <= 1"):
+        model.with_options(threshold=2)
+    with pytest.raises(TasukiError, match="option 'windows': not one a prediction of task 'classify' may change"):
+        model.with_options(windows=False)
+    # a keyword that is an option was taken for a field of the input, and dropped
+    with pytest.raises(TasukiError, match=r"predict: 'threshold' is not a field of task 'classify'.s inputs \(text\); "
+                                          r"it is an option: model.with_options\(threshold=...\)"):
+        model.predict(text="football election", threshold=0.9)
+    code, out, err = run_cli("predict", multi, "football election", "--option", "threshold=1", "--json")
+    assert code == 0 and json.loads(out)[0]["labels"] == [], err
 
 
 def test_a_requests_threshold_stays_in_that_request(multi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
