@@ -6,15 +6,16 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
 
 import tasuki
-from tasuki.errors import DataError
-from tasuki.registry import Registry
+from tasuki.plugin import DataError
 from tasuki.testing import only_plugins, tiny_bert
 from tasuki_template import plugin
 
@@ -23,7 +24,7 @@ ROWS = [{"text": "good movie", "label": "pos"}, {"text": "bad film", "label": "n
 
 
 @pytest.fixture(autouse=True)
-def registry() -> Registry:
+def registry() -> Iterator[Any]:
     with only_plugins(("template", plugin)) as registry:
         yield registry
 
@@ -40,7 +41,7 @@ def test_train_save_load_predict(tmp_path: Path) -> None:
         model.evaluate([{"text": "fine", "label": "meh"}])
 
 
-def test_command_is_added(registry: Registry) -> None:
+def test_command_is_added(registry: Any) -> None:
     group = click.Group()
     registry.add_commands(group)
     assert registry.plugins["template"].commands == ["template-info"]
