@@ -157,6 +157,17 @@ def test_cli_export_predict_evaluate(trained: Path, tmp_path: Path) -> None:
                                                                                         "data.csv")["accuracy"])
 
 
+def test_a_damaged_graph_is_refused_and_told_to_export_again(exports: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(exports["fp32"], copy)
+    graph = copy / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:-10])  # was told to "train it again"
+    with pytest.raises(CheckpointError, match="model.onnx does not match its tasuki.json .* export it again$"):
+        tasuki.load(copy)
+
+
 def test_reexport_replaces_an_earlier_export(trained: Path, exports: dict[str, Path], tmp_path: Path) -> None:
     import shutil
 

@@ -158,6 +158,16 @@ def test_half_written_model_directory_fails_clearly(toy_registry, tmp_path: Path
         tasuki.load(tmp_path / "m")
     with pytest.raises(CheckpointError, match="no such model directory"):
         tasuki.load(tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match=r"config.json is a file; give the model's directory \("):
+        tasuki.load(tmp_path / "m" / "config.json")
+
+
+def test_a_model_without_config_json_says_so(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=out, max_steps=1, **FAST)
+    (out / "config.json").unlink()  # was transformers' "Unrecognized model ... should have a model_type key"
+    with pytest.raises(CheckpointError, match="config.json is missing; the directory is incomplete"):
+        tasuki.load(out)
 
 
 def test_weights_that_hold_nan_are_refused_at_load(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ _REQUIRED = ("task", "task_state")
 def read_metadata(directory: str | Path) -> dict[str, Any]:
     """``tasuki.json`` of a trained model, with a clear error for anything else."""
     directory = Path(directory)
+    if directory.is_file():
+        raise CheckpointError(f"{directory} is a file; give the model's directory ({directory.parent})")
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: no such model directory")
     path = directory / METADATA_FILE
@@ -78,8 +80,12 @@ def verify_weights(directory: str | Path, metadata: dict[str, Any]) -> None:
                 raise CheckpointError(f"{directory}: {name} ({what}) is missing; the directory is incomplete "
                                       f"(copy it again from where it was trained, or train it again)")
             if file_sha256(path) != expected:
+                again = "export it again" if metadata.get("runtime") == "onnx" else "train it again"
                 raise CheckpointError(f"{directory}: {name} does not match its {METADATA_FILE} (SHA-256 differs): "
-                                      f"the {what} file was replaced or damaged after training; train it again")
+                                      f"the {what} file was replaced or damaged after it was saved; {again}")
+    if not (directory / "config.json").is_file():  # transformers' own error asks for a model_type key
+        raise CheckpointError(f"{directory}: config.json is missing; the directory is incomplete (copy it again "
+                              f"from where it was saved)")
     if "tokenizer_sha256" not in metadata and not any((directory / n).is_file() for n in TOKENIZER_CONFIGS):
         raise CheckpointError(f"{directory}: the tokenizer files ({', '.join(TOKENIZER_CONFIGS)}) are missing; "
                               f"the directory is incomplete (copy it again, or train it again)")

@@ -127,7 +127,8 @@ def check_installable() -> tuple[str, str]:
 
 def check_hub() -> tuple[str, str]:
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    return "ok", "Hugging Face Hub: offline mode (HF_HUB_OFFLINE)" if offline else "Hugging Face Hub: online mode"
+    return "ok", ("Hugging Face Hub: offline mode (HF_HUB_OFFLINE): Hub ids are not downloaded" if offline else
+                  "Hugging Face Hub: downloads allowed (HF_HUB_OFFLINE unset; the network is not checked)")
 
 
 CHECKS: list[Check] = [
