@@ -258,6 +258,7 @@ def test_an_onnx_export_is_served_the_same_way(toy_dir: Path, toy: TrainedModel,
     ({"inputs": [{"text": "good"}, {"text": "good", "text_pair": "bad"}]}, 422, "inputs[1].text_pair",
      "task 'template-classify' reads no field 'text_pair'; its fields: text, label"),
     ({"inputs": {"text": "good", "label": "anything"}}, 200, None, None),  # a target is allowed, and not read
+    ({"inputs": [{"text": "good"}, {"text": 5}]}, 422, "inputs[1].text", "inputs[1].text: expected a text, got int 5"),
     ({"inputs": []}, 422, "inputs", "empty list"),
     ({"inputs": ["a"] * 5}, 413, "inputs", "5 items; the limit is 4"),
     ({"inputs": "x" * 101}, 413, "inputs", "101 characters; the limit is 100"),

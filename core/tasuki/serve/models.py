@@ -205,6 +205,12 @@ class ServedModel:
                                    f"inputs[{i}]")
             if isinstance(item, str) and len(self.task.input_columns) > 1:
                 raise RequestError(422, f"inputs[{i}]: expected {self.expected_inputs()}, got a text", f"inputs[{i}]")
+            if isinstance(item, dict):  # named here, not as "row 1" of a batch (or pyarrow's words on mixed types)
+                wrong = next((k for k in self.task.input_columns if k in item and not isinstance(item[k], (str, list))),
+                             None)
+                if wrong is not None:
+                    raise RequestError(422, f"inputs[{i}].{wrong}: expected a text, got "
+                                       f"{type(item[wrong]).__name__} {_short(item[wrong])}", f"inputs[{i}].{wrong}")
             unknown = sorted(set(item) - set(self.task.known_columns())) if isinstance(item, dict) else []
             if unknown:  # a text_pair sent to a one-text model was answered for the text alone
                 raise RequestError(422, f"inputs[{i}].{unknown[0]}: task {self.task.name!r} reads no field "
