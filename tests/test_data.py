@@ -88,6 +88,12 @@ def test_empty_text_and_unknown_label_name_row_and_column() -> None:
     data, _ = load_data([{"text": "fine", "label": "pos"}, {"text": "  ", "label": "neg"}], Toy)
     with pytest.raises(DataError, match=r"rows: row 2, column 'text': empty text"):
         task.validate(data, "rows", with_targets=True)
+    for invisible in ("\u200b", "\x00", "\ufeff\u3000"):  # zero-width, NUL, BOM: a tokenizer reads nothing in them
+        data, _ = load_data([{"text": "fine", "label": "pos"}, {"text": invisible, "label": "neg"}], Toy)
+        with pytest.raises(DataError, match=r"rows: row 2, column 'text': empty text \(only invisible characters"):
+            task.validate(data, "rows", with_targets=True)
+    data, _ = load_data([{"text": "\u200bfine", "label": "pos"}], Toy)
+    task.validate(data, "rows", with_targets=True)  # a text with a word in it is one
     data, _ = load_data([{"text": "fine", "label": "pos"}, {"text": "meh", "label": "mixed"}], Toy)
     with pytest.raises(DataError, match=r"row 2, column 'label': unknown label 'mixed'"):
         task.validate(data, "rows", with_targets=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,11 @@ def column_values(dataset: Dataset, column: str, chunk: int = 1000) -> Iterator[
         yield from batch[column]
 
 
+INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+"""Unicode categories a text of nothing else holds no word in: controls (NUL), formats (zero-width space, BOM),
+separators."""
+
+
 def check_texts(dataset: Dataset, columns: Sequence[str], source: str) -> None:
     """Every value a non-empty string that UTF-8 can encode (no lone surrogates); errors name the row."""
     for column in columns:
@@ -129,6 +135,9 @@ def check_texts(dataset: Dataset, columns: Sequence[str], source: str) -> None:
                 raise DataError(f"{source}: row {row}, column {column!r}: expected text, got {value!r}")
             if not value.strip():
                 raise DataError(f"{source}: row {row}, column {column!r}: empty text")
+            if all(unicodedata.category(c) in INVISIBLE for c in value):  # a tokenizer reads nothing in them
+                raise DataError(f"{source}: row {row}, column {column!r}: empty text (only invisible characters: "
+                                f"{value[:20]!r})")
             check_encodable(value, f"{source}: row {row}, column {column!r}")
 
 
