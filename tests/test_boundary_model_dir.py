@@ -224,6 +224,24 @@ def test_another_heads_backbone_keeps_the_encoder_only(registry, model_dir) -> N
     assert not torch.equal(state["classifier.weight"], saved["classifier.weight"])  # a new head
 
 
+def test_an_mlm_backbones_encoder_says_in_one_line_what_it_leaves_out(backbone_dir, tmp_path, capfd, caplog) -> None:
+    """An adapted backbone (tasuki adapt: a BertForMaskedLM) read as an encoder printed transformers' table of the
+    unused MLM head's weights on every load (the few-shot recipe, embeddings)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from tasuki.backbone import HFBackbone
+
+    adapted = tmp_path / "adapted"
+    AutoModelForMaskedLM.from_pretrained(backbone_dir).save_pretrained(adapted)
+    AutoTokenizer.from_pretrained(backbone_dir).save_pretrained(adapted)
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="tasuki.backbone"):
+        encoder = HFBackbone(str(adapted)).encoder()
+    assert type(encoder).__name__ == "BertModel"
+    assert "weights outside the encoder left out (cls.*)" in caplog.text
+    assert "cls.predictions" not in capfd.readouterr().err
+
+
 # --- 6. remote code ------------------------------------------------------------------------------
 
 

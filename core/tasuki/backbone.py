@@ -8,9 +8,11 @@ stays off unless the user turns it on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +69,20 @@ class Backbone(ABC):
     def describe(self) -> dict[str, Any]:
         """Metadata saved with trained models and shown in model cards."""
         return {"spec": self.spec}
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' loading messages (a table of new or unused weights) off for the block: tasuki says what
+    matters of them in one line."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 TASK_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice")
@@ -143,23 +159,17 @@ class HFBackbone(Backbone):
         return self._load("tokenizer", lambda: AutoTokenizer.from_pretrained(self.name_or_path, **self._load_kwargs()))
 
     def build_model(self, auto_class: Any, **config: Any) -> torch.nn.Module:
-        from transformers.utils import logging as hf_logging
-
         trained = self._trained_head(auto_class, config)
         if trained:  # another task's model (a trained classifier, say): its encoder under a fresh head
             logger.info("%s is a trained %s: its encoder is used, under a new head", self.spec, trained)
             return self._encoder_under_new_head(auto_class, config)
         # transformers prints a table of new head weights; one line of ours says the same
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        try:
+        with quiet_transformers():
             # a head of another size (other labels) is re-initialised, and said so below, not a traceback
             model, info = self._load("weights", lambda: auto_class.from_pretrained(
                 self.name_or_path, use_safetensors=True, output_loading_info=True, ignore_mismatched_sizes=True,
                 **self._load_kwargs(), **config
             ))
-        finally:
-            hf_logging.set_verbosity(verbosity)
         if info["missing_keys"]:
             logger.info("%s: new %s weights initialised: %s", self.spec, type(model).__name__,
                         ", ".join(sorted(info["missing_keys"])))
@@ -192,18 +202,12 @@ class HFBackbone(Backbone):
     def _encoder_under_new_head(self, auto_class: Any, config: dict[str, Any]) -> torch.nn.Module:
         """``auto_class`` built fresh, then given the encoder weights of this backbone."""
         from transformers import AutoConfig
-        from transformers.utils import logging as hf_logging
 
         options = {**self._load_kwargs(), **config}
         head_config = self._load("config", lambda: AutoConfig.from_pretrained(self.name_or_path, **options))
         head_config.architectures = None
         model = auto_class.from_config(head_config, trust_remote_code=self.trust_remote_code)
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # the old head's weights are unused on purpose: no table of them
-        try:
-            encoder = self.encoder()
-        finally:
-            hf_logging.set_verbosity(verbosity)
+        encoder = self.encoder()  # the old head's weights are unused on purpose: said in one line there
         missing, _ = model.base_model.load_state_dict(encoder.state_dict(), strict=False)  # a pooler may be left over
         if missing:
             raise BackboneError(f"backbone {self.spec!r}: its encoder does not fit a new {type(model).__name__} "
@@ -213,8 +217,16 @@ class HFBackbone(Backbone):
     def encoder(self, **kwargs: Any) -> torch.nn.Module:
         from transformers import AutoModel
 
-        return self._load("weights", lambda: AutoModel.from_pretrained(
-            self.name_or_path, use_safetensors=True, **self._load_kwargs(), **kwargs))
+        with quiet_transformers():  # its table of a head's unused weights (an adapted MLM's cls.*): one line here
+            model, info = self._load("weights", lambda: AutoModel.from_pretrained(
+                self.name_or_path, use_safetensors=True, output_loading_info=True, **self._load_kwargs(), **kwargs))
+        if info["missing_keys"]:
+            logger.warning("%s: encoder weights not in the checkpoint, initialised at random: %s", self.spec,
+                           ", ".join(sorted(info["missing_keys"])))
+        if info["unexpected_keys"]:
+            heads = sorted({key.split(".")[0] for key in info["unexpected_keys"]})
+            logger.info("%s: weights outside the encoder left out (%s)", self.spec, ", ".join(f"{h}.*" for h in heads))
+        return model
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "name_or_path": self.name_or_path, "revision": self.revision}
