@@ -47,7 +47,7 @@ function taskForm(model, kind, examples) {
   fields.forEach((name, i) => {
     const label = kind === "pair" ? (i === 0 ? "First text" : "Second text") : name[0].toUpperCase() + name.slice(1);
     const box = kind === "question" && i === 0 ? "input" : "textarea";
-    // a pair task's second field may be named otherwise (classify-pairs: text_pair): the example's second text
+    // a pair task's second field may have another name than "pair" (text_pair, say): the example's second text
     const example = values[name] ?? (kind === "pair" ? Object.values(values)[i] : undefined) ?? "";
     form.append(...field(box, name, label, example));
   });
