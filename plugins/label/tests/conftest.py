@@ -59,3 +59,27 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
                               max_steps=40, learning_rate=3e-3, batch_size=8, eval_split=0, checkpoints=False,
                               progress=False, warmup_ratio=0.0)
     return Path(result.output_dir)
+
+
+PAIRS = ([{"text": a, "text_pair": b, "label": "same"} for a, b in (
+             ("football match", "the cup match"), ("a vote", "senate vote"), ("rain", "wind and rain"),
+             ("new storm", "big storm"), ("the party", "party vote"), ("a big win", "win the cup"))]
+         + [{"text": a, "text_pair": b, "label": "different"} for a, b in (
+             ("football match", "the election"), ("a vote", "snow"), ("rain", "the goal"),
+             ("new storm", "new poll"), ("the party", "the cloud"), ("a big win", "sun and wind"))])
+"""Pairs of texts on the same topic (``same``) or not (``different``), for ``--task classify-pairs``."""
+
+
+@pytest.fixture(scope="session")
+def pair_model_dir(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
+    """A tiny ``classify-pairs`` model (a cross-encoder) trained briefly on :data:`PAIRS`."""
+    import tasuki
+
+    classify = classify_plugin()
+    if classify is None:
+        pytest.skip("the classify plugin is not installed (pip install -e plugins/classify)")
+    with only_plugins(("classify", classify)):
+        result = tasuki.train("classify-pairs", PAIRS, backbone=str(backbone), output_dir=tmp_path_factory.mktemp("p") / "m",
+                              max_steps=20, learning_rate=3e-3, batch_size=8, eval_split=0, checkpoints=False,
+                              progress=False, warmup_ratio=0.0)
+    return Path(result.output_dir)

@@ -168,3 +168,40 @@ def test_a_round_trains_in_the_background_and_the_page_shows_its_estimate(tmp_pa
             browser.save_screenshot(os.environ["TASUKI_LABEL_SCREENSHOT"])
     finally:
         server.kill()
+
+
+def test_a_pair_is_shown_as_two_texts_and_labelled_with_the_same_keys(tmp_path: Path, browser: webdriver.Chrome,
+                                                                      backbone: Path) -> None:
+    from conftest import PAIRS
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"Q1": r["text"], "Q2": r["text_pair"]}) + "\n" for r in PAIRS[:4]),
+                    encoding="utf-8")
+    out = tmp_path / "pairs.jsonl"
+    server = Server(tmp_path / "server.log", pool, "--task", "classify-pairs", "--labels", "same,different", "--output",
+                    out, "--column", "text=Q1", "--column", "text_pair=Q2", "--backbone", backbone, "--every", 0)
+
+    def pair() -> tuple[str, str]:
+        return tuple(browser.find_element(By.ID, f"text-{name}").text for name in ("first", "second"))
+
+    try:
+        browser.get(server.url)
+        item, _ = _shown(browser)
+        first = pair()
+        assert first in {(r["text"], r["text_pair"]) for r in PAIRS[:4]}
+        assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#text .name")] == ["FIRST", "SECOND"]
+        _key(browser, "2")  # different
+        item, _ = _shown(browser, item)
+        assert _lines(out) == [{"text": first[0], "text_pair": first[1], "label": "different"}]
+        second = pair()
+        _key(browser, "s")
+        item, _ = _shown(browser, item)
+        assert pair() not in (first, second)
+        _key(browser, "u")  # the skip
+        item, _ = _shown(browser, item)
+        assert pair() == second
+        _key(browser, "u")  # the answer
+        item, _ = _shown(browser, item)
+        assert pair() == first and _lines(out) == []
+    finally:
+        server.kill()

@@ -128,7 +128,8 @@ def test_the_page_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     # a multi-label option for single-label answers would fail the first training round: refused at the start
     assert "'threshold': multi-label only" in refusal(*base, "--labels", "a,b", "--option", "threshold=0.3")
     assert "--folds: 1 is not allowed" in refusal(*base, "--labels", "a,b", "--folds", 1)
-    assert "'ner' is not 'classify'" in refusal("label", pool, "--task", "ner", "--output", out, "--labels", "a,b")
+    assert "'ner' is not one of 'classify', 'classify-pairs'" in refusal("label", pool, "--task", "ner", "--output", out,
+                                                                         "--labels", "a,b")
     assert "allowed: a .jsonl file" in refusal("label", pool, "--task", "classify", "--labels", "a,b", "--output", "x.csv")
     assert not out.exists()
 

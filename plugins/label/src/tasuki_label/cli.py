@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tasuki_label import DEFAULT_STRATEGY, STRATEGIES
+from tasuki_label import DEFAULT_STRATEGY, STRATEGIES, TASKS, item_fields
 
 SUGGESTION_FILES = (".csv", ".tsv", ".xlsx", ".jsonl")
 """What ``tasuki label suggest --output`` writes: a table (to label in a spreadsheet) or JSON lines."""
@@ -44,19 +44,26 @@ def label() -> None:
 
     \b
     tasuki label DATA --task classify --labels A,B,C --output labels.jsonl   the page
+    tasuki label DATA --task classify-pairs --labels same,different --output pairs.jsonl   pairs of texts
     tasuki label suggest --data POOL --exclude labels.jsonl -k 20 --output next.csv
     """
 
 
-def _text_column(columns: tuple[str, ...]) -> str:
+def _text_columns(columns: tuple[str, ...], task: str = "classify") -> tuple[str, str | None]:
+    """DATA's text column and (``classify-pairs``) its text_pair column, by ``--column text=Q1 --column text_pair=Q2``."""
     from tasuki.plugin import parse_pairs
 
     mapping = parse_pairs(columns, "--column")
-    unknown = sorted(set(mapping) - {"text"})
+    unknown = sorted(set(mapping) - set(TASKS[task]))
     if unknown:
-        raise click.BadParameter(f"{unknown[0]!r} is not a column tasuki label reads; allowed: text=YOUR_COLUMN",
-                                 param_hint="--column")
-    return mapping.get("text", "text")
+        allowed = ", ".join(f"{field}=YOUR_COLUMN" for field in TASKS[task])
+        raise click.BadParameter(f"{unknown[0]!r} is not a column tasuki label reads for --task {task}; allowed: "
+                                 f"{allowed}", param_hint="--column")
+    return mapping.get("text", "text"), (mapping.get("text_pair", "text_pair") if task == "classify-pairs" else None)
+
+
+TASK_HELP = ("classify (texts; the default) or classify-pairs (pairs of texts: columns text and text_pair, one class "
+             "per pair)")
 
 
 @label.command()
@@ -77,12 +84,15 @@ def _text_column(columns: tuple[str, ...]) -> str:
 @click.option("--candidates", "most", type=click.IntRange(min=1), default=None,
               help="Texts to choose among: a seeded random sample of a larger pool, as the page takes (default 2000).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means, of random and of the sample.")
-@click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in --data.")
+@click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN",
+              help="Your text column in --data (classify-pairs: text_pair=YOURS too).")
 @click.option("--encoding", default=None, help="Encoding of --data (csv/tsv/jsonl/txt), e.g. cp932 or shift_jis "
               "for a Japanese file saved by Excel (default UTF-8).")
+@click.option("--task", type=click.Choice(list(TASKS)), default="classify", show_default=True, help=TASK_HELP)
 def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path | None, strategy: str | None,
-            backbone: str | None, most: int | None, seed: int, columns: tuple[str, ...], encoding: str | None) -> None:
-    """Write the next k texts of --data to label (the page's choice, for a loop without the page)."""
+            backbone: str | None, most: int | None, seed: int, columns: tuple[str, ...], encoding: str | None,
+            task: str) -> None:
+    """Write the next k texts (or pairs) of --data to label (the page's choice, for a loop without the page)."""
     from tasuki.plugin import atomic_write_text, write_rows
     from tasuki_label import pool as texts_of
     from tasuki_label.selection import margins, select
@@ -96,18 +106,20 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
         raise click.BadParameter("'uncertainty' needs --model (without one: diverse, typical or random)", param_hint="--strategy")
     if exclude is not None and not exclude.is_file():
         raise click.BadParameter(f"{str(exclude)!r}: no such file", param_hint="--exclude")
-    texts = texts_of.read_texts(pool, _text_column(columns), encoding=encoding)
-    done = texts_of.labelled_texts(exclude)
+    text_column, pair_column = _text_columns(columns, task)
+    texts = texts_of.read_texts(pool, text_column, pair=pair_column, encoding=encoding)
+    done = texts_of.labelled_texts(exclude, pairs=pair_column is not None)
+    unit = "texts" if pair_column is None else "pairs"
     candidates = [t for t in texts if t not in done]
     most = most or DEFAULT_CANDIDATES
     if len(candidates) > most:
-        click.echo(f"choosing among {most} of the {len(candidates)} unlabelled texts (a seeded random sample, as "
+        click.echo(f"choosing among {most} of the {len(candidates)} unlabelled {unit} (a seeded random sample, as "
                    f"the page takes; --candidates to change)", err=True)
     candidates = texts_of.sample(candidates, most, seed + len(done))
     loaded = _load(model) if model is not None else None
     scores = texts_of.probabilities(loaded, candidates, progress=True) if loaded is not None else None
     if strategy != "random" and None in texts_of.views(strategy, loaded) and backbone is None:
-        backbone = texts_of.embedding_backbone(texts)
+        backbone = texts_of.embedding_backbone(texts, task=task)
         click.echo(f"embeddings: {backbone}, the default backbone for these texts' language (--backbone to choose)",
                    err=True)
     known = sorted(done) if strategy == "typical" else []  # typical covers what the labelled texts do not
@@ -120,17 +132,17 @@ def suggest(pool: Path, exclude: Path | None, k: int, output: Path, model: Path 
     picks = select(embeddings, k, strategy, seed=seed, labelled=labelled, **(scores.selection_args() if scores else {}))
     guessed = scores.guesses if scores is not None else []
     margin = margins(**scores.selection_args()) if guessed else None  # every strategy's picks, not only uncertainty's
-    rows = [{"text": candidates[p.index], "cluster": p.cluster,
+    rows = [{**item_fields(candidates[p.index]), "cluster": p.cluster,
              **({"guess": guessed[p.index][0], "confidence": round(guessed[p.index][1], 4),
                  "margin": round(float(margin[p.index]), 4)} if guessed else {})} for p in picks]
     if output.suffix.lower() == ".jsonl":
         atomic_write_text(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     else:  # a table: a workbook to label in Excel keeps every text a text
-        write_rows(output, list(rows[0]) if rows else ["text", "cluster"], rows, sheet="suggestions")
+        write_rows(output, list(rows[0]) if rows else [*TASKS[task], "cluster"], rows, sheet="suggestions")
     if len(rows) < k:
-        click.echo(f"note: {len(candidates)} unlabelled texts in {pool}, fewer than -k {k}: all of them written",
+        click.echo(f"note: {len(candidates)} unlabelled {unit} in {pool}, fewer than -k {k}: all of them written",
                    err=True)
-    click.echo(f"{len(rows)} texts ({strategy}) -> {output}")
+    click.echo(f"{len(rows)} {unit} ({strategy}) -> {output}")
 
 
 def _load(directory: Path) -> Any:
@@ -139,7 +151,7 @@ def _load(directory: Path) -> Any:
     return tasuki.load(directory)
 
 
-def _no_embeddings(candidates: list[str]) -> Any:
+def _no_embeddings(candidates: list[Any]) -> Any:
     import numpy as np
 
     return np.zeros((len(candidates), 1))  # random never reads them: no encoder run
@@ -147,8 +159,9 @@ def _no_embeddings(candidates: list[str]) -> Any:
 
 @label.command("page", hidden=True)
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--task", type=click.Choice(["classify"]), required=True,
-              help="What the answers are: classify (one label, or several with --option multi_label=true).")
+@click.option("--task", type=click.Choice(list(TASKS)), required=True,
+              help="What the answers are: classify (one label, or several with --option multi_label=true), or "
+                   "classify-pairs (one label for a pair of texts, columns text and text_pair).")
 @click.option("--labels", "label_names", default=None, help="The label set, comma-separated: --labels pos,neg,neutral.")
 @click.option("--label", "label_list", multiple=True, metavar="NAME",
               help="One label, once per label, instead of --labels: for a name with a comma (--label 'a, b' --label c).")
@@ -176,14 +189,15 @@ def _no_embeddings(candidates: list[str]) -> Any:
 @click.option("--candidates", type=click.IntRange(min=1), default=None,
               help="Texts each choice looks at, a random sample of a larger pool (default 2000).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choices.")
-@click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN", help="Your text column in DATA.")
+@click.option("--column", "columns", multiple=True, metavar="text=YOUR_COLUMN",
+              help="Your text column in DATA (classify-pairs: text_pair=YOURS too).")
 @click.option("--encoding", default=None, help="Encoding of DATA (csv/tsv/jsonl/txt), e.g. cp932 or shift_jis "
               "for a Japanese file saved by Excel (default UTF-8).")
 def page(data: Path, task: str, label_names: str | None, label_list: tuple[str, ...], output: Path, model: Path | None,
          port: int, host: str, options: tuple[str, ...], strategy: str | None, every: int | None, folds: int | None,
          models_dir: Path | None, backbone: str | None, train_args: str, candidates: int | None, seed: int,
          columns: tuple[str, ...], encoding: str | None) -> None:
-    """The labelling page for DATA's texts (run as 'tasuki label DATA ...')."""
+    """The labelling page for DATA's texts or pairs (run as 'tasuki label DATA ...')."""
     import shlex
 
     from tasuki_label.page import serve
@@ -205,8 +219,9 @@ def page(data: Path, task: str, label_names: str | None, label_list: tuple[str, 
         raise click.BadParameter(str(exc), param_hint="--train-args") from None
     task_options, multi_label = _task_options(task, options)
     labels = check_labels(label_names) if label_names is not None else check_labels(label_list, "--label")
-    serve(data, text_column=_text_column(columns), encoding=encoding, labels=labels, output=output, model=model,
-          host=host, port=port, task_options=task_options, multi_label=multi_label, strategy=strategy,
+    text_column, pair_column = _text_columns(columns, task)
+    serve(data, task=task, text_column=text_column, pair_column=pair_column, encoding=encoding, labels=labels,
+          output=output, model=model, host=host, port=port, task_options=task_options, multi_label=multi_label, strategy=strategy,
           every=DEFAULT_EVERY if every is None else every, folds=DEFAULT_FOLDS if folds is None else folds,
           models_dir=models_dir or output.with_name(output.stem + "-models"), backbone=backbone, train_args=extra,
           candidates=candidates or DEFAULT_CANDIDATES, seed=seed)
@@ -219,6 +234,13 @@ def _task_options(task: str, options: tuple[str, ...]) -> tuple[dict[str, str], 
     from tasuki.plugin import parse_pairs
 
     pairs = parse_pairs(options, "--option")
+    if task == "classify-pairs":
+        if "multi_label" in pairs:  # not an option of classify-pairs: said plainly, not as an unknown option
+            raise click.BadParameter("multi_label: --task classify-pairs labels one class per pair; multi-label "
+                                     "pairs are not supported", param_hint="--option")
+        if getattr(tasuki.make_task(task, **pairs).options, "regression", False):
+            raise click.BadParameter("regression=true: the page labels classes, not scores", param_hint="--option")
+        pairs.setdefault("regression", "false")  # classes, whatever the label names look like ("0.5")
     declared = tasuki.make_task(task, **pairs).options
     multi_label = bool(getattr(declared, "multi_label", False))
     if hasattr(declared, "multi_label") and declared.multi_label is None:  # the answers are single-label: so must

@@ -94,10 +94,12 @@ class LabelServer(ThreadingHTTPServer):
         self.session = session
 
 
-def serve(data: Path, *, text_column: str, encoding: str | None, labels: list[str], output: Path, model: Path | None,
-          host: str, port: int, task_options: dict[str, str], multi_label: bool, strategy: str | None, every: int,
-          folds: int, models_dir: Path, backbone: str | None, train_args: list[str], candidates: int, seed: int) -> None:
-    """Read the pool and the labels so far, start the trainer, and serve the page until Ctrl+C."""
+def serve(data: Path, *, task: str = "classify", text_column: str, pair_column: str | None = None,
+          encoding: str | None, labels: list[str], output: Path, model: Path | None, host: str, port: int,
+          task_options: dict[str, str], multi_label: bool, strategy: str | None, every: int, folds: int,
+          models_dir: Path, backbone: str | None, train_args: list[str], candidates: int, seed: int) -> None:
+    """Read the pool (texts, or with ``pair_column`` pairs) and the labels so far, start the trainer, and serve
+    the page until Ctrl+C."""
     import click
 
     import tasuki
@@ -106,24 +108,25 @@ def serve(data: Path, *, text_column: str, encoding: str | None, labels: list[st
     from tasuki_label.store import LabelStore
     from tasuki_label.trainer import Trainer
 
-    pool = read_texts(data, text_column, encoding=encoding)
+    pool = read_texts(data, text_column, pair=pair_column, encoding=encoding)
     output.parent.mkdir(parents=True, exist_ok=True)
     # two sessions appending to one file (one of them undoing by a rewrite) would lose the other's answers
     lock = hold_lock(output.parent / f".{output.name}.tasuki.lock", f"--output {output} is being labelled by "
                      "another tasuki label ({holder}); stop it first or choose another --output", DataError)
     trainer = server = None
     try:
-        store = LabelStore(output, labels, multi_label)
+        store = LabelStore(output, labels, multi_label, pairs=pair_column is not None)
         round_args = [arg for name, value in task_options.items() for arg in ("--option", f"{name}={value}")]
         round_args += ["--backbone", backbone] if backbone else []
-        trainer = Trainer(store, models_dir, every=every, folds=folds, train_args=round_args + train_args) if every else None
+        trainer = (Trainer(store, models_dir, every=every, folds=folds, train_args=round_args + train_args, task=task)
+                   if every else None)
         directory = model or (trainer.latest_model if trainer is not None else None)
         loaded = tasuki.load(directory, device="cpu") if directory is not None else None
         session = Session(pool, store, strategy=strategy, batch=every or 16, candidates=candidates, backbone=backbone,
-                          seed=seed, trainer=trainer, model=loaded)
+                          seed=seed, trainer=trainer, model=loaded, task=task)
         server = LabelServer((host, port), session)
         session.start_choosing()
-        click.echo(f"{len(pool)} texts, {len(store.rows)} labelled in {output}"
+        click.echo(f"{len(pool)} {'pairs' if pair_column else 'texts'}, {len(store.rows)} labelled in {output}"
                    + (f"; model {directory}" if directory else "") + (f"; rounds in {models_dir}" if trainer else ""))
         click.echo(f"tasuki label: http://{host}:{server.server_address[1]}/  (Ctrl+C to stop)", err=False)
         server.serve_forever()

@@ -20,39 +20,52 @@ EMBED_MAX_LENGTH = 128
 """Tokens per text for embeddings: classify's own max_length, so the texts are seen as training sees them."""
 
 
-def read_texts(path: str | Path, column: str = "text", *, encoding: str | None = None) -> list[str]:
-    """The distinct texts of ``column`` in a file, in file order (a text twice is one text to label).
+Item = str | tuple[str, str]
+"""One thing to label: a text, or a pair of texts ``(text, text_pair)`` (task ``classify-pairs``)."""
+
+
+def read_texts(path: str | Path, column: str = "text", *, pair: str | None = None,
+               encoding: str | None = None) -> list[Item]:
+    """The distinct texts of ``column`` in a file, in file order (a text twice is one text to label); with
+    ``pair`` (the ``text_pair`` column), the distinct pairs ``(text, text_pair)`` (a pair twice is one pair).
 
     An empty or missing cell is refused with its row: a pool with holes would silently lose those rows.
     """
-    texts: dict[str, None] = {}
+    wanted = {"text": column, **({"text_pair": pair} if pair is not None else {})}
+    items: dict[Item, None] = {}
     for row, values in enumerate(iter_rows(path, encoding=encoding), start=1):
-        if column not in values:
-            raise DataError(f"{path}: missing column {column!r}; found columns: {', '.join(values) or 'none'}. "
-                            f"Map yours with --column text=YOUR_TEXT_COLUMN")
-        text = values[column]
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{path}: row {row}, column {column!r}: expected a non-empty text, got {text!r}")
-        texts.setdefault(text)
-    return list(texts)
+        cells = []
+        for field, name in wanted.items():
+            if name not in values:
+                raise DataError(f"{path}: missing column {name!r}; found columns: {', '.join(values) or 'none'}. "
+                                f"Map yours with --column {field}=YOUR_{field.upper()}_COLUMN")
+            text = values[name]
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{path}: row {row}, column {name!r}: expected a non-empty text, got {text!r}")
+            cells.append(text)
+        items.setdefault(cells[0] if pair is None else (cells[0], cells[1]))
+    return list(items)
 
 
-def labelled_texts(path: str | Path | None) -> set[str]:
-    """The texts already in a labels file (``text`` column); none when the file does not exist yet."""
+def labelled_texts(path: str | Path | None, pairs: bool = False) -> set[Item]:
+    """The texts (``pairs``: the pairs) already in a labels file; none when the file does not exist yet."""
     if path is None or not Path(path).exists():
         return set()
-    texts = set()
+    fields = ("text", "text_pair") if pairs else ("text",)
+    items: set[Item] = set()
     for row, values in enumerate(iter_rows(path), start=1):
-        if "text" not in values:  # a file of other columns: not "row 1 ... got None"
-            raise DataError(f"{path}: missing column 'text'; found columns: {', '.join(values) or 'none'}. A labels "
-                            f"file has the labelled texts in a column named text (as tasuki label writes it)")
-        if not isinstance(values.get("text"), str):
-            raise DataError(f"{path}: row {row}, column 'text': expected a text, got {values.get('text')!r}")
-        texts.add(values["text"])
-    return texts
+        for field in fields:
+            if field not in values:  # a file of other columns: not "row 1 ... got None"
+                raise DataError(f"{path}: missing column {field!r}; found columns: {', '.join(values) or 'none'}. "
+                                f"A labels file has the labelled texts in columns named {' and '.join(fields)} "
+                                f"(as tasuki label writes them)")
+            if not isinstance(values[field], str):
+                raise DataError(f"{path}: row {row}, column {field!r}: expected a text, got {values[field]!r}")
+        items.add(values["text"] if not pairs else (values["text"], values["text_pair"]))
+    return items
 
 
-def embedding_backbone(texts: Sequence[str], given: str | None = None, task: str = "classify") -> str:
+def embedding_backbone(texts: Sequence[Item], given: str | None = None, task: str = "classify") -> str:
     """The backbone whose embeddings choose among ``texts``: ``given``, else ``task``'s default backbone for the
     texts' language, as ``tasuki train`` picks it (classify: ``minilm`` for English, ``e5-small`` for Japanese)."""
     if given:
@@ -63,7 +76,8 @@ def embedding_backbone(texts: Sequence[str], given: str | None = None, task: str
     from tasuki.plugin import detect_language
 
     defaults = tasuki.make_task(task).default_backbones
-    lang = detect_language(Dataset.from_dict({"text": list(texts)})) if texts else "en"
+    firsts = [t if isinstance(t, str) else t[0] for t in texts]  # a pair's language is its first text's
+    lang = detect_language(Dataset.from_dict({"text": firsts})) if texts else "en"
     return defaults.get(lang, defaults.get("en", DEFAULT_BACKBONE))
 
 
@@ -83,13 +97,13 @@ def views(strategy: str, model: Any) -> list[Any]:
     return [None, model] if strategy == "typical" else [None]
 
 
-def sample(texts: list[str], most: int, seed: int) -> list[str]:
+def sample(texts: list[Item], most: int, seed: int) -> list[Item]:
     """At most ``most`` of ``texts``: all of them, or a seeded random sample (a page round's candidates and
     ``suggest``'s alike: embedding a whole large pool would take minutes on a CPU)."""
     return texts if len(texts) <= most else random.Random(seed).sample(texts, most)
 
 
-def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone: str | None = None,
+def vectors(texts: Sequence[Item], strategy: str, *, model: Any = None, backbone: str | None = None,
             caches: dict[str, dict[str, np.ndarray]] | None = None, progress: bool = False) -> np.ndarray:
     """``(N, D)`` the vectors ``strategy`` chooses with: each of its :func:`views`' embeddings at unit length,
     side by side (the cosine of two rows is the mean of the views' cosines). ``caches``: a text's vector per
@@ -105,38 +119,48 @@ def vectors(texts: Sequence[str], strategy: str, *, model: Any = None, backbone:
     return np.hstack(parts)
 
 
-def embed(texts: Sequence[str], *, model: Any = None, backbone: str | None = None, batch_size: int = 32,
+def embed(texts: Sequence[Item], *, model: Any = None, backbone: str | None = None, batch_size: int = 32,
           progress: bool = False) -> np.ndarray:
     """Mean-pooled last hidden states, ``(N, D)``: of the model's own encoder, else of ``backbone``
     (a spec or directory; default :data:`DEFAULT_BACKBONE`). Batches hold texts of like length (longest
-    first, rows back in the given order), so a pool of short and long texts pads little."""
+    first, rows back in the given order), so a pool of short and long texts pads little.
+
+    A pair ``(text, text_pair)`` is one input, the tokenizer's text pair (``[CLS] text [SEP] text_pair [SEP]``,
+    twice the tokens), as the ``classify-pairs`` cross-encoder reads it: its encoder's vectors mean something
+    only for a pair read together (it never saw one text alone), and one code path then serves the backbone
+    and the model. Concatenating the two texts' own vectors would double the width and lose how they relate.
+    """
     import torch
     from tqdm.auto import tqdm
 
+    pairs = bool(texts) and not isinstance(texts[0], str)
+    limit = EMBED_MAX_LENGTH * (2 if pairs else 1)
     encoder, prefix = encoder_of(model.model) if model is not None else None, ""
     if encoder is not None:
-        tokenizer, max_length = model.tokenizer, min(model.max_length, EMBED_MAX_LENGTH)
+        tokenizer, max_length = model.tokenizer, min(model.max_length, limit)
     else:  # no model yet, or an ONNX export (no encoder to read): the backbone's embeddings
         from tasuki.plugin import read_prompts, resolve_backbone
 
         chosen = resolve_backbone(backbone or DEFAULT_BACKBONE)
         encoder, tokenizer = chosen.encoder(), chosen.tokenizer
-        max_length = min(chosen.max_length, EMBED_MAX_LENGTH)
+        max_length = min(chosen.max_length, limit)
         # a sentence model's own prompt for texts compared with each other (E5: "query: ", its authors' advice
         # for clustering); the model's encoder was tuned without one
         directory = getattr(chosen, "directory", None)
         prefix = ((directory is not None and read_prompts(directory)) or {}).get("query", "")
-    texts = [prefix + t for t in texts] if prefix else texts
+    # the prompt once, at the input's start (a pair's first text), where the sentence model expects it
+    firsts = [prefix + (t if isinstance(t, str) else t[0]) for t in texts]
+    seconds = [t[1] for t in texts] if pairs else None
     encoder.eval()
     device = next(encoder.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    order = sorted(range(len(texts)), key=lambda i: -len(firsts[i]) - (len(seconds[i]) if seconds else 0))
     rows = []
     with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit=" texts", disable=not progress,
                                       file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            batch = tokenizer([texts[i] for i in chunk], truncation=True, max_length=max_length, padding=True,
-                              return_tensors="pt").to(device)
+            batch = tokenizer([firsts[i] for i in chunk], [seconds[i] for i in chunk] if seconds else None,
+                              truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(device)
             hidden = encoder(**batch).last_hidden_state  # (B, T, H)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             rows.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1))  # (B, H): padding left out
@@ -178,7 +202,7 @@ class Scores:
         return {"probs": self.probs, "multi_label": self.multi_label, "thresholds": self.thresholds}
 
 
-def probabilities(model: Any, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> Scores:
+def probabilities(model: Any, texts: Sequence[Item], batch_size: int = 32, progress: bool = False) -> Scores:
     """What ``model.predict`` says about ``texts``: every label's score, and its answers (``progress``: its bar)."""
     labels = list(model.task.labels or [])
     if not texts:

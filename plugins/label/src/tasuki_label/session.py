@@ -1,5 +1,7 @@
 """One labelling session: the text on the page, the queue chosen for it, answers, skips and undo.
 
+An item is a text, or for ``classify-pairs`` a pair ``(text, text_pair)``: the session treats both alike.
+
 The queue is refilled ``batch`` texts at a time by the selection (``typical`` by default; ``uncertainty`` is
 ``diverse`` until a model exists), in a background thread, so the page never waits on embeddings; a new model
 from the trainer is loaded the same way. Skips are remembered for the session only (they are not answers, so
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.plugin import DataError
-from tasuki_label import DEFAULT_STRATEGY
+from tasuki_label import DEFAULT_STRATEGY, item_fields
 
 DEFAULT_CANDIDATES = 2000
 """Texts one round chooses among (a fresh random sample of a larger pool): embedding 38,000 tweets would take
@@ -31,8 +33,8 @@ class Session:
 
     def __init__(self, pool: Sequence[str], store: Any, *, strategy: str | None = None, batch: int = 16,
                  candidates: int = DEFAULT_CANDIDATES, backbone: str | None = None, seed: int = 0,
-                 trainer: Any = None, model: Any = None) -> None:
-        self.pool, self.store, self.trainer = list(pool), store, trainer
+                 trainer: Any = None, model: Any = None, task: str = "classify") -> None:
+        self.pool, self.store, self.trainer, self.task = list(pool), store, trainer, task
         self._in_pool = set(self.pool)
         self.strategy, self.batch, self.candidates, self.backbone = strategy, batch, candidates, backbone
         self.rng = random.Random(seed)
@@ -80,8 +82,9 @@ class Session:
             left = counts["remaining"]
             shown = None
             if text is not None:
-                shown = {"id": self.item, "text": text, "guess": self._guess(text)}
+                shown = {"id": self.item, **item_fields(text), "guess": self._guess(text)}
             return {"version": self.item, "item": shown, "labels": self.store.labels, "multi_label": self.store.multi_label,
+                    "pairs": len(self.store.fields) == 2,
                     **counts, "session": self.answered, "done": left == 0, "choosing": self.choosing is not None,
                     "can_undo": bool(self.history),
                     "strategy": self._strategy(), "model": str(self.model_dir) if self.model_dir else None,
@@ -187,11 +190,11 @@ class Session:
         with self.lock:
             queued = set(self.queue[:1] if replace else self.queue)
             left = [t for t in self.remaining() if t not in queued]
-            labelled = [row["text"] for row in self.store.rows]
+            labelled = [self.store.key(row) for row in self.store.rows]
             model, strategy, caches = self.model, self._strategy(), self._vectors
             seed = self.seed + len(self.store.rows)
         if strategy != "random" and None in views(strategy, model) and self._backbone is None:
-            self._backbone = embedding_backbone(self.pool, self.backbone)
+            self._backbone = embedding_backbone(self.pool, self.backbone, self.task)
         left = sample(left, self.candidates, seed)
         scores = probabilities(model, left) if strategy == "uncertainty" else None
         known = None

@@ -1,7 +1,8 @@
 """The labels file: one JSON line per answer, on disk before the next text is shown.
 
 The file stays an ordinary training file (``tasuki train classify --data labels.jsonl``): each line is
-``{"text": ..., "label": "A"}`` (multi-label: ``"label": ["A", "B"]``, ``[]`` for none). An answer is
+``{"text": ..., "label": "A"}`` (multi-label: ``"label": ["A", "B"]``, ``[]`` for none; pairs, ``tasuki train
+classify-pairs``: ``{"text": ..., "text_pair": ..., "label": "A"}``). An answer is
 appended, flushed and fsynced, so a killed process loses nothing. Undo rewrites the file without its last
 line (a temporary file renamed over it, so a reader sees the old file or the new one, never half of one):
 a retraction line would make the file something ``tasuki train`` cannot read. Every other byte stays as it
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.plugin import DataError, atomic_path, atomic_write_text, iter_rows
+from tasuki_label import TASKS, item_fields
 
 BOM = b"\xef\xbb\xbf"
 
@@ -25,23 +27,31 @@ BOM = b"\xef\xbb\xbf"
 class LabelStore:
     """The answers in ``path``: read at start (checked against the label set), appended one at a time."""
 
-    def __init__(self, path: str | Path, labels: Sequence[str], multi_label: bool) -> None:
+    def __init__(self, path: str | Path, labels: Sequence[str], multi_label: bool, pairs: bool = False) -> None:
         self.path = Path(path)
         self.labels = list(labels)
         self.multi_label = multi_label
+        self.fields = TASKS["classify-pairs" if pairs else "classify"]  # an item's text columns
         self._lock = threading.Lock()
         self.rows: list[dict[str, Any]] = self._read() if self.path.exists() else []
 
     def _read(self) -> list[dict[str, Any]]:
         rows = []
         for number, row in enumerate(iter_rows(self.path), start=1):
-            text = row.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise DataError(f"{self.path}: row {number}, column 'text': expected a non-empty text, got {text!r}")
+            for field in self.fields:
+                text = row.get(field)
+                if not isinstance(text, str) or not text.strip():
+                    raise DataError(f"{self.path}: row {number}, column {field!r}: expected a non-empty text, "
+                                    f"got {text!r}")
             if "label" not in row:
                 raise DataError(f"{self.path}: row {number}: missing column 'label'")
-            rows.append({"text": text, "label": self.check(row["label"], f"{self.path}: row {number}, column 'label'")})
+            rows.append({**{field: row[field] for field in self.fields},
+                         "label": self.check(row["label"], f"{self.path}: row {number}, column 'label'")})
         return rows
+
+    def key(self, row: dict[str, Any]) -> Any:
+        """A row's item: its text, or its pair ``(text, text_pair)``."""
+        return row["text"] if len(self.fields) == 1 else tuple(row[field] for field in self.fields)
 
     def check(self, value: Any, where: str) -> str | list[str]:
         """``value`` if it is an answer of this label set: one label, or (multi-label) a list of distinct ones."""
@@ -58,13 +68,13 @@ class LabelStore:
         return value
 
     @property
-    def texts(self) -> set[str]:
-        """The texts labelled so far."""
-        return {row["text"] for row in self.rows}
+    def texts(self) -> set[Any]:
+        """The items (texts or pairs) labelled so far."""
+        return {self.key(row) for row in self.rows}
 
-    def append(self, text: str, label: str | list[str]) -> None:
-        """Write one answer and return only once it is on disk."""
-        row = {"text": text, "label": self.check(label, "answer")}
+    def append(self, text: Any, label: str | list[str]) -> None:
+        """Write one answer to ``text`` (a text, or a pair ``(text, text_pair)``); return once it is on disk."""
+        row = {**item_fields(text), "label": self.check(label, "answer")}
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a+b") as handle:
@@ -89,11 +99,11 @@ class LabelStore:
             handle.write(newline)
         return newline
 
-    def remove_last(self, text: str) -> dict[str, Any]:
+    def remove_last(self, text: Any) -> dict[str, Any]:
         """Take back the last answer, which must be ``text``'s (the session's undo): the file's last line goes, by
         an atomic rewrite that keeps every other byte (a hand-added column, CRLF endings)."""
         with self._lock:
-            if not self.rows or self.rows[-1]["text"] != text:
+            if not self.rows or self.key(self.rows[-1]) != text:
                 raise DataError(f"{self.path}: the last answer is not {text!r}; nothing was taken back")
             content = self.path.read_bytes()
             body = content.rstrip(b"\r\n\t ")
@@ -102,7 +112,8 @@ class LabelStore:
                 last = json.loads(body[start:].decode("utf-8"))
             except ValueError:
                 last = None
-            if not isinstance(last, dict) or last.get("text") != text or last.get("label") != self.rows[-1]["label"]:
+            if not isinstance(last, dict) or self.key({f: last.get(f) for f in self.fields}) != text \
+                    or last.get("label") != self.rows[-1]["label"]:
                 raise DataError(f"{self.path}: the last line is not the answer to {text!r} (was the file edited?); "
                                 f"nothing was taken back")
             with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
@@ -114,8 +125,8 @@ class LabelStore:
     def snapshot(self, path: str | Path) -> int:
         """Copy the answers so far to ``path`` (what a training round reads while labelling goes on); their count.
 
-        The copy has ``text`` and ``label`` only, in the labels file's order: what training reads; other columns
-        of a file edited by hand stay in the labels file alone."""
+        The copy has ``text`` (pairs: and ``text_pair``) and ``label`` only, in the labels file's order: what
+        training reads; other columns of a file edited by hand stay in the labels file alone."""
         with self._lock:
             rows = list(self.rows)
         atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -1,4 +1,4 @@
-"""Training in the background: after every N new labels, ``tasuki train classify`` in a separate process.
+"""Training in the background: after every N new labels, ``tasuki train TASK`` in a separate process.
 
 A round (``python -m tasuki_label.trainer ROUND_DIR ...``) trains on a snapshot of the labels so far with the
 defaults tasuki picks for that data, into ``ROUND_DIR/model`` (an ordinary tasuki model directory), then
@@ -34,8 +34,8 @@ class Trainer:
     """Starts rounds from the page's process and collects the finished ones (``ROUND_DIR/round.json``)."""
 
     def __init__(self, store: Any, directory: str | Path, *, every: int = DEFAULT_EVERY, folds: int = DEFAULT_FOLDS,
-                 train_args: Sequence[str] = ()) -> None:
-        self.store, self.directory = store, Path(directory)
+                 train_args: Sequence[str] = (), task: str = "classify") -> None:
+        self.store, self.directory, self.task = store, Path(directory), task
         self.every, self.folds, self.train_args = every, folds, list(train_args)
         self.rounds = finished_rounds(self.directory)
         self.process: subprocess.Popen | None = None
@@ -61,7 +61,7 @@ class Trainer:
         round_dir.mkdir(parents=True, exist_ok=True)
         count = self.store.snapshot(round_dir / "labels.jsonl")
         command = [sys.executable, "-m", "tasuki_label.trainer", str(round_dir), "--round", str(number),
-                   "--folds", str(self.folds), f"--train-args={shlex.join(self.train_args)}"]
+                   "--folds", str(self.folds), "--task", self.task, f"--train-args={shlex.join(self.train_args)}"]
         with (round_dir / "round.log").open("w", encoding="utf-8") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.running, self.started_at = round_dir, count
@@ -120,9 +120,9 @@ def _last_number(directory: Path) -> int:
 # --- the round itself, in its own process ----------------------------------------------------------------
 
 
-def tasuki_train(data: Path, output: Path, train_args: Sequence[str], *extra: str) -> None:
-    """``tasuki train classify --data DATA --output OUTPUT``: a child process, its messages in the round's log."""
-    command = [sys.executable, "-m", "tasuki", "train", "classify", "--data", str(data), "--output", str(output),
+def tasuki_train(data: Path, output: Path, train_args: Sequence[str], *extra: str, task: str = "classify") -> None:
+    """``tasuki train TASK --data DATA --output OUTPUT``: a child process, its messages in the round's log."""
+    command = [sys.executable, "-m", "tasuki", "train", task, "--data", str(data), "--output", str(output),
                "--no-progress", *extra, *train_args]
     print("$", shlex.join(command), flush=True)
     done = subprocess.run(command, stdout=sys.stdout, stderr=subprocess.PIPE, text=True)
@@ -158,8 +158,9 @@ def correct(predictions: Sequence[Any], rows: Sequence[dict[str, Any]]) -> list[
     return hits
 
 
-def cross_validate(rows: list[dict[str, Any]], folds: int, round_dir: Path, train_args: Sequence[str]) -> list[float]:
-    """The accuracy of each fold's model on the fold's own held-out texts."""
+def cross_validate(rows: list[dict[str, Any]], folds: int, round_dir: Path, train_args: Sequence[str],
+                   task: str = "classify") -> list[float]:
+    """The accuracy of each fold's model on the fold's own held-out texts (or pairs)."""
     import tasuki
 
     assigned, scores = folds_of(rows, folds), []
@@ -170,14 +171,16 @@ def cross_validate(rows: list[dict[str, Any]], folds: int, round_dir: Path, trai
         fold_dir.mkdir(parents=True, exist_ok=True)
         data = fold_dir / "train.jsonl"
         data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-        tasuki_train(data, fold_dir / "model", train_args, "--no-checkpoints")
-        predictions = tasuki.load(fold_dir / "model", device="cpu").predict([r["text"] for r in held])
+        tasuki_train(data, fold_dir / "model", train_args, "--no-checkpoints", task=task)
+        inputs = [r["text"] if "text_pair" not in r else (r["text"], r["text_pair"]) for r in held]
+        predictions = tasuki.load(fold_dir / "model", device="cpu").predict(inputs)
         scores.append(sum(correct(predictions, held)) / len(held))
         shutil.rmtree(fold_dir / "model")  # a fold's model is only a measurement
     return scores
 
 
-def run_round(round_dir: Path, number: int, folds: int, train_args: Sequence[str]) -> dict[str, Any]:
+def run_round(round_dir: Path, number: int, folds: int, train_args: Sequence[str],
+              task: str = "classify") -> dict[str, Any]:
     """Train the round's model, cross-validate, and write ``round.json``; returns what it wrote."""
     from tasuki.plugin import atomic_write_json
 
@@ -187,10 +190,10 @@ def run_round(round_dir: Path, number: int, folds: int, train_args: Sequence[str
     result: dict[str, Any] = {"round": number, "labels": len(rows), "model": None, "cv_accuracy": None,
                               "cv_folds": [], "error": None}
     try:
-        tasuki_train(data, round_dir / "model", train_args)
+        tasuki_train(data, round_dir / "model", train_args, task=task)
         result["model"] = "model"
         if folds >= 2 and len(rows) >= 2 * folds:  # at least two held-out texts per fold
-            result["cv_folds"] = cross_validate(rows, folds, round_dir, train_args)
+            result["cv_folds"] = cross_validate(rows, folds, round_dir, train_args, task)
             result["cv_accuracy"] = sum(result["cv_folds"]) / folds
     except Exception as exc:  # the page shows the one line; the log has the rest
         result["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
@@ -200,16 +203,17 @@ def run_round(round_dir: Path, number: int, folds: int, train_args: Sequence[str
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m tasuki_label.trainer ROUND_DIR --round N --folds K --train-args '...'``."""
+    """``python -m tasuki_label.trainer ROUND_DIR --round N --folds K --task TASK --train-args '...'``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tasuki_label.trainer")
     parser.add_argument("round_dir", type=Path)
     parser.add_argument("--round", type=int, required=True)
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--task", default="classify")
     parser.add_argument("--train-args", default="")
     args = parser.parse_args(argv)
-    result = run_round(args.round_dir, args.round, args.folds, shlex.split(args.train_args))
+    result = run_round(args.round_dir, args.round, args.folds, shlex.split(args.train_args), args.task)
     print(json.dumps(result), flush=True)
 
 
