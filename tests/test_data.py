@@ -126,6 +126,10 @@ def test_language_is_detected_from_every_text_in_the_rows() -> None:
     ner = Dataset.from_list([{"tokens": ["東京", "に", "住む"], "tags": ["B-LOC", "O", "O"]}])
     assert detect_language(ner) == "ja"  # lists of strings count too
     assert japanese_share("2024 / 123") == 0.0  # no letters at all
+    # English texts with Japanese label names, or a Japanese column the task does not read, were called Japanese:
+    # the multilingual backbone and MeCab for English texts
+    rows = Dataset.from_list([{"text": "The film was great.", "label": "ポジティブ", "source": "アンケート"}] * 3)
+    assert detect_language(rows) == "ja" and detect_language(rows, columns=("text",)) == "en"
 
 
 def test_language_is_detected_over_the_whole_file_and_a_mixed_one_is_said(caplog) -> None:
@@ -144,11 +148,11 @@ def test_language_is_detected_over_the_whole_file_and_a_mixed_one_is_said(caplog
     mixed = Dataset.from_list(english + japanese[:75])
     assert japanese_share_of_rows(mixed) == pytest.approx(0.2, abs=0.01)
     with caplog.at_level(logging.INFO, logger="tasuki"):
-        assert _language(None, mixed, "mixed.csv") == "en"
+        assert _language(None, mixed, "mixed.csv", ("text",)) == "en"
     assert "20% of the rows of mixed.csv are Japanese" in caplog.text and "--lang ja" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="tasuki"):
-        _language(None, Dataset.from_list(english), "en.csv")
+        _language(None, Dataset.from_list(english), "en.csv", ("text",))
     assert "Japanese" not in caplog.text
 
 

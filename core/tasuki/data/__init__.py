@@ -229,9 +229,10 @@ def _load_hub(name: str, config: str | None, split: str | None) -> Dataset:
         ) from None
 
 
-def detect_language(data: Dataset, sample: int = 200) -> str:
-    """The language of ``data``'s rows (:func:`language_of` their :func:`japanese_share_of_rows`)."""
-    return language_of(japanese_share_of_rows(data, sample))
+def detect_language(data: Dataset, sample: int = 200, columns: Sequence[str] = ()) -> str:
+    """The language of ``data``'s rows (:func:`language_of` their :func:`japanese_share_of_rows`), read in
+    ``columns`` (a task's input columns) where given."""
+    return language_of(japanese_share_of_rows(data, sample, columns))
 
 
 def language_of(japanese_share: float) -> str:
@@ -239,18 +240,22 @@ def language_of(japanese_share: float) -> str:
     return "ja" if japanese_share >= 0.5 else "en"
 
 
-def japanese_share_of_rows(data: Dataset, sample: int = 200) -> float:
+def japanese_share_of_rows(data: Dataset, sample: int = 200, columns: Sequence[str] = ()) -> float:
     """The share of ``sample`` rows spread evenly over ``data`` that hold Japanese text (the first rows alone
     would call a file sorted by language by its first language).
 
-    A row holds Japanese text when one of its strings (or lists of strings, such as NER tokens)
-    is mostly kana and kanji: labels and tags in Latin script do not hide it, whatever the
-    columns are called.
+    A row holds Japanese text when one of its strings (or lists of strings, such as NER tokens) in ``columns``
+    (a task's input columns; all of them where it declares none, as NER) is mostly kana and kanji: labels and
+    tags in Latin script do not hide it, and Japanese label names or a Japanese source column beside English
+    texts do not make them Japanese.
     """
     from tasuki.japanese import japanese_share
 
     if not len(data):
         return 0.0
+    read = [c for c in columns if c in data.column_names]
+    if read:
+        data = data.select_columns(read)
     step = max(len(data) / sample, 1.0)
     rows = data.select(sorted({int(i * step) for i in range(min(sample, len(data)))}))
     japanese = 0

@@ -9,7 +9,7 @@ the loop is imported when the run phase starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +53,8 @@ def load_training_data(task: str | Task, task_cls: type[Task], data: Any, lang: 
     """Load data: read the training data, settle the language (given, the task's, or detected), make the
     task and check and fit it on that data (``fit`` learns e.g. the label set before anything else runs)."""
     train_set, train_source = load_data(data, task_cls, **read, stream=bool(args.streaming))
-    lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source)
+    lang = _language(lang or (None if isinstance(task, str) else task.lang), train_set, train_source,
+                     task_cls.input_columns)
     # task_cls is the registered class of a task name: calling it is tasuki.api.make_task (not imported: api imports this)
     task_obj = task_cls(lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
     task_obj.validate(train_set, train_source, with_targets=True)
@@ -181,12 +182,13 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -
                            "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
 
 
-def _language(given: str | None, data: Dataset, source: str) -> str:
-    """The language to train in: ``given``, else detected; a mismatch is worth a warning."""
-    share = japanese_share_of_rows(data)
+def _language(given: str | None, data: Dataset, source: str, columns: Sequence[str]) -> str:
+    """The language to train in: ``given``, else detected from the task's input ``columns``; a mismatch is worth a
+    warning."""
+    share = japanese_share_of_rows(data, columns=columns)
     detected = language_of(share)
     if given is None:
-        logger.info("language: %s (detected from %s; pass lang= to override)", detected, source)
+        logger.info("language: %s (detected from %s; --lang or lang= to override)", detected, source)
         if 0.1 <= share < 0.5:
             logger.warning("%.0f%% of the rows of %s are Japanese: with lang 'en' the English backbone reads them "
                            "poorly; --lang ja trains the multilingual backbone (with MeCab), which reads both",
