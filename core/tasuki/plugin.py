@@ -31,8 +31,9 @@ The names, by what they are for:
   line when torch cannot read it or this machine lacks it, as ``tasuki.load`` and ``tasuki serve`` refuse it.
 - **Column and text checks, readers**: ``require_columns``, ``check_texts``, ``column_values``
   (a column in chunks, never one list), ``load_data`` (a path, rows, a DataFrame or a Hub data set
-  into a ``datasets.Dataset``), ``read_text`` (a text file: UTF-8, LF), ``GENERIC_SUFFIXES`` (the
-  file formats the core reads), ``iter_rows`` (a file's rows one at a time), ``cached_rows``
+  into a ``datasets.Dataset``), ``is_missing`` (a target that is not there: empty, null, NaN, or the words
+  pandas, R and spreadsheets write for one: ``nan``, ``None``, ``N/A``...), ``read_text`` (a text file: UTF-8,
+  LF), ``GENERIC_SUFFIXES`` (the file formats the core reads), ``iter_rows`` (a file's rows one at a time), ``cached_rows``
   (rows written once into a memory-mapped Arrow file) and ``detect_language`` (``"ja"`` or ``"en"``: the
   language ``tasuki train`` picks a default backbone by).
 - **Sentence vectors** (shared by the embedding task and classification's few-shot recipe):
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
         check_texts,
         column_values,
         detect_language,
+        is_missing,
         iter_rows,
         label_name,
         load_data,
@@ -143,6 +145,7 @@ _SOURCES = {
     "require_columns": "tasuki.data", "check_texts": "tasuki.data", "column_values": "tasuki.data",
     "load_data": "tasuki.data", "read_text": "tasuki.data", "GENERIC_SUFFIXES": "tasuki.data",
     "iter_rows": "tasuki.data", "cached_rows": "tasuki.data", "detect_language": "tasuki.data",
+    "is_missing": "tasuki.data",
     # Japanese word splitting
     "split_words": "tasuki.japanese", "word_owners": "tasuki.japanese", "words_of_tokens": "tasuki.japanese",
     "strip_span": "tasuki.japanese",
@@ -227,6 +230,7 @@ __all__ = [
     "given",
     "hold_lock",
     "hookimpl",
+    "is_missing",
     "iter_rows",
     "label_name",
     "lazy_getattr",

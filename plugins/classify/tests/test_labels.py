@@ -33,6 +33,9 @@ def test_scalars_lists_and_split_strings() -> None:
     ({"a": 1}, "label {'a': 1} is a dict"), (None, "missing label"),
     (math.nan, "missing label"), ("  ", "missing label"), ([["a"]], "list item ['a'] is not a label"),
     ([None], "list item None"),
+    # what pandas, R and spreadsheets write for an empty cell was a class of its own (read by pandas: refused)
+    ("nan", "label 'nan' is how a missing value is written"), (" N/A ", "label ' N/A ' is how a missing value"),
+    ("None", "label 'None' is how"), (["pos", "NaN"], "label 'NaN' is how"), ("null", "label 'null' is how"),
 ])
 def test_bad_values_are_refused_naming_row_and_column(value, words) -> None:
     with pytest.raises(DataError, match=r"^data.csv: row 3, column 'label': ") as caught:

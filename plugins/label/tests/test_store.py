@@ -176,6 +176,8 @@ def test_labels_are_checked() -> None:
     assert check_labels(" pos , neg ") == ["pos", "neg"]
     with pytest.raises(DataError, match="two or more"):
         check_labels("pos,,neg")
+    with pytest.raises(DataError, match=r"--labels: 'None' is how a missing value is written .* e.g. 'no_label'"):
+        check_labels("pos,None")  # every answer with it would be refused by training
 
 
 def test_a_multi_label_file_is_what_tasuki_train_reads(tmp_path: Path, backbone: Path) -> None:

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from tasuki.plugin import DataError, SettingError, label_name
+from tasuki.plugin import DataError, SettingError, is_missing, label_name
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ def _missing(value: Any) -> bool:
         isinstance(value, str) and not value.strip())
 
 
+def _refuse_missing_word(value: Any, where: str) -> None:
+    """``nan``, ``None``, ``N/A``... (what pandas, R and spreadsheets write for an empty cell) is a missing label,
+    never a class of its own: the same file read by pandas first was refused, its NaN."""
+    if isinstance(value, str) and value.strip() and is_missing(value):
+        raise DataError(f"{where}: label {value!r} is how a missing value is written (pandas, R, spreadsheets); "
+                        f"remove the row or give it its label (a class of that name: call it otherwise, e.g. 'no_label')")
+
+
 def is_list(value: Any) -> bool:
     """Whether a raw label value is a list of labels (JSON list, parquet list)."""
     return isinstance(value, (list, tuple))
@@ -85,11 +93,13 @@ def read_row(value: Any, row: int, source: str, column: str, separator: str | No
     if is_list(value):
         found = []
         for item in value:
+            _refuse_missing_word(item, where)
             name = _scalar_name(item, names)
             if name is None:
                 raise DataError(f"{where}: list item {item!r} is not a label; items must be text or numbers")
             found.append(name)
         return list(dict.fromkeys(found))  # a label twice in a row is the same label once
+    _refuse_missing_word(value, where)
     name = _scalar_name(value, names)
     if name is None:
         what = "missing label" if _missing(value) else f"label {value!r} is a {type(value).__name__}"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tasuki.plugin import DataError
+from tasuki.plugin import DataError, is_missing
 from tasuki_label import DEFAULT_STRATEGY, item_fields
 
 DEFAULT_CANDIDATES = 2000
@@ -241,4 +241,8 @@ def check_labels(value: str | Sequence[str], option: str = "--labels") -> list[s
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise DataError(f"{option}: {twice[0]!r} is given twice")
+    missing = next((name for name in names if is_missing(name)), None)
+    if missing is not None:  # training on the labels file would refuse every answer with it
+        raise DataError(f"{option}: {missing!r} is how a missing value is written (pandas, R, spreadsheets), which "
+                        f"training refuses as a label; call it otherwise, e.g. 'no_label'")
     return names
