@@ -70,6 +70,20 @@ def test_errors_are_one_clear_line(toy_registry, tmp_path: Path) -> None:
     assert code == 2 and "no such model directory" in out
 
 
+
+def test_an_option_of_one_value_given_twice_is_refused(toy_registry, tmp_path: Path) -> None:
+    # click keeps the last: a first --data was dropped without a word
+    code, out = run("train", "template-classify", "--data", "a.csv", "--data=b.csv", "--output", str(tmp_path / "o"))
+    assert code == 2 and "--data is given twice: the first would be dropped; give it once" in out
+    assert "train [OPTIONS] TASK" in out and not (tmp_path / "o").exists()
+    code, out = run("predict", str(tmp_path), "--input", str(tmp_path), "--batch-size", "4", "--batch-size", "8")
+    assert code == 2 and "--batch-size is given twice" in out
+    # a repeatable option repeats, and a text after -- is no option
+    code, out = run("train", "template-classify", "--data", "a.csv", "--column", "text=t", "--column", "label=l",
+                    "--output", str(tmp_path / "o"))
+    assert "given twice" not in out
+
+
 def test_cli_shows_plugin_messages_once_and_library_warnings_only(monkeypatch, capsys) -> None:
     import importlib.metadata
     import logging

@@ -40,6 +40,12 @@ class TasukiGroup(click.Group):
             command = super().get_command(ctx, name)
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not isinstance(command, click.Group):
+            _refuse_repeated_options(command, rest, click.Context(command, info_name=name, parent=ctx))
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -57,6 +63,26 @@ def cli() -> None:
     and predicts through the same commands.
     """
     _show_tasuki_messages()
+
+
+def _refuse_repeated_options(command: click.Command, args: list[str], ctx: click.Context) -> None:
+    """A single-value option given twice (``--data a.csv --data b.csv``) is refused: click keeps the last, so the
+    first file was dropped without a word. A repeatable option (``--option``, ``--column``) may repeat."""
+    single = {opt: option for option in command.params if isinstance(option, click.Option) and not option.multiple
+              and not option.count for opt in option.opts + option.secondary_opts}
+    seen: dict[str, str] = {}
+    for arg in args:
+        if arg == "--":
+            break
+        option = single.get(arg.split("=", 1)[0])
+        if option is None:
+            continue
+        spelt = arg.split("=", 1)[0]
+        if option.name in seen:
+            also = "" if spelt == seen[option.name] else f" (as {spelt} too)"
+            raise click.UsageError(f"{seen[option.name]} is given twice{also}: the first would be dropped; give it once",
+                                   ctx)
+        seen[option.name] = spelt
 
 
 def _show_tasuki_messages() -> None:
