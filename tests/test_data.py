@@ -248,3 +248,11 @@ def test_train_reads_a_latin1_csv_beside_a_parquet_eval_set_and_refuses_a_lone_p
                            "--output", tmp_path / "refused", *common)
     assert code == 2 and "'encoding' ('latin-1') is for text files" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "refused").exists()
+
+
+def test_rows_that_are_not_dicts_are_refused_naming_the_row() -> None:
+    # a list of (text, label) tuples was an AttributeError from deep inside the reader
+    with pytest.raises(DataError, match=r"^rows: row 1 is a tuple, not a row of named columns; give each row as a dict"):
+        load_data([("good movie", "pos"), ("bad movie", "neg")], Toy)
+    with pytest.raises(DataError, match=r"^rows: row 2 is a str"):
+        load_data([{"text": "good", "label": "pos"}, "bad"], Toy)

@@ -22,6 +22,10 @@ def rows_to_dataset(rows: Sequence[Mapping[str, Any]], source: str, *, content_f
     import pyarrow as pa
     from datasets import Dataset
 
+    odd = next((number for number, row in enumerate(rows, start=1) if not isinstance(row, Mapping)), None)
+    if odd is not None:  # a (text, label) tuple was an AttributeError from row.get
+        raise DataError(f"{source}: row {odd} is a {type(rows[odd - 1]).__name__}, not a row of named columns; give "
+                        f"each row as a dict ({{'text': ..., 'label': ...}}), or a DataFrame")
     keys = list(dict.fromkeys(key for row in rows for key in row))  # from_list keeps the first row's keys only
     try:
         if not content_fingerprint and rows:
