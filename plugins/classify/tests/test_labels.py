@@ -132,3 +132,24 @@ def test_labels_that_differ_only_in_case_are_warned_about(caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING):
         rules.warn_about_case_twins(Counter({"positive": 3, "negative": 2}))
     assert not caplog.text
+
+
+def test_macro_f1_averages_the_labels_in_the_data_or_the_predictions() -> None:
+    """A test set without a label counted that label's F1 as 0: 7 sports rows all right scored macro F1 0.25 of
+    four labels, the main metric of a skewed or sentiment task."""
+    import numpy as np
+
+    from tasuki_classify.metrics import multi_label, single_label
+
+    labels = ["food", "politics", "sports", "tech"]
+    right = single_label(np.array([2] * 7), np.array([2] * 7), labels)
+    assert right["f1_macro"] == 1.0 and right["accuracy"] == 1.0
+    assert "f1/food" not in right and right["support/food"] == 0.0  # nothing to score, not a 0
+    # a label predicted but never true still counts (its F1 is 0), as scikit-learn's default
+    wrong = single_label(np.array([2, 2, 2, 1]), np.array([2, 2, 0, 1]), labels)
+    assert wrong["f1_macro"] == pytest.approx((0.0 + 1.0 + 0.8) / 3) and wrong["f1/food"] == 0.0
+    # multi-label: no label in the data and none predicted is perfect agreement, not an F1 of 0
+    empty = multi_label(np.zeros((3, 4)), np.zeros((3, 4)), labels)
+    assert empty["f1_micro"] == empty["f1_macro"] == empty["subset_accuracy"] == 1.0
+    one = multi_label(np.array([[0, 0, 1, 0]]), np.array([[0, 0, 1, 0]]), labels)
+    assert one["f1_macro"] == 1.0 and one["f1_micro"] == 1.0 and set(k for k in one if k.startswith("f1/")) == {"f1/sports"}
