@@ -256,3 +256,16 @@ def test_rows_that_are_not_dicts_are_refused_naming_the_row() -> None:
         load_data([("good movie", "pos"), ("bad movie", "neg")], Toy)
     with pytest.raises(DataError, match=r"^rows: row 2 is a str"):
         load_data([{"text": "good", "label": "pos"}, "bad"], Toy)
+
+
+def test_json_written_by_tasuki_is_strict_json(tmp_path: Path) -> None:
+    # a NaN metric was the bare token NaN (JavaScript and strict parsers refuse it); a float32 score was a text
+    import json
+
+    import numpy as np
+
+    from tasuki.files import atomic_write_json
+
+    atomic_write_json(tmp_path / "m.json", {"pearson": float("nan"), "s": [np.float32(0.5), float("-inf")], "n": 3})
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(c)) == {
+        "pearson": None, "s": [0.5, None], "n": 3}

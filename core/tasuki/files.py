@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import shutil
 import socket
@@ -110,8 +112,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, value: Any) -> None:
-    """:func:`atomic_write_text` for JSON."""
-    atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """:func:`atomic_write_text` for JSON (:func:`json_text`)."""
+    atomic_write_text(path, json_text(value) + "\n")
+
+
+def json_text(value: Any) -> str:
+    """``value`` as strict JSON: a NaN or infinite number (a Pearson of constant targets) is ``null``, as JSON has
+    no NaN (Python wrote the bare token ``NaN``, which JavaScript and strict parsers refuse); numpy numbers are
+    numbers; anything else JSON cannot hold is its text."""
+    return json.dumps(_finite(value), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
 
 
 def free_space(path: Path) -> str:

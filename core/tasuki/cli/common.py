@@ -6,15 +6,16 @@ imports it: the package registers the subcommands, the subcommands import only t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 
 def echo_json(value: Any) -> None:
-    """Print ``value`` as JSON (for ``--json`` flags)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Print ``value`` as strict JSON (for ``--json`` flags; :func:`tasuki.files.json_text`: NaN is null)."""
+    from tasuki.files import json_text
+
+    click.echo(json_text(value))
 
 
 def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:

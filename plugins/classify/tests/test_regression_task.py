@@ -163,3 +163,19 @@ def test_serve_and_a_table_give_what_predict_does(share: Path, tmp_path: Path) -
     lines = (tmp_path / "scored.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "row,id,text,prediction.score"
     assert [float(line.rsplit(",", 1)[1]) for line in lines[1:]] == pytest.approx([p["score"] for p in expected])
+
+
+def test_correlations_of_constant_targets_are_null_in_json_and_said(caplog: pytest.LogCaptureFixture,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """Pearson of constant targets is undefined: it was the bare token NaN in evaluate --json and tasuki.json,
+    which strict JSON parsers refuse, and nothing said why."""
+    from tasuki.plugin import echo_json
+    from tasuki_classify.regression import metrics
+
+    with caplog.at_level("WARNING"):
+        scores = metrics([3.0, 3.0, 3.0], [2.5, 3.1, 2.9])
+    assert "undefined (null in JSON) on these 3 rows: the targets are constant" in caplog.text
+    assert scores["mse"] == pytest.approx((0.25 + 0.01 + 0.01) / 3)
+    capsys.readouterr()
+    echo_json(scores)  # what evaluate --json prints (tasuki.json is written alike)
+    assert json.loads(capsys.readouterr().out) == {"pearson": None, "spearman": None, "mse": pytest.approx(scores["mse"])}

@@ -13,6 +13,7 @@ plugin discovery imports the task module.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from tasuki.plugin import DataError
+
+logger = logging.getLogger(__name__)
 
 
 def number(value: Any) -> float | None:
@@ -135,6 +138,10 @@ def metrics(gold: Sequence[float], predicted: Sequence[float]) -> dict[str, floa
     gold, predicted = np.asarray(gold, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
     mse = float(np.mean((gold - predicted) ** 2)) if len(gold) else math.nan
     if len(gold) < 2 or np.ptp(gold) == 0 or np.ptp(predicted) == 0:
+        why = ("fewer than 2 rows" if len(gold) < 2 else
+               "the targets are constant" if np.ptp(gold) == 0 else "the predictions are constant")
+        logger.warning("Pearson and Spearman are undefined (null in JSON) on these %d rows: %s; mse alone scores "
+                       "them", len(gold), why)
         return {"pearson": math.nan, "spearman": math.nan, "mse": mse}
     return {"pearson": float(pearsonr(predicted, gold)[0]), "spearman": float(spearmanr(predicted, gold).statistic),
             "mse": mse}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from tasuki_embedding.similarity import cos_sim, normalize_rows
+
+logger = logging.getLogger(__name__)
 
 RECALL_AT = (1, 5, 10)
 
@@ -22,8 +25,10 @@ def correlation_metrics(a: np.ndarray, b: np.ndarray, scores: Sequence[float]) -
 
     cosines = pair_cosines(a, b)
     scores = np.asarray(scores, dtype=np.float64)
-    if len(cosines) < 2 or np.ptp(scores) == 0 or np.ptp(cosines) == 0:
-        return {"spearman": float("nan"), "pearson": float("nan")}  # undefined on constant input
+    if len(cosines) < 2 or np.ptp(scores) == 0 or np.ptp(cosines) == 0:  # undefined on constant input
+        logger.warning("Spearman and Pearson are undefined (null in JSON) on these %d pairs: fewer than 2, or their "
+                       "scores or cosines are all equal", len(cosines))
+        return {"spearman": float("nan"), "pearson": float("nan")}
     return {"spearman": float(spearmanr(cosines, scores).statistic), "pearson": float(pearsonr(cosines, scores)[0])}
 
 
