@@ -435,3 +435,24 @@ def test_too_few_steps_are_said_with_the_advice_that_fits_the_run(caplog, stoppe
     _warn_about_the_run(SimpleNamespace(**{**vars(run), "global_step": 100}), TrainingArgs(min_steps=500),
                         automatic=automatic)
     assert not caplog.text  # a fifth of min_steps is enough
+
+
+def test_held_out_settings_that_cannot_act_are_refused_or_said(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Each of these was accepted, recorded in tasuki.json and then did nothing."""
+    fast = {**FAST, "max_steps": 2}
+    del fast["eval_split"]
+    with pytest.raises(TasukiError, match=r"--eval-split \(eval_split=\) is not used with --eval-data"):
+        tasuki.train("template-classify", toy_rows, eval_data=toy_rows[:4], eval_split=0.3, backbone=backbone_dir,
+                     output_dir=tmp_path / "a", **fast)
+    for given in ({"keep_weights": "best"}, {"early_stopping_patience": 3}):
+        with pytest.raises(TasukiError, match="chooses on held-out scores, and this run holds nothing out"):
+            tasuki.train("template-classify", toy_rows, eval_split=0, backbone=backbone_dir,
+                         output_dir=tmp_path / "b", **fast, **given)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with caplog.at_level("INFO", logger="tasuki"):
+        tasuki.train("template-classify", toy_rows[:8], eval_split=0.5, backbone=backbone_dir,
+                     output_dir=tmp_path / "c", **fast)
+    assert "no held-out set: 8 rows of rows are too few to hold 50% out" in caplog.text
+    saved = json.loads((tmp_path / "c" / "tasuki.json").read_text())["training_args"]
+    assert saved["eval_split"] == 0.0 and saved["keep_weights"] == "last"  # what ran

@@ -129,6 +129,9 @@ def train(
     The phases (load data -> choose the held-out set -> resolve the backbone -> run -> save) are the
     functions of :mod:`tasuki.training.phases`, called here in that order.
     """
+    if eval_data is not None and training_args.get("eval_split"):  # it held nothing out, and said nothing
+        raise ArgumentError("--eval-split (eval_split=) is not used with --eval-data (eval_data=), which is the "
+                            "held-out set: give one of them")
     task_cls = get_registry().task(task) if isinstance(task, str) else type(task)
     args = TrainingArgs.build(task_cls.training_defaults, output_dir=str(output_dir), **training_args)
     read = {"columns": columns, "config": data_config}

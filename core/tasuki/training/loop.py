@@ -300,7 +300,8 @@ def _evaluate(task: Task, run: _Run, state: _State, record: dict[str, float], ep
             run.best_weights.save(accelerator, run.model)
     else:
         best.bad += 1
-        state.stopped_early = bool(run.patience) and best.bad >= run.patience
+        # at the schedule's last evaluation nothing is left to stop: it was no early stop, and is not said so
+        state.stopped_early = bool(run.patience) and best.bad >= run.patience and state.global_step < run.total_steps
 
 
 def _checkpoint(run: _Run, state: _State, args: TrainingArgs, epoch: int, batches_done: int) -> None:

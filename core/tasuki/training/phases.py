@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.backbone import Backbone
 from tasuki.data import hold_out, japanese_share_of_rows, language_of, load_data
-from tasuki.errors import DataError
+from tasuki.errors import ArgumentError, DataError
 from tasuki.registry import get_registry, resolve_backbone
 from tasuki.saving import save_trained
 from tasuki.security import check_trainable
@@ -70,13 +70,24 @@ def choose_held_out_set(sets: Sets, task: Task, task_cls: type[Task], eval_data:
         split = "validation" if isinstance(eval_data, str) and not Path(eval_data).exists() else None
         sets.eval, sets.eval_source = load_data(eval_data, task_cls, **read, split=split)
         task.validate(sets.eval, sets.eval_source, with_targets=True)
-    elif args.eval_split > 0 and len(sets.train) >= 10:
+        args.eval_split = 0.0  # recorded as what ran: nothing of the training data was held out
+    elif args.eval_split > 0 and len(sets.train) < 10:
+        logger.warning("no held-out set: %d rows of %s are too few to hold %.0f%% out (10 or more; --eval-data to "
+                       "score the model)", len(sets.train), sets.train_source, 100 * args.eval_split)
+        args.eval_split = 0.0
+    elif args.eval_split > 0:
+        rows = len(sets.train)
         sets.train, held = hold_out(sets.train, args.eval_split, args.seed, task.strata(sets.train))
         if len(held):  # none when every class has one row, which training needs
-            sets.eval, sets.eval_source = held, f"{args.eval_split:.0%} held out of {sets.train_source}"
+            sets.eval, sets.eval_source = held, f"{len(held)} of {rows} rows held out of {sets.train_source}"
+            if abs(len(held) / rows - args.eval_split) > 0.02:  # the strata, not the fraction, decided
+                logger.info("held out %d of %d rows (%.0f%%, for --eval-split %.0f%%): each label keeps its share "
+                            "and at least one row in training", len(held), rows, 100 * len(held) / rows,
+                            100 * args.eval_split)
         else:
             logger.warning("no held-out set: every label of %s has one row, which training needs (--eval-data to "
                            "score the model)", sets.train_source)
+            args.eval_split = 0.0
 
 
 def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Task], lang: str,
@@ -106,11 +117,15 @@ def run(task: Task, backbone: Backbone, sets: Sets, args: TrainingArgs) -> Train
         if args.keep_weights is None:
             stop = " and does not stop early" if args.early_stopping_patience is None else ""
             so = f", so the run keeps its last weights{stop} (--keep-weights best to choose on them anyway)"
-        logger.warning("the evaluation set has only %d examples (%s): its scores are too noisy to choose between "
+        logger.warning("the evaluation set has only %d example%s (%s): its scores are too noisy to choose between "
                        "models%s; hold out at least %d (--eval-data, or a larger --eval-split)", len(sets.eval),
-                       sets.eval_source, so, SMALL_EVAL)
+                       "" if len(sets.eval) == 1 else "s", sets.eval_source, so, SMALL_EVAL)
+    if sets.eval is None and (args.keep_weights == "best" or args.early_stopping_patience):
+        given = "--keep-weights best" if args.keep_weights == "best" else "--early-stopping-patience"
+        raise ArgumentError(f"{given} chooses on held-out scores, and this run holds nothing out: give --eval-data "
+                            f"or --eval-split, or leave {given.split()[0]} out")
     if args.keep_weights is None:  # a handful of held-out examples cannot tell a better model from luck
-        args.keep_weights = "last" if small else "best"
+        args.keep_weights = "last" if small or sets.eval is None else "best"
 
     stages = task.stages(sets.train, args)
     if stages:
