@@ -456,3 +456,13 @@ def test_held_out_settings_that_cannot_act_are_refused_or_said(toy_registry, bac
     assert "no held-out set: 8 rows of rows are too few to hold 50% out" in caplog.text
     saved = json.loads((tmp_path / "c" / "tasuki.json").read_text())["training_args"]
     assert saved["eval_split"] == 0.0 and saved["keep_weights"] == "last"  # what ran
+
+
+def test_a_max_length_over_the_backbones_is_said(toy_registry, backbone_dir, toy_rows, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # it was cut to the backbone's limit without a word, and recorded as cut
+    with caplog.at_level("INFO", logger="tasuki"):
+        tasuki.train("template-classify", toy_rows, backbone=backbone_dir, output_dir=tmp_path / "m",
+                     max_length=10_000, max_steps=1, **FAST)
+    assert "--max-length 10000 is more than" in caplog.text and "tokens): 128 is used" in caplog.text
+    assert json.loads((tmp_path / "m" / "tasuki.json").read_text())["training_args"]["max_length"] == 128

@@ -97,8 +97,13 @@ def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Ta
     spec = backbone or task_cls.default_backbones.get(lang)
     if spec is None:
         raise DataError(f"task {task_cls.name!r} has no default backbone for {lang!r}; pass backbone=...")
+    if backbone is None:
+        logger.info("backbone: %s (the task's default for %s; --backbone to choose another)", spec, lang)
     backbone_obj = resolve_backbone(spec) if not isinstance(spec, Backbone) else spec
     check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
+    if args.max_length is not None and args.max_length > backbone_obj.max_length:
+        logger.warning("--max-length %d is more than %s reads (%d tokens): %d is used", args.max_length,
+                       backbone_obj.spec, backbone_obj.max_length, backbone_obj.max_length)
     if args.max_length is None or args.max_length > backbone_obj.max_length:
         args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
     return backbone_obj
