@@ -269,3 +269,14 @@ def test_json_written_by_tasuki_is_strict_json(tmp_path: Path) -> None:
     atomic_write_json(tmp_path / "m.json", {"pearson": float("nan"), "s": [np.float32(0.5), float("-inf")], "n": 3})
     assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(c)) == {
         "pearson": None, "s": [0.5, None], "n": 3}
+
+
+def test_repeated_inputs_and_their_conflicting_targets_are_counted() -> None:
+    from datasets import Dataset
+
+    from tasuki.data.columns import repeated_inputs
+
+    rows = [{"text": "a", "label": "pos"}, {"text": "b", "label": "neg"}, {"text": "a", "label": "pos"},
+            {"text": "a", "label": "neg"}, {"text": "b", "label": "neg"}]
+    assert repeated_inputs(Dataset.from_list(rows), ("text",), "label") == (3, 1)  # a twice more (once as neg), b
+    assert repeated_inputs(Dataset.from_list(rows[:2]), ("text",), "label") == (0, 0)

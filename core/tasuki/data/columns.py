@@ -122,6 +122,33 @@ def column_values(dataset: Dataset, column: str, chunk: int = 1000) -> Iterator[
         yield from batch[column]
 
 
+def repeated_inputs(dataset: Dataset, inputs: Sequence[str], target: str | None,
+                    most: int = 1_000_000) -> tuple[int, int]:
+    """``(rows whose inputs an earlier row has, inputs given two different targets)`` over the first ``most``
+    rows: copies count twice in training and reach the held-out set beside themselves, and one text with two
+    labels cannot be learnt both ways. Hashes only, so a million rows cost tens of megabytes."""
+    import itertools
+    import json
+
+    columns = [c for c in inputs if c in dataset.column_names]
+    if not columns:
+        return 0, 0
+    keys = zip(*(column_values(dataset, c) for c in columns))
+    targets = column_values(dataset, target) if target in dataset.column_names else itertools.repeat(None)
+    first: dict[int, int] = {}
+    repeats, conflicting = 0, set()
+    for key, value in itertools.islice(zip(keys, targets), most):
+        digest = hash(key)
+        answer = hash(json.dumps(value, sort_keys=True, default=str))
+        if digest in first:
+            repeats += 1
+            if first[digest] != answer:
+                conflicting.add(digest)
+        else:
+            first[digest] = answer
+    return repeats, len(conflicting)
+
+
 INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 """Unicode categories a text of nothing else holds no word in: controls (NUL), formats (zero-width space, BOM),
 separators."""

@@ -58,6 +58,7 @@ def load_training_data(task: str | Task, task_cls: type[Task], data: Any, lang: 
     # task_cls is the registered class of a task name: calling it is tasuki.api.make_task (not imported: api imports this)
     task_obj = task_cls(lang=lang, **dict(task_options or {})) if isinstance(task, str) else task
     task_obj.validate(train_set, train_source, with_targets=True)
+    _say_repeats(train_set, train_source, task_cls)
     task_obj.fit(train_set)
     return task_obj, lang, Sets(train_set, train_source)
 
@@ -200,6 +201,19 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -
         if len(predicted) == 1:
             logger.warning("the model predicts one class for all %d evaluation examples: it has not learnt to tell "
                            "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
+
+
+def _say_repeats(data: Dataset, source: str, task_cls: type[Task]) -> None:
+    """One line when inputs repeat (with two targets, or not): nothing is dropped, but the user should know."""
+    from tasuki.data.columns import repeated_inputs
+
+    target = task_cls.target_columns[0] if task_cls.target_columns else None
+    repeats, conflicts = repeated_inputs(data, task_cls.input_columns, target)
+    if repeats:
+        two = f", {conflicts} of them with another {target} than before" if conflicts else ""
+        logger.warning("%d rows of %s repeat an earlier row's %s%s: each copy trains again, and copies may be "
+                       "held out beside themselves (scores then read high)", repeats, source,
+                       " and ".join(task_cls.input_columns), two)
 
 
 def _language(given: str | None, data: Dataset, source: str, columns: Sequence[str]) -> str:
