@@ -103,3 +103,14 @@ def test_explore_refuses_what_train_refuses(tmp_path, bert_dir):
 def test_an_empty_example_is_refused_not_replaced(tmp_path):
     result = explore("--example", " ", "--output", str(tmp_path / "figs"))
     assert result.exit_code == 2 and "--example" in result.output and "an empty text" in result.output
+
+
+def test_explore_counts_a_multi_label_row_under_each_of_its_labels(tmp_path) -> None:
+    # each combination of labels was a class of its own: ['food', 'sports'] 1, ['food'] 1, [] 1
+    from tasuki_sentiment.explore import explore as look
+
+    rows = [{"text": "pasta and football", "label": ["food", "sports"]}, {"text": "a tasty pie", "label": ["food"]},
+            {"text": "a quiet day", "label": []}]
+    found = look(rows, tmp_path)
+    assert found.label_counts == {"(no label)": 1, "food": 2, "sports": 1} and found.examples == 3
+    assert found.report().startswith("3 examples: (no label) 1 (33%), food 2 (67%), sports 1 (33%)")

@@ -9,21 +9,27 @@ from typing import Any
 
 from tasuki.plugin import bar_chart, box_plot
 
+NO_LABEL = "(no label)"
+"""Where a multi-label row of no label (``[]``) is counted."""
+
 
 @dataclass
 class Exploration:
     """What :func:`explore` found and wrote."""
 
     label_counts: dict[str, int]
+    """Rows by label; a multi-label row under each of its labels (so they may add up to more than the rows)."""
     words_per_text: dict[str, float]
     """Median words per text, by label."""
     tokenization: dict[str, Any] = field(default_factory=dict)
     """``{"text", "tokens", "ids"}`` for one example sentence (when a tokenizer was given)."""
     figures: list[Path] = field(default_factory=list)
+    examples: int = 0
+    """The rows (the shares are of them)."""
 
     def report(self) -> str:
         """A few readable lines for a terminal."""
-        total = sum(self.label_counts.values())
+        total = self.examples or sum(self.label_counts.values())
         lines = [f"{total} examples: " + ", ".join(
             f"{label} {n} ({n / total:.0%})" for label, n in self.label_counts.items())]
         lines.append("median words per text: " + ", ".join(f"{k} {v:g}" for k, v in self.words_per_text.items()))
@@ -68,11 +74,16 @@ def explore(
     import numpy as np
 
     rows = data.to_list() if hasattr(data, "to_list") else list(data)
-    labels = [str(r[label_column]) for r in rows]
-    counts = dict(sorted(Counter(labels).items()))
+    # a multi-label row counts under each of its labels (its list), a row of none under NO_LABEL: counted by
+    # combination, ["food", "sports"] was a class of its own
+    labels = [[str(v) for v in value] or [NO_LABEL] if isinstance(value, (list, tuple)) else [str(value)]
+              for value in (r[label_column] for r in rows)]
+    counts = dict(sorted(Counter(name for names in labels for name in names).items()))
     lengths: dict[str, list[int]] = {label: [] for label in counts}
-    for row, label in zip(rows, labels):
-        lengths[label].append(count_words(str(row[text_column]), lang))
+    for row, names in zip(rows, labels):
+        words = count_words(str(row[text_column]), lang)
+        for name in names:
+            lengths[name].append(words)
     output_dir = Path(output_dir)
     unit = "MeCab words" if lang == "ja" else "words"
     figures = [
@@ -85,6 +96,7 @@ def explore(
         label_counts=counts,
         words_per_text={k: float(np.median(v)) for k, v in lengths.items()},
         figures=figures,
+        examples=len(rows),
     )
     if tokenizer is not None and rows:
         exploration.tokenization = tokenization_view(tokenizer, example or str(rows[0][text_column]))
