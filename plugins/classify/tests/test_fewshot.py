@@ -96,7 +96,10 @@ def test_the_recipe_follows_the_rows_per_label(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.INFO):
         assert choose_recipe(3 * FEW_SHOT_MAX_PER_LABEL, 3, None) == "few-shot"
     assert "few-shot recipe" in caplog.text and "--option recipe=standard" in caplog.text
-    assert choose_recipe(3 * FEW_SHOT_MAX_PER_LABEL + 1, 3, None) == "standard"
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # the other choice is said too (it was silent)
+        assert choose_recipe(3 * FEW_SHOT_MAX_PER_LABEL + 1, 3, None) == "standard"
+    assert f"fine-tuned end to end (the few-shot recipe is chosen at {FEW_SHOT_MAX_PER_LABEL} or fewer" in caplog.text
     assert choose_recipe(10, 2, "standard") == "standard"
     assert choose_recipe(10_000, 2, "few-shot") == "few-shot"
 

@@ -64,8 +64,11 @@ def choose_recipe(rows: int, labels: int, given: str | None) -> str:
     recipe = "few-shot" if per_label <= FEW_SHOT_MAX_PER_LABEL else "standard"
     if recipe == "few-shot":
         log.info("classify: %d training rows, %.0f per label: the few-shot recipe (contrastive tuning on batches of "
-                 "texts, then a head; no held-out split); --option recipe=standard to fine-tune end to end",
-                 rows, per_label)
+                 "texts, then a head; no held-out split unless --eval-split or --eval-data); --option "
+                 "recipe=standard to fine-tune end to end", rows, per_label)
+    else:
+        log.info("classify: %d training rows, %.0f per label: fine-tuned end to end (the few-shot recipe is chosen "
+                 "at %d or fewer per label; --option recipe=few-shot)", rows, per_label, FEW_SHOT_MAX_PER_LABEL)
     return recipe
 
 
