@@ -412,9 +412,18 @@ def test_one_class_for_everything_is_said_for_single_label_models_only(caplog) -
     for problem_type, warned in (("single_label_classification", True), ("multi_label_classification", False)):
         model = SimpleNamespace(config=SimpleNamespace(problem_type=problem_type))
         caplog.clear()
-        _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, global_step=500), TrainingArgs(min_steps=0),
-                            automatic=True)
+        _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, eval_features=None, global_step=500),
+                            TrainingArgs(min_steps=0), automatic=True)
         assert ("predicts one class for all 12" in caplog.text) is warned, (problem_type, caplog.text)
+    # long texts in windows: the examples are counted, the windows said beside them (229 windows read as examples)
+    from datasets import Dataset
+
+    windows = Dataset.from_dict({"example_index": [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2]})
+    caplog.clear()
+    model = SimpleNamespace(config=SimpleNamespace(problem_type="single_label_classification"))
+    _warn_about_the_run(SimpleNamespace(model=model, eval_outputs=outputs, eval_features=windows, global_step=500),
+                        TrainingArgs(min_steps=0), automatic=True)
+    assert "predicts one class for all 3 evaluation examples (12 windows)" in caplog.text
 
 
 @pytest.mark.parametrize(("stopped_early", "automatic", "advice"), [

@@ -198,9 +198,13 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -
         return  # independent labels: every text having the same top label says nothing about learning
     if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
         predicted = {int(row["logits"].argmax()) for row in outputs}
+        features = run.eval_features
+        windows = features is not None and "example_index" in features.column_names  # long texts: several a text
+        count = len(set(features["example_index"])) if windows else len(outputs)
         if len(predicted) == 1:
-            logger.warning("the model predicts one class for all %d evaluation examples: it has not learnt to tell "
-                           "the classes apart (more steps, a lower --learning-rate, or balanced data)", len(outputs))
+            logger.warning("the model predicts one class for all %d evaluation examples%s: it has not learnt to tell "
+                           "the classes apart (more steps, a lower --learning-rate, or balanced data)", count,
+                           f" ({len(outputs)} windows)" if windows and count != len(outputs) else "")
 
 
 def _say_repeats(data: Dataset, source: str, task_cls: type[Task]) -> None:
