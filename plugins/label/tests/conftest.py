@@ -46,19 +46,24 @@ def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_bert(tmp_path_factory.mktemp("label-bb"), words=WORDS)
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
-    """A tiny classify model, trained long enough on the rows above to tell the three topics apart."""
+def _trained(task: str, rows: list[dict], directory: Path, backbone: Path, steps: int) -> Path:
+    """A tiny model of ``task`` (the classify plugin's) trained ``steps`` steps on ``rows`` into ``directory``."""
     import tasuki
 
     classify = classify_plugin()
     if classify is None:
         pytest.skip("the classify plugin is not installed (pip install -e plugins/classify)")
     with only_plugins(("classify", classify)):
-        result = tasuki.train("classify", LABELLED, backbone=str(backbone), output_dir=tmp_path_factory.mktemp("m") / "m",
-                              max_steps=40, learning_rate=3e-3, batch_size=8, eval_split=0, checkpoints=False,
-                              progress=False, warmup_ratio=0.0)
+        result = tasuki.train(task, rows, backbone=str(backbone), output_dir=directory, max_steps=steps,
+                              learning_rate=3e-3, batch_size=8, eval_split=0, checkpoints=False, progress=False,
+                              warmup_ratio=0.0)
     return Path(result.output_dir)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
+    """A tiny classify model, trained long enough on the rows above to tell the three topics apart."""
+    return _trained("classify", LABELLED, tmp_path_factory.mktemp("m") / "m", backbone, 40)
 
 
 PAIRS = ([{"text": a, "text_pair": b, "label": "same"} for a, b in (
@@ -73,13 +78,4 @@ PAIRS = ([{"text": a, "text_pair": b, "label": "same"} for a, b in (
 @pytest.fixture(scope="session")
 def pair_model_dir(tmp_path_factory: pytest.TempPathFactory, backbone: Path) -> Path:
     """A tiny ``classify-pairs`` model (a cross-encoder) trained briefly on :data:`PAIRS`."""
-    import tasuki
-
-    classify = classify_plugin()
-    if classify is None:
-        pytest.skip("the classify plugin is not installed (pip install -e plugins/classify)")
-    with only_plugins(("classify", classify)):
-        result = tasuki.train("classify-pairs", PAIRS, backbone=str(backbone), output_dir=tmp_path_factory.mktemp("p") / "m",
-                              max_steps=20, learning_rate=3e-3, batch_size=8, eval_split=0, checkpoints=False,
-                              progress=False, warmup_ratio=0.0)
-    return Path(result.output_dir)
+    return _trained("classify-pairs", PAIRS, tmp_path_factory.mktemp("p") / "m", backbone, 20)
