@@ -82,6 +82,22 @@ def test_incomplete_task_class_is_reported_by_name() -> None:
     assert "lacks 'auto_model'" in error and "compute_metrics, encode, postprocess" in error
 
 
+def test_reading_options_must_be_options() -> None:
+    class Misnamed(toy_plugin.TemplateClassificationTask):
+        name = "misnamed"
+        reading_options = ("label_sep",)  # a renamed option would silently stop being settable by evaluate --option
+
+    plugin = types.ModuleType("misnamed_mod")
+
+    @hookimpl
+    def register_tasks(register):
+        register(Misnamed)
+
+    plugin.register_tasks = register_tasks
+    error = Registry([("misnamed", plugin)], entry_points=False).plugins["misnamed"].error
+    assert "lacks Options fields named by 'reading_options' ('label_sep')" in error
+
+
 def test_plugin_that_raises_while_registering_is_isolated() -> None:
     broken = types.ModuleType("broken_mod")
 

@@ -182,14 +182,15 @@ class TrainedModel:
 
     def with_options(self, **options: Any) -> TrainedModel:
         """This model deciding with other options: those a ``tasuki serve`` request may set
-        (``task.served_parameters()``: a multi-label classifier's ``threshold`` and ``top_k``, NER's ``aggregation``),
+        (``task.served_parameters()``: a multi-label classifier's ``threshold`` and ``top_k``, NER's ``aggregation``)
+        and those of reading labelled data (``Task.reading_options``: classify's ``label_separator``),
         each checked as its setting declares. A copy that shares the weights; this model is unchanged."""
         import copy
         import dataclasses
 
         from tasuki.settings import convert, hints
 
-        allowed = self.task.served_parameters()
+        allowed = (*self.task.served_parameters(), *type(self.task).reading_options)
         declared = {f.name: f for f in dataclasses.fields(type(self.task).Options)} if allowed else {}
         task = copy.copy(self.task)
         task.options = copy.copy(self.task.options)

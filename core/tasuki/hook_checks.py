@@ -67,9 +67,10 @@ def check_task_class(task_cls: Any) -> None:
         missing.append("'auto_model' (a transformers Auto class) or an override of build_model()")
     options = getattr(task_cls, "Options", None)
     fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
-    unknown = [name for name in getattr(task_cls, "request_parameters", ()) if name not in fields]
-    if unknown:  # a renamed option must not silently stop being settable per request
-        missing.append(f"Options fields named by 'request_parameters' ({', '.join(map(repr, unknown))})")
+    for declared in ("request_parameters", "reading_options"):
+        unknown = [name for name in getattr(task_cls, declared, ()) if name not in fields]
+        if unknown:  # a renamed option must not silently stop being settable per request
+            missing.append(f"Options fields named by {declared!r} ({', '.join(map(repr, unknown))})")
     abstract = sorted(getattr(task_cls, "__abstractmethods__", ()))
     if abstract:
         missing.append("the method(s) " + ", ".join(abstract))

@@ -134,6 +134,10 @@ class Task(ABC):
     that change how outputs become predictions (an aggregation, a threshold), never how inputs are
     encoded, since requests of one batch share the encoding. The registry refuses a name that is not a
     field of :attr:`Options`; types, ranges and help come from the field."""
+    reading_options: ClassVar[tuple[str, ...]] = ()
+    """Fields of :attr:`Options` about how labelled data is read (classify's ``label_separator``), which
+    ``tasuki evaluate --option`` (Python: ``model.with_options(...)``) may set for data in another layout than the
+    training data's; the registry refuses a name that is not a field of :attr:`Options`."""
     input_fields: ClassVar[tuple[str, ...]] = ("text",)
     """The boxes of the page's form, in order, by the input key each fills (``("question", "context")``)."""
     form_kind: ClassVar[str] = "text"

@@ -392,3 +392,14 @@ def test_a_multi_label_head_starts_at_the_labels_rates(backbone: Path) -> None:
     task.fit(load_data(rows, type(task))[0])
     bias = task.build_model(resolve_backbone(str(backbone))).classifier.bias
     assert torch.sigmoid(bias[2]).item() == pytest.approx(0.01)
+
+
+def test_a_model_trained_on_lists_is_evaluated_on_a_csv_with_a_separator(multi: Path, tmp_path: Path) -> None:
+    # evaluate had no --option: the CSV of "a|b" cells was refused with a hint naming an option it did not have
+    table = tmp_path / "test.csv"
+    table.write_text("text,label\n" + "".join(f"{r['text']},{'|'.join(r['label'])}\n" for r in MULTI[:8]),
+                     encoding="utf-8")
+    assert "label_separator" in refusal("evaluate", multi, "--data", table)
+    code, out, err = run_cli("evaluate", multi, "--data", table, "--option", "label_separator=|", "--json")
+    assert code == 0, err
+    assert json.loads(out) == pytest.approx(tasuki.load(multi).evaluate(MULTI[:8]))

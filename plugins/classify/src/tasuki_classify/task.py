@@ -76,6 +76,8 @@ class ClassifyTask(FewShotRecipe, Task):
     def multi_label(self) -> bool:
         return bool(self.options.multi_label)
 
+    reading_options: ClassVar[tuple[str, ...]] = ("label_separator",)  # evaluate a list-trained model on a CSV
+
     def served_parameters(self) -> tuple[str, ...]:
         """A single-label model has no threshold for a request to set."""
         return tuple(p for p in type(self).request_parameters if self.multi_label or p != "threshold")
