@@ -45,6 +45,27 @@ def test_an_existing_model_is_refused_then_replaced_with_overwrite(toy_registry,
     tasuki.load(out)
 
 
+def test_figures_evaluate_wrote_into_the_model_go_with_it_on_overwrite(toy_registry, backbone_dir, toy_rows,
+                                                                       tmp_path: Path) -> None:
+    """``evaluate --plots MODEL/plots`` (a model trained without figures, or beside its own): --overwrite refused
+    the folder as files tasuki did not write. A file of the user's there is still never touched."""
+    out = tmp_path / "m"
+    run(toy_rows, backbone_dir, out)  # no held-out data: no plots of its own
+    tasuki.evaluate(out, toy_rows[:8], plots_dir=out / "plots")
+    tasuki.evaluate(out, toy_rows[:8], plots_dir=out / "review")
+    run(toy_rows, backbone_dir, out, overwrite=True)
+    assert not (out / "plots").exists() and not (out / "review").exists()
+    tasuki.evaluate(out, toy_rows[:8], plots_dir=out / "plots")
+    (out / "plots" / "mine.txt").write_text("my notes")
+    with pytest.raises(OutputError, match=r"files tasuki did not write \(plots\)"):
+        run(toy_rows, backbone_dir, out, overwrite=True)
+    # beside the model's own figures (trained with held-out data): evaluate's are tasuki's too
+    own = tmp_path / "own"
+    run(toy_rows, backbone_dir, own, eval_split=0.25)
+    tasuki.evaluate(own, toy_rows[:8], plots_dir=own / "plots")
+    run(toy_rows, backbone_dir, own, overwrite=True)
+
+
 def test_files_tasuki_did_not_write_are_never_touched(toy_registry, backbone_dir, toy_rows, tmp_path: Path) -> None:
     out = tmp_path / "mine"
     out.mkdir()

@@ -250,8 +250,11 @@ class TrainedModel:
         outputs, features = self._outputs(examples, batch_size, progress=True)
         metrics = self.task.compute_metrics(outputs, features, examples)
         if plots_dir is not None:
+            from tasuki.output import record_figures
+
             plots_dir.mkdir(parents=True, exist_ok=True)
             metrics["figures"] = [str(p) for p in self.task.plot(outputs, features, examples, plots_dir)]
+            record_figures(plots_dir, metrics["figures"])  # tasuki's own: a later --overwrite of the model may go
         return metrics
 
     def predict_file(self, input: str | Path, output: str | Path, *, columns: Mapping[str, str] | None = None,

@@ -56,6 +56,36 @@ def acquire(directory: Path) -> FileLock:
                 "it to finish or choose another --output", OutputError)
 
 
+FIGURES_LEDGER = ".tasuki-figures.json"
+"""In a folder ``tasuki evaluate --plots`` wrote into: the figures it wrote there, so that a folder of them inside a
+model's directory is tasuki's to replace with the model (``--overwrite``), not a folder of the user's."""
+
+
+def record_figures(directory: Path, figures: list[str]) -> None:
+    """Add ``figures`` (paths in ``directory``) to its :data:`FIGURES_LEDGER`."""
+    ledger = directory / FIGURES_LEDGER
+    try:
+        known = set(json.loads(ledger.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        known = set()
+    atomic_write_json(ledger, sorted(known | {Path(f).name for f in figures}))
+
+
+def _figures_of(path: Path) -> set[str]:
+    """The file names ``path``'s :data:`FIGURES_LEDGER` lists, and the ledger's own; none without one."""
+    try:
+        listed = json.loads((path / FIGURES_LEDGER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return {str(f) for f in listed} | {FIGURES_LEDGER} if isinstance(listed, list) else set()
+
+
+def _only_figures(path: Path) -> bool:
+    """Whether ``path`` is a folder of nothing but the figures its ledger lists (and the ledger)."""
+    listed = _figures_of(path)
+    return bool(listed) and all(p.is_file() and p.name in listed for p in path.iterdir())
+
+
 def _foreign(directory: Path, entries: set[str]) -> list[str]:
     """Entries of ``directory``, and files inside the model's folders, that tasuki did not write.
 
@@ -76,10 +106,11 @@ def _foreign(directory: Path, entries: set[str]) -> list[str]:
     for name in sorted(entries - whole):
         path = directory / name
         if name not in names:
-            found.append(name)
+            if not (path.is_dir() and not path.is_symlink() and _only_figures(path)):  # evaluate --plots wrote it
+                found.append(name)
         elif isinstance(written, list) and path.is_dir() and not path.is_symlink():
             inside = (p.relative_to(directory).as_posix() for p in path.rglob("*") if not p.is_dir())
-            found += sorted(set(inside) - set(written))
+            found += sorted(set(inside) - set(written) - {f"{name}/{f}" for f in _figures_of(path)})
     return found
 
 
