@@ -55,6 +55,7 @@ def test_single_label_learns(tmp_path: Path, backbone: Path, caplog: pytest.LogC
     with caplog.at_level(logging.INFO):
         train(backbone, tmp_path / "m", SINGLE, eval_data=SINGLE, epochs=20)
     assert "multi-label" not in caplog.text and "main metric is macro F1" not in caplog.text
+    assert "the main metric is accuracy (no class has over 3 times" in caplog.text  # said too, not only a switch
     model = tasuki.load(tmp_path / "m")
     assert model.task.main_metric == "accuracy" and not model.task.multi_label
     predictions = model.predict(["football goal", "senate vote", "tea garden"])

@@ -142,6 +142,9 @@ class ClassifyTask(FewShotRecipe, Task):
             self.main_metric = "f1_macro"
             log.info("classify: the largest class has over %g times the rows of the smallest (%s): the main metric is "
                      "macro F1", rules.SKEW_RATIO, ", ".join(f"{k} {counts.get(k, 0)}" for k in self.labels))
+        elif not self.multi_label and self.single_label_metric is None:  # the choice is said either way
+            log.info("classify: the main metric is accuracy (no class has over %g times the rows of another; macro F1 "
+                     "when one has)", rules.SKEW_RATIO)
         rules.check_kind(self.options, self.multi_label, self.name)
         if self.weights is not None:
             self.loss_weights = rules.weight_vector(self.weights, self.labels, counts)
