@@ -272,3 +272,9 @@ def test_an_output_under_a_file_is_one_line_before_any_work(model: TrainedModel,
     with pytest.raises(DataError, match=r"plots_dir .*sub: .*afile is a file, not a folder"):
         model.evaluate([{"text": "good movie", "label": "pos"}], plots_dir=tmp_path / "afile" / "sub")
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_range_names_an_integer_bound_whole(registry, tmp_path: Path) -> None:
+    # the seed's bound read "<= 4.29497e+09"
+    with pytest.raises(TasukiError, match=r"'seed': 99999999999 is not allowed; allowed: an integer >= 0 and <= 4294967295$"):
+        tasuki.train("template-classify", ROWS, output_dir=tmp_path / "o", seed=99_999_999_999)

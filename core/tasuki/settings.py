@@ -125,9 +125,9 @@ def allowed(annotation: Any, field: dataclasses.Field | None = None) -> str:
     meta = field.metadata if field is not None else {}
     bounds = []
     if meta.get("min") is not None:
-        bounds.append(f"{'>' if meta.get('min_open') else '>='} {meta['min']:g}")
+        bounds.append(f"{'>' if meta.get('min_open') else '>='} {_bound(meta['min'])}")
     if meta.get("max") is not None:
-        bounds.append(f"{'<' if meta.get('max_open') else '<='} {meta['max']:g}")
+        bounds.append(f"{'<' if meta.get('max_open') else '<='} {_bound(meta['max'])}")
     if bounds:
         words += " " + " and ".join(bounds)
     return words + (" (or unset)" if optional else "")
@@ -260,3 +260,8 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 def _jsonable(value: Any) -> Any:
     return None if value is dataclasses.MISSING else value
+
+
+def _bound(value: float) -> str:
+    """A range's bound as written: an integer whole (4294967295, not 4.29497e+09), a float short (0.5, 1e-08)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
