@@ -191,14 +191,15 @@ class TrainedModel:
         from tasuki.settings import convert, hints
 
         allowed = (*self.task.served_parameters(), *type(self.task).reading_options)
-        declared = {f.name: f for f in dataclasses.fields(type(self.task).Options)} if allowed else {}
+        declared = {f.name: f for f in dataclasses.fields(type(self.task).Options)} if options else {}
+        types = hints(type(self.task).Options) if options else {}
         task = copy.copy(self.task)
         task.options = copy.copy(self.task.options)
         for name, value in options.items():
             if name not in allowed:
                 raise ArgumentError(f"option {name!r}: not one a prediction of task {self.task.name!r} may change; "
                                     f"allowed: {', '.join(allowed) or 'none'}")
-            value = convert(value, hints(type(self.task).Options)[name], declared[name], "option")
+            value = convert(value, types[name], declared[name], "option")
             if isinstance(getattr(type(task), name, None), property):
                 setattr(task, name, value)  # the task's own setter checks it too (ner.aggregation)
             else:

@@ -102,11 +102,12 @@ def resolve_training_backbone(backbone: str | Backbone | None, task_cls: type[Ta
         logger.info("backbone: %s (the task's default for %s; --backbone to choose another)", spec, lang)
     backbone_obj = resolve_backbone(spec) if not isinstance(spec, Backbone) else spec
     check_trainable(backbone_obj)  # a model that needs its own code could not be loaded after training
-    if args.max_length is not None and args.max_length > backbone_obj.max_length:
-        logger.warning("--max-length %d is more than %s reads (%d tokens): %d is used", args.max_length,
-                       backbone_obj.spec, backbone_obj.max_length, backbone_obj.max_length)
-    if args.max_length is None or args.max_length > backbone_obj.max_length:
-        args.max_length = min(args.max_length or backbone_obj.max_length, backbone_obj.max_length)
+    limit = backbone_obj.max_length
+    if args.max_length is None or args.max_length > limit:
+        if args.max_length is not None:
+            logger.warning("--max-length %d is more than %s reads (%d tokens): %d is used", args.max_length,
+                           backbone_obj.spec, limit, limit)
+        args.max_length = limit
     return backbone_obj
 
 
@@ -198,10 +199,10 @@ def _warn_about_the_run(run: TrainingRun, args: TrainingArgs, automatic: bool) -
         return  # independent labels: every text having the same top label says nothing about learning
     if len(outputs) >= 10 and all("logits" in row and row["logits"].ndim == 1 for row in outputs):
         predicted = {int(row["logits"].argmax()) for row in outputs}
-        features = run.eval_features
-        windows = features is not None and "example_index" in features.column_names  # long texts: several a text
-        count = len(set(features["example_index"])) if windows else len(outputs)
         if len(predicted) == 1:
+            features = run.eval_features
+            windows = features is not None and "example_index" in features.column_names  # long texts: several a text
+            count = len(set(features["example_index"])) if windows else len(outputs)
             logger.warning("the model predicts one class for all %d evaluation examples%s: it has not learnt to tell "
                            "the classes apart (more steps, a lower --learning-rate, or balanced data)", count,
                            f" ({len(outputs)} windows)" if windows and count != len(outputs) else "")

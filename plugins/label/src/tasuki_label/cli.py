@@ -238,10 +238,10 @@ def _task_options(task: str, options: tuple[str, ...]) -> tuple[dict[str, str], 
         if "multi_label" in pairs:  # not an option of classify-pairs: said plainly, not as an unknown option
             raise click.BadParameter("multi_label: --task classify-pairs labels one class per pair; multi-label "
                                      "pairs are not supported", param_hint="--option")
-        if getattr(tasuki.make_task(task, **pairs).options, "regression", False):
-            raise click.BadParameter("regression=true: the page labels classes, not scores", param_hint="--option")
         pairs.setdefault("regression", "false")  # classes, whatever the label names look like ("0.5")
     declared = tasuki.make_task(task, **pairs).options
+    if task == "classify-pairs" and declared.regression:
+        raise click.BadParameter("regression=true: the page labels classes, not scores", param_hint="--option")
     multi_label = bool(getattr(declared, "multi_label", False))
     if hasattr(declared, "multi_label") and declared.multi_label is None:  # the answers are single-label: so must
         tasuki.make_task(task, **pairs, multi_label=False)                 # the options be (a threshold is refused)
